@@ -1,0 +1,44 @@
+# Set-up and everyday commands. Everything a command needs, it installs.
+SHELL := /bin/bash
+PYTHON_BOOT := $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+SCENARIO ?= datasets/china-2021
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test bench install install-dev browser solve clean
+
+$(VENV)/.runtime: requirements.txt
+	$(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+# Debian's chromium for the real-browser tests (playwright's own browser download does not work here).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+	fi
+
+run: install
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+
+test: install-dev browser
+	$(PY) -m pytest
+
+bench: install-dev
+	$(PY) -m bench
+
+solve: install
+	$(PY) -m optimizer solve $(SCENARIO) --out out/$(notdir $(SCENARIO))
+
+clean:
+	rm -rf $(VENV) out .pytest_cache
