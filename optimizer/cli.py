@@ -1,0 +1,157 @@
+"""Command line: ``python -m optimizer solve|explain|validate``. Exit codes: see EXIT_* below."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from . import economics
+from .engine import solve
+from .errors import InfeasibleError, Problem, ScenarioError, SolverFailure
+from .scenario import Scenario, load_scenario
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_NOT_PROVEN, EXIT_INTERNAL = 0, 2, 3, 4, 1
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors are bad input too: exit 2, no traceback
+        self.print_usage(sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m optimizer", description="Rigshift: where should the fleet go?")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("scenario", help="scenario folder (or a zip of one)")
+        sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a scenario.toml key, value in TOML syntax (repeatable)")
+        sp.add_argument("--solver", choices=["highs", "cbc"], help="same as --set solver.name=...")
+
+    s = sub.add_parser("solve", help="solve a scenario and write allocation.csv, sites.csv, summary.json")
+    common(s)
+    s.add_argument("--out", required=True, help="output folder")
+    e = sub.add_parser("explain", help="per-rig value breakdown for one site (and model/origin)")
+    common(e)
+    e.add_argument("--site", required=True)
+    e.add_argument("--model", help="rig model (default: every model in the fleet)")
+    e.add_argument("--origin", help="origin (default: every origin holding the model)")
+    v = sub.add_parser("validate", help="check a scenario folder and report every problem")
+    common(v)
+    return p
+
+
+def parse_overrides(items: Sequence[str], solver: str | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    problems = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            problems.append(Problem("--set", None, item, "must look like SECTION.KEY=VALUE", "e.g. --set policy.risk_aversion=2"))
+            continue
+        out[key.strip()] = value.strip()
+    if solver:
+        out["solver.name"] = solver
+    if problems:
+        raise ScenarioError(problems)
+    return out
+
+
+def _load(args: argparse.Namespace) -> Scenario:
+    return load_scenario(args.scenario, parse_overrides(args.overrides, args.solver))
+
+
+def _cmd_solve(args: argparse.Namespace) -> int:
+    scn = _load(args)
+    res = solve(scn)
+    res.write(args.out)
+    s = res.summary
+    print(f"{s['status']} ({s['mode']}, {s['solver']}): plan value ${s['objective_usd']:,.0f}; "
+          f"relocate {s['rigs_relocated']:,.0f}, sell {s['rigs_sold']:,.0f}, store {s['rigs_idle']:,.0f} rigs; "
+          f"written to {args.out}")
+    if s["status"] != "optimal":
+        gap = s.get("mip_gap")
+        how_far = f"the plan is within {gap:.2%} of the best possible" if gap is not None else "its distance from the optimum is unknown"
+        print(f"solver stopped at the time limit ({scn.settings.solver.time_limit_s:g} s) without proving optimality; "
+              f"{how_far}. The best plan found was written.", file=sys.stderr)
+        return EXIT_NOT_PROVEN
+    return EXIT_OK
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    scn = _load(args)
+    if args.site not in set(scn.sites["site"]):
+        raise ScenarioError(Problem("--site", None, None, f"unknown site '{args.site}'", "see sites.csv"))
+    g = economics.groups(scn)
+    if args.model:
+        g = g[g["model"] == args.model]
+    if args.origin:
+        g = g[g["origin"] == args.origin]
+    if not len(g):
+        raise ScenarioError(Problem("--model/--origin", None, None, "no fleet rows match", "see fleet.csv"))
+    site = scn.sites[scn.sites["site"] == args.site].iloc[0]
+    print(f"Site {args.site} ({site['jurisdiction']}): power ${site['power_usd_kwh']:.4f}/kWh x "
+          f"{scn.settings.policy.power_price_multiplier:g}, PUE {site['pue']:g}, uptime {site['uptime']:g}, "
+          f"hosting ${site['hosting_usd_kw_month']:g}/kW/month, reg_risk {site['reg_risk']:g}/yr, "
+          f"import duty {site['import_duty']:.0%}")
+    print(f"Horizon {scn.settings.horizon.months} months, discount {scn.settings.horizon.discount_rate:.1%}/yr, "
+          f"hashprice today ${economics.hashprice_today(scn):.4f}/TH/day, "
+          f"changing {scn.settings.market.hashprice_monthly_change:+.1%}/month. Values per rig, USD, present value:")
+    labels = [
+        ("revenue_pv_usd", "  revenue (months running, x availability x survival x discount)"),
+        ("power_pv_usd", "- power"),
+        ("hosting_pv_usd", "- hosting"),
+        ("ops_usd", "= operating value (ops)"),
+        ("terminal_usd", "+ terminal (salvage at horizon)"),
+        ("freight_usd", "- freight"),
+        ("duty_usd", "- import duty"),
+        ("risk_penalty_usd", "- risk penalty"),
+        ("value_relocate_usd", "= value of relocating one rig (V)"),
+        ("value_sell_usd", "  value of selling it now"),
+        ("value_idle_usd", "  value of storing it (sold at horizon)"),
+    ]
+    for _, row in g.iterrows():
+        b = economics.breakdown(scn, row["origin"], row["model"], args.site)
+        print(f"\n{row['model']} from {row['origin']} ({row['count']:,} rigs): {b['distance_km']:,.0f} km, "
+              f"freight from {b['freight_source']}, lead {b['lead_days']:.1f} days, "
+              f"ban probability within horizon {b['ban_probability']:.1%}")
+        for key, label in labels:
+            print(f"  {label:<68} {b[key]:>12,.2f}")
+        best = max(("relocate", b["value_relocate_usd"]), ("sell", b["value_sell_usd"]), ("store", b["value_idle_usd"]),
+                   key=lambda kv: kv[1])
+        print(f"  best on its own: {best[0]} (capacity, caps and budget may change that in the plan)")
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    scn = _load(args)
+    print(f"{args.scenario}: valid ({len(scn.rigs)} models, {len(scn.origins)} origins, "
+          f"{int(scn.fleet['count'].sum()):,} rigs, {len(scn.sites)} sites, {len(scn.lanes)} lanes)")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = {"solve": _cmd_solve, "explain": _cmd_explain, "validate": _cmd_validate}[args.command]
+    try:
+        return command(args)
+    except ScenarioError as exc:
+        print(f"bad input in {args.scenario}:", file=sys.stderr)
+        for p in exc.problems:
+            print(f"  {p}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except InfeasibleError as exc:
+        print("no feasible plan:", file=sys.stderr)
+        for r in exc.reasons:
+            print(f"  {r}", file=sys.stderr)
+        return EXIT_INFEASIBLE
+    except SolverFailure as exc:
+        print(f"solver failure: {exc}", file=sys.stderr)
+        return EXIT_NOT_PROVEN
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a user never sees a traceback
+        print(f"internal error: {type(exc).__name__}: {exc}. Please report it with the scenario.", file=sys.stderr)
+        return EXIT_INTERNAL

@@ -1,0 +1,38 @@
+"""The pipeline in one screen: economics -> build model -> solve -> results."""
+from __future__ import annotations
+
+import time
+
+from . import economics
+from .diagnose import explain_infeasible
+from .errors import InfeasibleError
+from .model import build_model
+from .results import Result, assemble
+from .scenario import Scenario
+from .solve import solve_model
+
+
+def solve(scn: Scenario, solver: str | None = None) -> Result:
+    """The optimal plan for a scenario. Never prints.
+
+    Raises ScenarioError (bad settings), InfeasibleError (no plan; reasons in business terms)
+    or SolverFailure (the solver gave up without any plan). A time-limit stop with a plan
+    returns normally with ``summary["status"] == "time_limit"``.
+    """
+    if solver is not None:
+        scn = scn.with_overrides({"solver.name": solver})
+    t0 = time.perf_counter()
+    econ = economics.compute(scn)
+    t1 = time.perf_counter()
+    model = build_model(scn, econ)
+    t2 = time.perf_counter()
+    raw = solve_model(model, scn.settings.solver)
+    t3 = time.perf_counter()
+    if raw.status == "infeasible":
+        raise InfeasibleError(explain_infeasible(scn, econ, model))
+    result = assemble(scn, econ, model, raw)
+    t4 = time.perf_counter()
+    result.timings = {
+        "economics": t1 - t0, "build": t2 - t1 + raw.build_seconds, "solve": raw.seconds, "results": t4 - t3,
+    }
+    return result

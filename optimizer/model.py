@@ -1,0 +1,267 @@
+"""The optimisation of SPEC section 3, defined once as a sparse matrix model.
+
+``build_model`` is a list of ``define_*`` calls, one per family of constraints; each
+states its algebra and adds a block of rows. The result feeds PuLP (the modeller of
+record, ``to_pulp``) or HiGHS directly (``solve.py``); tests check both paths agree.
+
+Columns, in order: x[g, s] for every allowed (group, site) pair, sell[g] (if allowed),
+idle[g] (if allowed), y[s] (MIP mode only; in LP mode y is fixed at 1 and not a column).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pulp
+import scipy.sparse as sp
+
+from .economics import Economics
+from .scenario import Scenario
+
+INF = np.inf
+
+
+@dataclass
+class RowBlock:
+    family: str  # fleet | capacity | minimum | link | jurisdiction | budget
+    labels: list[str]  # one per row: the group, site or jurisdiction it is about
+    matrix: sp.coo_matrix  # rows x all columns
+    lower: np.ndarray
+    upper: np.ndarray
+    start: int = 0  # first row index in the assembled model
+
+
+@dataclass
+class LinearModel:
+    mode: str  # "lp" | "mip"
+    n_x: int
+    x_group: np.ndarray  # (n_x,) group of each x column
+    x_site: np.ndarray  # (n_x,) site of each x column
+    sell_col: np.ndarray | None  # (G,) column index or None
+    idle_col: np.ndarray | None
+    y_col: np.ndarray | None  # (S,) or None in LP mode
+    cost: np.ndarray  # objective coefficients (maximise)
+    lower: np.ndarray
+    upper: np.ndarray
+    integer: np.ndarray  # bool
+    blocks: list[RowBlock] = field(default_factory=list)
+
+    @property
+    def n_cols(self) -> int:
+        return len(self.cost)
+
+    @property
+    def n_rows(self) -> int:
+        return sum(len(b.labels) for b in self.blocks)
+
+    def block(self, family: str) -> RowBlock | None:
+        return next((b for b in self.blocks if b.family == family), None)
+
+    def matrix(self) -> sp.csr_matrix:
+        return sp.vstack([b.matrix for b in self.blocks], format="csr") if self.blocks else sp.csr_matrix((0, self.n_cols))
+
+    def row_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.blocks:
+            return np.zeros(0), np.zeros(0)
+        return np.concatenate([b.lower for b in self.blocks]), np.concatenate([b.upper for b in self.blocks])
+
+    def add(self, block: RowBlock) -> None:
+        block.start = self.n_rows
+        self.blocks.append(block)
+
+
+def model_mode(scn: Scenario) -> str:
+    s = scn.sites
+    mip = (s["fixed_cost_usd"] > 0).any() or (s["min_mw"] > 0).any() or scn.settings.policy.integer_rigs
+    return "mip" if mip else "lp"
+
+
+def allowed_sites(scn: Scenario) -> np.ndarray:
+    """Sites that may receive rigs: not in an excluded jurisdiction."""
+    excluded = set(scn.settings.policy.exclude_jurisdictions)
+    return ~scn.sites["jurisdiction"].isin(excluded).to_numpy()
+
+
+def build_model(scn: Scenario, econ: Economics) -> LinearModel:
+    """Columns and objective, then one block of rows per constraint family."""
+    model = define_columns(scn, econ)
+    define_fleet(model, econ)
+    define_capacity(model, scn, econ)
+    define_minimum(model, scn, econ)
+    define_linking(model, econ)
+    define_jurisdiction_share(model, scn, econ)
+    define_budget(model, scn, econ)
+    return model
+
+
+def define_columns(scn: Scenario, econ: Economics) -> LinearModel:
+    """x >= 0 for allowed pairs (objective V), sell and idle (resale, terminal), y binary (-fixed cost)."""
+    pol = scn.settings.policy
+    mode = model_mode(scn)
+    G, S = econ.n_groups, len(econ.sites)
+    site_ok = allowed_sites(scn)
+    gg, ss = np.nonzero(np.broadcast_to(site_ok[None, :], (G, S)))
+    n_x = len(gg)
+    costs = [econ.value_usd[gg, ss]]
+    next_col = n_x
+    sell_col = idle_col = y_col = None
+    if pol.allow_sell:
+        sell_col = np.arange(next_col, next_col + G)
+        next_col += G
+        costs.append(econ.resale_usd)
+    if pol.allow_idle:
+        idle_col = np.arange(next_col, next_col + G)
+        next_col += G
+        costs.append(econ.terminal_usd)
+    if mode == "mip":
+        y_col = np.arange(next_col, next_col + S)
+        next_col += S
+        costs.append(-scn.sites["fixed_cost_usd"].to_numpy(float))
+    cost = np.concatenate(costs) if costs else np.zeros(0)
+    upper = np.full(next_col, INF)
+    integer = np.zeros(next_col, bool)
+    if y_col is not None:
+        upper[y_col] = 1.0
+        upper[y_col[~site_ok]] = 0.0
+        integer[y_col] = True
+    if pol.integer_rigs:
+        integer[:n_x] = True
+        for cols in (sell_col, idle_col):
+            if cols is not None:
+                integer[cols] = True
+    return LinearModel(mode, n_x, gg, ss, sell_col, idle_col, y_col, cost, np.zeros(next_col), upper, integer)
+
+
+def _coo(rows, cols, vals, n_rows, n_cols) -> sp.coo_matrix:
+    return sp.coo_matrix((np.asarray(vals, float), (np.asarray(rows), np.asarray(cols))), shape=(n_rows, n_cols))
+
+
+def define_fleet(model: LinearModel, econ: Economics) -> None:
+    """fleet[g]: sum_s x[g,s] + sell[g] + idle[g] = count[g]."""
+    G = econ.n_groups
+    rows = [model.x_group]
+    cols = [np.arange(model.n_x)]
+    for extra in (model.sell_col, model.idle_col):
+        if extra is not None:
+            rows.append(np.arange(G))
+            cols.append(extra)
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    labels = [f"{econ.origins[o]} / {econ.models[m]}" for o, m in zip(econ.group_origin, econ.group_model)]
+    count = econ.count.astype(float)
+    model.add(RowBlock("fleet", labels, _coo(r, c, np.ones(len(r)), G, model.n_cols), count, count))
+
+
+def define_capacity(model: LinearModel, scn: Scenario, econ: Economics) -> None:
+    """capacity[s]: sum mw[g,s] x[g,s] <= capacity_mw[s] * y[s]  (y = 1 in LP mode)."""
+    S = len(econ.sites)
+    cap = scn.sites["capacity_mw"].to_numpy(float)
+    vals = econ.mw_per_rig[model.x_group, model.x_site]
+    rows, cols = [model.x_site], [np.arange(model.n_x)]
+    if model.y_col is not None:
+        rows.append(np.arange(S))
+        cols.append(model.y_col)
+        vals = np.concatenate([vals, -cap])
+        upper = np.zeros(S)
+    else:
+        upper = cap.copy()
+    m = _coo(np.concatenate(rows), np.concatenate(cols), vals, S, model.n_cols)
+    model.add(RowBlock("capacity", list(econ.sites), m, np.full(S, -INF), upper))
+
+
+def define_minimum(model: LinearModel, scn: Scenario, econ: Economics) -> None:
+    """minimum[s]: sum mw[g,s] x[g,s] >= min_mw[s] * y[s], for sites with min_mw > 0 (MIP only)."""
+    min_mw = scn.sites["min_mw"].to_numpy(float)
+    sites = np.nonzero(min_mw > 0)[0]
+    if model.y_col is None or not len(sites):
+        return
+    row_of = np.full(len(econ.sites), -1)
+    row_of[sites] = np.arange(len(sites))
+    keep = row_of[model.x_site] >= 0
+    xs = np.nonzero(keep)[0]
+    r = np.concatenate([row_of[model.x_site[xs]], np.arange(len(sites))])
+    c = np.concatenate([xs, model.y_col[sites]])
+    v = np.concatenate([econ.mw_per_rig[model.x_group[xs], model.x_site[xs]], -min_mw[sites]])
+    m = _coo(r, c, v, len(sites), model.n_cols)
+    model.add(RowBlock("minimum", [econ.sites[i] for i in sites], m, np.zeros(len(sites)), np.full(len(sites), INF)))
+
+
+def define_linking(model: LinearModel, econ: Economics) -> None:
+    """link[g,s]: x[g,s] <= count[g] * y[s] (MIP with site decisions only).
+
+    Implied by the capacity and fleet rows for integer y, but it makes the LP relaxation
+    much tighter: the classic strengthening for capacitated facility location.
+    """
+    if model.y_col is None:
+        return
+    n = model.n_x
+    r = np.concatenate([np.arange(n), np.arange(n)])
+    c = np.concatenate([np.arange(n), model.y_col[model.x_site]])
+    v = np.concatenate([np.ones(n), -econ.count[model.x_group].astype(float)])
+    labels = [f"{g}:{s}" for g, s in zip(model.x_group, model.x_site)]
+    model.add(RowBlock("link", labels, _coo(r, c, v, n, model.n_cols), np.full(n, -INF), np.zeros(n)))
+
+
+def define_jurisdiction_share(model: LinearModel, scn: Scenario, econ: Economics) -> None:
+    """jurisdiction[J]: sum_{s in J} hashrate[g] x[g,s] <= share * sum_g hashrate[g] count[g] (share < 1)."""
+    share = scn.settings.policy.max_jurisdiction_share
+    if share >= 1:
+        return
+    juris = scn.sites["jurisdiction"].to_numpy()
+    names, site_j = np.unique(juris, return_inverse=True)
+    total_ths = float((econ.hashrate_ths * econ.count).sum())
+    m = _coo(site_j[model.x_site], np.arange(model.n_x), econ.hashrate_ths[model.x_group], len(names), model.n_cols)
+    model.add(RowBlock("jurisdiction", [str(n) for n in names], m, np.full(len(names), -INF),
+                       np.full(len(names), share * total_ths)))
+
+
+def define_budget(model: LinearModel, scn: Scenario, econ: Economics) -> None:
+    """budget: sum upfront[g,s] x[g,s] + sum fixed_cost[s] y[s] <= budget_usd (when set)."""
+    budget = scn.settings.policy.budget_usd
+    if budget is None:
+        return
+    cols = [np.arange(model.n_x)]
+    vals = [econ.upfront_usd[model.x_group, model.x_site]]
+    if model.y_col is not None:
+        cols.append(model.y_col)
+        vals.append(scn.sites["fixed_cost_usd"].to_numpy(float))
+    c, v = np.concatenate(cols), np.concatenate(vals)
+    model.add(RowBlock("budget", ["budget"], _coo(np.zeros(len(c), int), c, v, 1, model.n_cols),
+                       np.array([-INF]), np.array([float(budget)])))
+
+
+# ---------------------------------------------------------------------------- PuLP
+
+
+def column_names(model: LinearModel) -> list[str]:
+    names = [f"x_{g}_{s}" for g, s in zip(model.x_group, model.x_site)]
+    for prefix, cols in (("sell", model.sell_col), ("idle", model.idle_col), ("y", model.y_col)):
+        if cols is not None:
+            names += [f"{prefix}_{i}" for i in range(len(cols))]
+    return names
+
+
+def to_pulp(model: LinearModel, name: str = "rigshift") -> tuple[pulp.LpProblem, list[pulp.LpVariable], list[pulp.LpConstraint]]:
+    """The same model as a PuLP problem; constraints are named family_index (e.g. capacity_3)."""
+    prob = pulp.LpProblem(name, pulp.LpMaximize)
+    variables = [
+        pulp.LpVariable(n, lowBound=lo, upBound=None if np.isinf(up) else up,
+                        cat=pulp.LpInteger if integ else pulp.LpContinuous)
+        for n, lo, up, integ in zip(column_names(model), model.lower, model.upper, model.integer)
+    ]
+    prob.setObjective(pulp.LpAffineExpression([(v, c) for v, c in zip(variables, model.cost) if c != 0]))
+    constraints: list[pulp.LpConstraint] = []
+    for block in model.blocks:
+        csr = block.matrix.tocsr()
+        for i in range(csr.shape[0]):
+            lo, up = csr.indptr[i], csr.indptr[i + 1]
+            expr = pulp.LpAffineExpression([(variables[j], v) for j, v in zip(csr.indices[lo:up], csr.data[lo:up])])
+            lb, ub = block.lower[i], block.upper[i]
+            if lb == ub:
+                con = pulp.LpConstraint(expr, pulp.LpConstraintEQ, f"{block.family}_{i}", ub)
+            elif np.isinf(lb):
+                con = pulp.LpConstraint(expr, pulp.LpConstraintLE, f"{block.family}_{i}", ub)
+            else:
+                con = pulp.LpConstraint(expr, pulp.LpConstraintGE, f"{block.family}_{i}", lb)
+            prob.addConstraint(con)
+            constraints.append(con)
+    return prob, variables, constraints

@@ -1,0 +1,261 @@
+"""Turn a raw solution into the plain tables and KPIs users see, and write them out."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import economics as E
+from . import tables as T
+from .economics import Economics
+from .model import LinearModel, allowed_sites
+from .scenario import Scenario
+from .solve import RawSolution
+
+ZERO = 1e-6  # rigs below this are solver noise, not a decision
+ALLOCATION_COLUMNS = ["action", "origin", "model", "site", "jurisdiction", "rigs", "mw", "hashrate_ths", "value_usd"]
+SITES_COLUMNS = ["site", "jurisdiction", "capacity_mw", "mw_used", "utilization", "opened", "shadow_usd_per_mw",
+                 "entry_power_usd_kwh", "rigs", "hashrate_ths"]
+JURIS_COLUMNS = ["jurisdiction", "sites", "capacity_mw", "mw_used", "rigs", "hashrate_ths", "share_of_fleet_hashrate",
+                 "cap_ths", "shadow_usd_per_ths", "excluded"]
+
+
+@dataclass
+class Result:
+    """A solved plan: plain DataFrames and a summary dict; picklable, no solver objects."""
+
+    summary: dict[str, Any]
+    allocation: pd.DataFrame
+    sites: pd.DataFrame
+    jurisdictions: pd.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def write(self, out_dir: str | Path) -> Path:
+        """allocation.csv, sites.csv, jurisdictions.csv and summary.json, as the CLI writes them."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in self.files().items():
+            (out / name).write_text(text, encoding="utf-8")
+        return out
+
+    def files(self) -> dict[str, str]:
+        return {
+            "allocation.csv": T.to_csv_text(self.allocation, ["action", "origin", "model", "site", "jurisdiction"]),
+            "sites.csv": T.to_csv_text(self.sites, ["site", "jurisdiction"]),
+            "jurisdictions.csv": T.to_csv_text(self.jurisdictions, ["jurisdiction"]),
+            "summary.json": json.dumps(_jsonable(self.summary), indent=2) + "\n",
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        f = float(value)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def _clean(values: np.ndarray, integer: bool) -> np.ndarray:
+    v = np.where(np.abs(values) < ZERO, 0.0, values)
+    return np.round(v) if integer else v
+
+
+def assemble(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolution) -> Result:
+    pol = scn.settings.policy
+    sites = scn.sites
+    S, G = len(sites), econ.n_groups
+    integer = pol.integer_rigs
+    xv = _clean(raw.x[: model.n_x], integer)
+    gi, si = model.x_group, model.x_site
+    origins = np.array(econ.origins, dtype=object)[econ.group_origin]
+    models = np.array(econ.models, dtype=object)[econ.group_model]
+    juris = sites["jurisdiction"].to_numpy()
+    site_names = sites["site"].to_numpy()
+    mw_rig = econ.mw_per_rig[gi, si]
+    used = xv > 0
+    reloc = pd.DataFrame({
+        "action": "relocate", "origin": origins[gi[used]], "model": models[gi[used]],
+        "site": site_names[si[used]], "jurisdiction": juris[si[used]], "rigs": xv[used],
+        "mw": xv[used] * mw_rig[used], "hashrate_ths": xv[used] * econ.hashrate_ths[gi[used]],
+        "value_usd": xv[used] * econ.value_usd[gi[used], si[used]],
+    })
+    frames = [reloc]
+    sold = np.zeros(G)
+    idle = np.zeros(G)
+    for action, cols, per_rig in (("sell", model.sell_col, econ.resale_usd), ("idle", model.idle_col, econ.terminal_usd)):
+        if cols is None:
+            continue
+        v = _clean(raw.x[cols], integer)
+        if action == "sell":
+            sold = v
+        else:
+            idle = v
+        k = v > 0
+        frames.append(pd.DataFrame({
+            "action": action, "origin": origins[k], "model": models[k], "site": "", "jurisdiction": "",
+            "rigs": v[k], "mw": 0.0, "hashrate_ths": v[k] * econ.hashrate_ths[k], "value_usd": v[k] * per_rig[k],
+        }))
+    allocation = pd.concat(frames, ignore_index=True)[ALLOCATION_COLUMNS]
+    order = {"relocate": 0, "sell": 1, "idle": 2}
+    allocation = allocation.sort_values(["action", "site", "origin", "model"], key=lambda c: c.map(order) if c.name == "action" else c,
+                                        kind="stable").reset_index(drop=True)
+
+    mw_used = np.bincount(si[used], weights=xv[used] * mw_rig[used], minlength=S)
+    rigs_at = np.bincount(si[used], weights=xv[used], minlength=S)
+    ths_at = np.bincount(si[used], weights=xv[used] * econ.hashrate_ths[gi[used]], minlength=S)
+    cap = sites["capacity_mw"].to_numpy(float)
+    if model.y_col is not None:
+        opened = (np.round(raw.x[model.y_col]) > 0).astype(int)
+    else:
+        opened = (mw_used > 0).astype(int)
+    shadow = np.full(S, np.nan)
+    entry = np.full(S, np.nan)
+    juris_dual = None
+    budget_dual = None
+    if raw.row_dual is not None:
+        cap_block = model.block("capacity")
+        shadow = np.maximum(raw.row_dual[cap_block.start: cap_block.start + S], 0.0)
+        shadow = np.where(shadow < 1e-9, 0.0, shadow)
+        jb = model.block("jurisdiction")
+        if jb is not None:
+            juris_dual = dict(zip(jb.labels, np.maximum(raw.row_dual[jb.start: jb.start + len(jb.labels)], 0.0)))
+        bb = model.block("budget")
+        if bb is not None:
+            budget_dual = max(float(raw.row_dual[bb.start]), 0.0)
+        entry = entry_power_prices(scn, econ, model, raw, mw_used)
+    site_table = pd.DataFrame({
+        "site": site_names, "jurisdiction": juris, "capacity_mw": cap, "mw_used": mw_used,
+        "utilization": np.divide(mw_used, cap, out=np.zeros(S), where=cap > 0), "opened": opened,
+        "shadow_usd_per_mw": shadow, "entry_power_usd_kwh": entry, "rigs": rigs_at, "hashrate_ths": ths_at,
+    })[SITES_COLUMNS]
+
+    total_ths = float((econ.hashrate_ths * econ.count).sum())
+    share = pol.max_jurisdiction_share
+    jt = site_table.groupby("jurisdiction", sort=True).agg(
+        sites=("site", "size"), capacity_mw=("capacity_mw", "sum"), mw_used=("mw_used", "sum"),
+        rigs=("rigs", "sum"), hashrate_ths=("hashrate_ths", "sum")).reset_index()
+    jt["share_of_fleet_hashrate"] = jt["hashrate_ths"] / total_ths if total_ths > 0 else 0.0
+    jt["cap_ths"] = share * total_ths if share < 1 else np.nan
+    jt["shadow_usd_per_ths"] = [juris_dual.get(j, 0.0) if juris_dual is not None else np.nan for j in jt["jurisdiction"]]
+    jt["excluded"] = jt["jurisdiction"].isin(set(pol.exclude_jurisdictions))
+    jt = jt[JURIS_COLUMNS]
+
+    fixed = sites["fixed_cost_usd"].to_numpy(float)
+    fixed_paid = float((fixed * opened).sum()) if model.y_col is not None else 0.0
+    upfront = float((xv * econ.upfront_usd[gi, si]).sum()) + fixed_paid
+    reloc_ths = float(ths_at.sum())
+    ban = 1 - (1 - sites["reg_risk"].to_numpy(float)) ** (scn.settings.horizon.months / 12)
+    price = sites["power_usd_kwh"].to_numpy(float) * pol.power_price_multiplier
+    summary: dict[str, Any] = {
+        "status": raw.status,
+        "mode": model.mode,
+        "objective_usd": raw.objective,
+        "rigs_relocated": float(xv.sum()),
+        "rigs_sold": float(sold.sum()),
+        "rigs_idle": float(idle.sum()),
+        "hashprice_usd_th_day": econ.hp0,
+        "solver": raw.solver,
+        "solve_seconds": raw.seconds,
+        "backend": raw.backend,
+        "mip_gap": raw.mip_gap,
+        "best_bound_usd": raw.best_bound,
+        "n_variables": model.n_cols,
+        "n_constraints": model.n_rows,
+        "rigs_total": float(econ.count.sum()),
+        "fleet_hashrate_ths": total_ths,
+        "hashrate_relocated_ths": reloc_ths,
+        "mw_relocated": float(mw_used.sum()),
+        "sites_used": int((mw_used > 0).sum()),
+        "upfront_usd": upfront,
+        "fixed_costs_usd": fixed_paid,
+        "sell_all_usd": float((econ.resale_usd * econ.count).sum()),
+        "avg_power_usd_kwh": float((price * mw_used).sum() / mw_used.sum()) if mw_used.sum() > 0 else None,
+        "ban_probability_weighted": float((ban * ths_at).sum() / reloc_ths) if reloc_ths > 0 else None,
+        "payback_months": payback_months(scn, econ, model, xv, upfront),
+        "budget_shadow_usd_per_usd": budget_dual,
+        "horizon_months": scn.settings.horizon.months,
+    }
+    return Result(summary, allocation, site_table, jt)
+
+
+def payback_months(scn: Scenario, econ: Economics, model: LinearModel, xv: np.ndarray, upfront: float) -> float | None:
+    """Months until the relocated rigs' expected, discounted operating margin repays the upfront spend."""
+    used = np.nonzero(xv > 0)[0]
+    if not len(used) or upfront <= 0:
+        return 0.0 if len(used) else None
+    gi, si = model.x_group[used], model.x_site[used]
+    monthly = E.monthly_operating_value(scn, gi, si, econ.lead_days[econ.group_origin[gi], si])  # (n, T)
+    cum = np.cumsum((xv[used][:, None] * monthly).sum(axis=0))
+    hit = np.nonzero(cum >= upfront)[0]
+    if not len(hit):
+        return None
+    t = int(hit[0])
+    before = cum[t - 1] if t > 0 else 0.0
+    step = cum[t] - before
+    return float(t + (upfront - before) / step) if step > 0 else float(t + 1)
+
+
+def entry_power_prices(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolution, mw_used: np.ndarray) -> np.ndarray:
+    """For each unused site: the highest power price (USD/kWh, before the multiplier) at which some rig
+    group would earn a place there, holding every other shadow price of the current plan fixed.
+
+    A column x[g,s] enters when its reduced cost is positive:
+    V[g,s](p) - u[g] - mw[g,s] * pi_cap[s] - hashrate[g] * pi_J(s) - upfront[g,s] * pi_budget > 0,
+    and V falls as the power price p rises, so the price is found by bisection. NaN where the
+    site is used, excluded or has no capacity; 0 < price; -1 where even free power would not do.
+    """
+    sites = scn.sites
+    S = len(sites)
+    out = np.full(S, np.nan)
+    cap = sites["capacity_mw"].to_numpy(float)
+    candidates = np.nonzero((mw_used <= ZERO) & allowed_sites(scn) & (cap > 0))[0]
+    if not len(candidates) or econ.n_groups == 0:
+        return out
+    duals = raw.row_dual
+    fleet = model.block("fleet")
+    u = duals[fleet.start: fleet.start + econ.n_groups]
+    cap_b = model.block("capacity")
+    pi_cap = np.maximum(duals[cap_b.start: cap_b.start + S], 0.0)
+    pi_j = np.zeros(S)
+    jb = model.block("jurisdiction")
+    if jb is not None:
+        jd = dict(zip(jb.labels, np.maximum(duals[jb.start: jb.start + len(jb.labels)], 0.0)))
+        pi_j = sites["jurisdiction"].map(jd).fillna(0.0).to_numpy(float)
+    pi_b = 0.0
+    bb = model.block("budget")
+    if bb is not None:
+        pi_b = max(float(duals[bb.start]), 0.0)
+    G = econ.n_groups
+    gi = np.repeat(np.arange(G), len(candidates))
+    si = np.tile(candidates, G)
+    lead = econ.lead_days[econ.group_origin[gi], si]
+    fixed_part = (econ.value_usd[gi, si] - E.operating_value(scn, gi, si, lead)  # V without ops
+                  - u[gi] - econ.mw_per_rig[gi, si] * pi_cap[si] - econ.hashrate_ths[gi] * pi_j[si]
+                  - econ.upfront_usd[gi, si] * pi_b)
+
+    def reduced_cost(price: np.ndarray) -> np.ndarray:
+        return fixed_part + E.operating_value(scn, gi, si, lead, power_usd_kwh=price)
+
+    lo = np.zeros(len(gi))
+    hi = np.maximum(sites["power_usd_kwh"].to_numpy(float)[si], 1e-6)
+    can = reduced_cost(lo) > 1e-9
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        ok = reduced_cost(mid) > 1e-9
+        lo = np.where(ok, mid, lo)
+        hi = np.where(ok, hi, mid)
+    price = np.where(can, lo, -1.0).reshape(G, len(candidates)).max(axis=0)
+    out[candidates] = price
+    return out

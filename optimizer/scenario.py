@@ -1,0 +1,240 @@
+"""A scenario: the validated tables plus settings. Loading, overriding and writing it back."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+import tomli_w
+
+from . import tables as T
+from .errors import Problem, ScenarioError
+from .settings import Settings, build_settings, read_toml
+
+TOML_FILE = "scenario.toml"
+# Upload limits for zipped scenarios (also enforced when reading a folder's files).
+MAX_ZIP_MEMBERS = 20
+MAX_ZIP_UNPACKED_BYTES = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True, eq=False)
+class Scenario:
+    """Validated input tables and settings. Frozen: what-ifs make new scenarios cheaply."""
+
+    rigs: pd.DataFrame
+    origins: pd.DataFrame
+    fleet: pd.DataFrame
+    sites: pd.DataFrame
+    lanes: pd.DataFrame
+    settings: Settings
+    name: str = "scenario"
+    toml_doc: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> "Scenario":
+        """A copy with ``{"section.key": value}`` applied on top of the current settings; no file is read."""
+        settings = build_settings(None, overrides, base=self.settings)
+        return dataclasses.replace(self, settings=settings)
+
+    def with_settings(self, settings: Settings) -> "Scenario":
+        return dataclasses.replace(self, settings=settings)
+
+    def with_tables(self, **frames: pd.DataFrame) -> "Scenario":
+        """A copy with some tables replaced by (possibly user-edited) frames, validated again."""
+        current = {name: getattr(self, name) for name in T.TABLES}
+        current.update(frames)
+        tables = validate_frames(current)
+        return dataclasses.replace(self, **tables)
+
+    def fingerprint(self) -> str:
+        """Stable hash of the tables and settings, for caches."""
+        h = hashlib.sha256()
+        for name in T.TABLES:
+            h.update(pd.util.hash_pandas_object(getattr(self, name).drop(columns=["_row"], errors="ignore"), index=False).values.tobytes())
+        h.update(repr(self.settings).encode())
+        return h.hexdigest()[:16]
+
+    def table_csv(self, name: str) -> str:
+        return T.to_csv_text(getattr(self, name))
+
+    def toml_text(self) -> str:
+        return tomli_w.dumps(self.settings.to_dict())
+
+    def write(self, folder: str | Path) -> Path:
+        """Write the scenario as a folder the CLI and the app load back to the same plan."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in self.files().items():
+            (folder / name).write_bytes(data)
+        return folder
+
+    def files(self) -> dict[str, bytes]:
+        out = {T.TABLES[name].file: self.table_csv(name).encode() for name in T.TABLES}
+        out[TOML_FILE] = self.toml_text().encode()
+        return out
+
+    def to_zip(self) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in self.files().items():
+                zf.writestr(name, data)
+        return buf.getvalue()
+
+
+def _empty_lanes() -> pd.DataFrame:
+    frame = pd.DataFrame({c.name: pd.Series(dtype=object if c.kind == "text" else float) for c in T.LANES.columns})
+    frame["_row"] = pd.Series(dtype=int)
+    return frame
+
+
+def validate_frames(
+    raw: Mapping[str, pd.DataFrame | None], *, strings: bool = False, skip: set[str] = frozenset()
+) -> dict[str, pd.DataFrame]:
+    """Validate all tables (string frames if ``strings``, else typed/edited frames); raise all problems at once.
+
+    Tables named in ``skip`` could not be read at all (already reported): they are left out,
+    and cross-file checks wait until every table is readable.
+    """
+    problems: list[Problem] = []
+    typed: dict[str, pd.DataFrame] = {}
+    for name, spec in T.TABLES.items():
+        if name in skip:
+            continue
+        frame = raw.get(name)
+        if frame is None:
+            if spec.required:
+                problems.append(Problem(spec.file, None, None, "is missing", "a scenario folder needs rigs.csv, origins.csv, fleet.csv and sites.csv"))
+            else:
+                typed[name] = _empty_lanes()
+            continue
+        if not strings:
+            frame = T.frame_to_strings(frame, spec)
+        checked, found = T.validate_table(frame, spec)
+        problems.extend(found)
+        if checked is not None:
+            typed[name] = checked
+    if problems or skip:
+        raise ScenarioError(problems)
+    problems = T.check_references(typed)
+    if problems:
+        raise ScenarioError(problems)
+    return typed
+
+
+def scenario_from_files(files: Mapping[str, bytes], overrides: Mapping[str, Any] | None = None, name: str = "scenario") -> Scenario:
+    """A scenario from file contents keyed by file name (a folder, an upload or a zip)."""
+    problems: list[Problem] = []
+    raw: dict[str, pd.DataFrame | None] = {}
+    unreadable: set[str] = set()
+    for key, spec in T.TABLES.items():
+        data = files.get(spec.file)
+        if data is None:
+            raw[key] = None
+            continue
+        text, found = T.decode(data, spec.file)
+        problems.extend(found)
+        frame = None
+        if text is not None:
+            frame, found = T.parse_csv_text(text, spec)
+            problems.extend(found)
+        if frame is None:
+            unreadable.add(key)
+        raw[key] = frame
+    doc: dict[str, Any] = {}
+    if TOML_FILE in files:
+        text, found = T.decode(files[TOML_FILE], TOML_FILE)
+        problems.extend(found)
+        if text is not None:
+            try:
+                doc = read_toml(text)
+            except ScenarioError as exc:
+                problems.extend(exc.problems)
+    settings = None
+    try:
+        settings = build_settings(doc, overrides)
+    except ScenarioError as exc:
+        problems.extend(exc.problems)
+    # Files that failed to decode or parse were reported above; still validate the others.
+    typed = None
+    try:
+        typed = validate_frames(raw, strings=True, skip=unreadable)
+    except ScenarioError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise ScenarioError(_dedupe(problems))
+    assert typed is not None and settings is not None
+    return Scenario(settings=settings, name=name, toml_doc=doc, **typed)
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: set[Problem] = set()
+    out = []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+def read_folder(path: str | Path) -> dict[str, bytes]:
+    folder = Path(path)
+    if not folder.exists():
+        raise ScenarioError(Problem(str(folder), None, None, "does not exist"))
+    if not folder.is_dir():
+        if zipfile.is_zipfile(folder):
+            return read_zip(folder.read_bytes(), str(folder))
+        raise ScenarioError(Problem(str(folder), None, None, "is not a folder or a zip file"))
+    files: dict[str, bytes] = {}
+    for name in [spec.file for spec in T.TABLES.values()] + [TOML_FILE]:
+        p = folder / name
+        if p.is_file():
+            if p.stat().st_size > T.MAX_FILE_BYTES:
+                raise ScenarioError(Problem(name, None, None, f"is larger than {T.MAX_FILE_BYTES // 2**20} MB"))
+            files[name] = p.read_bytes()
+    return files
+
+
+def read_zip(data: bytes, label: str = "upload.zip") -> dict[str, bytes]:
+    """The scenario files inside a zip: only known names, taken by their base name; nothing is extracted to disk."""
+    known = {spec.file for spec in T.TABLES.values()} | {TOML_FILE}
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ScenarioError(Problem(label, None, None, "is not a valid zip file")) from None
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_ZIP_MEMBERS * 10:
+            raise ScenarioError(Problem(label, None, None, f"holds {len(infos)} entries; a scenario has at most {MAX_ZIP_MEMBERS}"))
+        files: dict[str, bytes] = {}
+        total = 0
+        for info in infos:
+            if info.is_dir():
+                continue
+            base = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
+            if base not in known or "__MACOSX" in info.filename:
+                continue
+            if base in files:
+                raise ScenarioError(Problem(label, None, None, f"holds {base} twice", "zip one scenario folder"))
+            if info.file_size > T.MAX_FILE_BYTES:
+                raise ScenarioError(Problem(f"{label}:{base}", None, None, f"unpacks to {info.file_size / 1e6:.0f} MB; the limit is {T.MAX_FILE_BYTES / 1e6:.0f} MB"))
+            total += info.file_size
+            if total > MAX_ZIP_UNPACKED_BYTES:
+                raise ScenarioError(Problem(label, None, None, "unpacks to too much data"))
+            with zf.open(info) as member:
+                content = member.read(T.MAX_FILE_BYTES + 1)  # never trust the header's size alone
+            if len(content) > T.MAX_FILE_BYTES:
+                raise ScenarioError(Problem(f"{label}:{base}", None, None, "unpacks to too much data"))
+            files[base] = content
+    if not files:
+        raise ScenarioError(Problem(label, None, None, "holds no scenario files", "expected rigs.csv, origins.csv, fleet.csv, sites.csv (lanes.csv, scenario.toml optional)"))
+    return files
+
+
+def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Load and validate a scenario folder (or a zip of one). Raises ScenarioError listing every problem."""
+    files = read_folder(path)
+    return scenario_from_files(files, overrides, name=Path(path).name.removesuffix(".zip"))

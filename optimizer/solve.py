@@ -1,0 +1,217 @@
+"""Solve a LinearModel with HiGHS or CBC and return raw primal/dual arrays.
+
+Two paths feed the solver the same model:
+- ``pulp``: through PuLP (HiGHS in-process via ``pulp.HiGHS``, CBC via ``pulp.COIN_CMD`` with
+  PuLP's bundled binary). The modeller of record.
+- ``direct``: the sparse matrix passed straight to highspy, for large models where PuLP's
+  per-variable Python objects dominate.
+
+Duals are returned in one convention whatever the path: d(objective)/d(rhs) of the
+maximisation, so a binding capacity row has a dual >= 0. Solver conventions differ (PuLP's
+HiGHS wrapper negates the objective of a maximisation), which tests pin down with finite
+differences.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import pulp
+
+from .errors import SolverFailure
+from .model import LinearModel, to_pulp
+from .settings import SolverSettings
+
+
+
+def _silence_highs_banner() -> None:
+    """HiGHS prints a copyright banner to fd 1 when the first Highs() is made; the engine never prints."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+_silence_highs_banner()
+
+# Above this many columns the auto backend skips PuLP's Python objects (same optimum, tested).
+DIRECT_ABOVE_COLUMNS = 20_000
+# Above this many columns HiGHS's interior point (with crossover) beats its default dual simplex on this LP.
+IPM_ABOVE_COLUMNS = 20_000
+
+
+@dataclass
+class RawSolution:
+    status: str  # optimal | time_limit | infeasible
+    objective: float
+    x: np.ndarray  # column values
+    row_dual: np.ndarray | None  # LP mode only; d(obj)/d(rhs)
+    mip_gap: float | None
+    best_bound: float | None
+    solver: str
+    backend: str
+    seconds: float
+    build_seconds: float
+
+
+def choose_backend(model: LinearModel, settings: SolverSettings) -> str:
+    if settings.name == "cbc":
+        return "pulp"
+    if settings.backend == "auto":
+        return "direct" if model.n_cols > DIRECT_ABOVE_COLUMNS else "pulp"
+    return settings.backend
+
+
+def _lp_algorithm(model: LinearModel, settings: SolverSettings) -> str:
+    if settings.lp_algorithm != "auto":
+        return settings.lp_algorithm
+    return "ipm" if model.n_cols > IPM_ABOVE_COLUMNS else "choose"
+
+
+def _highs_options(h: highspy.Highs, model: LinearModel, settings: SolverSettings) -> None:
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(settings.time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(settings.mip_gap))
+    h.setOptionValue("threads", 1)
+    if model.mode == "lp":
+        algo = _lp_algorithm(model, settings)
+        h.setOptionValue("solver", "simplex" if algo == "simplex" else algo)
+        if algo == "ipm":
+            h.setOptionValue("run_crossover", "on")
+
+
+def solve_model(model: LinearModel, settings: SolverSettings) -> RawSolution:
+    backend = choose_backend(model, settings)
+    if backend == "direct":
+        if settings.name != "highs":
+            raise SolverFailure("the direct backend feeds HiGHS only; use backend 'pulp' with CBC")
+        return _solve_direct(model, settings)
+    return _solve_pulp(model, settings)
+
+
+def _highs_status(h: highspy.Highs, mode: str) -> tuple[str, float | None, float | None]:
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    S = highspy.HighsModelStatus
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    if ms == S.kOptimal:
+        gap = float(info.mip_gap) if mode == "mip" else 0.0
+        return "optimal", gap, (float(info.mip_dual_bound) if mode == "mip" else None)
+    if ms in (S.kInfeasible, S.kUnboundedOrInfeasible):
+        return "infeasible", None, None
+    if ms in (S.kTimeLimit, S.kIterationLimit, S.kInterrupt, S.kSolutionLimit) and has_solution:
+        gap = float(info.mip_gap) if mode == "mip" else None
+        return "time_limit", gap, (float(info.mip_dual_bound) if mode == "mip" else None)
+    if ms in (S.kTimeLimit, S.kIterationLimit):
+        raise SolverFailure("HiGHS stopped at the time limit before finding any plan; raise solver.time_limit_s")
+    raise SolverFailure(f"HiGHS stopped with status {h.modelStatusToString(ms)}")
+
+
+def _solve_direct(model: LinearModel, settings: SolverSettings) -> RawSolution:
+    t0 = time.perf_counter()
+    csc = model.matrix().tocsc()
+    row_lo, row_up = model.row_bounds()
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.n_cols
+    lp.num_row_ = csc.shape[0]
+    lp.sense_ = highspy.ObjSense.kMaximize
+    lp.col_cost_ = model.cost
+    lp.col_lower_ = model.lower
+    lp.col_upper_ = np.where(np.isinf(model.upper), highspy.kHighsInf, model.upper)
+    lp.row_lower_ = np.where(np.isinf(row_lo), -highspy.kHighsInf, row_lo)
+    lp.row_upper_ = np.where(np.isinf(row_up), highspy.kHighsInf, row_up)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+    lp.a_matrix_.value_ = csc.data
+    if model.integer.any():
+        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in model.integer]
+    h = highspy.Highs()
+    _highs_options(h, model, settings)
+    h.passModel(lp)
+    build = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    h.run()
+    seconds = time.perf_counter() - t1
+    status, gap, bound = _highs_status(h, model.mode)
+    if status == "infeasible":
+        return RawSolution("infeasible", np.nan, np.zeros(model.n_cols), None, None, None, "highs", "direct", seconds, build)
+    sol = h.getSolution()
+    x = np.asarray(sol.col_value, float)
+    # HiGHS reports duals of the problem as posed; with sense kMaximize they are d(obj)/d(rhs) already.
+    duals = np.asarray(sol.row_dual, float) if model.mode == "lp" and sol.dual_valid else None
+    obj = float(h.getInfo().objective_function_value)
+    return RawSolution(status, obj, x, duals, gap, bound, "highs", "direct", seconds, build)
+
+
+def _cbc_solver(model: LinearModel, settings: SolverSettings, tmp: str) -> pulp.LpSolver:
+    # PULP_CBC_CMD is deprecated: use COIN_CMD with the CBC binary PuLP ships.
+    solver = pulp.COIN_CMD(
+        path=pulp.PULP_CBC_CMD.pulp_cbc_path, msg=False, mip=model.mode == "mip",
+        timeLimit=settings.time_limit_s, gapRel=settings.mip_gap, threads=1,
+    )
+    solver.tmpDir = tmp  # private folder: concurrent solves never share temp files
+    return solver
+
+
+def _solve_pulp(model: LinearModel, settings: SolverSettings) -> RawSolution:
+    t0 = time.perf_counter()
+    prob, variables, constraints = to_pulp(model)
+    build = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    if settings.name == "highs":
+        solver = pulp.HiGHS(msg=False, mip=model.mode == "mip", timeLimit=settings.time_limit_s,
+                            gapRel=settings.mip_gap, threads=1)
+        # Same algorithm choice as the direct path.
+        if model.mode == "lp":
+            algo = _lp_algorithm(model, settings)
+            solver.optionsDict["solver"] = algo
+            if algo == "ipm":
+                solver.optionsDict["run_crossover"] = "on"
+        prob.solve(solver)
+        seconds = time.perf_counter() - t1
+        h = prob.solverModel
+        # PuLP maps a HiGHS time-limit stop to "Optimal": read HiGHS's own status instead.
+        status, gap, bound = _highs_status(h, model.mode)
+        if status == "infeasible":
+            return RawSolution("infeasible", np.nan, np.zeros(model.n_cols), None, None, None, "highs", "pulp", seconds, build)
+        x = np.array([v.varValue or 0.0 for v in variables])
+        duals = None
+        if model.mode == "lp":
+            # pulp.HiGHS poses max c'x as min -c'x, so its duals come back negated.
+            duals = -np.array([c.pi for c in constraints], float)
+        obj = float(pulp.value(prob.objective) or 0.0)
+        # HiGHS's gap/bound refer to the negated objective.
+        if bound is not None:
+            bound = -bound
+        return RawSolution(status, obj, x, duals, gap, bound, "highs", "pulp", seconds, build)
+    with tempfile.TemporaryDirectory(prefix="rigshift-cbc-") as tmp:
+        prob.solve(_cbc_solver(model, settings, tmp))
+    seconds = time.perf_counter() - t1
+    st, sol_st = prob.status, prob.sol_status
+    if st == pulp.LpStatusInfeasible or sol_st == pulp.LpSolutionInfeasible:
+        return RawSolution("infeasible", np.nan, np.zeros(model.n_cols), None, None, None, "cbc", "pulp", seconds, build)
+    if sol_st == pulp.LpSolutionNoSolutionFound or st == pulp.LpStatusNotSolved:
+        raise SolverFailure("CBC stopped before finding any plan (time limit?); raise solver.time_limit_s")
+    if st != pulp.LpStatusOptimal:
+        raise SolverFailure(f"CBC stopped with status {pulp.LpStatus[st]}")
+    status = "optimal" if sol_st == pulp.LpSolutionOptimal else "time_limit"
+    x = np.array([v.varValue or 0.0 for v in variables])
+    duals = np.array([c.pi if c.pi is not None else 0.0 for c in constraints], float) if model.mode == "lp" else None
+    obj = float(pulp.value(prob.objective) or 0.0)
+    return RawSolution(status, obj, x, duals, 0.0 if status == "optimal" and model.mode == "mip" else None,
+                       None, "cbc", "pulp", seconds, build)

@@ -1,0 +1,375 @@
+"""The scenario CSVs: their data dictionary, reading, and validation.
+
+Every rule of SPEC section 1 is checked here, and every problem in a file is reported at
+once with the file, the spreadsheet row (header = row 1), the column and a hint.
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import math
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .errors import Problem
+
+Check = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # "text" | "float" | "int"
+    unit: str
+    description: str
+    default: float | None = None  # None: required
+    check: Check | None = None
+    demand: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    file: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    required: bool = True
+    min_rows: int = 1
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+_pos = (lambda v: v > 0, "> 0")
+_nonneg = (lambda v: v >= 0, ">= 0")
+
+
+def _col(name, kind, unit, description, default=None, rule=None):
+    check, demand = rule if rule else (None, "")
+    return Column(name, kind, unit, description, default, check, demand)
+
+
+RIGS = TableSpec(
+    "rigs.csv",
+    (
+        _col("model", "text", "", "rig model name, unique"),
+        _col("hashrate_ths", "float", "TH/s", "hashrate per rig", rule=_pos),
+        _col("power_w", "float", "W", "power at the wall per rig", rule=_pos),
+        _col("resale_usd", "float", "USD", "what one rig fetches on the second-hand market today", rule=_nonneg),
+    ),
+    key=("model",),
+)
+ORIGINS = TableSpec(
+    "origins.csv",
+    (
+        _col("origin", "text", "", "where part of the fleet stands now, unique"),
+        _col("country", "text", "", "country of the origin"),
+        _col("lat", "float", "degrees", "latitude", rule=(lambda v: (v >= -90) & (v <= 90), "between -90 and 90")),
+        _col("lon", "float", "degrees", "longitude", rule=(lambda v: (v >= -180) & (v <= 180), "between -180 and 180")),
+    ),
+    key=("origin",),
+)
+FLEET = TableSpec(
+    "fleet.csv",
+    (
+        _col("origin", "text", "", "an origin of origins.csv"),
+        _col("model", "text", "", "a model of rigs.csv"),
+        _col("count", "int", "rigs", "rigs of this model at this origin", rule=_nonneg),
+    ),
+    key=("origin", "model"),
+)
+SITES = TableSpec(
+    "sites.csv",
+    (
+        _col("site", "text", "", "candidate destination, unique"),
+        _col("jurisdiction", "text", "", "country, or state/province"),
+        _col("lat", "float", "degrees", "latitude", rule=(lambda v: (v >= -90) & (v <= 90), "between -90 and 90")),
+        _col("lon", "float", "degrees", "longitude", rule=(lambda v: (v >= -180) & (v <= 180), "between -180 and 180")),
+        _col("capacity_mw", "float", "MW", "power available to us at the site", rule=_nonneg),
+        _col("power_usd_kwh", "float", "USD/kWh", "all-in electricity price", rule=_nonneg),
+        _col("hosting_usd_kw_month", "float", "USD/kW/month", "other opex per kW of rig nameplate", 0.0, _nonneg),
+        _col("pue", "float", "", "facility overhead (cooling etc.), >= 1", 1.0, (lambda v: v >= 1, ">= 1")),
+        _col("uptime", "float", "", "share of time running", 1.0, (lambda v: (v > 0) & (v <= 1), "in (0, 1]")),
+        _col("reg_risk", "float", "1/year", "annual probability mining there is forced to stop", 0.0,
+             (lambda v: (v >= 0) & (v < 1), "in [0, 1)")),
+        _col("import_duty", "float", "fraction of resale_usd", "duty and taxes paid on arrival", 0.0, _nonneg),
+        _col("fixed_cost_usd", "float", "USD", "one-time cost to open the site", 0.0, _nonneg),
+        _col("min_mw", "float", "MW", "if opened, at least this much must be used", 0.0, _nonneg),
+    ),
+    key=("site",),
+)
+LANES = TableSpec(
+    "lanes.csv",
+    (
+        _col("origin", "text", "", "an origin of origins.csv"),
+        _col("site", "text", "", "a site of sites.csv"),
+        _col("ship_usd_per_rig", "float", "USD/rig", "freight quote per rig", rule=_nonneg),
+        _col("lead_days", "float", "days", "door-to-door lead time until the rig hashes", rule=_nonneg),
+    ),
+    key=("origin", "site"),
+    required=False,
+    min_rows=0,
+)
+TABLES: dict[str, TableSpec] = {"rigs": RIGS, "origins": ORIGINS, "fleet": FLEET, "sites": SITES, "lanes": LANES}
+
+# Size limits: a scenario is a planning model, not a data dump. They bound memory for uploads too.
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_PROBLEMS_PER_FILE = 50
+
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def decode(data: bytes, file: str) -> tuple[str | None, list[Problem]]:
+    """UTF-8 text (a BOM is accepted and dropped), or a problem naming the row of the first bad byte."""
+    if len(data) > MAX_FILE_BYTES:
+        return None, [Problem(file, None, None, f"is {len(data) / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB")]
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        row = data[: exc.start].count(b"\n") + 1
+        return None, [
+            Problem(file, row, None, "is not UTF-8 text", "save it as 'CSV UTF-8' (Excel) or re-encode it to UTF-8")
+        ]
+
+
+def parse_csv_text(text: str, spec: TableSpec) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Split CSV text into a DataFrame of stripped strings plus a ``_row`` column (spreadsheet row)."""
+    file = spec.file
+    if not text.strip():
+        return None, [Problem(file, None, None, "is empty", "it needs a header row: " + ",".join(c.name for c in spec.columns))]
+    lines = text.splitlines()
+    header_line = lines[0]
+    if "," not in header_line and len(spec.columns) > 1:
+        for sep, word in ((";", "semicolon"), ("\t", "tab")):
+            if sep in header_line:
+                return None, [
+                    Problem(file, 1, None, f"looks {word}-separated",
+                            "the tool reads comma-separated files: re-save as CSV with commas "
+                            "(in Excel: 'CSV UTF-8 (comma delimited)'), and use '.' as the decimal point")
+                ]
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        rows = list(reader)
+    except csv.Error as exc:
+        return None, [Problem(file, None, None, f"cannot be read as CSV: {exc}")]
+    header = [h.strip() for h in rows[0]]
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for name in header:
+        if name in seen and name:
+            problems.append(Problem(file, 1, name, "column appears twice"))
+        seen.add(name)
+    for col in spec.columns:
+        if col.required and col.name not in header:
+            hint = _did_you_mean(col.name, [h for h in header if h not in {c.name for c in spec.columns}])
+            problems.append(Problem(file, 1, col.name, "required column is missing", hint))
+    if problems:
+        return None, problems
+    width = len(header)
+    records: list[list[str]] = []
+    row_numbers: list[int] = []
+    physical_row = 1
+    for raw in rows[1:]:
+        physical_row += 1
+        if not any(cell.strip() for cell in raw):
+            continue  # blank line, often left at the end by spreadsheets
+        if len(raw) != width:
+            problems.append(
+                Problem(file, physical_row, None, f"has {len(raw)} fields but the header has {width}",
+                        "a stray comma, or a number written with a thousands separator?")
+            )
+            continue
+        records.append([cell.strip() for cell in raw])
+        row_numbers.append(physical_row)
+    if problems:
+        return None, problems[:MAX_PROBLEMS_PER_FILE]
+    frame = pd.DataFrame(records, columns=header, dtype=object) if records else pd.DataFrame(columns=header, dtype=object)
+    frame["_row"] = row_numbers
+    return frame, []
+
+
+def _did_you_mean(word: str, options: list[str]) -> str | None:
+    lowered = {o.lower().replace(" ", "_"): o for o in options}
+    if word.lower() in lowered:
+        return f"did you mean '{lowered[word.lower()]}'? column names are case-sensitive"
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def _parse_number(cell: str) -> tuple[float, str | None, str | None]:
+    """(value, error, hint). Empty cells come back as NaN with no error: the caller applies defaults."""
+    if cell == "":
+        return math.nan, None, None
+    if _THOUSANDS.match(cell):
+        return math.nan, f"'{cell}' has a thousands separator", f"write {cell.replace(',', '')}"
+    if _DECIMAL_COMMA.match(cell):
+        return math.nan, f"'{cell}' uses a decimal comma", f"write {cell.replace(',', '.')}"
+    try:
+        value = float(cell.replace("_", "x"))  # Python accepts 1_000; a spreadsheet would not
+    except ValueError:
+        return math.nan, f"'{cell}' is not a number", None
+    if math.isnan(value):
+        return math.nan, f"'{cell}' is not a number", None
+    if math.isinf(value):
+        return math.nan, f"'{cell}' is infinite", "use a finite number"
+    return value, None, None
+
+
+def validate_table(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Typed, checked copy of a string frame (from ``parse_csv_text`` or ``frame_to_strings``)."""
+    file = spec.file
+    problems: list[Problem] = []
+    rows = frame["_row"].to_numpy()
+    out = pd.DataFrame(index=frame.index)
+    if len(frame) < spec.min_rows:
+        problems.append(Problem(file, None, None, "has no data rows", "add at least one row below the header"))
+    for col in spec.columns:
+        if col.name not in frame.columns:
+            if col.required:
+                problems.append(Problem(file, 1, col.name, "required column is missing"))
+                continue
+            cells = [""] * len(frame)
+        else:
+            cells = ["" if c is None else str(c).strip() for c in frame[col.name].tolist()]
+        if col.kind == "text":
+            for r, cell in zip(rows, cells):
+                if cell == "":
+                    problems.append(Problem(file, int(r), col.name, "is empty", "every row needs a value here"))
+                elif len(cell) > 200:
+                    problems.append(Problem(file, int(r), col.name, "is longer than 200 characters"))
+                elif any(ord(ch) < 32 for ch in cell):
+                    problems.append(Problem(file, int(r), col.name, "contains control characters"))
+                elif cell.startswith(_FORMULA_START):
+                    problems.append(Problem(file, int(r), col.name, f"'{cell}' starts with '{cell[0]}'",
+                                            "names may not start with = + - @: spreadsheets run such cells as formulas"))
+            out[col.name] = pd.Series(cells, index=frame.index, dtype=object)
+            continue
+        values = np.empty(len(cells))
+        for i, (r, cell) in enumerate(zip(rows, cells)):
+            value, error, hint = _parse_number(cell)
+            if error:
+                problems.append(Problem(file, int(r), col.name, error, hint))
+            elif math.isnan(value):
+                if col.required:
+                    problems.append(Problem(file, int(r), col.name, "is empty", "every row needs a number here"))
+                else:
+                    value = float(col.default)
+            elif col.kind == "int" and not float(value).is_integer():
+                problems.append(Problem(file, int(r), col.name, f"'{cell}' is not a whole number", "counts are whole rigs"))
+            elif col.kind == "int" and abs(value) > 1e12:
+                problems.append(Problem(file, int(r), col.name, f"'{cell}' is implausibly large", "at most 1e12"))
+            values[i] = value
+        if col.check is not None and len(values):
+            ok = col.check(np.nan_to_num(values, nan=0.0 if not col.required else 1.0))
+            parsed_ok = ~np.isnan(values)
+            for r, cell, good, parsed in zip(rows, cells, ok, parsed_ok):
+                if parsed and not good:
+                    problems.append(Problem(file, int(r), col.name, f"{cell} is out of range: must be {col.demand}"))
+        if col.kind == "int":
+            out[col.name] = np.nan_to_num(values).astype(np.int64)
+        else:
+            out[col.name] = values
+    if not problems and spec.key:
+        keys = out[list(spec.key)].astype(str).agg("\x1f".join, axis=1) if len(out) else pd.Series(dtype=str)
+        dup = keys.duplicated(keep="first")
+        first_row = dict(zip(keys[~dup], rows[~dup.to_numpy()]))
+        for r, k, d in zip(rows, keys, dup):
+            if d:
+                label = ", ".join(f"{c}={v!r}" for c, v in zip(spec.key, k.split("\x1f")))
+                problems.append(Problem(file, int(r), spec.key[-1], f"duplicate {label}", f"first given on row {first_row[k]}"))
+    # Extra columns are kept (and ignored by the model), after the contract's columns.
+    for name in frame.columns:
+        if name not in out.columns and name != "_row" and name:
+            out[name] = frame[name].to_numpy()
+    out["_row"] = rows
+    problems = problems[:MAX_PROBLEMS_PER_FILE] + (
+        [Problem(file, None, None, f"... and {len(problems) - MAX_PROBLEMS_PER_FILE} more problems")]
+        if len(problems) > MAX_PROBLEMS_PER_FILE else []
+    )
+    return (None if problems else out.reset_index(drop=True)), problems
+
+
+def check_references(tables: dict[str, pd.DataFrame]) -> list[Problem]:
+    """Cross-file rules: fleet and lanes must name known models, origins and sites."""
+    problems: list[Problem] = []
+    known = {
+        "model": (set(tables["rigs"]["model"]), "rigs.csv"),
+        "origin": (set(tables["origins"]["origin"]), "origins.csv"),
+        "site": (set(tables["sites"]["site"]), "sites.csv"),
+    }
+    for name, spec in (("fleet", FLEET), ("lanes", LANES)):
+        frame = tables.get(name)
+        if frame is None or not len(frame):
+            continue
+        for col in spec.key:
+            values, where = known[col]
+            for r, v in zip(frame["_row"], frame[col]):
+                if v not in values:
+                    problems.append(
+                        Problem(spec.file, int(r), col, f"unknown {col} '{v}': not in {where}", _did_you_mean(v, sorted(values)))
+                    )
+    return problems[: 2 * MAX_PROBLEMS_PER_FILE]
+
+
+def frame_to_strings(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """A typed or user-edited frame back to the string form the validator reads (rows renumbered 2..)."""
+    out = pd.DataFrame(index=range(len(frame)))
+    for name in frame.columns:
+        if name == "_row":
+            continue
+        col = frame[name].reset_index(drop=True)
+        out[name] = [_cell_to_string(v) for v in col.tolist()]
+    if "_row" in frame.columns:
+        out["_row"] = frame["_row"].to_numpy()
+    else:
+        out["_row"] = np.arange(2, len(frame) + 2)
+    return out
+
+
+def _cell_to_string(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return repr(value)
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value)).lower()
+    if isinstance(value, (np.floating,)):
+        return "" if np.isnan(value) else repr(float(value))
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def safe_text_cell(value: str) -> str:
+    """Neutralise a text cell a spreadsheet would run as a formula (OWASP CSV injection advice)."""
+    if value and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def to_csv_text(frame: pd.DataFrame, text_columns: list[str] | None = None) -> str:
+    """CSV for export: numbers stay numbers, text cells that start like a formula are neutralised."""
+    out = frame.drop(columns=[c for c in frame.columns if c == "_row"]).copy()
+    for name in out.columns:
+        if text_columns is not None and name not in text_columns:
+            continue
+        if out[name].dtype == object or pd.api.types.is_string_dtype(out[name]):
+            out[name] = [safe_text_cell(v) if isinstance(v, str) else v for v in out[name].tolist()]
+    return out.to_csv(index=False, lineterminator="\n")
