@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import io
+import lzma
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -14,12 +17,15 @@ import tomli_w
 
 from . import tables as T
 from .errors import Problem, ScenarioError
-from .settings import Settings, build_settings, read_toml
+from .settings import Settings, build_settings, locate_key, read_toml
 
 TOML_FILE = "scenario.toml"
 # Upload limits for zipped scenarios (also enforced when reading a folder's files).
 MAX_ZIP_MEMBERS = 20
+MAX_ZIP_ENTRIES = MAX_ZIP_MEMBERS * 10  # entries of any name (folders, stray files) in one zip
+MAX_ZIP_BYTES = 100 * 1024 * 1024  # the zip file itself
 MAX_ZIP_UNPACKED_BYTES = 100 * 1024 * 1024
+MAX_ZIP_RATIO = 1000  # unpacked size / packed size of one member: beyond it, a zip bomb
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,6 +44,9 @@ class Scenario:
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Scenario":
         """A copy with ``{"section.key": value}`` applied on top of the current settings; no file is read."""
         settings = build_settings(None, overrides, base=self.settings)
+        problems = check_exclusions(settings, self.sites, "--set")
+        if problems:
+            raise ScenarioError(problems)
         return dataclasses.replace(self, settings=settings)
 
     def with_settings(self, settings: Settings) -> "Scenario":
@@ -125,6 +134,33 @@ def validate_frames(
     return typed
 
 
+def check_exclusions(settings: Settings, sites: pd.DataFrame, source: str) -> list[Problem]:
+    """Every excluded jurisdiction must be one of sites.csv: a typo would otherwise exclude nothing."""
+    known = sorted(set(sites["jurisdiction"]))
+    problems = []
+    for name in settings.policy.exclude_jurisdictions:
+        if name not in known:
+            problems.append(Problem(source, None, "policy.exclude_jurisdictions",
+                                    f"'{name}' is not a jurisdiction of sites.csv",
+                                    T._did_you_mean(name, known) or ("jurisdictions are: " + ", ".join(known[:10])
+                                                                      + (" ..." if len(known) > 10 else ""))))
+    return problems
+
+
+def _locate_toml(problems: list[Problem], toml_text: str | None) -> list[Problem]:
+    """Give scenario.toml problems the line of their key, so the user can find them."""
+    if not toml_text:
+        return problems
+    out = []
+    for p in problems:
+        if p.file == TOML_FILE and p.row is None and p.column:
+            line = locate_key(toml_text, p.column)
+            if line is not None:
+                p = dataclasses.replace(p, row=line)
+        out.append(p)
+    return out
+
+
 def scenario_from_files(files: Mapping[str, bytes], overrides: Mapping[str, Any] | None = None, name: str = "scenario") -> Scenario:
     """A scenario from file contents keyed by file name (a folder, an upload or a zip)."""
     problems: list[Problem] = []
@@ -145,25 +181,29 @@ def scenario_from_files(files: Mapping[str, bytes], overrides: Mapping[str, Any]
             unreadable.add(key)
         raw[key] = frame
     doc: dict[str, Any] = {}
+    toml_text = None
     if TOML_FILE in files:
-        text, found = T.decode(files[TOML_FILE], TOML_FILE)
+        toml_text, found = T.decode(files[TOML_FILE], TOML_FILE)
         problems.extend(found)
-        if text is not None:
+        if toml_text is not None:
             try:
-                doc = read_toml(text)
+                doc = read_toml(toml_text)
             except ScenarioError as exc:
                 problems.extend(exc.problems)
     settings = None
     try:
         settings = build_settings(doc, overrides)
     except ScenarioError as exc:
-        problems.extend(exc.problems)
+        problems.extend(_locate_toml(exc.problems, toml_text))
     # Files that failed to decode or parse were reported above; still validate the others.
     typed = None
     try:
         typed = validate_frames(raw, strings=True, skip=unreadable)
     except ScenarioError as exc:
         problems.extend(exc.problems)
+    if typed is not None and settings is not None:
+        source = "--set" if overrides and "policy.exclude_jurisdictions" in overrides else TOML_FILE
+        problems.extend(_locate_toml(check_exclusions(settings, typed["sites"], source), toml_text))
     if problems:
         raise ScenarioError(_dedupe(problems))
     assert typed is not None and settings is not None
@@ -182,59 +222,119 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
 
 def read_folder(path: str | Path) -> dict[str, bytes]:
     folder = Path(path)
-    if not folder.exists():
-        raise ScenarioError(Problem(str(folder), None, None, "does not exist"))
-    if not folder.is_dir():
-        if zipfile.is_zipfile(folder):
-            return read_zip(folder.read_bytes(), str(folder))
-        raise ScenarioError(Problem(str(folder), None, None, "is not a folder or a zip file"))
-    files: dict[str, bytes] = {}
-    for name in [spec.file for spec in T.TABLES.values()] + [TOML_FILE]:
-        p = folder / name
-        if p.is_file():
-            if p.stat().st_size > T.MAX_FILE_BYTES:
-                raise ScenarioError(Problem(name, None, None, f"is larger than {T.MAX_FILE_BYTES // 2**20} MB"))
-            files[name] = p.read_bytes()
+    try:
+        if not folder.exists():
+            raise ScenarioError(Problem(str(folder), None, None, "does not exist"))
+        if not folder.is_dir():
+            if zipfile.is_zipfile(folder):
+                if folder.stat().st_size > MAX_ZIP_BYTES:
+                    raise ScenarioError(Problem(str(folder), None, None, f"is larger than {MAX_ZIP_BYTES // 2**20} MB"))
+                return read_zip(folder.read_bytes(), str(folder))
+            raise ScenarioError(Problem(str(folder), None, None, "is not a folder or a zip file"))
+        files: dict[str, bytes] = {}
+        for name in [spec.file for spec in T.TABLES.values()] + [TOML_FILE]:
+            p = folder / name
+            if p.is_file():
+                if p.stat().st_size > T.MAX_FILE_BYTES:
+                    raise ScenarioError(Problem(name, None, None, f"is larger than {T.MAX_FILE_BYTES // 2**20} MB"))
+                files[name] = p.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(Problem(str(folder), None, None, f"cannot be read: {exc.strerror or exc}")) from None
     return files
 
 
+def _missing_file_hints(problems: list[Problem], present: list[str]) -> list[Problem]:
+    """For a missing scenario file, point at a near-miss in the folder (Rigs.csv, rigs.xlsx, rig.csv)."""
+    out = []
+    for p in problems:
+        if p.row is None and p.column is None and p.message == "is missing":
+            stem = p.file.rsplit(".", 1)[0]
+            near = [n for n in present if n.lower() == p.file.lower() or n.lower().rsplit(".", 1)[0] == stem]
+            near = near or difflib.get_close_matches(p.file, present, n=1, cutoff=0.75)
+            if near:
+                hint = f"found '{near[0]}': rename it to {p.file}"
+                if near[0].lower().endswith((".xlsx", ".xls", ".ods", ".numbers")):
+                    hint = f"found '{near[0]}': save it as CSV UTF-8 (comma delimited) named {p.file}"
+                p = dataclasses.replace(p, hint=hint)
+        out.append(p)
+    return out
+
+
 def read_zip(data: bytes, label: str = "upload.zip") -> dict[str, bytes]:
-    """The scenario files inside a zip: only known names, taken by their base name; nothing is extracted to disk."""
+    """The scenario files inside a zip: only known names, taken by their base name; nothing is extracted to disk.
+
+    Limits: the zip itself at most MAX_ZIP_BYTES, at most MAX_ZIP_ENTRIES entries, each scenario
+    file at most tables.MAX_FILE_BYTES unpacked and MAX_ZIP_RATIO times its packed size (zip bombs),
+    all of them at most MAX_ZIP_UNPACKED_BYTES. Sizes are counted as read, not taken from headers.
+    """
     known = {spec.file for spec in T.TABLES.values()} | {TOML_FILE}
+    if len(data) > MAX_ZIP_BYTES:
+        raise ScenarioError(Problem(label, None, None, f"is {len(data) / 1e6:.0f} MB; the limit is {MAX_ZIP_BYTES / 1e6:.0f} MB"))
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise ScenarioError(Problem(label, None, None, "is not a valid zip file")) from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError):
+        raise ScenarioError(Problem(label, None, None, "is not a valid zip file",
+                                    "zip the scenario folder (rigs.csv, origins.csv, fleet.csv, sites.csv, ...)")) from None
     with zf:
         infos = zf.infolist()
-        if len(infos) > MAX_ZIP_MEMBERS * 10:
-            raise ScenarioError(Problem(label, None, None, f"holds {len(infos)} entries; a scenario has at most {MAX_ZIP_MEMBERS}"))
+        if len(infos) > MAX_ZIP_ENTRIES:
+            raise ScenarioError(Problem(label, None, None, f"holds {len(infos)} entries; the limit is {MAX_ZIP_ENTRIES}",
+                                        f"a scenario has at most {len(known)} files"))
         files: dict[str, bytes] = {}
+        others: list[str] = []
         total = 0
         for info in infos:
             if info.is_dir():
                 continue
-            base = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
-            if base not in known or "__MACOSX" in info.filename:
+            name = info.filename.replace("\\", "/")
+            base = name.rsplit("/", 1)[-1]
+            if "__MACOSX" in name or base.startswith("._"):
+                continue
+            if base not in known:
+                others.append(base)
                 continue
             if base in files:
                 raise ScenarioError(Problem(label, None, None, f"holds {base} twice", "zip one scenario folder"))
+            if len(files) >= MAX_ZIP_MEMBERS:
+                raise ScenarioError(Problem(label, None, None, f"holds more than {MAX_ZIP_MEMBERS} scenario files"))
+            where = f"{label}:{base}"
             if info.file_size > T.MAX_FILE_BYTES:
-                raise ScenarioError(Problem(f"{label}:{base}", None, None, f"unpacks to {info.file_size / 1e6:.0f} MB; the limit is {T.MAX_FILE_BYTES / 1e6:.0f} MB"))
-            total += info.file_size
-            if total > MAX_ZIP_UNPACKED_BYTES:
-                raise ScenarioError(Problem(label, None, None, "unpacks to too much data"))
-            with zf.open(info) as member:
-                content = member.read(T.MAX_FILE_BYTES + 1)  # never trust the header's size alone
+                raise ScenarioError(Problem(where, None, None, f"unpacks to {info.file_size / 1e6:.0f} MB; the limit is {T.MAX_FILE_BYTES / 1e6:.0f} MB"))
+            if info.compress_size and info.file_size > MAX_ZIP_RATIO * info.compress_size and info.file_size > 1_000_000:
+                raise ScenarioError(Problem(where, None, None, f"is compressed {info.file_size // info.compress_size:,}-fold: refused as a zip bomb"))
+            try:
+                with zf.open(info) as member:
+                    content = member.read(T.MAX_FILE_BYTES + 1)  # never trust the header's size alone
+            except RuntimeError:  # encrypted
+                raise ScenarioError(Problem(where, None, None, "is encrypted", "zip the folder without a password")) from None
+            except NotImplementedError:
+                raise ScenarioError(Problem(where, None, None, "uses a compression method the tool cannot read",
+                                            "zip it with the standard 'deflate' method")) from None
+            except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as exc:
+                raise ScenarioError(Problem(where, None, None, f"is damaged in the zip: {exc}")) from None
             if len(content) > T.MAX_FILE_BYTES:
-                raise ScenarioError(Problem(f"{label}:{base}", None, None, "unpacks to too much data"))
+                raise ScenarioError(Problem(where, None, None, "unpacks to too much data"))
+            total += len(content)
+            if total > MAX_ZIP_UNPACKED_BYTES:
+                raise ScenarioError(Problem(label, None, None, f"unpacks to more than {MAX_ZIP_UNPACKED_BYTES / 1e6:.0f} MB"))
             files[base] = content
     if not files:
-        raise ScenarioError(Problem(label, None, None, "holds no scenario files", "expected rigs.csv, origins.csv, fleet.csv, sites.csv (lanes.csv, scenario.toml optional)"))
+        found = f" (it holds {', '.join(sorted(set(others))[:5])})" if others else ""
+        raise ScenarioError(Problem(label, None, None, "holds no scenario files" + found, "expected rigs.csv, origins.csv, fleet.csv, sites.csv (lanes.csv, scenario.toml optional)"))
     return files
 
 
 def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
     """Load and validate a scenario folder (or a zip of one). Raises ScenarioError listing every problem."""
     files = read_folder(path)
-    return scenario_from_files(files, overrides, name=Path(path).name.removesuffix(".zip"))
+    try:
+        return scenario_from_files(files, overrides, name=Path(path).name.removesuffix(".zip"))
+    except ScenarioError as exc:
+        folder = Path(path)
+        if folder.is_dir():
+            try:
+                present = sorted(p.name for p in folder.iterdir() if p.is_file())
+            except OSError:
+                present = []
+            raise ScenarioError(_missing_file_hints(exc.problems, present)) from None
+        raise

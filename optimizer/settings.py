@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -97,32 +98,41 @@ def _finite(v: float) -> bool:
     return math.isfinite(v)
 
 
+def _range(lo: float, hi: float, lo_open: bool = False) -> tuple[Callable[[Any], bool], str]:
+    """A closed range (or half-open at lo) with the words that describe it."""
+    if lo_open:
+        return (lambda v: lo < v <= hi), f"> {lo:g} and at most {hi:g}"
+    return (lambda v: lo <= v <= hi), f"between {lo:g} and {hi:g}"
+
+
 # key -> (kind, check, what the check demands). kind: float | int | bool | str | strlist | float?
+# Upper limits are far beyond any real market; they keep the solver's numbers in the range it
+# computes reliably (HiGHS treats costs above 1e20 as infinite) and catch unit slips.
 _RULES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
-    "market.btc_price_usd": ("float", lambda v: v >= 0, ">= 0"),
-    "market.network_hashrate_ehs": ("float", lambda v: v > 0, "> 0"),
-    "market.block_subsidy_btc": ("float", lambda v: v >= 0, ">= 0"),
-    "market.fee_share": ("float", lambda v: v >= 0, ">= 0"),
-    "market.hashprice_usd_th_day": ("float?", lambda v: v >= 0, ">= 0"),
-    "market.hashprice_monthly_change": ("float", lambda v: v > -1, "> -1"),
+    "market.btc_price_usd": ("float", *_range(0, 1e8)),
+    "market.network_hashrate_ehs": ("float", *_range(0, 1e9, lo_open=True)),
+    "market.block_subsidy_btc": ("float", *_range(0, 50)),
+    "market.fee_share": ("float", *_range(0, 100)),
+    "market.hashprice_usd_th_day": ("float?", *_range(0, 1e5)),
+    "market.hashprice_monthly_change": ("float", *_range(-1, 10, lo_open=True)),
     "horizon.months": ("int", lambda v: 1 <= v <= 600, "an integer from 1 to 600"),
-    "horizon.discount_rate": ("float", lambda v: v > -1, "> -1"),
-    "horizon.salvage_fraction": ("float", lambda v: v >= 0, ">= 0"),
-    "logistics.ship_base_usd": ("float", lambda v: v >= 0, ">= 0"),
-    "logistics.ship_usd_per_1000km": ("float", lambda v: v >= 0, ">= 0"),
-    "logistics.lead_base_days": ("float", lambda v: v >= 0, ">= 0"),
-    "logistics.lead_days_per_1000km": ("float", lambda v: v >= 0, ">= 0"),
-    "policy.risk_aversion": ("float", lambda v: v >= 0, ">= 0"),
+    "horizon.discount_rate": ("float", *_range(-1, 100, lo_open=True)),
+    "horizon.salvage_fraction": ("float", *_range(0, 100)),
+    "logistics.ship_base_usd": ("float", *_range(0, 1e7)),
+    "logistics.ship_usd_per_1000km": ("float", *_range(0, 1e7)),
+    "logistics.lead_base_days": ("float", *_range(0, 1e5)),
+    "logistics.lead_days_per_1000km": ("float", *_range(0, 1e5)),
+    "policy.risk_aversion": ("float", *_range(0, 1e6)),
     "policy.max_jurisdiction_share": ("float", lambda v: 0 < v <= 1, "in (0, 1]"),
-    "policy.budget_usd": ("float?", lambda v: v >= 0, ">= 0"),
+    "policy.budget_usd": ("float?", *_range(0, 1e15)),
     "policy.allow_sell": ("bool", lambda v: True, ""),
     "policy.allow_idle": ("bool", lambda v: True, ""),
     "policy.integer_rigs": ("bool", lambda v: True, ""),
     "policy.exclude_jurisdictions": ("strlist", lambda v: True, ""),
-    "policy.power_price_multiplier": ("float", lambda v: v >= 0, ">= 0"),
+    "policy.power_price_multiplier": ("float", *_range(0, 1e3)),
     "solver.name": ("str", lambda v: v in ("highs", "cbc"), '"highs" or "cbc"'),
     "solver.mip_gap": ("float", lambda v: 0 <= v < 1, "in [0, 1)"),
-    "solver.time_limit_s": ("float", lambda v: v > 0, "> 0"),
+    "solver.time_limit_s": ("float", *_range(0, 1e6, lo_open=True)),
     "solver.backend": ("str", lambda v: v in ("auto", "pulp", "direct"), '"auto", "pulp" or "direct"'),
     "solver.lp_algorithm": (
         "str",
@@ -130,6 +140,10 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
         '"auto", "simplex", "ipm" or "choose"',
     ),
 }
+# The derived hashprice (today's, and its peak over the horizon) and the largest discount factor
+# must stay below these, for the same reason.
+MAX_HASHPRICE_USD_TH_DAY = 1e5
+MAX_DISCOUNT_FACTOR = 1e6
 
 ALL_KEYS: tuple[str, ...] = tuple(_RULES)
 _TYPE_WORDS = {
@@ -184,9 +198,15 @@ def _flatten(doc: Mapping[str, Any], file: str) -> tuple[dict[str, Any], list[Pr
     problems: list[Problem] = []
     for section, body in doc.items():
         if section not in SECTIONS:
-            problems.append(
-                Problem(file, None, section, "unknown section", _did_you_mean(section, list(SECTIONS)))
-            )
+            owners = [k for k in _RULES if k.split(".", 1)[1] == section]
+            if owners and not isinstance(body, Mapping):
+                hint = f"put it under [{owners[0].split('.')[0]}], or write {owners[0]} = ..."
+                problems.append(Problem(file, None, section, "key outside any [section]", hint))
+            else:
+                problems.append(
+                    Problem(file, None, section, "unknown section",
+                            _did_you_mean(section, list(SECTIONS)) or "sections are " + ", ".join(f"[{s}]" for s in SECTIONS))
+                )
             continue
         if not isinstance(body, Mapping):
             problems.append(Problem(file, None, section, "must be a [section] table"))
@@ -248,7 +268,47 @@ def build_settings(
             settings = dataclasses.replace(
                 settings, **{section: dataclasses.replace(getattr(settings, section), **changes)}
             )
+    problems = _derived_problems(settings, sources, file)
+    if problems:
+        raise ScenarioError(problems)
     return settings
+
+
+def _derived_problems(settings: Settings, sources: Mapping[str, str], file: str) -> list[Problem]:
+    """Checks of several keys together: the hashprice path and the discount factors stay computable."""
+    m, h = settings.market, settings.horizon
+    problems: list[Problem] = []
+
+    def where(*keys: str) -> tuple[str, str]:
+        key = next((k for k in keys if k in sources), keys[0])
+        return sources.get(key, file), key
+
+    if m.hashprice_usd_th_day is not None:
+        hp0 = m.hashprice_usd_th_day
+        hp_keys = ("market.hashprice_usd_th_day",)
+    else:
+        hp0 = 144 * m.block_subsidy_btc * (1 + m.fee_share) * m.btc_price_usd / (m.network_hashrate_ehs * 1e6)
+        hp_keys = ("market.btc_price_usd", "market.network_hashrate_ehs", "market.block_subsidy_btc", "market.fee_share")
+    if not math.isfinite(hp0) or hp0 > MAX_HASHPRICE_USD_TH_DAY:
+        src, key = where(*hp_keys)
+        problems.append(Problem(src, None, key, f"gives a hashprice of {hp0:.3g} USD per TH/s per day today; "
+                                f"the tool accepts at most {MAX_HASHPRICE_USD_TH_DAY:g}",
+                                "check the market keys' units: network_hashrate_ehs is in EH/s (about 100 in 2021)"))
+    elif hp0 > 0 and m.hashprice_monthly_change > 0:
+        log_peak = math.log10(hp0) + (h.months - 1) * math.log10(1 + m.hashprice_monthly_change)
+        if log_peak > math.log10(MAX_HASHPRICE_USD_TH_DAY):
+            src, key = where("market.hashprice_monthly_change", "horizon.months")
+            problems.append(Problem(src, None, key, f"makes the hashprice grow to 1e{log_peak:.0f} USD per TH/s per day "
+                                    f"by month {h.months}; the tool accepts at most {MAX_HASHPRICE_USD_TH_DAY:g}",
+                                    "hashprice_monthly_change is a fraction per month: 0.02 means +2% a month"))
+    if h.discount_rate < 0:
+        log_factor = -(h.months / 12) * math.log10(1 + h.discount_rate)
+        if log_factor > math.log10(MAX_DISCOUNT_FACTOR):
+            src, key = where("horizon.discount_rate", "horizon.months")
+            problems.append(Problem(src, None, key, f"a discount rate of {h.discount_rate:g} over {h.months} months "
+                                    f"inflates future values 1e{log_factor:.0f}-fold; the tool accepts at most "
+                                    f"{MAX_DISCOUNT_FACTOR:g}", "discount_rate is a fraction per year: 0.10 means 10%"))
+    return problems
 
 
 def read_toml(text: str, file: str = "scenario.toml") -> dict[str, Any]:
@@ -256,9 +316,36 @@ def read_toml(text: str, file: str = "scenario.toml") -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
+        if line is None:
+            found = re.search(r"at line (\d+)", str(exc))
+            line = int(found.group(1)) if found else None
         raise ScenarioError(
-            Problem(file, line, None, f"is not valid TOML: {exc}", "row here means the line in the file")
+            Problem(file, line, None, f"is not valid TOML: {exc}",
+                    'TOML needs [section] headers, key = value lines, quoted text ("highs") and true/false in lower case')
         ) from None
+
+
+_TABLE_LINE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\s\"']+?)\s*\]\s*(#.*)?$")
+_KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_.\-\s\"']+?)\s*=")
+
+
+def locate_key(text: str, key: str) -> int | None:
+    """The line (1-based) of ``section.key`` (or of a whole [section] / top-level key) in TOML text."""
+    want = [part.strip() for part in key.split(".")]
+    table: list[str] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        m = _TABLE_LINE.match(line)
+        if m:
+            table = [part.strip().strip("\"'") for part in m.group(1).split(".")]
+            if table == want:
+                return number
+            continue
+        m = _KEY_LINE.match(line)
+        if m:
+            path = table + [part.strip().strip("\"'") for part in m.group(1).split(".")]
+            if path[: len(want)] == want:
+                return number
+    return None
 
 
 def get_value(settings: Settings, key: str) -> Any:

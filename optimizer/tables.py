@@ -126,7 +126,33 @@ MAX_PROBLEMS_PER_FILE = 50
 
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+_SPACE_THOUSANDS = re.compile(r"^[+-]?\d{1,3}([ \u00a0\u202f'’]\d{3})+([.,]\d+)?$")
+_EURO_NUMBER = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+,\d+$")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+# Cells starting with these are run as formulas by spreadsheets (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# On export, also the full-width forms some spreadsheet locales treat the same way.
+_EXPORT_FORMULA_START = _FORMULA_START + ("\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+# Plausible ranges, beyond SPEC's rules: values outside them are typos or unit mix-ups
+# (kW for W, MW for kW), and they would also push the solver outside what it computes
+# reliably (HiGHS drops matrix entries below 1e-9 and rejects those above 1e15).
+# (file, column) -> (lowest, highest, hint)
+PLAUSIBLE: dict[tuple[str, str], tuple[float, float, str]] = {
+    ("rigs.csv", "hashrate_ths"): (1e-6, 1e5, "hashrate_ths is in TH/s per rig, e.g. 95 for an Antminer S19"),
+    ("rigs.csv", "power_w"): (1.0, 1e7, "power_w is in watts per rig, e.g. 3250 for an Antminer S19"),
+    ("rigs.csv", "resale_usd"): (0.0, 1e7, "resale_usd is US dollars per rig"),
+    ("fleet.csv", "count"): (0, 1e9, "count is the number of rigs"),
+    ("sites.csv", "capacity_mw"): (0.0, 1e6, "capacity_mw is in megawatts"),
+    ("sites.csv", "power_usd_kwh"): (0.0, 100.0, "power_usd_kwh is US dollars per kWh, e.g. 0.04"),
+    ("sites.csv", "hosting_usd_kw_month"): (0.0, 1e5, "hosting_usd_kw_month is US dollars per kW per month"),
+    ("sites.csv", "pue"): (1.0, 10.0, "pue is a ratio, e.g. 1.1"),
+    ("sites.csv", "import_duty"): (0.0, 100.0, "import_duty is a fraction: 0.25 means 25%"),
+    ("sites.csv", "fixed_cost_usd"): (0.0, 1e12, "fixed_cost_usd is US dollars"),
+    ("sites.csv", "min_mw"): (0.0, 1e6, "min_mw is in megawatts"),
+    ("lanes.csv", "ship_usd_per_rig"): (0.0, 1e7, "ship_usd_per_rig is US dollars per rig"),
+    ("lanes.csv", "lead_days"): (0.0, 1e5, "lead_days is in days"),
+}
 
 
 def decode(data: bytes, file: str) -> tuple[str | None, list[Problem]]:
@@ -135,12 +161,19 @@ def decode(data: bytes, file: str) -> tuple[str | None, list[Problem]]:
         return None, [Problem(file, None, None, f"is {len(data) / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB")]
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(data) >= 4 and (data[1:4:2] == b"\0\0" or data[0:4:2] == b"\0\0")):
+        return None, [
+            Problem(file, None, None, "is UTF-16 text, not UTF-8",
+                    "Excel's 'Unicode Text' writes UTF-16: save it as 'CSV UTF-8 (comma delimited)' instead")
+        ]
     try:
         return data.decode("utf-8"), []
     except UnicodeDecodeError as exc:
         row = data[: exc.start].count(b"\n") + 1
+        bad = data[exc.start: exc.start + 1].hex()
         return None, [
-            Problem(file, row, None, "is not UTF-8 text", "save it as 'CSV UTF-8' (Excel) or re-encode it to UTF-8")
+            Problem(file, row, None, f"is not UTF-8 text (byte 0x{bad} on this row)",
+                    "save it as 'CSV UTF-8' (Excel) or re-encode it to UTF-8; Windows-1252 or Latin-1 accents do this")
         ]
 
 
@@ -150,6 +183,10 @@ def parse_csv_text(text: str, spec: TableSpec) -> tuple[pd.DataFrame | None, lis
     if not text.strip():
         return None, [Problem(file, None, None, "is empty", "it needs a header row: " + ",".join(c.name for c in spec.columns))]
     lines = text.splitlines()
+    if not lines[0].strip():
+        first = next(i for i, line in enumerate(lines, 1) if line.strip())
+        return None, [Problem(file, 1, None, "row 1 is blank; the header must be on row 1",
+                              f"delete the blank row(s) above the header on row {first}")]
     header_line = lines[0]
     if "," not in header_line and len(spec.columns) > 1:
         for sep, word in ((";", "semicolon"), ("\t", "tab")):
@@ -159,11 +196,14 @@ def parse_csv_text(text: str, spec: TableSpec) -> tuple[pd.DataFrame | None, lis
                             "the tool reads comma-separated files: re-save as CSV with commas "
                             "(in Excel: 'CSV UTF-8 (comma delimited)'), and use '.' as the decimal point")
                 ]
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[list[str]] = []
     try:
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        rows = list(reader)
+        for raw in reader:
+            rows.append(raw)
     except csv.Error as exc:
-        return None, [Problem(file, None, None, f"cannot be read as CSV: {exc}")]
+        return None, [Problem(file, len(rows) + 1, None, f"cannot be read as CSV: {exc}",
+                              "a quote (\") inside a cell must be doubled, and the whole cell quoted")]
     header = [h.strip() for h in rows[0]]
     problems: list[Problem] = []
     seen: set[str] = set()
@@ -171,10 +211,23 @@ def parse_csv_text(text: str, spec: TableSpec) -> tuple[pd.DataFrame | None, lis
         if name in seen and name:
             problems.append(Problem(file, 1, name, "column appears twice"))
         seen.add(name)
+    known = {c.name for c in spec.columns}
+    unknown = [h for h in header if h and h not in known]
     for col in spec.columns:
-        if col.required and col.name not in header:
-            hint = _did_you_mean(col.name, [h for h in header if h not in {c.name for c in spec.columns}])
+        if col.name in header:
+            continue
+        if col.required:
+            hint = _did_you_mean(col.name, unknown)
+            if hint is None and "" in header:
+                hint = "the header has an empty column name: a stray comma?"
             problems.append(Problem(file, 1, col.name, "required column is missing", hint))
+            continue
+        # A misspelt optional column would otherwise be ignored and its default used silently.
+        lowered = {h.lower().replace(" ", "_"): h for h in unknown}
+        close = [lowered[col.name]] if col.name in lowered else difflib.get_close_matches(col.name, unknown, n=1, cutoff=0.8)
+        if close:
+            problems.append(Problem(file, 1, close[0], f"unknown column '{close[0]}': did you mean '{col.name}'?",
+                                    f"rename it; as it is, the column is ignored and {col.name} takes its default {col.default:g}"))
     if problems:
         return None, problems
     width = len(header)
@@ -186,11 +239,17 @@ def parse_csv_text(text: str, spec: TableSpec) -> tuple[pd.DataFrame | None, lis
         if not any(cell.strip() for cell in raw):
             continue  # blank line, often left at the end by spreadsheets
         if len(raw) != width:
-            problems.append(
-                Problem(file, physical_row, None, f"has {len(raw)} fields but the header has {width}",
-                        "a stray comma, or a number written with a thousands separator?")
-            )
-            continue
+            if len(raw) > width and all(not c.strip() for c in raw[width:]):
+                raw = raw[:width]  # trailing empty cells: what spreadsheets leave after a deleted column
+            elif len(raw) < width and not header[-1]:
+                raw = raw + [""] * (width - len(raw))  # the header ends with a stray comma
+            else:
+                problems.append(
+                    Problem(file, physical_row, None, f"has {len(raw)} fields but the header has {width}",
+                            "a stray comma, or a number written with a thousands separator?"
+                            if len(raw) > width else "a missing value? keep the commas of empty cells")
+                )
+                continue
         records.append([cell.strip() for cell in raw])
         row_numbers.append(physical_row)
     if problems:
@@ -200,11 +259,11 @@ def parse_csv_text(text: str, spec: TableSpec) -> tuple[pd.DataFrame | None, lis
     return frame, []
 
 
-def _did_you_mean(word: str, options: list[str]) -> str | None:
+def _did_you_mean(word: str, options: list[str], cutoff: float = 0.6) -> str | None:
     lowered = {o.lower().replace(" ", "_"): o for o in options}
-    if word.lower() in lowered:
-        return f"did you mean '{lowered[word.lower()]}'? column names are case-sensitive"
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if word.lower().replace(" ", "_") in lowered:
+        return f"did you mean '{lowered[word.lower().replace(' ', '_')]}'? names are case-sensitive"
+    close = difflib.get_close_matches(word, options, n=1, cutoff=cutoff)
     return f"did you mean '{close[0]}'?" if close else None
 
 
@@ -216,15 +275,34 @@ def _parse_number(cell: str) -> tuple[float, str | None, str | None]:
         return math.nan, f"'{cell}' has a thousands separator", f"write {cell.replace(',', '')}"
     if _DECIMAL_COMMA.match(cell):
         return math.nan, f"'{cell}' uses a decimal comma", f"write {cell.replace(',', '.')}"
+    if not cell.isascii():
+        # Python's float() reads other scripts' digits and full-width forms; a spreadsheet would not.
+        return math.nan, f"{cell!r} is not a number", _number_hint(cell)
     try:
         value = float(cell.replace("_", "x"))  # Python accepts 1_000; a spreadsheet would not
     except ValueError:
-        return math.nan, f"'{cell}' is not a number", None
+        return math.nan, f"{cell!r} is not a number", _number_hint(cell)
     if math.isnan(value):
         return math.nan, f"'{cell}' is not a number", None
     if math.isinf(value):
         return math.nan, f"'{cell}' is infinite", "use a finite number"
     return value, None, None
+
+
+def _number_hint(cell: str) -> str | None:
+    if _SPACE_THOUSANDS.match(cell):
+        return "write it without thousands separators, e.g. " + re.sub(r"[ \u00a0\u202f'’]", "", cell).replace(",", ".")
+    if _EURO_NUMBER.match(cell):
+        return "write it with '.' as the decimal point and no thousands separator, e.g. " + cell.replace(".", "").replace(",", ".")
+    if cell.endswith("%"):
+        return "write a percentage as a fraction, e.g. 0.25 for 25%"
+    if cell[:1] in "$€£¥" or cell[-1:] in "$€£¥" or cell[:3].upper() in ("USD", "EUR"):
+        return "write the number alone, without a currency symbol"
+    if "\u2212" in cell or "\u2013" in cell:
+        return "the minus sign is a typographic dash: use '-'"
+    if any(ch.isdigit() for ch in cell) and any(ch.isalpha() for ch in cell):
+        return "write the number alone, without units or words (the unit is in the column name)"
+    return None
 
 
 def validate_table(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame | None, list[Problem]]:
@@ -268,22 +346,29 @@ def validate_table(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame |
                     value = float(col.default)
             elif col.kind == "int" and not float(value).is_integer():
                 problems.append(Problem(file, int(r), col.name, f"'{cell}' is not a whole number", "counts are whole rigs"))
-            elif col.kind == "int" and abs(value) > 1e12:
-                problems.append(Problem(file, int(r), col.name, f"'{cell}' is implausibly large", "at most 1e12"))
             values[i] = value
+        limits = PLAUSIBLE.get((file, col.name))
         if col.check is not None and len(values):
-            ok = col.check(np.nan_to_num(values, nan=0.0 if not col.required else 1.0))
+            with np.errstate(invalid="ignore"):
+                ok = col.check(np.nan_to_num(values, nan=0.0 if not col.required else 1.0))
             parsed_ok = ~np.isnan(values)
-            for r, cell, good, parsed in zip(rows, cells, ok, parsed_ok):
+            for r, cell, good, parsed, value in zip(rows, cells, ok, parsed_ok, values):
                 if parsed and not good:
                     problems.append(Problem(file, int(r), col.name, f"{cell} is out of range: must be {col.demand}"))
+                elif parsed and limits is not None and cell != "":
+                    lo, hi, hint = limits
+                    if value > hi:
+                        problems.append(Problem(file, int(r), col.name, f"{cell} is implausibly large: the limit is {hi:g}", hint))
+                    elif value < lo:
+                        problems.append(Problem(file, int(r), col.name, f"{cell} is implausibly small: the limit is {lo:g}", hint))
         if col.kind == "int":
             out[col.name] = np.nan_to_num(values).astype(np.int64)
         else:
             out[col.name] = values
-    if not problems and spec.key:
-        keys = out[list(spec.key)].astype(str).agg("\x1f".join, axis=1) if len(out) else pd.Series(dtype=str)
-        dup = keys.duplicated(keep="first")
+    if spec.key and all(k in out.columns for k in spec.key) and len(out):
+        keys = out[list(spec.key)].astype(str).agg("\x1f".join, axis=1)
+        blank = (out[list(spec.key)].astype(str) == "").any(axis=1)
+        dup = keys.duplicated(keep="first") & ~blank
         first_row = dict(zip(keys[~dup], rows[~dup.to_numpy()]))
         for r, k, d in zip(rows, keys, dup):
             if d:
@@ -358,8 +443,11 @@ def _cell_to_string(value: object) -> str:
 
 
 def safe_text_cell(value: str) -> str:
-    """Neutralise a text cell a spreadsheet would run as a formula (OWASP CSV injection advice)."""
-    if value and value.startswith(_FORMULA_START):
+    """Neutralise a text cell a spreadsheet would run as a formula (OWASP CSV injection advice).
+
+    A cell that is a plain number ("-5", "+1.5e3") is left alone: a spreadsheet reads it as that number.
+    """
+    if value and value.startswith(_EXPORT_FORMULA_START) and not _PLAIN_NUMBER.match(value):
         return "'" + value
     return value
 
