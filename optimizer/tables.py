@@ -124,7 +124,7 @@ TABLES: dict[str, TableSpec] = {"rigs": RIGS, "origins": ORIGINS, "fleet": FLEET
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_PROBLEMS_PER_FILE = 50
 
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_THOUSANDS = re.compile(r"^[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 _SPACE_THOUSANDS = re.compile(r"^[+-]?\d{1,3}([ \u00a0\u202f'’]\d{3})+([.,]\d+)?$")
 _EURO_NUMBER = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+,\d+$")
@@ -272,7 +272,10 @@ def _parse_number(cell: str) -> tuple[float, str | None, str | None]:
     if cell == "":
         return math.nan, None, None
     if _THOUSANDS.match(cell):
-        return math.nan, f"'{cell}' has a thousands separator", f"write {cell.replace(',', '')}"
+        hint = f"write {cell.replace(',', '')}"
+        if cell.count(",") == 1 and "." not in cell:
+            hint += f" (or {cell.replace(',', '.')} if the comma is a decimal point)"
+        return math.nan, f"'{cell}' has a thousands separator", hint
     if _DECIMAL_COMMA.match(cell):
         return math.nan, f"'{cell}' uses a decimal comma", f"write {cell.replace(',', '.')}"
     if not cell.isascii():
