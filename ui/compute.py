@@ -1,0 +1,168 @@
+"""Everything the app computes, cached on small hashable keys (dataset name, scenario fingerprint).
+
+The engine does the work; this module only decides what to remember. A scenario's
+fingerprint covers its tables and settings, so a key built from it changes exactly when
+the plan could change. Scenario objects travel as ``_scn`` (unhashed) beside their key.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import optimizer
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATASET = "china-2021"
+
+
+def datasets_dir() -> Path:
+    """Where built-in scenarios live; RIGSHIFT_DATASETS_DIR points elsewhere (tests)."""
+    return Path(os.environ.get("RIGSHIFT_DATASETS_DIR") or REPO_ROOT / "datasets")
+
+
+def builtin_names() -> list[str]:
+    """Folders under datasets/ that hold a sites.csv; the default one first."""
+    root = datasets_dir()
+    names = sorted(p.name for p in root.iterdir() if (p / "sites.csv").is_file()) if root.is_dir() else []
+    if DEFAULT_DATASET in names:
+        names.remove(DEFAULT_DATASET)
+        names.insert(0, DEFAULT_DATASET)
+    return names
+
+
+def _folder_stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and mtimes: a cheap cache key that changes when the files do."""
+    return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _load_builtin(path: str, stamp: tuple) -> optimizer.Scenario:
+    return optimizer.load_scenario(path)
+
+
+def load_builtin(name: str) -> optimizer.Scenario:
+    folder = datasets_dir() / name
+    return _load_builtin(str(folder), _folder_stamp(folder))
+
+
+def files_digest(files: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return h.hexdigest()[:16]
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _scenario_from_files(digest: str, name: str, _files: dict[str, bytes]) -> optimizer.Scenario:
+    return optimizer.scenario_from_files(_files, name=name)
+
+
+def scenario_from_files(files: dict[str, bytes], name: str) -> optimizer.Scenario:
+    return _scenario_from_files(files_digest(files), name, files)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _with_tables(base_fp: str, edits_key: str, _base: optimizer.Scenario, _frames: dict[str, pd.DataFrame]) -> optimizer.Scenario:
+    return _base.with_tables(**_frames)
+
+
+def frame_key(frame: pd.DataFrame) -> str:
+    return hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).values.tobytes()
+                          + repr(list(frame.columns)).encode()).hexdigest()[:16]
+
+
+def with_tables(base: optimizer.Scenario, frames: dict[str, pd.DataFrame]) -> optimizer.Scenario:
+    """``base.with_tables(**frames)``, validated by the engine once per distinct edit."""
+    key = "|".join(f"{name}:{frame_key(frames[name])}" for name in sorted(frames))
+    return _with_tables(base.fingerprint(), key, base, frames)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _solve(fp: str, _scn: optimizer.Scenario) -> optimizer.Result:
+    return optimizer.solve(_scn)
+
+
+def solve(scn: optimizer.Scenario, fp: str | None = None) -> optimizer.Result:
+    """The engine's plan; raises what optimizer.solve raises (errors are never cached)."""
+    return _solve(fp or scn.fingerprint(), scn)
+
+
+# ---------------------------------------------------------------- sensitivity
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Plan value along one what-if axis, holding everything else at the current settings."""
+
+    key: str  # the override key that moves
+    frame: pd.DataFrame  # columns: value, objective_usd, rigs_relocated, rigs_sold, rigs_idle, status
+    current_value: float
+
+
+def _point(scn: optimizer.Scenario, key: str, value: float) -> dict:
+    try:
+        s = optimizer.solve(scn.with_overrides({key: float(value)})).summary
+        return {"value": float(value), "objective_usd": s["objective_usd"], "rigs_relocated": s["rigs_relocated"],
+                "rigs_sold": s["rigs_sold"], "rigs_idle": s["rigs_idle"], "status": s["status"]}
+    except (optimizer.InfeasibleError, optimizer.SolverFailure) as exc:
+        return {"value": float(value), "objective_usd": np.nan, "rigs_relocated": np.nan, "rigs_sold": np.nan,
+                "rigs_idle": np.nan, "status": type(exc).__name__}
+
+
+def sweep_grid(current: float, lo_factor: float, hi_factor: float, n: int) -> list[float]:
+    """n evenly spaced values from lo_factor*current to hi_factor*current, with current itself included."""
+    grid = set(np.round(np.linspace(lo_factor * current, hi_factor * current, n), 6).tolist())
+    grid.add(round(float(current), 6))
+    return sorted(grid)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _sweep(fp: str, key: str, grid: tuple[float, ...], _scn: optimizer.Scenario) -> pd.DataFrame:
+    return pd.DataFrame([_point(_scn, key, v) for v in grid])
+
+
+def sweep(scn: optimizer.Scenario, key: str, grid: list[float], fp: str | None = None) -> Sweep:
+    current = float(getattr(getattr(scn.settings, key.split(".")[0]), key.split(".")[1]))
+    return Sweep(key, _sweep(fp or scn.fingerprint(), key, tuple(grid), scn), current)
+
+
+def _relocates(scn: optimizer.Scenario, btc_price_usd: float) -> bool:
+    try:
+        res = optimizer.solve(scn.with_overrides({"market.btc_price_usd": float(btc_price_usd)}))
+    except (optimizer.InfeasibleError, optimizer.SolverFailure):
+        return False
+    return res.summary["rigs_relocated"] > 0.5
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _breakeven(fp: str, tolerance_usd: float, _scn: optimizer.Scenario) -> float | None:
+    current = _scn.settings.market.btc_price_usd
+    if _relocates(_scn, 0.0):
+        return 0.0  # relocating pays even with a worthless coin (e.g. a fixed hashprice)
+    lo, hi = 0.0, max(current, 1000.0)
+    while not _relocates(_scn, hi):
+        lo, hi = hi, hi * 2
+        if hi > 64 * max(current, 1000.0):
+            return None  # no price we would call plausible makes relocation pay
+    while hi - lo > tolerance_usd:
+        mid = (lo + hi) / 2
+        if _relocates(_scn, mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def breakeven_btc_price(scn: optimizer.Scenario, tolerance_usd: float = 50.0, fp: str | None = None) -> float | None:
+    """The BTC price below which the plan relocates nothing (sells or stores the whole fleet).
+
+    Found by bisection on whole solves, to within ``tolerance_usd``; None if relocation
+    does not pay below 64 times today's price. Only meaningful when hashprice is derived.
+    """
+    return _breakeven(fp or scn.fingerprint(), tolerance_usd, scn)

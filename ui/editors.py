@@ -1,0 +1,124 @@
+"""In-place edits of the sites table and the fleet counts, validated by the engine.
+
+The editors show the active scenario's own tables; Streamlit keeps the user's cell edits in
+the editor's widget state, so a bad value stays on screen next to the engine's message
+while the plan keeps using the last edit that validated.
+
+A site ticked "exclude" is solved with ``capacity_mw = 0`` (and exported that way), so the
+plan, the CLI and a reloaded export all agree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+import optimizer
+
+SITES_KEY = "sites_editor"
+FLEET_KEY = "fleet_editor"
+SITE_EDITABLE = ["capacity_mw", "power_usd_kwh", "reg_risk", "exclude", "hosting_usd_kw_month", "pue", "uptime",
+                 "import_duty", "fixed_cost_usd", "min_mw"]
+SITE_SHOWN = ["site", "jurisdiction"] + SITE_EDITABLE
+FLEET_SHOWN = ["origin", "model", "count"]
+
+
+@dataclass
+class Edited:
+    """What the editors hold this run."""
+
+    frames: dict[str, pd.DataFrame]  # full tables (extra columns and _row kept) to pass to with_tables
+    excluded_sites: list[str]
+    changed: bool  # any cell differs from the scenario's own tables
+
+
+def editor_frames(scn: optimizer.Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The columns the editors show, from the scenario's own (unedited) tables."""
+    sites = scn.sites[[c for c in SITE_SHOWN if c != "exclude"]].copy()
+    sites.insert(SITE_SHOWN.index("exclude"), "exclude", False)
+    sites = sites.reset_index(drop=True)
+    fleet = scn.fleet[FLEET_SHOWN].copy().reset_index(drop=True)
+    return sites, fleet
+
+
+def _sites_config() -> dict:
+    c = st.column_config
+    return {
+        "site": c.TextColumn("site", disabled=True),
+        "jurisdiction": c.TextColumn("jurisdiction", disabled=True),
+        "capacity_mw": c.NumberColumn("capacity (MW)", format="%.2f", help="Power available to us at the site"),
+        "power_usd_kwh": c.NumberColumn("power (USD/kWh)", format="%.4f", help="All-in electricity price"),
+        "reg_risk": c.NumberColumn("reg_risk (per year)", format="%.3f",
+                                   help="Annual probability that mining there is forced to stop, 0 <= reg_risk < 1"),
+        "exclude": c.CheckboxColumn("exclude", help="Leave this site out of the plan (solved as capacity 0)"),
+        "hosting_usd_kw_month": c.NumberColumn("hosting (USD/kW/month)", format="%.2f"),
+        "pue": c.NumberColumn("PUE", format="%.3f"),
+        "uptime": c.NumberColumn("uptime", format="%.3f"),
+        "import_duty": c.NumberColumn("import duty", format="%.3f", help="Fraction of resale value paid on arrival"),
+        "fixed_cost_usd": c.NumberColumn("fixed cost (USD)", format="%.0f", help="One-time cost to open the site"),
+        "min_mw": c.NumberColumn("min MW if opened", format="%.2f"),
+    }
+
+
+def _merge(full: pd.DataFrame, shown: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    out = full.reset_index(drop=True).copy()
+    for col in columns:
+        values = shown[col].reset_index(drop=True)
+        if pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_numeric_dtype(values):
+            values = pd.to_numeric(values, errors="coerce")
+        out[col] = values.to_numpy()
+    return out
+
+
+def render(scn: optimizer.Scenario) -> Edited:
+    """Draw both editors; return the edited tables (not yet validated)."""
+    sites0, fleet0 = editor_frames(scn)
+    st.markdown("**Sites** - edit capacity, power price, regulatory risk and the other site terms; "
+                "tick *exclude* to leave a site out (it is solved and exported with capacity 0).")
+    sites = st.data_editor(sites0, key=SITES_KEY, hide_index=True, num_rows="fixed", column_config=_sites_config(),
+                           width="stretch")
+    st.markdown("**Fleet** - how many rigs of each model stand at each origin.")
+    fleet = st.data_editor(fleet0, key=FLEET_KEY, hide_index=True, num_rows="fixed", width="content",
+                           column_config={"origin": st.column_config.TextColumn(disabled=True),
+                                          "model": st.column_config.TextColumn(disabled=True),
+                                          "count": st.column_config.NumberColumn("count (rigs)", format="%d")})
+    exclude = sites["exclude"].fillna(False).astype(bool).to_numpy()
+    excluded = sites.loc[exclude, "site"].tolist()
+    changed = _has_edits(SITES_KEY) or _has_edits(FLEET_KEY)
+    frames: dict[str, pd.DataFrame] = {}
+    if changed:
+        site_cols = [c for c in SITE_EDITABLE if c != "exclude"]
+        full_sites = _merge(scn.sites, sites, site_cols)
+        if exclude.any():
+            full_sites["capacity_mw"] = full_sites["capacity_mw"].astype(float)
+            full_sites.loc[exclude, "capacity_mw"] = 0.0
+        frames = {"sites": full_sites, "fleet": _merge(scn.fleet, fleet, ["count"])}
+    return Edited(frames, excluded, changed)
+
+
+def _has_edits(key: str) -> bool:
+    state = st.session_state.get(key) or {}
+    return bool(state.get("edited_rows") or state.get("added_rows") or state.get("deleted_rows"))
+
+
+def reset() -> None:
+    """Forget every cell edit (used when the scenario changes or the user asks)."""
+    for key in (SITES_KEY, FLEET_KEY):
+        if key in st.session_state:
+            del st.session_state[key]
+
+
+def locate(problem: optimizer.Problem, scn: optimizer.Scenario) -> str:
+    """The engine's message, plus which site or fleet row a spreadsheet row number means."""
+    text = str(problem)
+    if problem.row is None:
+        return text
+    for name, label in (("sites", "site"), ("fleet", "origin")):
+        table = getattr(scn, name)
+        if problem.file == f"{name}.csv" and "_row" in table.columns:
+            hit = table.loc[table["_row"] == problem.row]
+            if len(hit):
+                who = hit.iloc[0][label] if name == "sites" else f"{hit.iloc[0]['origin']} / {hit.iloc[0]['model']}"
+                return f"{text} [{who}]"
+    return text

@@ -1,0 +1,321 @@
+"""The page: scenario source and what-ifs in the sidebar; metrics, map, tables and tools in the main area.
+
+One rerun = base scenario (built-in or uploaded) -> the user's table edits (validated by
+the engine) -> the what-if overrides -> a cached solve -> views. Anything the user typed
+lives in widget state or in ``st.session_state``; an error never throws it away: a bad edit
+or upload is reported where it was made while the last good plan stays on screen.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+import optimizer
+from optimizer.tables import TABLES
+
+from . import compute, controls, editors, mapview, views
+
+SOURCE = "source"
+UPLOAD = "upload"
+UPLOADS = "uploads"  # label -> {file name: bytes}
+UPLOAD_PREFIX = "upload: "
+REQUIRED_FILES = [spec.file for spec in TABLES.values() if spec.required]
+KNOWN_FILES = {spec.file for spec in TABLES.values()} | {"scenario.toml"}
+
+
+def _init() -> None:
+    ss = st.session_state
+    ss.setdefault(UPLOADS, {})
+    ss.setdefault("upload_problems", [])
+    ss.setdefault("upload_notice", "")
+    ss.setdefault("memory", {})  # source -> control values the user left it with
+    ss.setdefault("last_good_tables", {})  # source -> last edited Scenario that validated
+    ss.setdefault("last_plan", None)  # (fp, scn, res) of the last plan that solved
+    ss.setdefault(views.PINS, [])
+
+
+def base_scenario(source: str) -> optimizer.Scenario:
+    """The scenario behind a source label, as loaded (no edits, no what-ifs)."""
+    if source in st.session_state[UPLOADS]:
+        return compute.scenario_from_files(st.session_state[UPLOADS][source], source.removeprefix(UPLOAD_PREFIX))
+    return compute.load_builtin(source)
+
+
+# ---------------------------------------------------------------- callbacks (run before the script)
+
+
+def _remember_controls() -> None:
+    old = st.session_state.get("active_source")
+    if old:
+        st.session_state["memory"][old] = controls.control_state()
+
+
+def _keep_edits(old: str) -> str | None:
+    """Turn the table edits of the source being left into a scenario of their own, so none are lost."""
+    if not (editors._has_edits(editors.SITES_KEY) or editors._has_edits(editors.FLEET_KEY)):
+        return None
+    good = st.session_state["last_good_tables"].get(old)
+    if good is None:
+        return None
+    label = f"{UPLOAD_PREFIX}{old.removeprefix(UPLOAD_PREFIX)} (edited)"
+    st.session_state[UPLOADS][label] = good.files()
+    st.session_state["memory"][label] = controls.control_state()
+    return label
+
+
+def _on_source_change() -> None:
+    old = st.session_state.get("active_source")
+    _remember_controls()
+    if old:
+        kept = _keep_edits(old)
+        if kept:
+            st.session_state["upload_notice"] = f"Your table edits to '{old}' are kept as scenario '{kept}'."
+
+
+def _read_upload(files: list[Any]) -> tuple[dict[str, bytes], str, list[str]]:
+    """Uploaded files -> (scenario files, label, notes). A zip, or loose CSVs plus scenario.toml."""
+    notes: list[str] = []
+    zips = [f for f in files if f.name.lower().endswith(".zip")]
+    if zips:
+        if len(files) > 1:
+            raise optimizer.ScenarioError(optimizer.Problem(
+                "upload", None, None, "mixes a zip with other files", "upload either one zip or the individual files"))
+        return optimizer.read_zip(zips[0].getvalue(), zips[0].name), Path(zips[0].name).stem, notes
+    data: dict[str, bytes] = {}
+    for f in files:
+        name = Path(f.name).name
+        if name in KNOWN_FILES:
+            data[name] = f.getvalue()
+        else:
+            notes.append(f"ignored {name} (a scenario has rigs.csv, origins.csv, fleet.csv, sites.csv, "
+                         "lanes.csv and scenario.toml)")
+    if not data:
+        raise optimizer.ScenarioError(optimizer.Problem("upload", None, None, "holds no scenario files",
+                                                        "expected rigs.csv, origins.csv, fleet.csv, sites.csv"))
+    missing = [name for name in REQUIRED_FILES if name not in data]
+    current = st.session_state.get("active_source")
+    if missing and current:
+        donor = base_scenario(current).files()
+        for name in missing + (["lanes.csv"] if "lanes.csv" not in data and "origins.csv" not in data else []):
+            if name in donor:
+                data[name] = donor[name]
+        if "scenario.toml" not in data:
+            data["scenario.toml"] = donor["scenario.toml"]
+        notes.append(f"{', '.join(missing)} taken from the current scenario '{current}'")
+        label = f"{current.removeprefix(UPLOAD_PREFIX)} + {', '.join(sorted(n for n in data if n not in donor or data[n] != donor[n]))}"
+    else:
+        label = "uploaded scenario"
+    return data, label, notes
+
+
+def _on_upload() -> None:
+    ss = st.session_state
+    files = ss.get(UPLOAD) or []
+    if not isinstance(files, list):
+        files = [files]
+    ss["upload_problems"], ss["upload_notice"] = [], ""
+    if not files:
+        return
+    try:
+        data, label, notes = _read_upload(files)
+        scn = compute.scenario_from_files(data, label)
+    except optimizer.ScenarioError as exc:
+        ss["upload_problems"] = [str(p) for p in exc.problems]
+        return
+    key = UPLOAD_PREFIX + label
+    n = 2
+    while key in ss[UPLOADS] and compute.files_digest(ss[UPLOADS][key]) != compute.files_digest(data):
+        key, n = f"{UPLOAD_PREFIX}{label} ({n})", n + 1
+    _remember_controls()
+    old = ss.get("active_source")
+    kept = _keep_edits(old) if old else None
+    ss[UPLOADS][key] = data
+    ss.setdefault("pending_source", None)
+    ss["pending_source"] = key
+    ss["upload_notice"] = (f"Loaded '{scn.name}': {len(scn.fleet)} fleet rows, {len(scn.sites)} sites."
+                           + (" " + "; ".join(notes) + "." if notes else "")
+                           + (f" Your table edits are kept as scenario '{kept}'." if kept else ""))
+
+
+def _reset_whatifs() -> None:
+    source = st.session_state.get("active_source")
+    if source:
+        controls.apply_defaults(base_scenario(source).settings)
+
+
+def _pin(scn: optimizer.Scenario, res: optimizer.Result, fp: str, source: str) -> None:
+    pins = st.session_state[views.PINS]
+    name = (st.session_state.get("pin_name") or "").strip()
+    s = scn.settings
+    label = name or (f"#{len(pins) + 1} {source.removeprefix(UPLOAD_PREFIX)}: BTC ${s.market.btc_price_usd:,.0f}, "
+                     f"lambda {s.policy.risk_aversion:g}, value {views.fmt.usd(res.summary['objective_usd'])}")
+    pins.append(views.make_pin(label, source, scn, res, fp))
+    st.session_state["pin_name"] = ""
+
+
+# ---------------------------------------------------------------- the page
+
+
+def _problems_box(title: str, lines: list[str]) -> None:
+    st.error("**" + title + "**\n\n" + "\n".join(f"- {line}" for line in lines), icon=":material/error:")
+
+
+def main() -> None:
+    st.set_page_config(page_title="Rigshift", page_icon=":material/conveyor_belt:", layout="wide")
+    _init()
+    ss = st.session_state
+    builtins = compute.builtin_names()
+    options = builtins + list(ss[UPLOADS])
+    if ss.get("pending_source") in options:
+        ss[SOURCE] = ss.pop("pending_source")
+    if not options:
+        st.error(f"No scenarios found under {compute.datasets_dir()}: upload one.")
+
+    # ---- sidebar: where the scenario comes from
+    with st.sidebar:
+        st.title("Rigshift")
+        st.caption("Where should a mining fleet go when its jurisdiction turns against it?")
+        if ss.get(SOURCE) not in options and options:
+            ss[SOURCE] = options[0]
+        source = st.selectbox("Scenario", options, key=SOURCE, on_change=_on_source_change,
+                              help="Built-in scenarios from datasets/, and the ones you uploaded in this session.")
+        with st.expander("Bring your own scenario", expanded=bool(ss["upload_problems"]) or not options):
+            st.file_uploader("A scenario folder as a .zip, or its CSVs and scenario.toml", type=["zip", "csv", "toml"],
+                             accept_multiple_files=True, key=UPLOAD, on_change=_on_upload,
+                             help="Missing tables are taken from the scenario you are looking at, so you can "
+                                  "upload just a new sites.csv.")
+            if ss["upload_problems"]:
+                _problems_box("The upload was not loaded; the scenario you had is still active.", ss["upload_problems"])
+        if ss["upload_notice"]:
+            st.success(ss["upload_notice"], icon=":material/check_circle:")
+
+    if not options:
+        return
+    try:
+        base = base_scenario(source)
+    except optimizer.ScenarioError as exc:
+        _problems_box(f"Scenario '{source}' cannot be loaded.", [str(p) for p in exc.problems])
+        return
+
+    if ss.get("active_source") != source:
+        editors.reset()
+        controls.apply_defaults(base.settings)
+        for key, value in (ss["memory"].get(source) or {}).items():
+            ss[key] = value
+        ss["active_source"] = source
+
+    # ---- sidebar: the what-ifs
+    with st.sidebar:
+        st.divider()
+        st.subheader("What if...")
+        overrides = controls.render(base.settings, sorted(base.sites["jurisdiction"].unique().tolist()))
+        st.button("Reset what-ifs to the scenario's values", key="reset_whatifs", on_click=_reset_whatifs,
+                  icon=":material/restart_alt:")
+
+    head = st.container()
+    problems_area = st.container()
+    tab_plan, tab_sens, tab_explain, tab_compare, tab_data, tab_export = st.tabs(
+        ["Plan", "Sensitivity", "Explain", "Compare", "Edit data", "Export"])
+
+    # ---- the user's table edits, validated by the engine
+    with tab_data:
+        edit_box = st.container()
+        edited = editors.render(base)
+        st.button("Discard all table edits", key="reset_edits", on_click=editors.reset, icon=":material/undo:")
+    edit_problems: list[str] = []
+    tables = base
+    if edited.changed:
+        try:
+            tables = compute.with_tables(base, edited.frames)
+            ss["last_good_tables"][source] = tables
+        except optimizer.ScenarioError as exc:
+            edit_problems = [editors.locate(p, base) for p in exc.problems]
+            tables = ss["last_good_tables"].get(source, base)
+    else:
+        ss["last_good_tables"].pop(source, None)
+    if edit_problems:
+        with edit_box:
+            _problems_box("These edits are not valid yet; the plan uses your last valid tables. Fix the cells below:",
+                          edit_problems)
+        with problems_area:
+            st.warning("Some table edits are not valid (see **Edit data**); the plan uses your last valid tables.",
+                       icon=":material/warning:")
+
+    # ---- what-ifs on top, then the plan
+    settings_problems: list[str] = []
+    try:
+        scn = tables.with_overrides(overrides)
+    except optimizer.ScenarioError as exc:
+        settings_problems = [str(p) for p in exc.problems]
+        scn = tables
+    fp = scn.fingerprint()
+    res: optimizer.Result | None = None
+    failure: list[str] = []
+    try:
+        with st.spinner("Solving..."):
+            res = compute.solve(scn, fp)
+        ss["last_plan"] = (fp, scn, res)
+    except optimizer.InfeasibleError as exc:
+        failure = ["No plan satisfies these settings:"] + exc.reasons
+    except optimizer.SolverFailure as exc:
+        failure = [f"The solver gave up without a plan: {exc}"]
+    except optimizer.ScenarioError as exc:
+        failure = [str(p) for p in exc.problems]
+    stale = res is None
+    shown_scn, shown = (scn, res)
+    if res is None and ss["last_plan"] is not None:
+        _, shown_scn, shown = ss["last_plan"]
+
+    with problems_area:
+        if settings_problems:
+            _problems_box("Some what-if values are not valid:", settings_problems)
+        if failure:
+            _problems_box(failure[0], failure[1:] or ["(no details)"])
+            if shown is not None:
+                st.info("Below: the last plan that solved, so you can compare while you adjust.", icon=":material/history:")
+
+    baseline = views.baseline_pin()
+    with head:
+        st.markdown(f"### {scn.name}: relocation plan" + (" (last plan that solved)" if stale and shown else ""))
+        if shown is not None:
+            views.metrics(shown.summary, baseline["summary"] if baseline else None, baseline["label"] if baseline else "")
+            st.caption(views.solve_caption(shown.summary)
+                       + (f" {len(edited.excluded_sites)} site(s) excluded by you." if edited.excluded_sites else ""))
+
+    with st.sidebar:
+        st.divider()
+        st.text_input("Name for the pinned plan (optional)", key="pin_name")
+        st.button("Pin this plan", key="pin", type="primary", icon=":material/push_pin:", disabled=res is None,
+                  on_click=_pin, args=(scn, res, fp, source), help="Keep this plan to compare against (Compare tab).")
+        if ss[views.PINS]:
+            st.caption(f"{len(ss[views.PINS])} plan(s) pinned.")
+
+    if shown is None:
+        with tab_export:
+            views.export(scn, None, True)
+        return
+    with tab_plan:
+        st.pydeck_chart(mapview.build(shown_scn, shown, mapview.view_state(base), edited.excluded_sites),
+                        key="plan_map", height=520)
+        st.caption("Columns: sites, height = MW used, colour = regulatory risk (green low, red high; faint = unused). "
+                   "Arcs: rigs moved, width = rigs. Circles: where the fleet stands now. Hover for the economics.")
+        st.markdown("#### Allocation")
+        views.allocation_table(shown)
+        st.markdown("#### Sites")
+        views.sites_table(shown)
+        st.markdown("#### Exposure by jurisdiction")
+        views.jurisdictions_table(shown)
+    with tab_sens:
+        if stale:
+            st.info("No plan for the current settings.")
+        else:
+            views.sensitivity(scn, fp)
+    with tab_explain:
+        views.explain(shown_scn, shown)
+    with tab_compare:
+        if not stale:
+            views.compare(scn, res, source, fp)
+    with tab_export:
+        views.export(scn, res, stale)
