@@ -244,8 +244,8 @@ def to_pulp(model: LinearModel, name: str = "rigshift") -> tuple[pulp.LpProblem,
     """The same model as a PuLP problem; constraints are named family_index (e.g. capacity_3)."""
     prob = pulp.LpProblem(name, pulp.LpMaximize)
     variables = [
-        pulp.LpVariable(n, lowBound=lo, upBound=None if np.isinf(up) else up,
-                        cat=pulp.LpInteger if integ else pulp.LpContinuous)
+        prob.add_variable(n, lowBound=float(lo), upBound=None if np.isinf(up) else float(up),
+                          cat=pulp.LpInteger if integ else pulp.LpContinuous)
         for n, lo, up, integ in zip(column_names(model), model.lower, model.upper, model.integer)
     ]
     prob.setObjective(pulp.LpAffineExpression([(v, c) for v, c in zip(variables, model.cost) if c != 0]))

@@ -365,7 +365,8 @@ def validate_table(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame |
                     elif value < lo:
                         problems.append(Problem(file, int(r), col.name, f"{cell} is implausibly small: the limit is {lo:g}", hint))
         if col.kind == "int":
-            out[col.name] = np.nan_to_num(values).astype(np.int64)
+            safe = np.where(np.isfinite(values) & (np.abs(values) < 2.0**62), values, 0.0)  # bad rows are reported
+            out[col.name] = safe.astype(np.int64)
         else:
             out[col.name] = values
     if spec.key and all(k in out.columns for k in spec.key) and len(out):

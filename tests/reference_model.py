@@ -1,0 +1,138 @@
+"""An independent statement of SPEC sections 2 and 3, for tests only.
+
+Written from the formulas with scalar Python and a dense matrix for scipy's own solvers; it
+shares no code with `optimizer/`. Scenarios are plain dicts of lists, so a test can build one
+without touching the engine's loader.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+D = 365.25 / 12
+R = 6371.0
+
+
+def haversine(lat1, lon1, lat2, lon2):
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * R * math.asin(math.sqrt(min(1.0, max(0.0, a))))
+
+
+def per_rig_values(sc: dict) -> dict:
+    """V[(m,o,s)], resale[m], terminal[m], upfront[(m,o,s)] from the SPEC's formulas, one rig at a time."""
+    mk, hz, lg, pol = sc["market"], sc["horizon"], sc["logistics"], sc["policy"]
+    if mk.get("hashprice_usd_th_day") is not None:
+        hp0 = mk["hashprice_usd_th_day"]
+    else:
+        hp0 = 144 * mk["block_subsidy_btc"] * (1 + mk["fee_share"]) * mk["btc_price_usd"] / (mk["network_hashrate_ehs"] * 1e6)
+    H = hz["months"]
+    lanes = {(l["origin"], l["site"]): l for l in sc["lanes"]}
+    V, upfront, terminal, resale = {}, {}, {}, {}
+    for rig in sc["rigs"]:
+        m = rig["model"]
+        resale[m] = rig["resale_usd"]
+        terminal[m] = hz["salvage_fraction"] * rig["resale_usd"] * (1 + hz["discount_rate"]) ** (-H / 12)
+    for f in sc["fleet"]:
+        m, o = f["model"], f["origin"]
+        rig = next(r for r in sc["rigs"] if r["model"] == m)
+        org = next(x for x in sc["origins"] if x["origin"] == o)
+        for s in sc["sites"]:
+            dist = haversine(org["lat"], org["lon"], s["lat"], s["lon"])
+            lane = lanes.get((o, s["site"]))
+            ship = lane["ship_usd_per_rig"] if lane else lg["ship_base_usd"] + lg["ship_usd_per_1000km"] * dist / 1000
+            lead = lane["lead_days"] if lane else lg["lead_base_days"] + lg["lead_days_per_1000km"] * dist / 1000
+            ops = 0.0
+            for t in range(H):
+                hp = hp0 * (1 + mk["hashprice_monthly_change"]) ** t
+                a = min(1.0, max(0.0, (D * (t + 1) - lead) / D))
+                surv = (1 - s["reg_risk"]) ** ((t + 0.5) / 12)
+                disc = (1 + hz["discount_rate"]) ** (-(t + 0.5) / 12)
+                rev = rig["hashrate_ths"] * hp * D * s["uptime"]
+                pw = rig["power_w"] / 1000 * s["pue"] * 24 * D * s["uptime"] * s["power_usd_kwh"] * pol["power_price_multiplier"]
+                host = rig["power_w"] / 1000 * s["hosting_usd_kw_month"]
+                ops += disc * a * surv * (max(0.0, rev - pw) - host)
+            up = ship + s["import_duty"] * rig["resale_usd"]
+            pen = pol["risk_aversion"] * (1 - (1 - s["reg_risk"]) ** (H / 12)) * rig["resale_usd"]
+            key = (m, o, s["site"])
+            V[key] = ops + terminal[m] - up - pen
+            upfront[key] = up
+    return {"V": V, "upfront": upfront, "terminal": terminal, "resale": resale, "hp0": hp0}
+
+
+def optimum(sc: dict) -> float | None:
+    """The optimum of SPEC section 3 by scipy.optimize.milp on a dense matrix; None if infeasible."""
+    vals = per_rig_values(sc)
+    pol = sc["policy"]
+    sites = sc["sites"]
+    rigs = {r["model"]: r for r in sc["rigs"]}
+    fleet = [f for f in sc["fleet"] if f["count"] > 0]
+    excluded = set(pol["exclude_jurisdictions"])
+    mip = any(s["fixed_cost_usd"] > 0 or s["min_mw"] > 0 for s in sites) or pol["integer_rigs"]
+    cols, cost, integ = [], [], []
+    for gi, f in enumerate(fleet):
+        for si, s in enumerate(sites):
+            if s["jurisdiction"] in excluded:
+                continue
+            cols.append(("x", gi, si))
+            cost.append(vals["V"][(f["model"], f["origin"], s["site"])])
+            integ.append(pol["integer_rigs"])
+        if pol["allow_sell"]:
+            cols.append(("sell", gi, None)); cost.append(vals["resale"][f["model"]]); integ.append(pol["integer_rigs"])
+        if pol["allow_idle"]:
+            cols.append(("idle", gi, None)); cost.append(vals["terminal"][f["model"]]); integ.append(pol["integer_rigs"])
+    for si, s in enumerate(sites):
+        cols.append(("y", None, si)); cost.append(-s["fixed_cost_usd"]); integ.append(mip)
+    n = len(cols)
+    A, lo, hi = [], [], []
+
+    def row():
+        return np.zeros(n)
+
+    for gi, f in enumerate(fleet):
+        r = row()
+        for j, (k, g, _) in enumerate(cols):
+            if k in ("x", "sell", "idle") and g == gi:
+                r[j] = 1
+        A.append(r); lo.append(f["count"]); hi.append(f["count"])
+    for si, s in enumerate(sites):
+        cap, mn = row(), row()
+        for j, (k, g, sj) in enumerate(cols):
+            if k == "x" and sj == si:
+                w = rigs[fleet[g]["model"]]["power_w"] * s["pue"] / 1e6
+                cap[j] = w; mn[j] = w
+            if k == "y" and sj == si:
+                cap[j] = -s["capacity_mw"]; mn[j] = -s["min_mw"]
+        A.append(cap); lo.append(-np.inf); hi.append(0.0)
+        A.append(mn); lo.append(0.0); hi.append(np.inf)
+    share = pol["max_jurisdiction_share"]
+    if share < 1:
+        total = sum(rigs[f["model"]]["hashrate_ths"] * f["count"] for f in fleet)
+        for J in sorted({s["jurisdiction"] for s in sites}):
+            r = row()
+            for j, (k, g, sj) in enumerate(cols):
+                if k == "x" and sites[sj]["jurisdiction"] == J:
+                    r[j] = rigs[fleet[g]["model"]]["hashrate_ths"]
+            A.append(r); lo.append(-np.inf); hi.append(share * total)
+    if pol.get("budget_usd") is not None:
+        r = row()
+        for j, (k, g, sj) in enumerate(cols):
+            if k == "x":
+                r[j] = vals["upfront"][(fleet[g]["model"], fleet[g]["origin"], sites[sj]["site"])]
+            if k == "y":
+                r[j] = sites[sj]["fixed_cost_usd"]
+        A.append(r); lo.append(-np.inf); hi.append(pol["budget_usd"])
+    c = -np.array(cost)
+    ub = np.array([1.0 if k == "y" else np.inf for k, _, _ in cols])
+    lb = np.array([1.0 if (k == "y" and not mip) else 0.0 for k, _, _ in cols])
+    for j, (k, _, sj) in enumerate(cols):
+        if k == "y" and sites[sj]["jurisdiction"] in excluded and mip:
+            ub[j] = 0.0
+    A = np.array(A) if A else np.zeros((0, n))
+    # scipy's milp with no integer columns is a plain LP solve.
+    res = milp(c, constraints=LinearConstraint(A, lo, hi), integrality=np.array(integ, int) * int(mip), bounds=Bounds(lb, ub),
+               options={"mip_rel_gap": 1e-9})
+    return -res.fun if res.status == 0 else None
