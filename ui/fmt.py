@@ -44,7 +44,7 @@ def mw(value: float | None) -> str:
 
 
 def usd_kwh(value: float | None) -> str:
-    return "n/a" if _missing(value) else f"${float(value):.4f}/kWh"
+    return "n/a" if _missing(value) else f"{float(value):.4f}"
 
 
 def pct(value: float | None, digits: int = 1) -> str:
@@ -53,7 +53,7 @@ def pct(value: float | None, digits: int = 1) -> str:
 
 def months(value: float | None) -> str:
     """Payback: None means the upfront spend is never repaid within the horizon."""
-    return "not within horizon" if _missing(value) else f"{float(value):.1f} months"
+    return "never" if _missing(value) else f"{float(value):.1f}"
 
 
 def hashprice(value: float | None) -> str:

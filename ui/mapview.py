@@ -122,7 +122,7 @@ def build(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.View
                   get_fill_color=[236, 236, 232, 255], get_line_color=[160, 160, 160, 255],
                   line_width_min_pixels=0.5, pickable=False),
         pdk.Layer("ArcLayer", arc_rows, id="flows", get_source_position="source", get_target_position="target",
-                  get_width="width", width_units="pixels", great_circle=True,
+                  get_width="width", width_units="pixels", great_circle=True, get_height=0.35,
                   get_source_color=[31, 71, 136, 200], get_target_color=[232, 113, 10, 220], pickable=True),
         pdk.Layer("ColumnLayer", site_rows, id="sites", get_position="position", get_elevation="elevation",
                   elevation_scale=1, radius=COLUMN_RADIUS_M, get_fill_color="colour", extruded=True,
@@ -132,4 +132,5 @@ def build(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.View
                   line_width_min_pixels=1, pickable=True),
     ]
     return pdk.Deck(layers=layers, initial_view_state=initial_view, map_style=None,
+                    views=[pdk.View(type="MapView", controller=True, repeat=True)],
                     tooltip={"html": "{tip}", "style": TOOLTIP_STYLE})

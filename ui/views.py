@@ -26,6 +26,12 @@ class Metric:
     help: str
     lower_is_better: bool = False
 
+    def text(self, summary: dict[str, Any]) -> str:
+        """What the app prints for this metric of a plan."""
+        if self.field == "payback_months" and (summary.get("rigs_relocated") or 0) < 0.5:
+            return "n/a"
+        return self.show(summary.get(self.field))
+
 
 METRICS = [
     Metric("Plan value", "objective_usd", fmt.usd,
@@ -37,14 +43,14 @@ METRICS = [
            lower_is_better=True),
     Metric("Hashrate deployed", "hashrate_relocated_ths", fmt.ehs, "Hashrate of the relocated rigs (1 EH/s = 1e6 TH/s)."),
     Metric("Power deployed", "mw_relocated", fmt.mw, "MW drawn at the new sites, facility overhead (PUE) included."),
-    Metric("Average power price", "avg_power_usd_kwh", fmt.usd_kwh,
+    Metric("Avg power $/kWh", "avg_power_usd_kwh", fmt.usd_kwh,
            "MW-weighted power price of the sites used, multiplier included.", lower_is_better=True),
     Metric("Chance of a ban", "ban_probability_weighted", fmt.pct,
            "Hashrate-weighted probability that a site in the plan is forced to stop within the horizon: "
            "1 - (1 - reg_risk)^(months / 12).", lower_is_better=True),
     Metric("Upfront spend", "upfront_usd", fmt.usd, "Freight + import duty + site opening costs, paid before any rig earns.",
            lower_is_better=True),
-    Metric("Payback", "payback_months", fmt.months,
+    Metric("Payback (months)", "payback_months", fmt.months,
            "Months until the relocated rigs' expected, discounted operating margin repays the upfront spend.",
            lower_is_better=True),
 ]
@@ -66,7 +72,7 @@ def metrics(summary: dict[str, Any], baseline: dict[str, Any] | None = None, bas
         cols = st.columns(len(row))
         for col, m in zip(cols, row):
             delta = _delta(m, summary.get(m.field), baseline.get(m.field)) if baseline else None
-            col.metric(m.label, m.show(summary.get(m.field)), delta=delta,
+            col.metric(m.label, m.text(summary), delta=delta,
                        delta_color="inverse" if m.lower_is_better else "normal",
                        help=m.help + (f" Delta against pinned plan '{baseline_label}'." if baseline else ""), border=True)
 
@@ -200,9 +206,9 @@ def sensitivity(scn: optimizer.Scenario, fp: str) -> None:
         elif last["breakeven"] is None:
             st.caption("Relocation does not pay at any BTC price up to 64 times today's.")
         else:
-            st.markdown(f"Below **BTC {fmt.usd(last['breakeven'])}** the plan relocates nothing "
+            st.markdown(f"Below **BTC ${last['breakeven']:,.0f}** the plan relocates nothing "
                         f"(it {'sells' if scn.settings.policy.allow_sell else 'stores'} the whole fleet). "
-                        f"Today: {fmt.usd(last['btc'].current_value)}.")
+                        f"Today: ${last['btc'].current_value:,.0f}.")
     with right:
         st.altair_chart(_sweep_chart(last["power"], "power-price multiplier", ".2f", None), width="stretch",
                         key="sens_power_chart")
@@ -214,7 +220,7 @@ def sensitivity(scn: optimizer.Scenario, fp: str) -> None:
 
 def _sweep_chart(sw: compute.Sweep, title: str, axis_format: str, breakeven: float | None) -> alt.LayerChart:
     df = sw.frame.assign(value_musd=sw.frame["objective_usd"] / 1e6)
-    x = alt.X("value:Q", title=title, axis=alt.Axis(format=axis_format))
+    x = alt.X("value:Q", title=title, axis=alt.Axis(format=axis_format), scale=alt.Scale(zero=False))
     y = alt.Y("value_musd:Q", title="plan value (USD million)")
     tip = [alt.Tooltip("value:Q", title=title, format=axis_format),
            alt.Tooltip("value_musd:Q", title="plan value ($M)", format=",.2f"),
@@ -224,7 +230,7 @@ def _sweep_chart(sw: compute.Sweep, title: str, axis_format: str, breakeven: flo
     now = df[np.isclose(df["value"], sw.current_value)]
     layers = [line, alt.Chart(now).mark_point(size=160, filled=True, color="#d62728").encode(x=x, y=y, tooltip=tip)]
     if breakeven is not None:
-        rule = pd.DataFrame({"value": [breakeven], "label": [f"sells everything below {fmt.usd(breakeven)}"]})
+        rule = pd.DataFrame({"value": [breakeven], "label": [f"relocates nothing below ${breakeven:,.0f}"]})
         layers.append(alt.Chart(rule).mark_rule(strokeDash=[6, 4], color="#555").encode(x="value:Q"))
         layers.append(alt.Chart(rule).mark_text(align="left", dx=4, dy=-6, color="#555").encode(
             x="value:Q", y=alt.value(12), text="label:N"))
@@ -346,8 +352,8 @@ def compare(scn: optimizer.Scenario, res: optimizer.Result, source: str, fp: str
 
     table = {"metric": [m.label for m in METRICS]}
     for p in pins:
-        table[p["label"]] = [m.show(p["summary"].get(m.field)) for m in METRICS]
-    table["current"] = [m.show(res.summary.get(m.field)) for m in METRICS]
+        table[p["label"]] = [m.text(p["summary"]) for m in METRICS]
+    table["current"] = [m.text(res.summary) for m in METRICS]
     table["current vs baseline"] = [_delta(m, res.summary.get(m.field), base["summary"].get(m.field)) or "same"
                                     for m in METRICS]
     st.markdown("**Headline numbers**")

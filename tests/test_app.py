@@ -1,0 +1,416 @@
+"""AppTest: drive the app's widgets and check what it shows against the engine's own results.
+
+Every expected number here comes from ``optimizer.solve`` on the same scenario and settings,
+formatted with the app's own formatters (``ui.views.METRICS``), so a wrong override, a lost
+edit or a stale cache shows up as a mismatch.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+import optimizer
+from ui import views
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app.py"
+CHINA = ROOT / "datasets" / "china-2021"
+TINY = ROOT / "tests" / "fixtures" / "tiny"
+
+pytestmark = pytest.mark.skipif(not (CHINA / "sites.csv").is_file(), reason="datasets/china-2021 is not in this checkout")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def new_app() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture
+def at() -> AppTest:
+    return new_app()
+
+
+@pytest.fixture(scope="module")
+def china() -> optimizer.Scenario:
+    return optimizer.load_scenario(CHINA)
+
+
+def shown_metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def expected_metrics(summary: dict) -> dict[str, str]:
+    return {m.label: m.text(summary) for m in views.METRICS}
+
+
+def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
+    """The first st.dataframe holding all these columns (read-only tables carry no key in AppTest)."""
+    for df in at.dataframe:
+        value = df.value
+        if all(c in value.columns for c in columns):
+            return value
+    raise AssertionError(f"no table with columns {columns}")
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def zip_folder(folder: Path) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for p in sorted(folder.iterdir()):
+            zf.write(p, f"{folder.name}/{p.name}")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict[str, bytes]:
+    """Bytes handed to every st.download_button, by the file id in its URL."""
+    captured: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def spy(self, path_or_data, mimetype, kind, filename=None):
+        file_id = original(self, path_or_data, mimetype, kind, filename)
+        captured[file_id] = path_or_data if isinstance(path_or_data, bytes) else str(path_or_data).encode()
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    return captured
+
+
+def download(at: AppTest, downloads: dict[str, bytes], key: str) -> bytes:
+    button = at.get("download_button")
+    url = next(b.proto.url for b in button if b.proto.id.endswith(key) or key in b.proto.id)
+    file_id = re.search(r"/([0-9a-f]+)\.\w+$", url).group(1)
+    return downloads[file_id]
+
+
+# ---------------------------------------------------------------- the default plan
+
+
+def test_opens_on_china_2021_and_shows_the_engines_plan(at, china):
+    assert at.selectbox(key="source").value == "china-2021"
+    assert not errors(at)
+    res = optimizer.solve(china)
+    assert shown_metrics(at) == expected_metrics(res.summary)
+    assert any(f"{res.summary['n_variables']} variables" in c.value for c in at.caption)
+    # the tables are the engine's tables
+    alloc = table_with(at, "action", "origin", "model", "value_usd")
+    pd.testing.assert_frame_equal(alloc.reset_index(drop=True), res.allocation.reset_index(drop=True),
+                                  check_dtype=False, check_exact=False, rtol=1e-9)
+    sites = table_with(at, "capacity_value", "shadow_usd_per_mw")
+    assert sites["shadow_usd_per_mw"].round(6).equals(res.sites["shadow_usd_per_mw"].round(6))
+    assert list(table_with(at, "share_of_fleet_hashrate")["jurisdiction"]) == list(res.jurisdictions["jurisdiction"])
+
+
+def test_controls_start_at_the_scenarios_settings(at, china):
+    s = china.settings
+    assert at.slider(key="ctl_market_btc_price_usd").value == pytest.approx(s.market.btc_price_usd)
+    assert at.slider(key="ctl_horizon_months").value == s.horizon.months
+    assert at.slider(key="ctl_policy_max_jurisdiction_share").value == pytest.approx(100 * s.policy.max_jurisdiction_share)
+    assert at.toggle(key="ctl_policy_allow_sell").value is s.policy.allow_sell
+    assert at.multiselect(key="ctl_policy_exclude_jurisdictions").value == list(s.policy.exclude_jurisdictions)
+
+
+# ---------------------------------------------------------------- what-ifs
+
+
+def test_btc_slider_resolves_to_the_engines_plan(at, china):
+    before = shown_metrics(at)
+    at.slider(key="ctl_market_btc_price_usd").set_value(45000.0).run()
+    ok(at)
+    after = shown_metrics(at)
+    assert after != before
+    res = optimizer.solve(china.with_overrides({"market.btc_price_usd": 45000.0}))
+    assert after == expected_metrics(res.summary)
+    # headline numbers move the way the economics say they must
+    assert res.summary["objective_usd"] > optimizer.solve(china).summary["objective_usd"]
+
+
+def test_every_control_reaches_the_engine(at, china):
+    jur = sorted(china.sites["jurisdiction"].unique())[0]
+    at.slider(key="ctl_market_network_hashrate_ehs").set_value(120.0)
+    at.slider(key="ctl_market_hashprice_monthly_change").set_value(-3.0)
+    at.slider(key="ctl_horizon_months").set_value(36)
+    at.slider(key="ctl_horizon_discount_rate").set_value(15.0)
+    at.slider(key="ctl_policy_risk_aversion").set_value(2.0)
+    at.slider(key="ctl_policy_max_jurisdiction_share").set_value(40.0)
+    at.slider(key="ctl_policy_power_price_multiplier").set_value(1.2)
+    at.slider(key="ctl_horizon_salvage_fraction").set_value(30.0)
+    at.toggle(key="ctl_policy_allow_idle").set_value(False)
+    at.multiselect(key="ctl_policy_exclude_jurisdictions").set_value([jur])
+    at.checkbox(key="ctl_policy_budget_on").check()
+    at.run()
+    ok(at)
+    at.number_input(key="ctl_policy_budget_musd").set_value(2.5).run()
+    ok(at)
+    overrides = {
+        "market.network_hashrate_ehs": 120.0, "market.hashprice_monthly_change": -0.03, "horizon.months": 36,
+        "horizon.discount_rate": 0.15, "policy.risk_aversion": 2.0, "policy.max_jurisdiction_share": 0.40,
+        "policy.power_price_multiplier": 1.2, "horizon.salvage_fraction": 0.30, "policy.allow_idle": False,
+        "policy.exclude_jurisdictions": [jur], "policy.budget_usd": 2.5e6,
+    }
+    res = optimizer.solve(china.with_overrides(overrides))
+    assert shown_metrics(at) == expected_metrics(res.summary)
+    assert res.summary["upfront_usd"] <= 2.5e6 + 1e-3
+    assert not (res.allocation["jurisdiction"] == jur).any()
+
+
+def test_fixed_hashprice_and_integer_rigs(at, china):
+    at.checkbox(key="ctl_market_hashprice_fixed").check().run()
+    at.number_input(key="ctl_market_hashprice_usd_th_day").set_value(0.2).run()
+    at.toggle(key="ctl_policy_integer_rigs").set_value(True).run()
+    ok(at)
+    res = optimizer.solve(china.with_overrides({"market.hashprice_usd_th_day": 0.2, "policy.integer_rigs": True}))
+    assert res.summary["mode"] == "mip"
+    assert shown_metrics(at) == expected_metrics(res.summary)
+    assert any("mixed-integer" in c.value for c in at.caption)
+
+
+def test_reset_whatifs_restores_the_scenario(at, china):
+    at.slider(key="ctl_policy_risk_aversion").set_value(3.0).run()
+    at.button(key="reset_whatifs").click().run()
+    ok(at)
+    assert at.slider(key="ctl_policy_risk_aversion").value == pytest.approx(china.settings.policy.risk_aversion)
+    assert shown_metrics(at) == expected_metrics(optimizer.solve(china).summary)
+
+
+def test_infeasible_settings_explain_why_and_keep_the_last_plan(at, china):
+    before = shown_metrics(at)
+    at.toggle(key="ctl_policy_allow_sell").set_value(False)
+    at.toggle(key="ctl_policy_allow_idle").set_value(False)
+    at.run()
+    ok(at)
+    with pytest.raises(optimizer.InfeasibleError) as info:
+        optimizer.solve(china.with_overrides({"policy.allow_sell": False, "policy.allow_idle": False}))
+    shown = "\n".join(errors(at))
+    assert "No plan satisfies these settings" in shown
+    assert info.value.reasons[0] in shown
+    assert shown_metrics(at) == before  # the last plan that solved stays on screen
+    at.toggle(key="ctl_policy_allow_idle").set_value(True).run()
+    ok(at)
+    assert not errors(at)
+
+
+# ---------------------------------------------------------------- the map
+
+
+def deck(at: AppTest) -> dict:
+    return json.loads(at.get("deck_gl_json_chart")[0].proto.json)
+
+
+def test_map_layers_and_a_camera_that_stays_put(at):
+    spec = deck(at)
+    types = {layer["@@type"]: layer for layer in spec["layers"]}
+    assert {"GeoJsonLayer", "ArcLayer", "ColumnLayer", "ScatterplotLayer"} <= set(types)
+    assert types["ArcLayer"]["greatCircle"] is True
+    assert "mapStyle" not in spec or not spec["mapStyle"]
+    arcs_before = len(types["ArcLayer"]["data"])
+    view_before = spec["initialViewState"]
+    at.slider(key="ctl_market_btc_price_usd").set_value(15000.0).run()
+    spec2 = deck(at)
+    assert spec2["initialViewState"] == view_before  # the camera does not jump on a slider move
+    assert {la["@@type"]: len(la["data"]) for la in spec2["layers"]}["ArcLayer"] != arcs_before
+    tips = [d["tip"] for d in types["ColumnLayer"]["data"]]
+    assert any("One more MW here is worth" in t for t in tips)
+
+
+# ---------------------------------------------------------------- table edits
+
+
+def test_valid_site_and_fleet_edits_reach_the_engine(at, china):
+    used = optimizer.solve(china).sites
+    site_row = int(used["mw_used"].idxmax())
+    at.session_state["sites_editor"] = {"edited_rows": {site_row: {"capacity_mw": 0.5, "power_usd_kwh": 0.02}},
+                                        "added_rows": [], "deleted_rows": []}
+    at.session_state["fleet_editor"] = {"edited_rows": {0: {"count": 100}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    ok(at)
+    assert not errors(at)
+    sites = china.sites.copy()
+    sites.loc[site_row, ["capacity_mw", "power_usd_kwh"]] = [0.5, 0.02]
+    fleet = china.fleet.copy()
+    fleet.loc[0, "count"] = 100
+    res = optimizer.solve(china.with_tables(sites=sites, fleet=fleet))
+    assert shown_metrics(at) == expected_metrics(res.summary)
+
+
+def test_excluding_a_site_solves_it_with_zero_capacity(at, china):
+    used = optimizer.solve(china).sites
+    site_row = int(used["mw_used"].idxmax())
+    at.session_state["sites_editor"] = {"edited_rows": {site_row: {"exclude": True}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    ok(at)
+    sites = china.sites.copy()
+    sites.loc[site_row, "capacity_mw"] = 0.0
+    res = optimizer.solve(china.with_tables(sites=sites))
+    assert shown_metrics(at) == expected_metrics(res.summary)
+    assert res.sites.loc[site_row, "mw_used"] == 0
+    assert any("1 site(s) excluded by you" in c.value for c in at.caption)
+
+
+def test_bad_edit_shows_the_engines_message_and_nothing_is_lost(at, china):
+    good = shown_metrics(at)
+    at.session_state["sites_editor"] = {"edited_rows": {2: {"reg_risk": 1.5}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    ok(at)
+    with pytest.raises(optimizer.ScenarioError) as info:
+        sites = china.sites.copy()
+        sites.loc[2, "reg_risk"] = 1.5
+        china.with_tables(sites=sites)
+    shown = "\n".join(errors(at))
+    engine_msg = str(info.value.problems[0])
+    assert engine_msg in shown and "sites.csv, row 4, column 'reg_risk'" in shown
+    assert china.sites.loc[2, "site"] in shown  # which site that spreadsheet row is
+    assert shown_metrics(at) == good  # the plan uses the last valid tables
+    assert at.session_state["sites_editor"]["edited_rows"] == {2: {"reg_risk": 1.5}}  # the edit is still there
+    # the rest of the session keeps working
+    at.slider(key="ctl_policy_risk_aversion").set_value(2.0).run()
+    ok(at)
+    assert shown_metrics(at) == expected_metrics(optimizer.solve(china.with_overrides({"policy.risk_aversion": 2.0})).summary)
+    assert engine_msg in "\n".join(errors(at))
+
+
+# ---------------------------------------------------------------- uploads
+
+
+def test_upload_a_zipped_scenario(at):
+    at.file_uploader(key="upload").set_value(("tiny.zip", zip_folder(TINY), "application/zip")).run()
+    ok(at)
+    assert at.selectbox(key="source").value.startswith("upload: tiny")
+    tiny = optimizer.load_scenario(TINY)
+    assert shown_metrics(at) == expected_metrics(optimizer.solve(tiny).summary)
+    assert at.slider(key="ctl_market_btc_price_usd").value == pytest.approx(tiny.settings.market.btc_price_usd)
+    # and back to the built-in one
+    at.selectbox(key="source").set_value("china-2021").run()
+    ok(at)
+    assert shown_metrics(at) == expected_metrics(optimizer.solve(optimizer.load_scenario(CHINA)).summary)
+
+
+def test_upload_individual_files(at):
+    files = [(p.name, p.read_bytes(), "text/csv") for p in sorted(TINY.iterdir())]
+    at.file_uploader(key="upload").set_value(files).run()
+    ok(at)
+    assert shown_metrics(at) == expected_metrics(optimizer.solve(optimizer.load_scenario(TINY)).summary)
+
+
+def test_broken_upload_shows_file_row_column_and_keeps_the_scenario(at, china):
+    good = shown_metrics(at)
+    at.slider(key="ctl_policy_risk_aversion").set_value(1.5).run()
+    good = shown_metrics(at)
+    text = (TINY / "sites.csv").read_text().replace("Texas West,Texas,31.85,-102.37,8,", "Texas West,Texas,31.85,-102.37,-8,")
+    at.file_uploader(key="upload").set_value(("sites.csv", text.encode(), "text/csv")).run()
+    ok(at)
+    shown = "\n".join(errors(at))
+    assert "sites.csv, row 2, column 'capacity_mw'" in shown
+    assert at.selectbox(key="source").value == "china-2021"
+    assert at.slider(key="ctl_policy_risk_aversion").value == pytest.approx(1.5)  # nothing the user set is lost
+    assert shown_metrics(at) == good
+
+
+def test_partial_upload_takes_the_other_tables_from_the_current_scenario(at, china):
+    sites = china.sites.drop(columns=["_row"]).copy()
+    sites["capacity_mw"] = sites["capacity_mw"] * 2
+    at.file_uploader(key="upload").set_value(("sites.csv", sites.to_csv(index=False).encode(), "text/csv")).run()
+    ok(at)
+    assert at.selectbox(key="source").value != "china-2021"
+    files = china.files()
+    files["sites.csv"] = sites.to_csv(index=False).encode()
+    expected = optimizer.solve(optimizer.scenario_from_files(files))
+    assert shown_metrics(at) == expected_metrics(expected.summary)
+
+
+# ---------------------------------------------------------------- compare
+
+
+def test_pin_then_compare_two_plans(at, china):
+    at.button(key="pin").click().run()
+    ok(at)
+    assert len(at.session_state["pins"]) == 1
+    at.slider(key="ctl_policy_max_jurisdiction_share").set_value(60.0).run()
+    ok(at)
+    base = optimizer.solve(china).summary
+    now = optimizer.solve(china.with_overrides({"policy.max_jurisdiction_share": 0.6})).summary
+    plan_value = next(m for m in at.metric if m.label == "Plan value")
+    assert plan_value.value == views.fmt.usd(now["objective_usd"])
+    assert plan_value.delta == ("+" if now["objective_usd"] > base["objective_usd"] else "-") + \
+        views.fmt.usd(abs(now["objective_usd"] - base["objective_usd"]))
+    table = table_with(at, "metric", "current")
+    assert list(table.columns[-2:]) == ["current", "current vs baseline"]
+    settings = table_with(at, "setting", "baseline")
+    assert list(settings["setting"]) == ["policy.max_jurisdiction_share"]
+    moves = table_with(at, "baseline_rigs", "current_rigs", "change")
+    assert len(moves) and (moves["change"].abs() > 0.5).all()
+    # a second pin is welcome
+    at.button(key="pin").click().run()
+    assert len(at.session_state["pins"]) == 2
+
+
+# ---------------------------------------------------------------- sensitivity
+
+
+def test_sensitivity_on_demand_with_the_sell_everything_price(at, china):
+    at.button(key="sens_run").click().run()
+    ok(at)
+    last = at.session_state["sens_last"]
+    btc = last["btc"].frame
+    current = china.settings.market.btc_price_usd
+    row = btc.loc[(btc["value"] - current).abs() < 1e-6].iloc[0]
+    assert row["objective_usd"] == pytest.approx(optimizer.solve(china).summary["objective_usd"], rel=1e-9)
+    b = last["breakeven"]
+    assert b is not None and 0 < b < current
+    below = optimizer.solve(china.with_overrides({"market.btc_price_usd": b - 100})).summary
+    above = optimizer.solve(china.with_overrides({"market.btc_price_usd": b + 100})).summary
+    assert below["rigs_relocated"] < 0.5 < above["rigs_relocated"]
+    assert any(f"BTC ${b:,.0f}" in md.value for md in at.markdown)
+    assert len(at.get("arrow_vega_lite_chart")) >= 2 or len(at.get("vega_lite_chart")) >= 2
+
+
+# ---------------------------------------------------------------- export
+
+
+def test_exports_match_the_cli_and_the_scenario_zip_round_trips(at, china, downloads):
+    at.slider(key="ctl_market_btc_price_usd").set_value(40000.0)
+    at.slider(key="ctl_policy_risk_aversion").set_value(1.5)
+    at.run()
+    at.session_state["sites_editor"] = {"edited_rows": {1: {"capacity_mw": 4.0}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    ok(at)
+    sites = china.sites.copy()
+    sites.loc[1, "capacity_mw"] = 4.0
+    scn = china.with_tables(sites=sites).with_overrides({"market.btc_price_usd": 40000.0, "policy.risk_aversion": 1.5})
+    res = optimizer.solve(scn)
+    files = res.files()
+    assert download(at, downloads, "dl_allocation.csv").decode() == files["allocation.csv"]
+    assert download(at, downloads, "dl_sites.csv").decode() == files["sites.csv"]
+    summary = json.loads(download(at, downloads, "dl_summary.json"))
+    assert summary["objective_usd"] == pytest.approx(res.summary["objective_usd"], rel=1e-9)
+    back = optimizer.scenario_from_files(optimizer.read_zip(download(at, downloads, "dl_scenario_zip")))
+    again = optimizer.solve(back)
+    assert again.summary["objective_usd"] == pytest.approx(res.summary["objective_usd"], rel=1e-9)
+    assert shown_metrics(at) == expected_metrics(again.summary)
+
+
+def test_engine_never_imports_the_ui():
+    for path in (ROOT / "optimizer").glob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"^\s*(import|from)\s+(streamlit|pydeck|altair|ui)\b", text, re.M), path
