@@ -305,11 +305,11 @@ def read_zip(data: bytes, label: str = "upload.zip") -> dict[str, bytes]:
             try:
                 with zf.open(info) as member:
                     content = member.read(T.MAX_FILE_BYTES + 1)  # never trust the header's size alone
-            except RuntimeError:  # encrypted
-                raise ScenarioError(Problem(where, None, None, "is encrypted", "zip the folder without a password")) from None
-            except NotImplementedError:
+            except NotImplementedError:  # before RuntimeError, its base class
                 raise ScenarioError(Problem(where, None, None, "uses a compression method the tool cannot read",
                                             "zip it with the standard 'deflate' method")) from None
+            except RuntimeError:  # encrypted
+                raise ScenarioError(Problem(where, None, None, "is encrypted", "zip the folder without a password")) from None
             except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as exc:
                 raise ScenarioError(Problem(where, None, None, f"is damaged in the zip: {exc}")) from None
             if len(content) > T.MAX_FILE_BYTES:

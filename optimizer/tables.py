@@ -456,12 +456,26 @@ def safe_text_cell(value: str) -> str:
     return value
 
 
+def _one_line_ending(value: str) -> str:
+    # A carriage return is not quoted by the CSV writer (its line ending is "\n") but a spreadsheet
+    # starts a new row there: write line breaks as "\n", which is quoted.
+    return value.replace("\r\n", "\n").replace("\r", "\n") if "\r" in value else value
+
+
+def _export_text(value: str) -> str:
+    if value.startswith("\r"):
+        return "'" + _one_line_ending(value)
+    return safe_text_cell(_one_line_ending(value))
+
+
 def to_csv_text(frame: pd.DataFrame, text_columns: list[str] | None = None) -> str:
     """CSV for export: numbers stay numbers, text cells that start like a formula are neutralised."""
     out = frame.drop(columns=[c for c in frame.columns if c == "_row"]).copy()
     for name in out.columns:
-        if text_columns is not None and name not in text_columns:
+        if not (out[name].dtype == object or pd.api.types.is_string_dtype(out[name])):
             continue
-        if out[name].dtype == object or pd.api.types.is_string_dtype(out[name]):
-            out[name] = [safe_text_cell(v) if isinstance(v, str) else v for v in out[name].tolist()]
+        if text_columns is not None and name not in text_columns:
+            out[name] = [_one_line_ending(v) if isinstance(v, str) else v for v in out[name].tolist()]
+        else:
+            out[name] = [_export_text(v) if isinstance(v, str) else v for v in out[name].tolist()]
     return out.to_csv(index=False, lineterminator="\n")
