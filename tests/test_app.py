@@ -414,3 +414,40 @@ def test_engine_never_imports_the_ui():
     for path in (ROOT / "optimizer").glob("*.py"):
         text = path.read_text()
         assert not re.search(r"^\s*(import|from)\s+(streamlit|pydeck|altair|ui)\b", text, re.M), path
+
+
+def test_switching_scenarios_keeps_edits_and_what_ifs(at, china):
+    at.slider(key="ctl_policy_risk_aversion").set_value(2.5).run()
+    at.session_state["sites_editor"] = {"edited_rows": {0: {"capacity_mw": 9.0}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    edited_view = shown_metrics(at)
+    at.file_uploader(key="upload").set_value(("tiny.zip", zip_folder(TINY), "application/zip")).run()
+    ok(at)
+    assert at.selectbox(key="source").value.startswith("upload: tiny")
+    assert not at.session_state["sites_editor"]["edited_rows"]  # the editor now shows the new scenario's own table
+    kept = "upload: china-2021 (edited)"
+    assert kept in at.selectbox(key="source").options
+    at.selectbox(key="source").set_value(kept).run()
+    ok(at)
+    assert at.slider(key="ctl_policy_risk_aversion").value == pytest.approx(2.5)
+    assert shown_metrics(at) == edited_view
+    at.selectbox(key="source").set_value("china-2021").run()
+    ok(at)
+    assert at.slider(key="ctl_policy_risk_aversion").value == pytest.approx(2.5)  # what it was left with
+
+
+def test_slider_moves_do_not_recompute_the_sweep(at, monkeypatch):
+    from ui import compute
+
+    calls = []
+    original = compute._point
+    monkeypatch.setattr(compute, "_point", lambda *a, **k: calls.append(a) or original(*a, **k))
+    at.slider(key="ctl_horizon_months").set_value(30).run()
+    at.button(key="sens_run").click().run()
+    ok(at)
+    n = len(calls)
+    assert n >= 20
+    at.slider(key="ctl_horizon_months").set_value(31).run()
+    ok(at)
+    assert len(calls) == n
+    assert any("for earlier settings" in w.value for w in at.warning)

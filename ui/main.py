@@ -278,19 +278,19 @@ def main() -> None:
 
     baseline = views.baseline_pin()
     with head:
-        st.markdown(f"### {scn.name}: relocation plan" + (" (last plan that solved)" if stale and shown else ""))
+        title, name_box, pin_box = st.columns([6, 2.2, 1.3], vertical_alignment="bottom")
+        title.markdown(f"### {scn.name}: relocation plan" + (" (last plan that solved)" if stale and shown else ""))
+        name_box.text_input("Name for the pinned plan", key="pin_name", placeholder="name this plan (optional)",
+                            label_visibility="collapsed")
+        pin_box.button("Pin this plan", key="pin", type="primary", icon=":material/push_pin:", disabled=res is None,
+                       on_click=_pin, args=(scn, res, fp, source), width="stretch",
+                       help="Keep this plan to compare against (Compare tab); pin as many as you like.")
         if shown is not None:
             views.metrics(shown.summary, baseline["summary"] if baseline else None, baseline["label"] if baseline else "")
             st.caption(views.solve_caption(shown.summary)
-                       + (f" {len(edited.excluded_sites)} site(s) excluded by you." if edited.excluded_sites else ""))
-
-    with st.sidebar:
-        st.divider()
-        st.text_input("Name for the pinned plan (optional)", key="pin_name")
-        st.button("Pin this plan", key="pin", type="primary", icon=":material/push_pin:", disabled=res is None,
-                  on_click=_pin, args=(scn, res, fp, source), help="Keep this plan to compare against (Compare tab).")
-        if ss[views.PINS]:
-            st.caption(f"{len(ss[views.PINS])} plan(s) pinned.")
+                       + (f" {len(edited.excluded_sites)} site(s) excluded by you." if edited.excluded_sites else "")
+                       + (f" {len(ss[views.PINS])} plan(s) pinned; deltas are against '{baseline['label']}'."
+                          if baseline else ""))
 
     if shown is None:
         with tab_export:

@@ -1,6 +1,8 @@
 """What the app shows: headline metrics, the plan's tables, sensitivity, explanations, comparison, export."""
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -338,7 +340,7 @@ def _clear_pins() -> None:
 def compare(scn: optimizer.Scenario, res: optimizer.Result, source: str, fp: str) -> None:
     pins = st.session_state.get(PINS) or []
     if not pins:
-        st.info("Pin the current plan (**Pin this plan** in the sidebar), change the settings or the tables, "
+        st.info("Pin the current plan (**Pin this plan**, top right), change the settings or the tables, "
                 "and the two plans appear here side by side. Pin as many as you like.")
         return
     if st.session_state.get(BASELINE) not in range(len(pins)):
@@ -426,7 +428,7 @@ def export(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool) -
         st.caption("The current settings have no plan; the plan files are disabled until they do.")
     st.markdown("The whole scenario as it stands here - your table edits and every what-if value in "
                 "`scenario.toml` - as a zip that the app (upload it) and the CLI load back to this same plan:")
-    st.download_button("scenario.zip", scn.to_zip(), file_name=f"{scn.name}-scenario.zip", mime="application/zip",
+    zip_name = re.sub(r"[^A-Za-z0-9._-]+", "-", scn.name).strip("-") + "-scenario.zip"
+    st.download_button("scenario.zip", scn.to_zip(), file_name=zip_name, mime="application/zip",
                        key="dl_scenario_zip", on_click="ignore", icon=":material/folder_zip:")
-    st.code(f"unzip {scn.name}-scenario.zip -d my-scenario && python -m optimizer solve my-scenario --out out/",
-            language="bash")
+    st.code(f"unzip {zip_name} -d my-scenario && python -m optimizer solve my-scenario --out out/", language="bash")
