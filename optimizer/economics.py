@@ -100,32 +100,29 @@ def groups(scn: Scenario) -> pd.DataFrame:
 
 
 def operating_value(
-    scn: Scenario, gi: np.ndarray, si: np.ndarray, lead: np.ndarray,
+    scn: Scenario, mi: np.ndarray, si: np.ndarray, lead: np.ndarray,
     power_usd_kwh: np.ndarray | None = None, breakdown: bool = False, monthly: bool = False,
 ):
-    """ops for the pairs (group gi[k], site si[k]) (any broadcastable shapes), summed month by month.
+    """ops for rigs of model mi[k] at site si[k] with lead time lead[k] (broadcastable), month by month.
 
     ``power_usd_kwh`` replaces the sites' power price, per pair (used to find entry prices).
-
     With ``breakdown`` returns (revenue, power, hosting) present values whose difference is ops,
-    counting revenue and power only in months where the rig runs (revenue > power).
+    counting revenue and power only in months where the rig runs (revenue > power); with
+    ``monthly`` the discounted expected margin of each month, shape (..., T).
     """
-    g = groups(scn)
-    rigs = scn.rigs
-    mi = g["mi"].to_numpy()[gi]
+    rigs, sites = scn.rigs, scn.sites
     hash_ths = rigs["hashrate_ths"].to_numpy(float)[mi]
     kw = rigs["power_w"].to_numpy(float)[mi] / 1000
-    uptime = scn.sites["uptime"].to_numpy(float)[si]
-    price = scn.sites["power_usd_kwh"].to_numpy(float)[si] if power_usd_kwh is None else power_usd_kwh
-    power_month = kw * (scn.sites["pue"].to_numpy(float)[si] * 24 * DAYS_PER_MONTH * uptime * price
+    uptime = sites["uptime"].to_numpy(float)[si]
+    price = sites["power_usd_kwh"].to_numpy(float)[si] if power_usd_kwh is None else power_usd_kwh
+    power_month = kw * (sites["pue"].to_numpy(float)[si] * 24 * DAYS_PER_MONTH * uptime * price
                         * scn.settings.policy.power_price_multiplier)
-    host = kw * scn.sites["hosting_usd_kw_month"].to_numpy(float)[si]
+    host = kw * sites["hosting_usd_kw_month"].to_numpy(float)[si]
     hp, avail, survival, discount = month_weights(scn, lead)
-    ops = np.zeros(np.broadcast(gi, si).shape)
-    per_month = np.zeros(ops.shape + (len(hp),)) if monthly else None
-    rev_pv = np.zeros_like(ops)
-    pow_pv = np.zeros_like(ops)
-    host_pv = np.zeros_like(ops)
+    shape = np.broadcast(mi, si, lead).shape
+    ops = np.zeros(shape)
+    per_month = np.zeros(shape + (len(hp),)) if monthly else None
+    rev_pv, pow_pv, host_pv = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     for t in range(len(hp)):
         w = discount[t] * avail[..., t] * survival[si, t]
         rev = hash_ths * hp[t] * DAYS_PER_MONTH * uptime
@@ -145,9 +142,22 @@ def operating_value(
     return ops
 
 
-def monthly_operating_value(scn: Scenario, gi: np.ndarray, si: np.ndarray, lead: np.ndarray) -> np.ndarray:
-    """The terms of ops month by month, shape (..., T): discounted expected margin of month t."""
-    return operating_value(scn, gi, si, lead, monthly=True)
+def operating_curve(scn: Scenario, mi: np.ndarray, si: np.ndarray, lead: np.ndarray):
+    """The pieces of ops as a function of the power price p, for 1-D pairs:
+    ops(p) = sum_t w[:, t] * max(0, rev[:, t] - c * p) - hosting_pv.
+
+    Returns (w, rev, c, hosting_pv); w and rev are (n, T). Used to find entry power prices.
+    """
+    rigs, sites = scn.rigs, scn.sites
+    hash_ths = rigs["hashrate_ths"].to_numpy(float)[mi]
+    kw = rigs["power_w"].to_numpy(float)[mi] / 1000
+    uptime = sites["uptime"].to_numpy(float)[si]
+    hp, avail, survival, discount = month_weights(scn, lead)
+    w = discount[None, :] * avail * survival[si, :]
+    rev = (hash_ths * DAYS_PER_MONTH * uptime)[:, None] * hp[None, :]
+    c = kw * sites["pue"].to_numpy(float)[si] * 24 * DAYS_PER_MONTH * uptime * scn.settings.policy.power_price_multiplier
+    hosting_pv = w.sum(axis=1) * kw * sites["hosting_usd_kw_month"].to_numpy(float)[si]
+    return w, rev, c, hosting_pv
 
 
 def compute(scn: Scenario) -> Economics:
@@ -166,9 +176,8 @@ def compute(scn: Scenario) -> Economics:
     ban_prob = 1 - (1 - risk) ** (H / 12)
     upfront = ship_os[oi, :] + sites["import_duty"].to_numpy(float)[None, :] * resale[:, None]
     penalty = st.policy.risk_aversion * ban_prob[None, :] * resale[:, None]
-    gi_grid = np.arange(G)[:, None]
     si_grid = np.arange(S)[None, :]
-    ops = operating_value(scn, gi_grid, si_grid, lead_os[oi, :]) if G and S else np.zeros((G, S))
+    ops = operating_value(scn, mi[:, None], si_grid, lead_os[oi, :]) if G and S else np.zeros((G, S))
     value = ops + terminal[:, None] - upfront - penalty
     mw = power_w[:, None] * sites["pue"].to_numpy(float)[None, :] / 1e6
     return Economics(
@@ -183,11 +192,8 @@ def compute(scn: Scenario) -> Economics:
 def breakdown(scn: Scenario, origin: str, model: str, site: str) -> dict[str, float]:
     """The per-rig value of relocating one rig of ``model`` from ``origin`` to ``site``, term by term."""
     origins, models, sites = list(scn.origins["origin"]), list(scn.rigs["model"]), list(scn.sites["site"])
-    g = groups(scn)
-    match = g.index[(g["origin"] == origin) & (g["model"] == model)]
-    if not len(match):
-        raise KeyError(f"no rigs of model '{model}' at origin '{origin}' in fleet.csv")
-    gi = int(match[0])
+    if model not in models or origin not in origins:
+        raise KeyError(f"unknown model '{model}' or origin '{origin}'")
     si = sites.index(site)
     oi = origins.index(origin)
     rig = scn.rigs.iloc[models.index(model)]
@@ -195,7 +201,8 @@ def breakdown(scn: Scenario, origin: str, model: str, site: str) -> dict[str, fl
     st = scn.settings
     dist, ship_os, lead_os = freight(scn)
     H = st.horizon.months
-    rev, pw, host = operating_value(scn, np.array(gi), np.array(si), lead_os[oi, si], breakdown=True)
+    mi = models.index(model)
+    rev, pw, host = operating_value(scn, np.array(mi), np.array(si), np.array(lead_os[oi, si]), breakdown=True)
     resale = float(rig["resale_usd"])
     terminal = st.horizon.salvage_fraction * resale * (1 + st.horizon.discount_rate) ** (-H / 12)
     ban = 1 - (1 - float(row["reg_risk"])) ** (H / 12)

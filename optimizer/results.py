@@ -196,7 +196,7 @@ def payback_months(scn: Scenario, econ: Economics, model: LinearModel, xv: np.nd
     if not len(used) or upfront <= 0:
         return 0.0 if len(used) else None
     gi, si = model.x_group[used], model.x_site[used]
-    monthly = E.monthly_operating_value(scn, gi, si, econ.lead_days[econ.group_origin[gi], si])  # (n, T)
+    monthly = E.operating_value(scn, econ.group_model[gi], si, econ.lead_days[econ.group_origin[gi], si], monthly=True)
     cum = np.cumsum((xv[used][:, None] * monthly).sum(axis=0))
     hit = np.nonzero(cum >= upfront)[0]
     if not len(hit):
@@ -238,24 +238,36 @@ def entry_power_prices(scn: Scenario, econ: Economics, model: LinearModel, raw: 
     if bb is not None:
         pi_b = max(float(duals[bb.start]), 0.0)
     G = econ.n_groups
+    chunk = max(1, 200_000 // G)  # bounds memory: pairs x months arrays per chunk
+    for first in range(0, len(candidates), chunk):
+        out[candidates[first: first + chunk]] = _entry_prices_for(scn, econ, candidates[first: first + chunk], u, pi_cap, pi_j, pi_b)
+    return out
+
+
+def _entry_prices_for(scn, econ, candidates, u, pi_cap, pi_j, pi_b) -> np.ndarray:
+    G = econ.n_groups
     gi = np.repeat(np.arange(G), len(candidates))
     si = np.tile(candidates, G)
+    mi = econ.group_model[gi]
     lead = econ.lead_days[econ.group_origin[gi], si]
-    fixed_part = (econ.value_usd[gi, si] - E.operating_value(scn, gi, si, lead)  # V without ops
+    ops_now = E.operating_value(scn, mi, si, lead)
+    fixed_part = (econ.value_usd[gi, si] - ops_now  # V without its operating value
                   - u[gi] - econ.mw_per_rig[gi, si] * pi_cap[si] - econ.hashrate_ths[gi] * pi_j[si]
                   - econ.upfront_usd[gi, si] * pi_b)
+    w, rev, c_per_kwh, hosting_pv = E.operating_curve(scn, mi, si, lead)
 
     def reduced_cost(price: np.ndarray) -> np.ndarray:
-        return fixed_part + E.operating_value(scn, gi, si, lead, power_usd_kwh=price)
+        ops = (w * np.maximum(rev - c_per_kwh[:, None] * price[:, None], 0.0)).sum(axis=1) - hosting_pv
+        return fixed_part + ops
 
     lo = np.zeros(len(gi))
-    hi = np.maximum(sites["power_usd_kwh"].to_numpy(float)[si], 1e-6)
+    hi = np.maximum(scn.sites["power_usd_kwh"].to_numpy(float)[si], 1e-6)
     can = reduced_cost(lo) > 1e-9
-    for _ in range(30):
+    for _ in range(40):
         mid = (lo + hi) / 2
         ok = reduced_cost(mid) > 1e-9
         lo = np.where(ok, mid, lo)
         hi = np.where(ok, hi, mid)
     price = np.where(can, lo, -1.0).reshape(G, len(candidates)).max(axis=0)
-    out[candidates] = price
-    return out
+    return price
+

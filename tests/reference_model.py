@@ -134,5 +134,5 @@ def optimum(sc: dict) -> float | None:
     A = np.array(A) if A else np.zeros((0, n))
     # scipy's milp with no integer columns is a plain LP solve.
     res = milp(c, constraints=LinearConstraint(A, lo, hi), integrality=np.array(integ, int) * int(mip), bounds=Bounds(lb, ub),
-               options={"mip_rel_gap": 1e-9})
+               options={"mip_rel_gap": sc["solver"]["mip_gap"]})
     return -res.fun if res.status == 0 else None
