@@ -224,6 +224,7 @@ def test_map_layers_and_a_camera_that_stays_put(at):
     assert {"GeoJsonLayer", "ArcLayer", "ColumnLayer", "ScatterplotLayer"} <= set(types)
     assert types["ArcLayer"]["greatCircle"] is True
     assert "mapStyle" not in spec or not spec["mapStyle"]
+    assert json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip)["html"] == "{tip}"
     arcs_before = len(types["ArcLayer"]["data"])
     view_before = spec["initialViewState"]
     at.slider(key="ctl_market_btc_price_usd").set_value(15000.0).run()
@@ -328,6 +329,7 @@ def test_broken_upload_shows_file_row_column_and_keeps_the_scenario(at, china):
 
 
 def test_partial_upload_takes_the_other_tables_from_the_current_scenario(at, china):
+    at.slider(key="ctl_policy_risk_aversion").set_value(0.5).run()
     sites = china.sites.drop(columns=["_row"]).copy()
     sites["capacity_mw"] = sites["capacity_mw"] * 2
     at.file_uploader(key="upload").set_value(("sites.csv", sites.to_csv(index=False).encode(), "text/csv")).run()
@@ -335,8 +337,9 @@ def test_partial_upload_takes_the_other_tables_from_the_current_scenario(at, chi
     assert at.selectbox(key="source").value != "china-2021"
     files = china.files()
     files["sites.csv"] = sites.to_csv(index=False).encode()
-    expected = optimizer.solve(optimizer.scenario_from_files(files))
+    expected = optimizer.solve(optimizer.scenario_from_files(files, overrides={"policy.risk_aversion": 0.5}))
     assert shown_metrics(at) == expected_metrics(expected.summary)
+    assert at.slider(key="ctl_policy_risk_aversion").value == pytest.approx(0.5)  # the what-ifs carried over
 
 
 # ---------------------------------------------------------------- compare
@@ -451,3 +454,21 @@ def test_slider_moves_do_not_recompute_the_sweep(at, monkeypatch):
     ok(at)
     assert len(calls) == n
     assert any("for earlier settings" in w.value for w in at.warning)
+
+
+def test_partial_upload_with_fewer_sites_drops_their_freight_quotes(at, china):
+    if china.lanes.empty:
+        pytest.skip("china-2021 has no lanes.csv")
+    gone = china.lanes["site"].iloc[0]
+    sites = china.sites.drop(columns=["_row"])
+    sites = sites[sites["site"] != gone]
+    at.file_uploader(key="upload").set_value(("sites.csv", sites.to_csv(index=False).encode(), "text/csv")).run()
+    ok(at)
+    assert not errors(at)
+    notice = "\n".join(s.value for s in at.success)
+    assert "freight quote(s)" in notice
+    lanes = china.lanes.drop(columns=["_row"])
+    files = china.files()
+    files["sites.csv"] = sites.to_csv(index=False).encode()
+    files["lanes.csv"] = lanes[lanes["site"] != gone].to_csv(index=False).encode()
+    assert shown_metrics(at) == expected_metrics(optimizer.solve(optimizer.scenario_from_files(files)).summary)

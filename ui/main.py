@@ -7,9 +7,11 @@ or upload is reported where it was made while the last good plan stays on screen
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 import optimizer
@@ -98,16 +100,34 @@ def _read_upload(files: list[Any]) -> tuple[dict[str, bytes], str, list[str]]:
     current = st.session_state.get("active_source")
     if missing and current:
         donor = base_scenario(current).files()
-        for name in missing + (["lanes.csv"] if "lanes.csv" not in data and "origins.csv" not in data else []):
-            if name in donor:
-                data[name] = donor[name]
+        for name in missing:
+            data[name] = donor[name]
+        if "lanes.csv" not in data and "lanes.csv" in donor:
+            data["lanes.csv"], dropped = _borrow_lanes(donor["lanes.csv"], data)
+            if dropped:
+                notes.append(f"{dropped} freight quote(s) for origins or sites not in your tables were left out")
         if "scenario.toml" not in data:
             data["scenario.toml"] = donor["scenario.toml"]
-        notes.append(f"{', '.join(missing)} taken from the current scenario '{current}'")
+            notes.append("your what-if settings carry over")
+        notes.insert(0, f"{', '.join(missing)} taken from the current scenario '{current}'")
         label = f"{current.removeprefix(UPLOAD_PREFIX)} + {', '.join(sorted(n for n in data if n not in donor or data[n] != donor[n]))}"
     else:
         label = "uploaded scenario"
     return data, label, notes
+
+
+def _borrow_lanes(lanes_csv: bytes, data: dict[str, bytes]) -> tuple[bytes, int]:
+    """The donor's freight quotes that still name an origin and a site of the new tables."""
+    try:
+        lanes = pd.read_csv(io.BytesIO(lanes_csv), dtype=str, keep_default_na=False)
+        origins = set(pd.read_csv(io.BytesIO(data["origins.csv"]), dtype=str, keep_default_na=False)["origin"].str.strip())
+        sites = set(pd.read_csv(io.BytesIO(data["sites.csv"]), dtype=str, keep_default_na=False)["site"].str.strip())
+    except Exception:  # noqa: BLE001 - unreadable tables: the engine reports them; keep the quotes as they are
+        return lanes_csv, 0
+    keep = lanes["origin"].str.strip().isin(origins) & lanes["site"].str.strip().isin(sites)
+    if keep.all():
+        return lanes_csv, 0
+    return lanes[keep].to_csv(index=False, lineterminator="\n").encode(), int((~keep).sum())
 
 
 def _on_upload() -> None:
@@ -132,6 +152,8 @@ def _on_upload() -> None:
     old = ss.get("active_source")
     kept = _keep_edits(old) if old else None
     ss[UPLOADS][key] = data
+    if "your what-if settings carry over" in notes:
+        ss["memory"][key] = controls.control_state()
     ss.setdefault("pending_source", None)
     ss["pending_source"] = key
     ss["upload_notice"] = (f"Loaded '{scn.name}': {len(scn.fleet)} fleet rows, {len(scn.sites)} sites."
