@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pydeck as pdk
+from pydeck.bindings.json_tools import default_serialize
 
 import optimizer
 
@@ -26,10 +27,30 @@ TALLEST_COLUMN_M = 1_800_000  # the largest site at full capacity
 TOOLTIP_STYLE = {"backgroundColor": "#1f2430", "color": "white", "fontSize": "12px", "maxWidth": "360px"}
 
 
+COUNTRIES_PLACEHOLDER = "__rigshift_countries__"
+
+
 @lru_cache(maxsize=1)
 def countries() -> dict[str, Any]:
     with COUNTRIES.open(encoding="utf-8") as fh:
         return json.load(fh)
+
+
+@lru_cache(maxsize=1)
+def _countries_json() -> str:
+    return json.dumps(countries(), separators=(",", ":"))
+
+
+class _Deck(pdk.Deck):
+    """A Deck whose JSON is compact and reuses the basemap's serialised GeoJSON.
+
+    pydeck pretty-prints (about 1 MB and 150 ms per rerun with the countries); this keeps a
+    slider move cheap. The countries layer carries a placeholder swapped for the cached text.
+    """
+
+    def to_json(self) -> str:
+        text = json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
+        return text.replace(json.dumps(COUNTRIES_PLACEHOLDER), _countries_json(), 1)
 
 
 def risk_colour(reg_risk: float, alpha: int) -> list[int]:
@@ -118,7 +139,7 @@ def build(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.View
     } for _, f in flows.iterrows() if f["origin"] in pos_o and f["site"] in pos_s]
 
     layers = [
-        pdk.Layer("GeoJsonLayer", countries(), id="countries", stroked=True, filled=True,
+        pdk.Layer("GeoJsonLayer", COUNTRIES_PLACEHOLDER, id="countries", stroked=True, filled=True,
                   get_fill_color=[236, 236, 232, 255], get_line_color=[160, 160, 160, 255],
                   line_width_min_pixels=0.5, pickable=False),
         pdk.Layer("ArcLayer", arc_rows, id="flows", get_source_position="source", get_target_position="target",
@@ -131,6 +152,6 @@ def build(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.View
                   get_fill_color=[31, 71, 136, 200], get_line_color=[255, 255, 255, 255], stroked=True,
                   line_width_min_pixels=1, pickable=True),
     ]
-    return pdk.Deck(layers=layers, initial_view_state=initial_view, map_style=None,
+    return _Deck(layers=layers, initial_view_state=initial_view, map_style=None,
                     views=[pdk.View(type="MapView", controller=True, repeat=True)],
                     tooltip={"html": "{tip}", "style": TOOLTIP_STYLE})
