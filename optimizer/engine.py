@@ -9,7 +9,7 @@ from .errors import InfeasibleError
 from .model import build_model
 from .results import Result, assemble
 from .scenario import Scenario
-from .solve import solve_model
+from .solvers import solve_model
 
 
 def solve(scn: Scenario, solver: str | None = None) -> Result:

@@ -94,13 +94,36 @@ def build_model(scn: Scenario, econ: Economics) -> LinearModel:
     return model
 
 
+def dominated(scn: Scenario, econ: Economics) -> np.ndarray | None:
+    """(G, S) mask of relocations that can never beat selling or storing the same rig, or None.
+
+    x[g,s] with V[g,s] <= max(resale[g], terminal[g]) uses capacity, budget and cap room to earn
+    no more than an action that uses none, so some optimal plan never uses it: dropping it keeps
+    the optimum, and keeps the LP duals optimal too (the fleet row's dual is at least that
+    alternative, so the dropped column's reduced cost stays <= 0). Not safe when a site minimum
+    may need filling, or when neither selling nor storing is allowed.
+    """
+    pol = scn.settings.policy
+    if not scn.settings.solver.prune_dominated or (scn.sites["min_mw"] > 0).any():
+        return None
+    alternatives = [v for v, on in ((econ.resale_usd, pol.allow_sell), (econ.terminal_usd, pol.allow_idle)) if on]
+    if not alternatives:
+        return None
+    best = np.maximum.reduce(alternatives)
+    return econ.value_usd <= best[:, None]
+
+
 def define_columns(scn: Scenario, econ: Economics) -> LinearModel:
-    """x >= 0 for allowed pairs (objective V), sell and idle (resale, terminal), y binary (-fixed cost)."""
+    """x >= 0 for allowed, undominated pairs (objective V), sell and idle (resale, terminal), y binary (-fixed cost)."""
     pol = scn.settings.policy
     mode = model_mode(scn)
     G, S = econ.n_groups, len(econ.sites)
     site_ok = allowed_sites(scn)
-    gg, ss = np.nonzero(np.broadcast_to(site_ok[None, :], (G, S)))
+    usable = np.broadcast_to(site_ok[None, :], (G, S))
+    drop = dominated(scn, econ)
+    if drop is not None:
+        usable = usable & ~drop
+    gg, ss = np.nonzero(usable)
     n_x = len(gg)
     costs = [econ.value_usd[gg, ss]]
     next_col = n_x

@@ -15,7 +15,7 @@ from . import tables as T
 from .economics import Economics
 from .model import LinearModel, allowed_sites
 from .scenario import Scenario
-from .solve import RawSolution
+from .solvers import RawSolution
 
 ZERO = 1e-6  # rigs below this are solver noise, not a decision
 ALLOCATION_COLUMNS = ["action", "origin", "model", "site", "jurisdiction", "rigs", "mw", "hashrate_ths", "value_usd"]

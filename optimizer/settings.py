@@ -62,6 +62,7 @@ class SolverSettings:
     # Extensions (see README): which path feeds the solver, and HiGHS's LP algorithm.
     backend: str = "auto"
     lp_algorithm: str = "auto"
+    prune_dominated: bool = True
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
     "solver.mip_gap": ("float", lambda v: 0 <= v < 1, "in [0, 1)"),
     "solver.time_limit_s": ("float", *_range(0, 1e6, lo_open=True)),
     "solver.backend": ("str", lambda v: v in ("auto", "pulp", "direct"), '"auto", "pulp" or "direct"'),
+    "solver.prune_dominated": ("bool", lambda v: True, ""),
     "solver.lp_algorithm": (
         "str",
         lambda v: v in ("auto", "simplex", "ipm", "choose"),

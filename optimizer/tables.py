@@ -267,6 +267,19 @@ def _did_you_mean(word: str, options: list[str], cutoff: float = 0.6) -> str | N
     return f"did you mean '{close[0]}'?" if close else None
 
 
+def _fast_numbers(cells: list[str], whole: bool) -> np.ndarray | None:
+    """All cells at once when every one is a plain finite number (whole if ``whole``), else None."""
+    if not cells or any(c == "" or "_" in c for c in cells):
+        return None
+    try:
+        values = np.asarray(cells, dtype=float)
+    except ValueError:
+        return None
+    if not np.isfinite(values).all() or (whole and (values != np.round(values)).any()):
+        return None
+    return values
+
+
 def _parse_number(cell: str) -> tuple[float, str | None, str | None]:
     """(value, error, hint). Empty cells come back as NaN with no error: the caller applies defaults."""
     if cell == "":
@@ -337,8 +350,11 @@ def validate_table(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame |
                                             "names may not start with = + - @: spreadsheets run such cells as formulas"))
             out[col.name] = pd.Series(cells, index=frame.index, dtype=object)
             continue
-        values = np.empty(len(cells))
-        for i, (r, cell) in enumerate(zip(rows, cells)):
+        values = _fast_numbers(cells, whole=col.kind == "int")
+        slow = values is None  # some cell is empty or unusual: parse cell by cell to say which
+        if slow:
+            values = np.empty(len(cells))
+        for i, (r, cell) in enumerate(zip(rows, cells) if slow else ()):
             value, error, hint = _parse_number(cell)
             if error:
                 problems.append(Problem(file, int(r), col.name, error, hint))
