@@ -220,6 +220,10 @@ def main() -> None:
     except optimizer.ScenarioError as exc:
         _problems_box(f"Scenario '{source}' cannot be loaded.", [str(p) for p in exc.problems])
         return
+    except Exception as exc:  # noqa: BLE001 - keep the page (and the scenario picker) alive
+        _problems_box(f"Scenario '{source}' cannot be loaded (engine error, please report it).",
+                      [f"{type(exc).__name__}: {exc}"])
+        return
 
     if ss.get("active_source") != source:
         editors.reset()
@@ -284,7 +288,9 @@ def main() -> None:
     except optimizer.SolverFailure as exc:
         failure = [f"The solver gave up without a plan: {exc}"]
     except optimizer.ScenarioError as exc:
-        failure = [str(p) for p in exc.problems]
+        failure = ["These settings are not valid:"] + [str(p) for p in exc.problems]
+    except Exception as exc:  # noqa: BLE001 - an engine bug must not take the session (and its inputs) down
+        failure = ["The engine failed unexpectedly (please report this):", f"{type(exc).__name__}: {exc}"]
     stale = res is None
     shown_scn, shown = (scn, res)
     if res is None and ss["last_plan"] is not None:
