@@ -175,15 +175,26 @@ def test_every_control_reaches_the_engine(at, china):
     assert not (res.allocation["jurisdiction"] == jur).any()
 
 
-def test_fixed_hashprice_and_integer_rigs(at, china):
+def test_fixed_hashprice(at, china):
     at.checkbox(key="ctl_market_hashprice_fixed").check().run()
     at.number_input(key="ctl_market_hashprice_usd_th_day").set_value(0.2).run()
+    ok(at)
+    res = optimizer.solve(china.with_overrides({"market.hashprice_usd_th_day": 0.2}))
+    assert shown_metrics(at) == expected_metrics(res.summary)
+    at.slider(key="ctl_market_btc_price_usd").set_value(60000.0).run()  # no longer moves the plan
+    assert shown_metrics(at) == expected_metrics(res.summary)
+
+
+def test_integer_rigs_is_a_mip(at):
+    # on the tiny scenario: a MIP on china-2021 takes seconds, too slow for this suite
+    at.file_uploader(key="upload").set_value(("tiny.zip", zip_folder(TINY), "application/zip")).run()
     at.toggle(key="ctl_policy_integer_rigs").set_value(True).run()
     ok(at)
-    res = optimizer.solve(china.with_overrides({"market.hashprice_usd_th_day": 0.2, "policy.integer_rigs": True}))
+    res = optimizer.solve(optimizer.load_scenario(TINY, overrides={"policy.integer_rigs": True}))
     assert res.summary["mode"] == "mip"
     assert shown_metrics(at) == expected_metrics(res.summary)
     assert any("mixed-integer" in c.value for c in at.caption)
+    assert (table_with(at, "capacity_value")["capacity_value"].isin(["", "n/a (integer plan)"])).all()
 
 
 def test_reset_whatifs_restores_the_scenario(at, china):
