@@ -77,9 +77,10 @@ def model_mode(scn: Scenario) -> str:
 
 
 def allowed_sites(scn: Scenario) -> np.ndarray:
-    """Sites that may receive rigs: not in an excluded jurisdiction."""
-    excluded = set(scn.settings.policy.exclude_jurisdictions)
-    return ~scn.sites["jurisdiction"].isin(excluded).to_numpy()
+    """Sites that may receive rigs: not in an excluded jurisdiction, not excluded by name."""
+    pol = scn.settings.policy
+    return ~(scn.sites["jurisdiction"].isin(set(pol.exclude_jurisdictions))
+             | scn.sites["site"].isin(set(pol.exclude_sites))).to_numpy()
 
 
 def build_model(scn: Scenario, econ: Economics) -> LinearModel:

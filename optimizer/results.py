@@ -20,7 +20,7 @@ from .solvers import RawSolution
 ZERO = 1e-6  # rigs below this are solver noise, not a decision
 ALLOCATION_COLUMNS = ["action", "origin", "model", "site", "jurisdiction", "rigs", "mw", "hashrate_ths", "value_usd"]
 SITES_COLUMNS = ["site", "jurisdiction", "capacity_mw", "mw_used", "utilization", "opened", "shadow_usd_per_mw",
-                 "entry_power_usd_kwh", "rigs", "hashrate_ths"]
+                 "entry_power_usd_kwh", "rigs", "hashrate_ths", "excluded"]
 JURIS_COLUMNS = ["jurisdiction", "sites", "capacity_mw", "mw_used", "rigs", "hashrate_ths", "share_of_fleet_hashrate",
                  "cap_ths", "shadow_usd_per_ths", "excluded"]
 
@@ -72,7 +72,7 @@ def _clean(values: np.ndarray, integer: bool) -> np.ndarray:
     return np.round(v) if integer else v
 
 
-def assemble(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolution) -> Result:
+def assemble(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolution, details: bool = True) -> Result:
     pol = scn.settings.policy
     sites = scn.sites
     S, G = len(sites), econ.n_groups
@@ -134,11 +134,13 @@ def assemble(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolutio
         bb = model.block("budget")
         if bb is not None:
             budget_dual = max(float(raw.row_dual[bb.start]), 0.0)
-        entry = entry_power_prices(scn, econ, model, raw, mw_used)
+        if details:
+            entry = entry_power_prices(scn, econ, model, raw, mw_used)
     site_table = pd.DataFrame({
         "site": site_names, "jurisdiction": juris, "capacity_mw": cap, "mw_used": mw_used,
         "utilization": np.divide(mw_used, cap, out=np.zeros(S), where=cap > 0), "opened": opened,
         "shadow_usd_per_mw": shadow, "entry_power_usd_kwh": entry, "rigs": rigs_at, "hashrate_ths": ths_at,
+        "excluded": ~allowed_sites(scn),
     })[SITES_COLUMNS]
 
     total_ths = float((econ.hashrate_ths * econ.count).sum())
@@ -183,7 +185,7 @@ def assemble(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolutio
         "sell_all_usd": float((econ.resale_usd * econ.count).sum()),
         "avg_power_usd_kwh": float((price * mw_used).sum() / mw_used.sum()) if mw_used.sum() > 0 else None,
         "ban_probability_weighted": float((ban * ths_at).sum() / reloc_ths) if reloc_ths > 0 else None,
-        "payback_months": payback_months(scn, econ, model, xv, upfront),
+        "payback_months": payback_months(scn, econ, model, xv, upfront) if details else None,
         "budget_shadow_usd_per_usd": budget_dual,
         "horizon_months": scn.settings.horizon.months,
     }

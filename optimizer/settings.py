@@ -51,6 +51,7 @@ class Policy:
     allow_idle: bool = True
     integer_rigs: bool = False
     exclude_jurisdictions: tuple[str, ...] = ()
+    exclude_sites: tuple[str, ...] = ()
     power_price_multiplier: float = 1.0
 
 
@@ -130,6 +131,7 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
     "policy.allow_idle": ("bool", lambda v: True, ""),
     "policy.integer_rigs": ("bool", lambda v: True, ""),
     "policy.exclude_jurisdictions": ("strlist", lambda v: True, ""),
+    "policy.exclude_sites": ("strlist", lambda v: True, ""),
     "policy.power_price_multiplier": ("float", *_range(0, 1e3)),
     "solver.name": ("str", lambda v: v in ("highs", "cbc"), '"highs" or "cbc"'),
     "solver.mip_gap": ("float", lambda v: 0 <= v < 1, "in [0, 1)"),
