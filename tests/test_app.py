@@ -266,15 +266,14 @@ def test_valid_site_and_fleet_edits_reach_the_engine(at, china):
     assert shown_metrics(at) == expected_metrics(res.summary)
 
 
-def test_excluding_a_site_solves_it_with_zero_capacity(at, china):
+def test_excluding_a_site_solves_it_excluded(at, china):
     used = optimizer.solve(china).sites
     site_row = int(used["mw_used"].idxmax())
     at.session_state["sites_editor"] = {"edited_rows": {site_row: {"exclude": True}}, "added_rows": [], "deleted_rows": []}
     at.run()
     ok(at)
-    sites = china.sites.copy()
-    sites.loc[site_row, "capacity_mw"] = 0.0
-    res = optimizer.solve(china.with_tables(sites=sites))
+    res = optimizer.solve(china.with_overrides({"policy.exclude_sites": [china.sites.loc[site_row, "site"]]}))
+    assert res.sites.loc[site_row, "excluded"]
     assert shown_metrics(at) == expected_metrics(res.summary)
     assert res.sites.loc[site_row, "mw_used"] == 0
     assert any("1 site(s) excluded by you" in c.value for c in at.caption)

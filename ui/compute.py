@@ -107,7 +107,7 @@ class Sweep:
 
 def _point(scn: optimizer.Scenario, key: str, value: float) -> dict:
     try:
-        s = optimizer.solve(scn.with_overrides({key: float(value)})).summary
+        s = optimizer.solve(scn.with_overrides({key: float(value)}), details=False).summary
         return {"value": float(value), "objective_usd": s["objective_usd"], "rigs_relocated": s["rigs_relocated"],
                 "rigs_sold": s["rigs_sold"], "rigs_idle": s["rigs_idle"], "status": s["status"]}
     except (optimizer.InfeasibleError, optimizer.SolverFailure) as exc:
@@ -134,7 +134,7 @@ def sweep(scn: optimizer.Scenario, key: str, grid: list[float], fp: str | None =
 
 def _relocates(scn: optimizer.Scenario, btc_price_usd: float) -> bool:
     try:
-        res = optimizer.solve(scn.with_overrides({"market.btc_price_usd": float(btc_price_usd)}))
+        res = optimizer.solve(scn.with_overrides({"market.btc_price_usd": float(btc_price_usd)}), details=False)
     except (optimizer.InfeasibleError, optimizer.SolverFailure):
         return False
     return res.summary["rigs_relocated"] > 0.5

@@ -4,8 +4,8 @@ The editors show the active scenario's own tables; Streamlit keeps the user's ce
 the editor's widget state, so a bad value stays on screen next to the engine's message
 while the plan keeps using the last edit that validated.
 
-A site ticked "exclude" is solved with ``capacity_mw = 0`` (and exported that way), so the
-plan, the CLI and a reloaded export all agree.
+A site ticked "exclude" goes into ``policy.exclude_sites`` (its capacity stays as it was), so
+the plan, the CLI and a reloaded export all agree.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class Edited:
 def editor_frames(scn: optimizer.Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The columns the editors show, from the scenario's own (unedited) tables."""
     sites = scn.sites[[c for c in SITE_SHOWN if c != "exclude"]].copy()
-    sites.insert(SITE_SHOWN.index("exclude"), "exclude", False)
+    sites.insert(SITE_SHOWN.index("exclude"), "exclude", sites["site"].isin(set(scn.settings.policy.exclude_sites)))
     sites = sites.reset_index(drop=True)
     fleet = scn.fleet[FLEET_SHOWN].copy().reset_index(drop=True)
     return sites, fleet
@@ -51,7 +51,7 @@ def _sites_config() -> dict:
         "power_usd_kwh": c.NumberColumn("power (USD/kWh)", format="%.4f", help="All-in electricity price"),
         "reg_risk": c.NumberColumn("reg_risk (per year)", format="%.3f",
                                    help="Annual probability that mining there is forced to stop, 0 <= reg_risk < 1"),
-        "exclude": c.CheckboxColumn("exclude", help="Leave this site out of the plan (solved as capacity 0)"),
+        "exclude": c.CheckboxColumn("exclude", help="Leave this site out of the plan (policy.exclude_sites)"),
         "hosting_usd_kw_month": c.NumberColumn("hosting (USD/kW/month)", format="%.2f"),
         "pue": c.NumberColumn("PUE", format="%.3f"),
         "uptime": c.NumberColumn("uptime", format="%.3f"),
@@ -75,7 +75,7 @@ def render(scn: optimizer.Scenario) -> Edited:
     """Draw both editors; return the edited tables (not yet validated)."""
     sites0, fleet0 = editor_frames(scn)
     st.markdown("**Sites** - edit capacity, power price, regulatory risk and the other site terms; "
-                "tick *exclude* to leave a site out (it is solved and exported with capacity 0).")
+                "tick *exclude* to leave a site out (saved as `policy.exclude_sites`).")
     sites = st.data_editor(sites0, key=SITES_KEY, hide_index=True, num_rows="fixed", column_config=_sites_config(),
                            width="stretch")
     st.markdown("**Fleet** - how many rigs of each model stand at each origin.")
@@ -90,9 +90,6 @@ def render(scn: optimizer.Scenario) -> Edited:
     if changed:
         site_cols = [c for c in SITE_EDITABLE if c != "exclude"]
         full_sites = _merge(scn.sites, sites, site_cols)
-        if exclude.any():
-            full_sites["capacity_mw"] = full_sites["capacity_mw"].astype(float)
-            full_sites.loc[exclude, "capacity_mw"] = 0.0
         frames = {"sites": full_sites, "fleet": _merge(scn.fleet, fleet, ["count"])}
     return Edited(frames, excluded, changed)
 

@@ -272,7 +272,7 @@ def main() -> None:
     # ---- what-ifs on top, then the plan
     settings_problems: list[str] = []
     try:
-        scn = tables.with_overrides(overrides)
+        scn = tables.with_overrides({**overrides, "policy.exclude_sites": tuple(edited.excluded_sites)})
     except optimizer.ScenarioError as exc:
         settings_problems = [str(p) for p in exc.problems]
         scn = tables
