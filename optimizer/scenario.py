@@ -134,16 +134,24 @@ def validate_frames(
     return typed
 
 
-def check_exclusions(settings: Settings, sites: pd.DataFrame, source: str) -> list[Problem]:
-    """Every excluded jurisdiction must be one of sites.csv: a typo would otherwise exclude nothing."""
-    known = sorted(set(sites["jurisdiction"]))
+def check_exclusions(settings: Settings, sites: pd.DataFrame, source: str | Mapping[str, str]) -> list[Problem]:
+    """Every excluded jurisdiction and site must be in sites.csv: a typo would otherwise exclude nothing.
+
+    ``source`` names where the settings came from: one file for both keys, or a file per key.
+    """
     problems = []
-    for name in settings.policy.exclude_jurisdictions:
-        if name not in known:
-            problems.append(Problem(source, None, "policy.exclude_jurisdictions",
-                                    f"'{name}' is not a jurisdiction of sites.csv",
-                                    T._did_you_mean(name, known) or ("jurisdictions are: " + ", ".join(known[:10])
-                                                                      + (" ..." if len(known) > 10 else ""))))
+    pol = settings.policy
+    for key, names, column, what in (
+        ("policy.exclude_jurisdictions", pol.exclude_jurisdictions, "jurisdiction", "a jurisdiction"),
+        ("policy.exclude_sites", getattr(pol, "exclude_sites", ()), "site", "a site"),
+    ):
+        known = sorted(set(sites[column]))
+        where = source if isinstance(source, str) else source.get(key, TOML_FILE)
+        for name in names:
+            if name not in known:
+                problems.append(Problem(where, None, key, f"'{name}' is not {what} of sites.csv",
+                                        T._did_you_mean(name, known) or (f"{column}s are: " + ", ".join(known[:10])
+                                                                          + (" ..." if len(known) > 10 else ""))))
     return problems
 
 
@@ -202,8 +210,9 @@ def scenario_from_files(files: Mapping[str, bytes], overrides: Mapping[str, Any]
     except ScenarioError as exc:
         problems.extend(exc.problems)
     if typed is not None and settings is not None:
-        source = "--set" if overrides and "policy.exclude_jurisdictions" in overrides else TOML_FILE
-        problems.extend(_locate_toml(check_exclusions(settings, typed["sites"], source), toml_text))
+        sources = {key: "--set" if overrides and key in overrides else TOML_FILE
+                   for key in ("policy.exclude_jurisdictions", "policy.exclude_sites")}
+        problems.extend(_locate_toml(check_exclusions(settings, typed["sites"], sources), toml_text))
     if problems:
         raise ScenarioError(_dedupe(problems))
     assert typed is not None and settings is not None
