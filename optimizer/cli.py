@@ -66,7 +66,11 @@ def _load(args: argparse.Namespace) -> Scenario:
 def _cmd_solve(args: argparse.Namespace) -> int:
     scn = _load(args)
     res = solve(scn)
-    res.write(args.out)
+    try:
+        res.write(args.out)
+    except OSError as exc:  # an unwritable --out is a usage error, not an internal one
+        raise ScenarioError(Problem("--out", None, None, f"cannot write to {args.out}: {exc.strerror or exc}",
+                                    "give a folder you can write to (it is created if missing)")) from None
     s = res.summary
     print(f"{s['status']} ({s['mode']}, {s['solver']}): plan value ${s['objective_usd']:,.0f}; "
           f"relocate {s['rigs_relocated']:,.0f}, sell {s['rigs_sold']:,.0f}, store {s['rigs_idle']:,.0f} rigs; "

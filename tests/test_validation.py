@@ -355,3 +355,14 @@ def _usage(args):
         except SystemExit as exc:
             rc = exc.code
     return rc, buf.getvalue()
+
+
+def test_cli_unwritable_out_is_bad_input_not_internal_error(tmp_path, capsys):
+    folder = write_folder(tmp_path / "scn", tiny_files())
+    not_a_folder = tmp_path / "plan.txt"
+    not_a_folder.write_text("keep me")
+    rc = cli_main(["solve", str(folder), "--out", str(not_a_folder)])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "--out: cannot write to" in err and "Traceback" not in err and "internal error" not in err
+    assert not_a_folder.read_text() == "keep me"
