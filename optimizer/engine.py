@@ -1,32 +1,15 @@
 """The pipeline in one screen: economics -> build model -> solve -> results."""
 from __future__ import annotations
 
-import difflib
 import time
 
 from . import economics
 from .diagnose import explain_infeasible
-from .errors import InfeasibleError, Problem, ScenarioError
+from .errors import InfeasibleError, ScenarioError
 from .model import build_model
 from .results import Result, assemble
-from .scenario import Scenario
+from .scenario import Scenario, check_exclusions
 from .solvers import solve_model
-
-
-def check_exclusions(scn: Scenario) -> None:
-    """Exclusions must name jurisdictions and sites the scenario has: a typo is an error, not a no-op."""
-    problems = []
-    pol = scn.settings.policy
-    for key, names, known in (("policy.exclude_jurisdictions", pol.exclude_jurisdictions, scn.sites["jurisdiction"]),
-                              ("policy.exclude_sites", pol.exclude_sites, scn.sites["site"])):
-        options = sorted(set(known))
-        for name in names:
-            if name not in options:
-                close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-                problems.append(Problem("scenario settings", None, key, f"'{name}' is not in sites.csv",
-                                        f"did you mean '{close[0]}'?" if close else None))
-    if problems:
-        raise ScenarioError(problems)
 
 
 def solve(scn: Scenario, solver: str | None = None, details: bool = True) -> Result:
@@ -40,7 +23,10 @@ def solve(scn: Scenario, solver: str | None = None, details: bool = True) -> Res
     """
     if solver is not None:
         scn = scn.with_overrides({"solver.name": solver})
-    check_exclusions(scn)
+    # Tables edited after loading (with_tables) may have dropped an excluded site or jurisdiction.
+    problems = check_exclusions(scn.settings, scn.sites, "scenario settings")
+    if problems:
+        raise ScenarioError(problems)
     t0 = time.perf_counter()
     econ = economics.compute(scn)
     t1 = time.perf_counter()
