@@ -84,7 +84,9 @@ def assemble(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolutio
     juris = sites["jurisdiction"].to_numpy()
     site_names = sites["site"].to_numpy()
     mw_rig = econ.mw_per_rig[gi, si]
-    used = xv > 0
+    used = np.nonzero(xv > 0)[0]
+    # relocations sorted by site, origin, model (sell and idle follow in fleet order)
+    used = used[np.lexsort((models[gi[used]].astype(str), origins[gi[used]].astype(str), site_names[si[used]].astype(str)))]
     reloc = pd.DataFrame({
         "action": "relocate", "origin": origins[gi[used]], "model": models[gi[used]],
         "site": site_names[si[used]], "jurisdiction": juris[si[used]], "rigs": xv[used],
@@ -108,9 +110,6 @@ def assemble(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolutio
             "rigs": v[k], "mw": 0.0, "hashrate_ths": v[k] * econ.hashrate_ths[k], "value_usd": v[k] * per_rig[k],
         }))
     allocation = pd.concat(frames, ignore_index=True)[ALLOCATION_COLUMNS]
-    order = {"relocate": 0, "sell": 1, "idle": 2}
-    allocation = allocation.sort_values(["action", "site", "origin", "model"], key=lambda c: c.map(order) if c.name == "action" else c,
-                                        kind="stable").reset_index(drop=True)
 
     mw_used = np.bincount(si[used], weights=xv[used] * mw_rig[used], minlength=S)
     rigs_at = np.bincount(si[used], weights=xv[used], minlength=S)
@@ -145,9 +144,11 @@ def assemble(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolutio
 
     total_ths = float((econ.hashrate_ths * econ.count).sum())
     share = pol.max_jurisdiction_share
-    jt = site_table.groupby("jurisdiction", sort=True).agg(
-        sites=("site", "size"), capacity_mw=("capacity_mw", "sum"), mw_used=("mw_used", "sum"),
-        rigs=("rigs", "sum"), hashrate_ths=("hashrate_ths", "sum")).reset_index()
+    names, j_of_site = np.unique(juris.astype(str), return_inverse=True)
+    per_j = lambda w: np.bincount(j_of_site, weights=w, minlength=len(names))  # noqa: E731
+    jt = pd.DataFrame({"jurisdiction": names, "sites": np.bincount(j_of_site, minlength=len(names)),
+                       "capacity_mw": per_j(cap), "mw_used": per_j(mw_used), "rigs": per_j(rigs_at),
+                       "hashrate_ths": per_j(ths_at)})
     jt["share_of_fleet_hashrate"] = jt["hashrate_ths"] / total_ths if total_ths > 0 else 0.0
     jt["cap_ths"] = share * total_ths if share < 1 else np.nan
     jt["shadow_usd_per_ths"] = [juris_dual.get(j, 0.0) if juris_dual is not None else np.nan for j in jt["jurisdiction"]]
