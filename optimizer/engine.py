@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from . import economics
 from .diagnose import explain_infeasible
-from .errors import InfeasibleError, ScenarioError
+from .errors import InfeasibleError, ScenarioError, SolverFailure
 from .model import build_model
 from .results import Result, assemble
 from .scenario import Scenario, check_exclusions
@@ -29,6 +31,8 @@ def solve(scn: Scenario, solver: str | None = None, details: bool = True) -> Res
         raise ScenarioError(problems)
     t0 = time.perf_counter()
     econ = economics.compute(scn)
+    if not (np.isfinite(econ.value_usd).all() and np.isfinite(econ.upfront_usd).all()):
+        raise SolverFailure("the per-rig values overflow (non-finite numbers): check units of prices and counts")
     t1 = time.perf_counter()
     model = build_model(scn, econ)
     t2 = time.perf_counter()

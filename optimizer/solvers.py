@@ -168,6 +168,14 @@ def _cbc_solver(model: LinearModel, settings: SolverSettings, tmp: str) -> pulp.
     return solver
 
 
+def _run(prob: pulp.LpProblem, solver: pulp.LpSolver) -> None:
+    """prob.solve, with any failure inside PuLP or the solver turned into a SolverFailure."""
+    try:
+        prob.solve(solver)
+    except Exception as exc:  # noqa: BLE001 - a solver crash must reach the user as a message
+        raise SolverFailure(f"{solver.name} failed: {type(exc).__name__}: {exc}") from exc
+
+
 def _solve_pulp(model: LinearModel, settings: SolverSettings) -> RawSolution:
     t0 = time.perf_counter()
     prob, variables, constraints = to_pulp(model)
@@ -182,7 +190,7 @@ def _solve_pulp(model: LinearModel, settings: SolverSettings) -> RawSolution:
             solver.optionsDict["solver"] = algo
             if algo == "ipm":
                 solver.optionsDict["run_crossover"] = "on"
-        prob.solve(solver)
+        _run(prob, solver)
         seconds = time.perf_counter() - t1
         h = prob.solverModel
         # PuLP maps a HiGHS time-limit stop to "Optimal": read HiGHS's own status instead.
@@ -200,7 +208,7 @@ def _solve_pulp(model: LinearModel, settings: SolverSettings) -> RawSolution:
             bound = -bound
         return RawSolution(status, obj, x, duals, gap, bound, "highs", "pulp", seconds, build)
     with tempfile.TemporaryDirectory(prefix="rigshift-cbc-") as tmp:
-        prob.solve(_cbc_solver(model, settings, tmp))
+        _run(prob, _cbc_solver(model, settings, tmp))
     seconds = time.perf_counter() - t1
     st, sol_st = prob.status, prob.sol_status
     if st == pulp.LpStatusInfeasible or sol_st == pulp.LpSolutionInfeasible:

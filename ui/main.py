@@ -81,10 +81,11 @@ def _read_upload(files: list[Any]) -> tuple[dict[str, bytes], str, list[str]]:
     notes: list[str] = []
     zips = [f for f in files if f.name.lower().endswith(".zip")]
     if zips:
+        newest = zips[-1]  # the uploader lists files in upload order: a second zip replaces the first
         if len(files) > 1:
-            raise optimizer.ScenarioError(optimizer.Problem(
-                "upload", None, None, "mixes a zip with other files", "upload either one zip or the individual files"))
-        return optimizer.read_zip(zips[0].getvalue(), zips[0].name), Path(zips[0].name).stem, notes
+            notes.append(f"loaded the newest zip, {newest.name}; the other {len(files) - 1} uploaded file(s) were "
+                         "left aside (remove them from the uploader if you no longer need them)")
+        return optimizer.read_zip(newest.getvalue(), newest.name), Path(newest.name).stem, notes
     data: dict[str, bytes] = {}
     for f in files:
         name = Path(f.name).name
