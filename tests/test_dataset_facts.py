@@ -7,7 +7,6 @@ Reads only files (csv, tomllib, pandas); it does not import the engine.
 from __future__ import annotations
 
 import csv
-import math
 import re
 import tomllib
 from pathlib import Path

@@ -12,12 +12,9 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -27,10 +24,8 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from rigshift_testkit import ROOT, files_with, tiny_text  # noqa: E402
 
 import optimizer  # noqa: E402
+from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, chromium_missing_reason, running_app  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 SESSIONS = 4
 STEP_S = 90  # any one step (page load, upload and solve) in any session
 TOTAL_S = 300  # the whole concurrent run
@@ -40,14 +35,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 if not (ROOT / "app.py").exists():
     pytest.skip("app.py is not in this checkout", allow_module_level=True)
-if not CHROMIUM.exists() and not os.environ.get("CI"):
-    pytest.skip(f"{CHROMIUM} is missing (run `make browser`); in CI this test must run", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+if chromium_missing_reason():
+    pytest.skip(chromium_missing_reason(), allow_module_level=True)
 
 
 class MemorySampler(threading.Thread):
@@ -83,40 +72,9 @@ class MemorySampler(threading.Thread):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("load") / "streamlit.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         # A served app does not hot-reload: Streamlit's module reloader races with concurrent sessions
-         # when source files change under it (streamlit/streamlit#6404, "KeyError: 'ui.main'").
-         "--server.fileWatcherType", "none", "--server.runOnSave", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not become healthy within 60 s")
-            time.sleep(0.25)
+    with running_app(log_path) as (url, proc):
         yield url, proc, log_path
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
 
 
 # ----------------------------------------------------------------------------- the scenarios
