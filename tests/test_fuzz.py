@@ -174,34 +174,11 @@ def _check_file(name: str, data: bytes) -> None:
     check_outcome(files_with(**{file.replace(".csv", "_csv"): data}))
 
 
+@pytest.mark.parametrize("name", ["rigs", "origins", "fleet", "sites", "lanes"])
 @FUZZ
-@given(data=csv_bytes("rigs"))
-def test_fuzz_rigs(data):
-    _check_file("rigs", data)
-
-
-@FUZZ
-@given(data=csv_bytes("origins"))
-def test_fuzz_origins(data):
-    _check_file("origins", data)
-
-
-@FUZZ
-@given(data=csv_bytes("fleet"))
-def test_fuzz_fleet(data):
-    _check_file("fleet", data)
-
-
-@FUZZ
-@given(data=csv_bytes("sites"))
-def test_fuzz_sites(data):
-    _check_file("sites", data)
-
-
-@FUZZ
-@given(data=csv_bytes("lanes"))
-def test_fuzz_lanes(data):
-    _check_file("lanes", data)
+@given(data=st.data())
+def test_fuzz_csv(name, data):
+    _check_file(name, data.draw(csv_bytes(name), label=f"{name}.csv"))
 
 
 # ----------------------------------------------------------------------------- scenario.toml

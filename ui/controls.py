@@ -144,16 +144,18 @@ def render(settings: optimizer.Settings, jurisdictions: list[str]) -> dict[str, 
     st.markdown("**Market**")
     for s in MARKET:
         slider(s)
-    ensure(HASHPRICE_ON)
-    ensure(HASHPRICE)
-    fixed = st.checkbox("Fix today's hashprice instead of deriving it", key=HASHPRICE_ON,
-                        help="When fixed, BTC price and network hashrate no longer move the plan.")
-    if fixed:
-        hp = st.number_input("Hashprice today (USD per TH/s per day)", min_value=0.0, step=0.005, format="%.4f",
-                             key=HASHPRICE)
-        overrides["market.hashprice_usd_th_day"] = float(hp)
-    else:
-        overrides["market.hashprice_usd_th_day"] = None
+    def optional_number(on_key: str, on_label: str, on_help: str, key: str, label: str, step: float, fmt: str) -> float | None:
+        """A tick box that switches a number input on; the number, or None when it is off."""
+        ensure(on_key)
+        ensure(key)
+        if st.checkbox(on_label, key=on_key, help=on_help):
+            return float(st.number_input(label, min_value=0.0, step=step, format=fmt, key=key))
+        return None
+
+    overrides["market.hashprice_usd_th_day"] = optional_number(
+        HASHPRICE_ON, "Fix today's hashprice instead of deriving it",
+        "When fixed, BTC price and network hashrate no longer move the plan.",
+        HASHPRICE, "Hashprice today (USD per TH/s per day)", 0.005, "%.4f")
 
     st.markdown("**Horizon**")
     for s in HORIZON:
@@ -162,15 +164,10 @@ def render(settings: optimizer.Settings, jurisdictions: list[str]) -> dict[str, 
     st.markdown("**Policy**")
     for s in POLICY:
         slider(s)
-    ensure(BUDGET_ON)
-    ensure(BUDGET_MUSD)
-    capped = st.checkbox("Cap upfront spending", key=BUDGET_ON,
-                         help="Freight, import duty and site opening costs paid before any rig earns.")
-    if capped:
-        budget = st.number_input("Upfront budget (USD million)", min_value=0.0, step=0.25, format="%.2f", key=BUDGET_MUSD)
-        overrides["policy.budget_usd"] = float(budget) * 1e6
-    else:
-        overrides["policy.budget_usd"] = None
+    budget_musd = optional_number(
+        BUDGET_ON, "Cap upfront spending", "Freight, import duty and site opening costs paid before any rig earns.",
+        BUDGET_MUSD, "Upfront budget (USD million)", 0.25, "%.2f")
+    overrides["policy.budget_usd"] = None if budget_musd is None else budget_musd * 1e6
     for key, label, help_text in TOGGLES:
         toggle(key, label, help_text)
     ensure(EXCLUDE)
