@@ -39,7 +39,6 @@ class Scenario:
     lanes: pd.DataFrame
     settings: Settings
     name: str = "scenario"
-    toml_doc: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Scenario":
         """A copy with ``{"section.key": value}`` applied on top of the current settings; no file is read."""
@@ -47,9 +46,6 @@ class Scenario:
         problems = check_exclusions(settings, self.sites, "--set")
         if problems:
             raise ScenarioError(problems)
-        return dataclasses.replace(self, settings=settings)
-
-    def with_settings(self, settings: Settings) -> "Scenario":
         return dataclasses.replace(self, settings=settings)
 
     def with_tables(self, **frames: pd.DataFrame) -> "Scenario":
@@ -216,7 +212,7 @@ def scenario_from_files(files: Mapping[str, bytes], overrides: Mapping[str, Any]
     if problems:
         raise ScenarioError(_dedupe(problems))
     assert typed is not None and settings is not None
-    return Scenario(settings=settings, name=name, toml_doc=doc, **typed)
+    return Scenario(settings=settings, name=name, **typed)
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
