@@ -121,20 +121,13 @@ def assemble(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolutio
         opened = (mw_used > 0).astype(int)
     shadow = np.full(S, np.nan)
     entry = np.full(S, np.nan)
-    juris_dual = None
-    budget_dual = None
-    if raw.row_dual is not None:
-        cap_block = model.block("capacity")
-        shadow = np.maximum(raw.row_dual[cap_block.start: cap_block.start + S], 0.0)
-        shadow = np.where(shadow < 1e-9, 0.0, shadow)
-        jb = model.block("jurisdiction")
-        if jb is not None:
-            juris_dual = dict(zip(jb.labels, np.maximum(raw.row_dual[jb.start: jb.start + len(jb.labels)], 0.0)))
-        bb = model.block("budget")
-        if bb is not None:
-            budget_dual = max(float(raw.row_dual[bb.start]), 0.0)
+    duals = read_duals(scn, econ, model, raw)
+    juris_dual = duals.jurisdiction if duals else None
+    budget_dual = duals.budget if duals and model.block("budget") is not None else None
+    if duals:
+        shadow = np.where(duals.capacity < 1e-9, 0.0, duals.capacity)
         if details:
-            entry = entry_power_prices(scn, econ, model, raw, mw_used)
+            entry = entry_power_prices(scn, econ, duals, mw_used)
     site_table = pd.DataFrame({
         "site": site_names, "jurisdiction": juris, "capacity_mw": cap, "mw_used": mw_used,
         "utilization": np.divide(mw_used, cap, out=np.zeros(S), where=cap > 0), "opened": opened,
@@ -210,7 +203,35 @@ def payback_months(scn: Scenario, econ: Economics, model: LinearModel, xv: np.nd
     return float(t + (upfront - before) / step) if step > 0 else float(t + 1)
 
 
-def entry_power_prices(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolution, mw_used: np.ndarray) -> np.ndarray:
+@dataclass
+class Duals:
+    """The LP's shadow prices, d(objective)/d(rhs), clipped at 0 where a row can only bind one way."""
+
+    fleet: np.ndarray  # (G,) what one more rig of each batch is worth at the margin
+    capacity: np.ndarray  # (S,) USD per MW
+    jurisdiction: dict[str, float]  # USD per TH/s of cap
+    per_site_jurisdiction: np.ndarray  # (S,) the cap's dual of each site's jurisdiction
+    budget: float  # USD per USD (0 when there is no budget)
+
+
+def read_duals(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolution) -> Duals | None:
+    """Slice the row duals by constraint family; None in MIP mode (no shadow prices there)."""
+    if raw.row_dual is None:
+        return None
+    d = raw.row_dual
+    fleet, cap = model.block("fleet"), model.block("capacity")
+    jb, bb = model.block("jurisdiction"), model.block("budget")
+    juris = dict(zip(jb.labels, np.maximum(d[jb.start: jb.start + len(jb.labels)], 0.0))) if jb is not None else {}
+    return Duals(
+        fleet=d[fleet.start: fleet.start + econ.n_groups],
+        capacity=np.maximum(d[cap.start: cap.start + len(scn.sites)], 0.0),
+        jurisdiction=juris,
+        per_site_jurisdiction=scn.sites["jurisdiction"].map(juris).fillna(0.0).to_numpy(float),
+        budget=max(float(d[bb.start]), 0.0) if bb is not None else 0.0,
+    )
+
+
+def entry_power_prices(scn: Scenario, econ: Economics, duals: Duals, mw_used: np.ndarray) -> np.ndarray:
     """For each unused site: the highest power price (USD/kWh, before the multiplier) at which some rig
     group would earn a place there, holding every other shadow price of the current plan fixed.
 
@@ -220,51 +241,38 @@ def entry_power_prices(scn: Scenario, econ: Economics, model: LinearModel, raw: 
     site is used, excluded or has no capacity; 0 < price; -1 where even free power would not do.
     """
     sites = scn.sites
-    S = len(sites)
-    out = np.full(S, np.nan)
+    out = np.full(len(sites), np.nan)
     cap = sites["capacity_mw"].to_numpy(float)
     candidates = np.nonzero((mw_used <= ZERO) & allowed_sites(scn) & (cap > 0))[0]
     if not len(candidates) or econ.n_groups == 0:
         return out
-    duals = raw.row_dual
-    fleet = model.block("fleet")
-    u = duals[fleet.start: fleet.start + econ.n_groups]
-    cap_b = model.block("capacity")
-    pi_cap = np.maximum(duals[cap_b.start: cap_b.start + S], 0.0)
-    pi_j = np.zeros(S)
-    jb = model.block("jurisdiction")
-    if jb is not None:
-        jd = dict(zip(jb.labels, np.maximum(duals[jb.start: jb.start + len(jb.labels)], 0.0)))
-        pi_j = sites["jurisdiction"].map(jd).fillna(0.0).to_numpy(float)
-    pi_b = 0.0
-    bb = model.block("budget")
-    if bb is not None:
-        pi_b = max(float(duals[bb.start]), 0.0)
-    G = econ.n_groups
-    chunk = max(1, 200_000 // G)  # bounds memory: pairs x months arrays per chunk
+    chunk = max(1, 200_000 // econ.n_groups)  # bounds memory: pairs x months arrays per chunk
     for first in range(0, len(candidates), chunk):
-        out[candidates[first: first + chunk]] = _entry_prices_for(scn, econ, candidates[first: first + chunk], u, pi_cap, pi_j, pi_b)
+        out[candidates[first: first + chunk]] = _entry_prices_for(scn, econ, candidates[first: first + chunk], duals)
     return out
 
 
-def _entry_prices_for(scn, econ, candidates, u, pi_cap, pi_j, pi_b) -> np.ndarray:
+def _entry_prices_for(scn: Scenario, econ: Economics, candidates: np.ndarray, duals: Duals) -> np.ndarray:
     G = econ.n_groups
     gi = np.repeat(np.arange(G), len(candidates))
     si = np.tile(candidates, G)
     mi = econ.group_model[gi]
     lead = econ.lead_days[econ.group_origin[gi], si]
-    ops_now = E.operating_value(scn, mi, si, lead)
-    fixed_part = (econ.value_usd[gi, si] - ops_now  # V without its operating value
-                  - u[gi] - econ.mw_per_rig[gi, si] * pi_cap[si] - econ.hashrate_ths[gi] * pi_j[si]
-                  - econ.upfront_usd[gi, si] * pi_b)
     w, rev, c_per_kwh, hosting_pv = E.operating_curve(scn, mi, si, lead)
 
+    def ops(price: np.ndarray) -> np.ndarray:
+        return (w * np.maximum(rev - c_per_kwh[:, None] * price[:, None], 0.0)).sum(axis=1) - hosting_pv
+
+    price_now = scn.sites["power_usd_kwh"].to_numpy(float)[si]
+    fixed_part = (econ.value_usd[gi, si] - ops(price_now)  # V without its operating value
+                  - duals.fleet[gi] - econ.mw_per_rig[gi, si] * duals.capacity[si]
+                  - econ.hashrate_ths[gi] * duals.per_site_jurisdiction[si] - econ.upfront_usd[gi, si] * duals.budget)
+
     def reduced_cost(price: np.ndarray) -> np.ndarray:
-        ops = (w * np.maximum(rev - c_per_kwh[:, None] * price[:, None], 0.0)).sum(axis=1) - hosting_pv
-        return fixed_part + ops
+        return fixed_part + ops(price)
 
     lo = np.zeros(len(gi))
-    hi = np.maximum(scn.sites["power_usd_kwh"].to_numpy(float)[si], 1e-6)
+    hi = np.maximum(price_now, 1e-6)
     can = reduced_cost(lo) > 1e-9
     for _ in range(40):
         mid = (lo + hi) / 2
