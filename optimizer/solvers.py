@@ -82,16 +82,16 @@ def _lp_algorithm(model: LinearModel, settings: SolverSettings) -> str:
     return "ipm" if model.n_cols > IPM_ABOVE_COLUMNS else "choose"
 
 
-def _highs_options(h: highspy.Highs, model: LinearModel, settings: SolverSettings) -> None:
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(settings.time_limit_s))
-    h.setOptionValue("mip_rel_gap", float(settings.mip_gap))
-    h.setOptionValue("threads", 1)
+def _highs_options(model: LinearModel, settings: SolverSettings) -> dict[str, object]:
+    """HiGHS's options for this model, the same whether PuLP or the direct path hands them over."""
+    options: dict[str, object] = {"output_flag": False, "time_limit": float(settings.time_limit_s),
+                                  "mip_rel_gap": float(settings.mip_gap), "threads": 1}
     if model.mode == "lp":
         algo = _lp_algorithm(model, settings)
-        h.setOptionValue("solver", "simplex" if algo == "simplex" else algo)
+        options["solver"] = algo
         if algo == "ipm":
-            h.setOptionValue("run_crossover", "on")
+            options["run_crossover"] = "on"
+    return options
 
 
 def solve_model(model: LinearModel, settings: SolverSettings) -> RawSolution:
@@ -141,7 +141,8 @@ def _solve_direct(model: LinearModel, settings: SolverSettings) -> RawSolution:
     if model.integer.any():
         lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in model.integer]
     h = highspy.Highs()
-    _highs_options(h, model, settings)
+    for key, value in _highs_options(model, settings).items():
+        h.setOptionValue(key, value)
     h.passModel(lp)
     build = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -182,14 +183,8 @@ def _solve_pulp(model: LinearModel, settings: SolverSettings) -> RawSolution:
     build = time.perf_counter() - t0
     t1 = time.perf_counter()
     if settings.name == "highs":
-        solver = pulp.HiGHS(msg=False, mip=model.mode == "mip", timeLimit=settings.time_limit_s,
-                            gapRel=settings.mip_gap, threads=1)
-        # Same algorithm choice as the direct path.
-        if model.mode == "lp":
-            algo = _lp_algorithm(model, settings)
-            solver.optionsDict["solver"] = algo
-            if algo == "ipm":
-                solver.optionsDict["run_crossover"] = "on"
+        solver = pulp.HiGHS(msg=False, mip=model.mode == "mip")
+        solver.optionsDict.update(_highs_options(model, settings))  # applied by PuLP after it makes its Highs()
         _run(prob, solver)
         seconds = time.perf_counter() - t1
         h = prob.solverModel
