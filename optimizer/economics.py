@@ -47,9 +47,7 @@ class Economics:
     mw_per_rig: np.ndarray  # (G, S) power_w * pue / 1e6
     upfront_usd: np.ndarray  # (G, S) ship + duty
     value_usd: np.ndarray  # (G, S) V, value of relocating one rig
-    ship_usd: np.ndarray  # (O, S)
     lead_days: np.ndarray  # (O, S)
-    distance_km: np.ndarray  # (O, S)
     hp0: float
     origins: list[str]
     models: list[str]
@@ -171,7 +169,7 @@ def compute(scn: Scenario) -> Economics:
     resale = rigs["resale_usd"].to_numpy(float)[mi]
     H = st.horizon.months
     terminal = st.horizon.salvage_fraction * resale * (1 + st.horizon.discount_rate) ** (-H / 12)
-    dist, ship_os, lead_os = freight(scn)
+    _, ship_os, lead_os = freight(scn)
     risk = sites["reg_risk"].to_numpy(float)
     ban_prob = 1 - (1 - risk) ** (H / 12)
     upfront = ship_os[oi, :] + sites["import_duty"].to_numpy(float)[None, :] * resale[:, None]
@@ -184,7 +182,7 @@ def compute(scn: Scenario) -> Economics:
         group_origin=oi, group_model=mi, count=g["count"].to_numpy(np.int64),
         hashrate_ths=hash_ths, power_w=power_w, resale_usd=resale, terminal_usd=terminal,
         mw_per_rig=mw, upfront_usd=upfront, value_usd=value,
-        ship_usd=ship_os, lead_days=lead_os, distance_km=dist, hp0=hashprice_today(scn),
+        lead_days=lead_os, hp0=hashprice_today(scn),
         origins=list(scn.origins["origin"]), models=list(rigs["model"]), sites=list(sites["site"]),
     )
 
