@@ -136,7 +136,7 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
     "solver.name": ("str", lambda v: v in ("highs", "cbc"), '"highs" or "cbc"'),
     "solver.mip_gap": ("float", lambda v: 0 <= v < 1, "in [0, 1)"),
     "solver.time_limit_s": ("float", *_range(0, 1e6, lo_open=True)),
-    "solver.backend": ("str", lambda v: v in ("auto", "pulp", "direct"), '"auto", "pulp" or "direct"'),
+    "solver.backend": ("str", lambda v: v in ("auto", "pulp", "direct", "columns"), '"auto", "pulp", "direct" or "columns"'),
     "solver.prune_dominated": ("bool", lambda v: True, ""),
     "solver.lp_algorithm": (
         "str",

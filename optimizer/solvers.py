@@ -24,6 +24,7 @@ import numpy as np
 import pulp
 
 from .errors import SolverFailure
+from . import transport
 from .model import LinearModel, to_pulp
 from .settings import SolverSettings
 
@@ -73,6 +74,8 @@ def choose_backend(model: LinearModel, settings: SolverSettings) -> str:
         return "pulp"
     if settings.backend == "auto":
         return "direct" if model.n_cols > DIRECT_ABOVE_COLUMNS else "pulp"
+    if settings.backend == "columns" and settings.name != "highs":
+        return "pulp"
     return settings.backend
 
 
@@ -96,6 +99,11 @@ def _highs_options(model: LinearModel, settings: SolverSettings) -> dict[str, ob
 
 def solve_model(model: LinearModel, settings: SolverSettings) -> RawSolution:
     backend = choose_backend(model, settings)
+    if backend == "columns" or (backend == "direct" and settings.backend == "auto" and settings.lp_algorithm == "auto"
+                                and model.n_cols > transport.COLUMNS_ABOVE and transport.eligible(model, settings)):
+        if transport.eligible(model, settings):
+            return transport.solve_columns(model, settings)  # issue 13: column generation, same optimum
+        backend = "direct"
     if backend == "direct":
         if settings.name != "highs":
             raise SolverFailure("the direct backend feeds HiGHS only; use backend 'pulp' with CBC")
