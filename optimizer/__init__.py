@@ -10,6 +10,7 @@ never imports streamlit or pydeck::
 """
 from .economics import breakdown, compute as compute_economics, hashprice_today
 from .engine import solve
+from .planner import Planner
 from .errors import InfeasibleError, Problem, ScenarioError, SolverFailure
 from .results import Result
 from .scenario import Scenario, load_scenario, read_zip, scenario_from_files
@@ -19,4 +20,5 @@ __all__ = [
     "ALL_KEYS", "InfeasibleError", "Problem", "Result", "Scenario", "ScenarioError", "Settings",
     "SolverFailure", "breakdown", "compute_economics", "hashprice_today", "load_scenario", "read_zip",
     "scenario_from_files", "solve",
+    "Planner",
 ]

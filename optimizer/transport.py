@@ -258,9 +258,11 @@ def capacity_rows(model) -> np.ndarray:
     return np.arange(cap.start, cap.start + len(cap.labels))
 
 
-def master_options(settings) -> dict[str, object]:
+def master_options(settings, n_cols: int) -> dict[str, object]:
+    """HiGHS options of a first master solve: interior point with crossover on large masters."""
+    big = n_cols > COLUMNS_ABOVE
     return {"output_flag": False, "threads": 1, "time_limit": float(settings.time_limit_s),
-            "solver": "ipm", "run_crossover": "on"}
+            "solver": "ipm" if big else "choose", "run_crossover": "on"}
 
 
 def solve_columns(model, settings):
@@ -271,7 +273,7 @@ def solve_columns(model, settings):
     deadline = t0 + float(settings.time_limit_s)
     pricing = model_pricing(model)
     lo, up = model.row_bounds()
-    options = master_options(settings)
+    options = master_options(settings, model.n_cols)
     init = initial_columns(pricing, lo, up, capacity_rows(model), options)
     master = Master(lo, up, options)
     master.add(pricing.keys[init], pricing.cost[init], pricing.lower[init], pricing.upper[init], pricing.matrix[:, init])
