@@ -24,7 +24,7 @@ import numpy as np
 import pulp
 
 from .errors import SolverFailure
-from . import transport
+from . import mip_start, transport
 from .model import LinearModel, to_pulp
 from .settings import SolverSettings
 
@@ -152,6 +152,12 @@ def _solve_direct(model: LinearModel, settings: SolverSettings) -> RawSolution:
     for key, value in _highs_options(model, settings).items():
         h.setOptionValue(key, value)
     h.passModel(lp)
+    start = None
+    if mip_start.wanted(model, settings):  # issue 13: a good first plan, then HiGHS's search
+        start, left = mip_start.prepare(model, settings)
+        h.setOptionValue("time_limit", left)
+        if mip_start.usable(model, start):
+            mip_start.apply(h, start)
     build = time.perf_counter() - t0
     t1 = time.perf_counter()
     h.run()
@@ -159,6 +165,8 @@ def _solve_direct(model: LinearModel, settings: SolverSettings) -> RawSolution:
     status, gap, bound = _highs_status(h, model.mode)
     if status == "infeasible":
         return RawSolution("infeasible", np.nan, np.zeros(model.n_cols), None, None, None, "highs", "direct", seconds, build)
+    if start is not None:
+        gap, bound = mip_start.tighten(float(h.getInfo().objective_function_value), gap, bound, start)
     sol = h.getSolution()
     x = np.asarray(sol.col_value, float)
     # HiGHS reports duals of the problem as posed; with sense kMaximize they are d(obj)/d(rhs) already.
@@ -193,6 +201,8 @@ def _solve_pulp(model: LinearModel, settings: SolverSettings) -> RawSolution:
     if settings.name == "highs":
         solver = pulp.HiGHS(msg=False, mip=model.mode == "mip")
         solver.optionsDict.update(_highs_options(model, settings))  # applied by PuLP after it makes its Highs()
+        if mip_start.wanted(model, settings):  # issue 13: a good first plan, then HiGHS's search
+            solver = mip_start.started_pulp_highs(model, settings, variables, solver)
         _run(prob, solver)
         seconds = time.perf_counter() - t1
         h = prob.solverModel
