@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import threading
 import time
 from typing import Any, Mapping
 
@@ -45,14 +46,15 @@ _ECON_SECTIONS = ("market", "horizon", "logistics")
 
 
 class Planner:
-    """Warm re-solves of one scenario under what-if overrides. Not thread-safe: one per session.
+    """Warm re-solves of one scenario under what-if overrides; one per session (calls are serialised).
 
     ``solve(overrides)``: overrides as for ``Scenario.with_overrides`` ({"section.key": value}).
     ``solve_scenario(scn)``: any scenario (edited tables, other overrides); reuses what it can.
+    ``Planner(None)`` serves ``solve_scenario`` only (the app's per-session planner).
     Raises what ``optimizer.solve`` raises (ScenarioError, InfeasibleError, SolverFailure).
     """
 
-    def __init__(self, scenario: Scenario):
+    def __init__(self, scenario: Scenario | None):
         self.scenario = scenario
         self._tables: tuple | None = None  # (frames kept alive, their digest)
         self._econ_key: tuple | None = None
@@ -63,6 +65,7 @@ class Planner:
         self.last_model = None  # the model of record of the last solve (for tests and diagnostics)
         self.last_raw: RawSolution | None = None
         self.counts = {"warm": 0, "cold": 0, "engine": 0, "economics_reused": 0}
+        self._lock = threading.Lock()  # one HiGHS object: a rerun that overlaps the last one waits
 
     # ------------------------------------------------------------------ public
 
@@ -70,6 +73,10 @@ class Planner:
         return self.solve_scenario(self.scenario.with_overrides(dict(overrides or {})), details=details)
 
     def solve_scenario(self, scn: Scenario, details: bool = True) -> Result:
+        with self._lock:
+            return self._solve_scenario(scn, details)
+
+    def _solve_scenario(self, scn: Scenario, details: bool) -> Result:
         problems = check_exclusions(scn.settings, scn.sites, "scenario settings")
         if problems:
             raise ScenarioError(problems)

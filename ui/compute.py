@@ -84,13 +84,28 @@ def with_tables(base: optimizer.Scenario, frames: dict[str, pd.DataFrame]) -> op
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _solve(fp: str, _scn: optimizer.Scenario) -> optimizer.Result:
-    return optimizer.solve(_scn)
+def _solve(fp: str, _scn: optimizer.Scenario, _planner: optimizer.Planner | None = None) -> optimizer.Result:
+    return _planner.solve_scenario(_scn) if _planner is not None else optimizer.solve(_scn)
+
+
+PLANNER_KEY = "_rigshift_planner"
+
+
+def session_planner() -> optimizer.Planner | None:
+    """This session's planner (one kept HiGHS model per session; issue 13), made on first use."""
+    try:
+        planner = st.session_state.get(PLANNER_KEY)
+        if planner is None:
+            planner = st.session_state[PLANNER_KEY] = optimizer.Planner(None)
+        return planner
+    except Exception:  # noqa: BLE001 - outside a Streamlit session (bare-mode scripts, tests): no planner
+        return None
 
 
 def solve(scn: optimizer.Scenario, fp: str | None = None) -> optimizer.Result:
-    """The engine's plan; raises what optimizer.solve raises (errors are never cached)."""
-    return _solve(fp or scn.fingerprint(), scn)
+    """The engine's plan (warm from this session's planner); raises what optimizer.solve raises
+    (errors are never cached)."""
+    return _solve(fp or scn.fingerprint(), scn, session_planner())
 
 
 # ---------------------------------------------------------------- sensitivity
@@ -105,9 +120,10 @@ class Sweep:
     current_value: float
 
 
-def _point(scn: optimizer.Scenario, key: str, value: float) -> dict:
+def _point(scn: optimizer.Scenario, key: str, value: float, planner: optimizer.Planner | None = None) -> dict:
     try:
-        s = optimizer.solve(scn.with_overrides({key: float(value)}), details=False).summary
+        moved = scn.with_overrides({key: float(value)})
+        s = (planner.solve_scenario(moved, details=False) if planner else optimizer.solve(moved, details=False)).summary
         return {"value": float(value), "objective_usd": s["objective_usd"], "rigs_relocated": s["rigs_relocated"],
                 "rigs_sold": s["rigs_sold"], "rigs_idle": s["rigs_idle"], "status": s["status"]}
     except (optimizer.InfeasibleError, optimizer.SolverFailure) as exc:
@@ -124,7 +140,8 @@ def sweep_grid(current: float, lo_factor: float, hi_factor: float, n: int) -> li
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _sweep(fp: str, key: str, grid: tuple[float, ...], _scn: optimizer.Scenario) -> pd.DataFrame:
-    return pd.DataFrame([_point(_scn, key, v) for v in grid])
+    planner = optimizer.Planner(_scn)  # neighbouring points re-solve warm from one kept model
+    return pd.DataFrame([_point(_scn, key, v, planner) for v in grid])
 
 
 def sweep(scn: optimizer.Scenario, key: str, grid: list[float], fp: str | None = None) -> Sweep:
@@ -132,9 +149,10 @@ def sweep(scn: optimizer.Scenario, key: str, grid: list[float], fp: str | None =
     return Sweep(key, _sweep(fp or scn.fingerprint(), key, tuple(grid), scn), current)
 
 
-def _relocates(scn: optimizer.Scenario, btc_price_usd: float) -> bool:
+def _relocates(scn: optimizer.Scenario, btc_price_usd: float, planner: optimizer.Planner | None = None) -> bool:
     try:
-        res = optimizer.solve(scn.with_overrides({"market.btc_price_usd": float(btc_price_usd)}), details=False)
+        moved = scn.with_overrides({"market.btc_price_usd": float(btc_price_usd)})
+        res = planner.solve_scenario(moved, details=False) if planner else optimizer.solve(moved, details=False)
     except (optimizer.InfeasibleError, optimizer.SolverFailure):
         return False
     return res.summary["rigs_relocated"] > 0.5
@@ -143,16 +161,17 @@ def _relocates(scn: optimizer.Scenario, btc_price_usd: float) -> bool:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _breakeven(fp: str, tolerance_usd: float, _scn: optimizer.Scenario) -> float | None:
     current = _scn.settings.market.btc_price_usd
-    if _relocates(_scn, 0.0):
+    planner = optimizer.Planner(_scn)  # the bisection's solves re-solve warm from one kept model
+    if _relocates(_scn, 0.0, planner):
         return 0.0  # relocating pays even with a worthless coin (e.g. a fixed hashprice)
     lo, hi = 0.0, max(current, 1000.0)
-    while not _relocates(_scn, hi):
+    while not _relocates(_scn, hi, planner):
         lo, hi = hi, hi * 2
         if hi > 64 * max(current, 1000.0):
             return None  # no price we would call plausible makes relocation pay
     while hi - lo > tolerance_usd:
         mid = (lo + hi) / 2
-        if _relocates(_scn, mid):
+        if _relocates(_scn, mid, planner):
             hi = mid
         else:
             lo = mid
