@@ -17,7 +17,8 @@ by (rig group, site); a column that a move makes dominated (or excluded) stays i
 both bounds at 0, which changes neither the optimum nor the duals (a fixed column constrains no
 dual), and a column that becomes worth having re-enters by pricing.
 
-Bounded memory: a planner holds one scenario's model; a scenario with other tables, freight
+Bounded memory: a planner holds one scenario's model and the economics of its last few settings
+(``ECONOMICS_KEPT``); a scenario with other tables, freight
 settings or constraint families replaces it (cold start). MIPs, CBC, and LPs where neither
 selling nor storing is allowed go through ``optimizer.solve`` unchanged.
 """
@@ -27,6 +28,7 @@ import dataclasses
 import hashlib
 import threading
 import time
+from collections import OrderedDict
 from typing import Any, Mapping
 
 import numpy as np
@@ -41,6 +43,8 @@ from .results import Result, assemble
 from .scenario import Scenario, check_exclusions
 from .solvers import RawSolution, _highs_status
 
+# Economics kept for recent settings (each is a few (groups x sites) arrays; bounded memory).
+ECONOMICS_KEPT = 3
 # Settings that feed the economics (besides the tables); risk aversion is handled apart.
 _ECON_SECTIONS = ("market", "horizon", "logistics")
 
@@ -58,6 +62,7 @@ class Planner:
         self.scenario = scenario
         self._tables: tuple | None = None  # (frames kept alive, their digest)
         self._econ_key: tuple | None = None
+        self._econ_cache: OrderedDict[tuple, economics.Economics] = OrderedDict()  # the last few, newest last
         self._econ: economics.Economics | None = None
         self._penalty_key: tuple | None = None
         self._master: transport.Master | None = None
@@ -104,6 +109,7 @@ class Planner:
     def forget(self) -> None:
         """Drop the kept model and economics (memory back to nothing)."""
         self._master = self._master_key = self._econ = self._econ_key = self._tables = None
+        self._econ_cache.clear()
 
     # ------------------------------------------------------------------ economics
 
@@ -123,18 +129,24 @@ class Planner:
         token = self._tables_token(scn)
         base_key = (token, *(repr(getattr(st, s)) for s in _ECON_SECTIONS), st.policy.power_price_multiplier)
         key = (*base_key, st.policy.risk_aversion)
-        if self._econ is not None and key == self._econ_key:
+        if key in self._econ_cache:
+            self._econ_cache.move_to_end(key)
             self.counts["economics_reused"] += 1
+            self._econ, self._econ_key = self._econ_cache[key], key
             return self._econ
-        if self._econ is not None and base_key == self._econ_key[:-1]:
+        near = next((k for k in reversed(self._econ_cache) if k[:-1] == base_key), None)
+        if near is not None:
             # only risk aversion moved: V = ops + terminal - upfront - risk_aversion * ban * resale
+            old = self._econ_cache[near]
             ban = 1 - (1 - scn.sites["reg_risk"].to_numpy(float)) ** (st.horizon.months / 12)
-            penalty = ban[None, :] * self._econ.resale_usd[:, None]
-            value = self._econ.value_usd + (self._econ_key[-1] - st.policy.risk_aversion) * penalty
-            econ = dataclasses.replace(self._econ, value_usd=value)
+            penalty = ban[None, :] * old.resale_usd[:, None]
+            econ = dataclasses.replace(old, value_usd=old.value_usd + (near[-1] - st.policy.risk_aversion) * penalty)
             self.counts["economics_reused"] += 1
         else:
             econ = economics.compute(scn)
+        self._econ_cache[key] = econ
+        while len(self._econ_cache) > ECONOMICS_KEPT:
+            self._econ_cache.popitem(last=False)
         self._econ, self._econ_key = econ, key
         return econ
 
