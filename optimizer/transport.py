@@ -157,7 +157,7 @@ def generate(master: Master, pricing: Pricing, tol: float, per_site: int = ADD_P
     master are left alone (the caller updates their costs and bounds).
     """
     t0 = time.perf_counter()
-    AT = pricing.matrix.T.tocsr()  # one row per column: A^T y is a CSR matvec
+    AT = pricing.matrix.T  # CSC transposed is CSR without a copy: A^T y is one matvec
     outside = master.positions(pricing.keys) < 0
     movable = pricing.upper > pricing.lower
     master.stats.priced_out = False

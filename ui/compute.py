@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 import optimizer
+from optimizer import tables as T
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATASET = "china-2021"
@@ -39,6 +42,34 @@ def builtin_names() -> list[str]:
 def _folder_stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
     """Names, sizes and mtimes: a cheap cache key that changes when the files do."""
     return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file()))
+
+
+_TABLE_HASHES: dict[tuple[int, ...], tuple[tuple, Any]] = {}  # frames (kept alive) -> sha256 state after them
+_TABLE_HASHES_MAX = 16
+_TABLE_HASHES_LOCK = threading.Lock()
+
+
+def fingerprint(scn: optimizer.Scenario) -> str:
+    """``scn.fingerprint()``, with the tables' part remembered by the identity of their frames.
+
+    What-ifs keep the same table objects (``with_overrides``), so a rerun hashes only the settings
+    instead of every table again (issue 13: reruns that change nothing cost little)."""
+    frames = tuple(getattr(scn, name) for name in T.TABLES)
+    key = tuple(id(f) for f in frames)
+    with _TABLE_HASHES_LOCK:
+        hit = _TABLE_HASHES.get(key)
+    if hit is None or any(a is not b for a, b in zip(hit[0], frames)):
+        h = hashlib.sha256()
+        for frame in frames:
+            h.update(pd.util.hash_pandas_object(frame.drop(columns=["_row"], errors="ignore"), index=False).values.tobytes())
+        hit = (frames, h)
+        with _TABLE_HASHES_LOCK:
+            if len(_TABLE_HASHES) >= _TABLE_HASHES_MAX:
+                _TABLE_HASHES.pop(next(iter(_TABLE_HASHES)))
+            _TABLE_HASHES[key] = hit
+    h = hit[1].copy()
+    h.update(repr(scn.settings).encode())
+    return h.hexdigest()[:16]
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -80,7 +111,7 @@ def frame_key(frame: pd.DataFrame) -> str:
 def with_tables(base: optimizer.Scenario, frames: dict[str, pd.DataFrame]) -> optimizer.Scenario:
     """``base.with_tables(**frames)``, validated by the engine once per distinct edit."""
     key = "|".join(f"{name}:{frame_key(frames[name])}" for name in sorted(frames))
-    return _with_tables(base.fingerprint(), key, base, frames)
+    return _with_tables(fingerprint(base), key, base, frames)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -112,7 +143,7 @@ def large(scn: optimizer.Scenario) -> bool:
 def solve(scn: optimizer.Scenario, fp: str | None = None) -> optimizer.Result:
     """The engine's plan (warm from this session's planner on marketplace-sized scenarios); raises
     what optimizer.solve raises (errors are never cached)."""
-    return _solve(fp or scn.fingerprint(), scn, session_planner() if large(scn) else None)
+    return _solve(fp or fingerprint(scn), scn, session_planner() if large(scn) else None)
 
 
 # ---------------------------------------------------------------- sensitivity
@@ -153,7 +184,7 @@ def _sweep(fp: str, key: str, grid: tuple[float, ...], _scn: optimizer.Scenario)
 
 def sweep(scn: optimizer.Scenario, key: str, grid: list[float], fp: str | None = None) -> Sweep:
     current = float(getattr(getattr(scn.settings, key.split(".")[0]), key.split(".")[1]))
-    return Sweep(key, _sweep(fp or scn.fingerprint(), key, tuple(grid), scn), current)
+    return Sweep(key, _sweep(fp or fingerprint(scn), key, tuple(grid), scn), current)
 
 
 def _relocates(scn: optimizer.Scenario, btc_price_usd: float, planner: optimizer.Planner | None = None) -> bool:
@@ -191,4 +222,27 @@ def breakeven_btc_price(scn: optimizer.Scenario, tolerance_usd: float = 50.0, fp
     Found by bisection on whole solves, to within ``tolerance_usd``; None if relocation
     does not pay below 64 times today's price. Only meaningful when hashprice is derived.
     """
-    return _breakeven(fp or scn.fingerprint(), tolerance_usd, scn)
+    return _breakeven(fp or fingerprint(scn), tolerance_usd, scn)
+
+
+# ---------------------------------------------------------------- downloads (issue 13: built once per plan)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _plan_files(fp: str, _res: optimizer.Result) -> dict[str, str]:
+    return _res.files()
+
+
+def plan_files(scn: optimizer.Scenario, res: optimizer.Result) -> dict[str, str]:
+    """``res.files()`` for the plan of ``scn``, built once per scenario fingerprint."""
+    return _plan_files(fingerprint(scn), res)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _scenario_zip(fp: str, _scn: optimizer.Scenario) -> bytes:
+    return _scn.to_zip()
+
+
+def scenario_zip(scn: optimizer.Scenario) -> bytes:
+    """``scn.to_zip()``, built once per scenario fingerprint."""
+    return _scenario_zip(fingerprint(scn), scn)

@@ -277,7 +277,7 @@ def main() -> None:
     except optimizer.ScenarioError as exc:
         settings_problems = [str(p) for p in exc.problems]
         scn = tables
-    fp = scn.fingerprint()
+    fp = compute.fingerprint(scn)
     res: optimizer.Result | None = None
     failure: list[str] = []
     try:

@@ -19,7 +19,7 @@ from pydeck.bindings.json_tools import default_serialize
 
 import optimizer
 
-from . import fmt
+from . import compute, fmt
 
 COUNTRIES = Path(__file__).parent / "assets" / "world-countries-110m.geojson"
 COLUMN_RADIUS_M = 70_000
@@ -28,6 +28,10 @@ TOOLTIP_STYLE = {"backgroundColor": "#1f2430", "color": "white", "fontSize": "12
 
 
 COUNTRIES_PLACEHOLDER = "__rigshift_countries__"
+# The basemap as a static file (Streamlit static serving, .streamlit/config.toml; static/ is a copy of
+# ui/assets' file): the browser fetches and caches it once instead of receiving it with every rerun.
+COUNTRIES_URL = "app/static/world-countries-110m.geojson"
+STATIC_COUNTRIES = Path(__file__).resolve().parents[1] / "static" / COUNTRIES.name
 
 
 @lru_cache(maxsize=1)
@@ -49,8 +53,12 @@ class _Deck(pdk.Deck):
     """
 
     def to_json(self) -> str:
-        text = json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
-        return text.replace(json.dumps(COUNTRIES_PLACEHOLDER), _countries_json(), 1)
+        cached = self.__dict__.get("_rigshift_json")
+        if cached is None:
+            text = json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
+            cached = text.replace(json.dumps(COUNTRIES_PLACEHOLDER), _countries_json(), 1)
+            self.__dict__["_rigshift_json"] = cached
+        return cached
 
 
 def risk_colour(reg_risk: float, alpha: int) -> list[int]:
@@ -94,8 +102,26 @@ def _site_tip(row: pd.Series, mult: float) -> str:
     return "<br/>".join(lines)
 
 
+_BUILT: dict[tuple, pdk.Deck] = {}  # the last few map specifications, by what they show (issue 13)
+_BUILT_MAX = 16
+
+
 def build(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.ViewState,
           excluded_sites: list[str] | tuple[str, ...] = ()) -> pdk.Deck:
+    """The map for a plan; the same (scenario, plan, view, exclusions) reuses the built Deck and its JSON."""
+    key = (compute.fingerprint(scn), res.summary.get("objective_usd"), res.summary.get("status"),
+           json.dumps(initial_view.__dict__, sort_keys=True, default=str), tuple(excluded_sites))
+    deck = _BUILT.get(key)
+    if deck is None:
+        deck = _build(scn, res, initial_view, excluded_sites)
+        if len(_BUILT) >= _BUILT_MAX:
+            _BUILT.pop(next(iter(_BUILT)))
+        _BUILT[key] = deck
+    return deck
+
+
+def _build(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.ViewState,
+           excluded_sites: list[str] | tuple[str, ...] = ()) -> pdk.Deck:
     mult = scn.settings.policy.power_price_multiplier
     sites = scn.sites.drop(columns=["_row"], errors="ignore")[
         ["site", "lat", "lon", "power_usd_kwh", "pue", "uptime", "reg_risk"]
@@ -139,7 +165,7 @@ def build(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.View
     } for _, f in flows.iterrows() if f["origin"] in pos_o and f["site"] in pos_s]
 
     layers = [
-        pdk.Layer("GeoJsonLayer", COUNTRIES_PLACEHOLDER, id="countries", stroked=True, filled=True,
+        pdk.Layer("GeoJsonLayer", COUNTRIES_URL if STATIC_COUNTRIES.is_file() else COUNTRIES_PLACEHOLDER, id="countries", stroked=True, filled=True,
                   get_fill_color=[236, 236, 232, 255], get_line_color=[160, 160, 160, 255],
                   line_width_min_pixels=0.5, pickable=False),
         pdk.Layer("ArcLayer", arc_rows, id="flows", get_source_position="source", get_target_position="target",
