@@ -211,4 +211,8 @@ class Planner:
         x = np.zeros(model.n_cols)
         x[pos >= 0] = values[pos[pos >= 0]]
         obj = float(master.h.getInfo().objective_function_value)
-        return RawSolution(status, obj, x, master.duals(), gap, bound, "highs", "planner", seconds, build)
+        duals = master.duals()
+        # keep the kept model small (re-solves cost per column): drop columns far from entering
+        master.purge(max(5000, transport.KEEP_COLUMNS_PER_ROW * master.n_rows),
+                     protected=master.keys >= G * S)
+        return RawSolution(status, obj, x, duals, gap, bound, "highs", "planner", seconds, build)

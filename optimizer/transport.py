@@ -29,6 +29,8 @@ COLUMNS_ABOVE = 20_000
 # Columns a site may bring into the master per pricing round, and initially.
 ADD_PER_SITE = 5
 INITIAL_PER_SITE = 3
+# A kept master (the planner's) is trimmed back to this many columns per row after each solve.
+KEEP_COLUMNS_PER_ROW = 2
 # Share of sites in the sample LP that estimates the duals the initial columns are chosen by.
 SAMPLE_SHARE = 0.05
 SAMPLE_MIN_SITES = 400
@@ -103,6 +105,28 @@ class Master:
         if self.n_rows:
             self.h.changeRowsBounds(self.n_rows, np.arange(self.n_rows, dtype=np.int32),
                                     _inf(np.asarray(lower, float)), _inf(np.asarray(upper, float)))
+
+    def purge(self, limit: int, protected: np.ndarray | None = None) -> int:
+        """Delete nonbasic columns at zero, least attractive (most negative reduced cost) first, until
+        at most ``limit`` remain; ``protected`` (bool per master column) are never deleted. The basis
+        stays valid (only nonbasic columns go), so the next solve still starts hot. Returns how many."""
+        if self.n_cols <= limit:
+            return 0
+        sol = self.h.getSolution()
+        x = np.asarray(sol.col_value, float)
+        rc = np.asarray(sol.col_dual, float)
+        basic = np.array([s == highspy.HighsBasisStatus.kBasic for s in self.h.getBasis().col_status], bool)
+        can = ~basic & (np.abs(x) <= 0.0)
+        if protected is not None:
+            can &= ~protected
+        idx = np.nonzero(can)[0]
+        idx = idx[np.argsort(rc[idx], kind="stable")][: self.n_cols - limit]
+        if not len(idx):
+            return 0
+        idx = np.sort(idx)
+        self.h.deleteCols(len(idx), idx.astype(np.int32))
+        self.keys = np.delete(self.keys, idx)
+        return len(idx)
 
     def run(self) -> highspy.HighsModelStatus:
         self.h.run()
