@@ -5,7 +5,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from . import economics
+from . import analysis, economics
 from .engine import solve
 from .errors import InfeasibleError, Problem, ScenarioError, SolverFailure
 from .scenario import Scenario, load_scenario
@@ -117,7 +117,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         ("value_idle_usd", "  value of storing it (sold at horizon)"),
     ]
     for _, row in g.iterrows():
-        b = economics.breakdown(scn, row["origin"], row["model"], args.site)
+        b = analysis.breakdown(scn, row["origin"], row["model"], args.site)
         print(f"\n{row['model']} from {row['origin']} ({row['count']:,} rigs): {b['distance_km']:,.0f} km, "
               f"freight from {b['freight_source']}, lead {b['lead_days']:.1f} days, "
               f"ban probability within horizon {b['ban_probability']:.1%}")
