@@ -106,16 +106,22 @@ def _same_default(declared: Any, written: str) -> bool:
         return False
 
 
-def schema_mismatches(schema_csv: str) -> list[str]:
-    """Where a dataset's schema.csv disagrees with the declarations (type, unit, default), and
-    contract columns it leaves out. Rows for extra columns and other files are the dataset's own."""
+def schema_mismatches(schema_csv: str, folder: Path | None = None) -> list[str]:
+    """Where a dataset's schema.csv disagrees with the declarations (type, unit, default), and the
+    columns it leaves out: the required columns, and with ``folder`` every column of every scenario
+    file there. Rows for extra columns and other files are the dataset's own."""
     rows = list(csv.DictReader(io.StringIO(schema_csv)))
     problems: list[str] = []
     listed = {(r["file"], r["column"]) for r in rows}
     for spec in TABLES.values():
-        for c in spec.columns:
-            if (spec.file, c.name) not in listed and spec.required:
-                problems.append(f"{spec.file},{c.name}: missing from schema.csv")
+        present = folder is not None and (folder / spec.file).is_file()
+        names = [c.name for c in spec.columns if c.required and spec.required]
+        if present:
+            with open(folder / spec.file, newline="", encoding="utf-8-sig") as fh:
+                names = [h.strip() for h in next(csv.reader(fh), []) if h.strip()]
+        for name in names:
+            if (spec.file, name) not in listed:
+                problems.append(f"{spec.file},{name}: missing from schema.csv")
     by_file = {spec.file: spec for spec in TABLES.values()}
     for r in rows:
         file, name = r["file"], r["column"]

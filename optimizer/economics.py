@@ -8,6 +8,7 @@ Hashprice is computed in one place, ``hashprice_path``.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,26 +26,103 @@ HOURS_PER_DAY = 24.0
 _CHUNK_ELEMENTS = 4_000_000
 
 
-def hashprice_path(settings: "Settings") -> np.ndarray:
-    """hp_t, USD per TH/s per day, for months t = 0 .. H-1; shape (H,).
+# Bitcoin's halvings: the blocks 210,000 apart, on the days they were mined (UTC), and after
+# block 840,000 (20 April 2024) estimates at the target of one block per 10 minutes.
+PAST_HALVINGS = (datetime.date(2012, 11, 28), datetime.date(2016, 7, 9), datetime.date(2020, 5, 11),
+                 datetime.date(2024, 4, 20))
+BLOCKS_PER_HALVING = 210_000
+MINUTES_PER_BLOCK = 10.0
+DAYS_PER_HALVING = BLOCKS_PER_HALVING * MINUTES_PER_BLOCK / (24 * 60)  # 1,458.33 days
 
-    hp_t = hp0 * (1 + g)^t, where hp0 = ``hashprice_usd_th_day`` if given, else
-    144 * block_subsidy_btc * (1 + fee_share) * btc_price_usd / (network_hashrate_ehs * 1e6).
-    Overflow gives inf (never a warning): settings validation reports it.
+
+def halving_schedule(start_month: str, months: int) -> tuple[int, ...]:
+    """Months t in 0 .. months-1 (month 0 = ``start_month``, "YYYY-MM") holding a halving day.
+
+    Past halvings are the days their blocks were mined; later ones are estimated every
+    DAYS_PER_HALVING days after 20 April 2024. A halving counts from the month that contains it.
     """
+    year, month = (int(x) for x in start_month.split("-"))
+    first = year * 12 + month - 1
+    days = list(PAST_HALVINGS)
+    n = 1
+    while True:
+        day = PAST_HALVINGS[-1] + datetime.timedelta(days=n * DAYS_PER_HALVING)
+        if day.year * 12 + day.month - 1 - first >= months:
+            break
+        days.append(day)
+        n += 1
+    ts = (d.year * 12 + d.month - 1 - first for d in days)
+    return tuple(t for t in ts if 0 <= t < months)
+
+
+def halving_months(settings: "Settings") -> tuple[int, ...]:
+    """The months at which the subsidy halves: market.halving_months, else the schedule from horizon.start_month."""
+    if settings.market.halving_months:
+        return tuple(settings.market.halving_months)
+    if settings.horizon.start_month:
+        return halving_schedule(settings.horizon.start_month, settings.horizon.months)
+    return ()
+
+
+def hashprice_path(settings: "Settings", explicit: np.ndarray | None = None) -> np.ndarray:
+    """hp_t, USD per TH/s per day, for months t = 0 .. H-1; shape (H,). SPEC section 6:
+
+    1. ``explicit`` (market.csv, by month): hp_t as given.
+    2. a BTC-price or network-hashrate drift set (the other counts as 0):
+       hp_t = 144 * block_subsidy_btc * (0.5^k_t + fee_share) * btc_price_usd * (1+gb)^t
+              / (network_hashrate_ehs * (1+gh)^t * 1e6)
+    3. else hp_t = hp0 * (1+g)^t * (0.5^k_t + fee_share) / (1 + fee_share), where hp0 =
+       hashprice_usd_th_day if given, else 144 * block_subsidy_btc * (1 + fee_share) * btc_price_usd
+       / (network_hashrate_ehs * 1e6)  (section 2's path when there is no halving).
+    k_t is the number of halving months <= t. Overflow gives inf (never a warning): settings
+    validation reports it.
+    """
+    if explicit is not None:
+        return np.asarray(explicit, float)
     m, H = settings.market, settings.horizon.months
     t = np.arange(H)
+    k = np.searchsorted(np.asarray(halving_months(settings)), t, side="right")
+    reward = 0.5 ** k + m.fee_share  # block reward in units of today's subsidy; fees do not halve
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if m.btc_price_monthly_change is not None or m.network_hashrate_monthly_change is not None:
+            gb, gh = m.btc_price_monthly_change or 0.0, m.network_hashrate_monthly_change or 0.0
+            return (144 * m.block_subsidy_btc * reward * m.btc_price_usd * (1 + gb) ** t
+                    / (m.network_hashrate_ehs * (1 + gh) ** t * 1e6))
         if m.hashprice_usd_th_day is not None:
             hp0 = float(m.hashprice_usd_th_day)
         else:
             hp0 = 144 * m.block_subsidy_btc * (1 + m.fee_share) * m.btc_price_usd / (m.network_hashrate_ehs * 1e6)
-        return hp0 * (1 + m.hashprice_monthly_change) ** t
+        hp = hp0 * (1 + m.hashprice_monthly_change) ** t
+        if k.any():
+            hp = hp * np.where(k > 0, reward / (1 + m.fee_share), 1.0)
+        return hp
+
+
+def hashprice(scn: "Scenario") -> np.ndarray:
+    """The scenario's hp_t, shape (H,): its market.csv path when it has one, else ``hashprice_path``."""
+    market = getattr(scn, "market", None)
+    explicit = None
+    if market is not None and len(market):
+        explicit = market.sort_values("month")["hashprice_usd_th_day"].to_numpy(float)
+    return hashprice_path(scn.settings, explicit)
+
+
+def hashprice_source(scn: "Scenario") -> str:
+    """Which of SPEC section 6's three paths the scenario's hashprice follows, in words."""
+    m = scn.settings.market
+    halvings = halving_months(scn.settings)
+    extra = f", halvings in months {', '.join(map(str, halvings))}" if halvings else ""
+    if getattr(scn, "market", None) is not None and len(scn.market):
+        return "market.csv"
+    if m.btc_price_monthly_change is not None or m.network_hashrate_monthly_change is not None:
+        return (f"BTC price {m.btc_price_monthly_change or 0:+.1%}/month, network hashrate "
+                f"{m.network_hashrate_monthly_change or 0:+.1%}/month{extra}")
+    return f"changing {m.hashprice_monthly_change:+.1%}/month{extra}"
 
 
 def hashprice_today(scn: "Scenario") -> float:
     """hp_0 in USD per TH/s per day (summary.json's hashprice_usd_th_day)."""
-    return float(hashprice_path(scn.settings)[0])
+    return float(hashprice(scn)[0])
 
 
 def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
@@ -64,8 +142,8 @@ class MarginPath:
     per rig, undiscounted; the weights carry discounting, availability and survival.
     """
 
-    revenue_usd: np.ndarray  # (..., T) per month if running all month: hashrate_ths * hp_t * D * uptime
-    power_usd: np.ndarray  # (..., T) per month if running: kW * pue * 24 * D * uptime * price * multiplier
+    revenue_usd: np.ndarray  # (..., T) per month if running all month: hashrate_ths * hp_t * (1 - pool_fee) * D * uptime
+    power_usd: np.ndarray  # (..., T) per month if running: kW * pue * 24 * D * uptime * price * multiplier * (1+e)^t
     hosting_usd: np.ndarray  # (...) per month, owed whether or not the rig runs
     availability: np.ndarray  # (..., T) a_t, share of month t the rig is installed and running
     survival: np.ndarray  # (..., T) S_t, chance mining is still allowed in month t
@@ -111,7 +189,7 @@ def margin_path(
     mi, si, lead = np.asarray(mi), np.asarray(si), np.asarray(lead_days, float)
     H = st.horizon.months
     t = np.arange(H)
-    hp = hashprice_path(st)
+    hp = hashprice(scn)
     hash_ths = rigs["hashrate_ths"].to_numpy(float)[mi]
     kw = rigs["power_w"].to_numpy(float)[mi] / 1000
     uptime = sites["uptime"].to_numpy(float)[si]
@@ -119,7 +197,8 @@ def margin_path(
     power_month = kw * (sites["pue"].to_numpy(float)[si] * HOURS_PER_DAY * DAYS_PER_MONTH * uptime * price
                         * st.policy.power_price_multiplier)
     shape = np.broadcast(mi, si, lead).shape
-    revenue = (hash_ths * DAYS_PER_MONTH * uptime)[..., None] * hp
+    revenue = (hash_ths * (1 - st.market.pool_fee) * DAYS_PER_MONTH * uptime)[..., None] * hp
+    escalation = (1 + sites["power_monthly_change"].to_numpy(float)[si])[..., None] ** t
     availability = np.clip((DAYS_PER_MONTH * (t + 1) - lead[..., None]) / DAYS_PER_MONTH, 0.0, 1.0)
     risk = sites["reg_risk"].to_numpy(float)[si]
     survival = (1 - risk[..., None]) ** ((t + 0.5) / 12)
@@ -127,7 +206,7 @@ def margin_path(
     full = shape + (H,)
     return MarginPath(
         revenue_usd=np.broadcast_to(revenue, full),
-        power_usd=np.broadcast_to(np.asarray(power_month)[..., None], full),
+        power_usd=np.broadcast_to(np.asarray(power_month)[..., None] * escalation, full),
         hosting_usd=np.broadcast_to(kw * sites["hosting_usd_kw_month"].to_numpy(float)[si], shape),
         availability=np.broadcast_to(availability, full),
         survival=np.broadcast_to(survival, full),

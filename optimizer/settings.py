@@ -99,7 +99,21 @@ _DECLARED: tuple[Setting, ...] = (
             "if set, today's hashprice hp0, used instead of the one derived from the market keys",
             **_between(0, 1e5)),
     Setting("market.hashprice_monthly_change", "float", -0.02, "per month", "Hashprice drift (% per month)",
-            "g: hashprice multiplies by (1 + g) every month of the horizon", **_between(-1, 10, lo_open=True)),
+            "g: hashprice multiplies by (1 + g) every month of the horizon (section 2's path; absent, or at its "
+            "default, when a drift or market.csv gives the path)", **_between(-1, 10, lo_open=True)),
+    Setting("market.pool_fee", "float", 0.0, "share of revenue", "Pool fee (%)",
+            "share of revenue the mining pool keeps", check=lambda v: 0 <= v < 1, rule="in [0, 1)"),
+    Setting("market.btc_price_monthly_change", "float?", None, "per month", "BTC price drift (% per month)",
+            "gb: the BTC price multiplies by (1 + gb) each month; with it (or the network drift) hashprice is "
+            "derived month by month from the market keys", **_between(-1, 10, lo_open=True)),
+    Setting("market.network_hashrate_monthly_change", "float?", None, "per month",
+            "Network hashrate growth (% per month)",
+            "gh: the network hashrate multiplies by (1 + gh) each month; absent counts as 0 when the BTC drift is set",
+            **_between(-1, 10, lo_open=True)),
+    Setting("market.halving_months", "intlist", (), "months", "Halving months",
+            "months t (0-based, ascending, within the horizon) at which the block subsidy halves once more; "
+            "transaction fees do not halve", check=lambda v: all(t >= 0 for t in v) and all(a < b for a, b in zip(v, v[1:])),
+            rule="whole months >= 0 in ascending order"),
     # [horizon]
     Setting("horizon.months", "int", 24, "months", "Horizon (months)",
             "H: how long the plan runs; rigs are valued at their salvage value at the end",
@@ -108,6 +122,9 @@ _DECLARED: tuple[Setting, ...] = (
             "annual rate used to discount future margins to today", **_between(-1, 100, lo_open=True)),
     Setting("horizon.salvage_fraction", "float", 0.25, "share", "Salvage value at horizon (% of resale)",
             "share of today's resale value a rig still fetches at the end of the horizon", **_between(0, 100)),
+    Setting("horizon.start_month", "str?", None, "YYYY-MM", "Start month",
+            "calendar month of month 0, e.g. \"2021-07\"; when set and halving_months is absent, halvings follow "
+            "Bitcoin's schedule (see the README)", check=_month_text, rule='a month written "YYYY-MM"'),
     # [logistics]
     Setting("logistics.ship_base_usd", "float", 20.0, "USD/rig", "Freight, fixed part (USD per rig)",
             "freight per rig where no lane is given, fixed part", **_between(0, 1e7)),
@@ -369,6 +386,7 @@ def _derived_problems(settings: Settings, sources: Mapping[str, str], file: str)
         problems.append(Problem(src, None, key, f"makes the hashprice grow above {MAX_HASHPRICE_USD_TH_DAY:g} USD per "
                                 f"TH/s per day by month {month}, the most the tool accepts",
                                 "a monthly change is a fraction per month: 0.02 means +2% a month"))
+    problems += path_problems(settings, sources, file)
     if h.discount_rate < 0:
         log_factor = -(h.months / 12) * math.log10(1 + h.discount_rate)
         if log_factor > math.log10(MAX_DISCOUNT_FACTOR):
@@ -376,6 +394,48 @@ def _derived_problems(settings: Settings, sources: Mapping[str, str], file: str)
             problems.append(Problem(src, None, key, f"a discount rate of {h.discount_rate:g} over {h.months} months "
                                     f"inflates future values 1e{log_factor:.0f}-fold; the tool accepts at most "
                                     f"{MAX_DISCOUNT_FACTOR:g}", "discount_rate is a fraction per year: 0.10 means 10%"))
+    return problems
+
+
+def is_set(settings: Settings, key: str) -> bool:
+    """A key counts as given when its value differs from its declared default (absent = default)."""
+    return get_value(settings, key) != SETTINGS[key].default
+
+
+HASHPRICE_PATH_KEYS = ("market.hashprice_usd_th_day", "market.hashprice_monthly_change",
+                       "market.btc_price_monthly_change", "market.network_hashrate_monthly_change",
+                       "market.halving_months")
+DRIFT_KEYS = ("market.btc_price_monthly_change", "market.network_hashrate_monthly_change")
+
+
+def path_problems(settings: Settings, sources: Mapping[str, str], file: str,
+                  market_csv: bool = False) -> list[Problem]:
+    """SPEC section 6's rules on which hashprice keys go together.
+
+    With market.csv, none of HASHPRICE_PATH_KEYS may be given; with a BTC or network drift,
+    hashprice_usd_th_day and hashprice_monthly_change may not; halving months lie within the horizon.
+    """
+    problems: list[Problem] = []
+    where = lambda key: sources.get(key, file)  # noqa: E731
+    if market_csv:
+        for key in HASHPRICE_PATH_KEYS:
+            if is_set(settings, key):
+                problems.append(Problem(where(key), None, key, "must be absent when market.csv gives the hashprice path",
+                                        "remove it, or remove market.csv"))
+        return problems
+    drifts = [k for k in DRIFT_KEYS if is_set(settings, k)]
+    if drifts:
+        for key in ("market.hashprice_usd_th_day", "market.hashprice_monthly_change"):
+            if is_set(settings, key):
+                problems.append(Problem(where(key), None, key, f"must be absent when {drifts[0]} is set "
+                                        "(hashprice is then derived month by month from the market keys)",
+                                        f"remove it, or remove {' and '.join(drifts)}"))
+    H = settings.horizon.months
+    beyond = [t for t in settings.market.halving_months if t >= H]
+    if beyond:
+        key = "market.halving_months"
+        problems.append(Problem(where(key), None, key, f"month {beyond[0]} is beyond the horizon (months 0 to {H - 1})",
+                                "halving months are 0-based months of the horizon"))
     return problems
 
 

@@ -114,6 +114,9 @@ SITES = TableSpec(
              "duty and taxes as a fraction of resale value, paid on arrival", 0.0, _nonneg),
         _col("fixed_cost_usd", "float", "USD", "fixed cost (USD)", "one-time cost to open the site", 0.0, _nonneg),
         _col("min_mw", "float", "MW", "minimum (MW)", "if opened, at least this much must be used", 0.0, _nonneg),
+        _col("power_monthly_change", "float", "per month", "power price change (per month)",
+             "the site's power price multiplies by (1 + power_monthly_change) each month (escalation)", 0.0,
+             (lambda v: v > -1, "> -1")),
     ),
     key=("site",),
 )
@@ -130,7 +133,20 @@ LANES = TableSpec(
     required=False,
     min_rows=0,
 )
-TABLES: dict[str, TableSpec] = {"rigs": RIGS, "origins": ORIGINS, "fleet": FLEET, "sites": SITES, "lanes": LANES}
+MARKET = TableSpec(
+    "market.csv",
+    (
+        _col("month", "integer", "month", "month", "month t of the horizon, 0-based; every month 0 .. H-1 exactly once",
+             rule=_nonneg),
+        _col("hashprice_usd_th_day", "float", "USD/TH/s/day", "hashprice (USD per TH/s per day)",
+             "hp_t, the hashprice in month t (a forecast, or the realised history for a backtest)", rule=_nonneg),
+    ),
+    key=("month",),
+    required=False,
+    min_rows=0,
+)
+TABLES: dict[str, TableSpec] = {"rigs": RIGS, "origins": ORIGINS, "fleet": FLEET, "sites": SITES, "lanes": LANES,
+                                "market": MARKET}
 
 # Size limits: a scenario is a planning model, not a data dump. They bound memory for uploads too.
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -162,6 +178,9 @@ PLAUSIBLE: dict[tuple[str, str], tuple[float, float, str]] = {
     ("sites.csv", "import_duty"): (0.0, 100.0, "import_duty is a fraction: 0.25 means 25%"),
     ("sites.csv", "fixed_cost_usd"): (0.0, 1e12, "fixed_cost_usd is US dollars"),
     ("sites.csv", "min_mw"): (0.0, 1e6, "min_mw is in megawatts"),
+    ("sites.csv", "power_monthly_change"): (-0.5, 1.0, "power_monthly_change is a fraction per month: 0.01 means +1% a month"),
+    ("market.csv", "month"): (0, 600, "month is the 0-based month of the horizon"),
+    ("market.csv", "hashprice_usd_th_day"): (0.0, 1e5, "hashprice_usd_th_day is US dollars per TH/s per day, e.g. 0.05"),
     ("lanes.csv", "ship_usd_per_rig"): (0.0, 1e7, "ship_usd_per_rig is US dollars per rig"),
     ("lanes.csv", "lead_days"): (0.0, 1e5, "lead_days is in days"),
 }

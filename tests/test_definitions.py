@@ -38,7 +38,7 @@ def test_readme_check_fails_on_an_edited_copy():
 
 @pytest.mark.parametrize("folder", DATASETS, ids=lambda p: p.name)
 def test_dataset_schema_agrees_with_declarations(folder):
-    assert docs.schema_mismatches((folder / "schema.csv").read_text(encoding="utf-8")) == []
+    assert docs.schema_mismatches((folder / "schema.csv").read_text(encoding="utf-8"), folder) == []
 
 
 def test_schema_check_catches_each_kind_of_difference():
@@ -48,10 +48,12 @@ def test_schema_check_catches_each_kind_of_difference():
     wrong_default = text.replace("sites.csv,pue,float,ratio,1.0,", "sites.csv,pue,float,ratio,1.1,")
     missing = "\n".join(line for line in text.splitlines() if not line.startswith("rigs.csv,power_w,"))
     unknown = text + "scenario.toml,market.btc_price,float,USD,35000.0,typo\n"
+    extra = "\n".join(line for line in text.splitlines() if not line.startswith("sites.csv,source,"))
     for broken, words in ((wrong_unit, "unit 'kW'"), (wrong_type, "type 'float'"), (wrong_default, "default '1.1'"),
-                          (missing, "rigs.csv,power_w: missing"), (unknown, "no such setting")):
+                          (missing, "rigs.csv,power_w: missing"), (unknown, "no such setting"),
+                          (extra, "sites.csv,source: missing")):
         assert broken != text
-        assert any(words in p for p in docs.schema_mismatches(broken)), words
+        assert any(words in p for p in docs.schema_mismatches(broken, DATASETS[0])), words
 
 
 def test_dataclasses_are_built_from_the_declarations():
@@ -78,7 +80,7 @@ def test_validation_applies_each_declared_rule(key):
     with pytest.raises(optimizer.ScenarioError) as err:
         build_settings({}, {key: outside})
     assert s.rule in str(err.value)
-    build_settings({}, {key: s.default if s.default is not None else max(numbers)})
+    build_settings({}, {key: next(v for v in (s.default, 0.0, *numbers) if v is not None and s.check(v))})
 
 
 def test_app_help_comes_from_the_declarations():
