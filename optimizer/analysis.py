@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from . import economics as E
 from .economics import Economics
@@ -51,25 +52,62 @@ def read_duals(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolut
     )
 
 
-def payback_months(scn: Scenario, econ: Economics, model: LinearModel, xv: np.ndarray, upfront: float) -> float | None:
-    """Months until the relocated rigs' expected, discounted operating margin repays the upfront spend.
+def payback_months(scn: Scenario, econ: Economics, model: LinearModel, xv: np.ndarray, to_repay_usd: float) -> float | None:
+    """Months until the relocated rigs' expected, discounted operating margin repays ``to_repay_usd`` (USD).
 
     Sums d_t a_t S_t margin_t x over the relocations month by month and interpolates within the
-    month it crosses ``upfront`` (USD). 0 when nothing was spent, None when never within the horizon.
+    month it crosses ``to_repay_usd``. 0 when there is nothing to repay, None when nothing is
+    relocated or the margin never repays it within the horizon. The cash payback passes the
+    upfront spend; the payback against selling also passes the resale value given up by not
+    selling the relocated rigs today (``opportunity_cost_usd``).
     """
     used = np.nonzero(xv > 0)[0]
-    if not len(used) or upfront <= 0:
+    if not len(used) or to_repay_usd <= 0:
         return 0.0 if len(used) else None
     path = econ.path(scn, model.x_group[used], model.x_site[used])
     monthly = path.weights() * path.margin()
     cum = np.cumsum((xv[used][:, None] * monthly).sum(axis=0))
-    hit = np.nonzero(cum >= upfront)[0]
+    hit = np.nonzero(cum >= to_repay_usd)[0]
     if not len(hit):
         return None
     t = int(hit[0])
     before = cum[t - 1] if t > 0 else 0.0
     step = cum[t] - before
-    return float(t + (upfront - before) / step) if step > 0 else float(t + 1)
+    return float(t + (to_repay_usd - before) / step) if step > 0 else float(t + 1)
+
+
+def opportunity_cost_usd(econ: Economics, model: LinearModel, xv: np.ndarray) -> float:
+    """USD: what the relocated rigs would fetch if sold today instead, sum of resale_usd x rigs relocated."""
+    return float((xv * econ.resale_usd[model.x_group]).sum())
+
+
+def risk_charge_usd(econ: Economics, model: LinearModel, xv: np.ndarray) -> float:
+    """USD: the risk-aversion charge the plan's objective carries, sum of penalty[g,s] x rigs relocated.
+
+    penalty = risk_aversion x P(ban within the horizon) x resale_usd (SPEC section 2). It is not an
+    expected loss in money (the expected loss of a ban is already in ops through S_t): the objective
+    is the expected value minus this charge.
+    """
+    return float((xv * econ.penalty_usd[model.x_group, model.x_site]).sum())
+
+
+def ban_kpis(scn: Scenario, ths_at_site: np.ndarray) -> tuple[float | None, float | None]:
+    """(expected share of relocated hashrate stopped by a ban within the horizon, chance that at least one
+    jurisdiction the plan uses bans mining within the horizon), both None when nothing is relocated.
+
+    The first is the hashrate-weighted mean of 1 - (1 - reg_risk)^(H/12) over the sites used. The
+    second treats jurisdictions as independent (SPEC section 2 prices each site on its own) and a
+    jurisdiction's ban chance as the highest of its used sites': 1 - prod_J (1 - P_J).
+    """
+    total = float(ths_at_site.sum())
+    if total <= 0:
+        return None, None
+    ban = E.ban_probability(scn)
+    share = float((ban * ths_at_site).sum() / total)
+    used = ths_at_site > 0
+    per_j = (pd.DataFrame({"j": scn.sites["jurisdiction"].astype(str).to_numpy()[used], "p": ban[used]})
+             .groupby("j")["p"].max().to_numpy(float))
+    return share, float(1 - np.prod(1 - per_j))
 
 
 def entry_power_prices(scn: Scenario, econ: Economics, duals: Duals, mw_used: np.ndarray) -> np.ndarray:

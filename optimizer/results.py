@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import economics as E
 from . import tables as T
-from .analysis import ZERO, entry_power_prices, payback_months, read_duals
+from .analysis import (ZERO, ban_kpis, entry_power_prices, opportunity_cost_usd, payback_months, read_duals,
+                       risk_charge_usd)
 from .economics import Economics
 from .model import LinearModel, allowed_sites
 from .scenario import Scenario
@@ -153,7 +153,11 @@ def assemble(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolutio
     fixed_paid = float((fixed * opened).sum()) if model.y_col is not None else 0.0
     upfront = float((xv * econ.upfront_usd[gi, si]).sum()) + fixed_paid
     reloc_ths = float(ths_at.sum())
-    ban = E.ban_probability(scn)
+    banned_share, any_ban = ban_kpis(scn, ths_at)
+    charge = risk_charge_usd(econ, model, xv)
+    expected = raw.objective + charge
+    forgone = opportunity_cost_usd(econ, model, xv)
+    sell_all = float((econ.resale_usd * econ.count).sum())
     price = sites["power_usd_kwh"].to_numpy(float) * pol.power_price_multiplier
     summary: dict[str, Any] = {
         "status": raw.status,
@@ -177,10 +181,18 @@ def assemble(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolutio
         "sites_used": int((mw_used > 0).sum()),
         "upfront_usd": upfront,
         "fixed_costs_usd": fixed_paid,
-        "sell_all_usd": float((econ.resale_usd * econ.count).sum()),
+        "sell_all_usd": sell_all,
         "avg_power_usd_kwh": float((price * mw_used).sum() / mw_used.sum()) if mw_used.sum() > 0 else None,
-        "ban_probability_weighted": float((ban * ths_at).sum() / reloc_ths) if reloc_ths > 0 else None,
-        "payback_months": payback_months(scn, econ, model, xv, upfront) if details else None,
+        "expected_share_hashrate_banned": banned_share,
+        "prob_any_ban": any_ban,
+        "expected_value_usd": expected,
+        "risk_charge_usd": charge,
+        "value_vs_sell_all_usd": expected - sell_all,
+        "objective_vs_sell_all_usd": raw.objective - sell_all,
+        "cash_payback_months": payback_months(scn, econ, model, xv, upfront) if details else None,
+        "payback_vs_selling_months": (payback_months(scn, econ, model, xv, upfront + forgone)
+                                      if details else None),
+        "resale_forgone_usd": forgone,
         "budget_shadow_usd_per_usd": budget_dual,
         "horizon_months": scn.settings.horizon.months,
     }

@@ -22,7 +22,7 @@ def test_payback_and_average_power_price_by_hand(tmp_path):
     # so the relocated rigs earn 100 * 194.8 + 50 * 85.225 = 23,741.25 a month: payback 15,000 / 23,741.25.
     s = solve_dict(hand_scenario(), tmp_path).summary
     assert s["upfront_usd"] == pytest.approx(15_000)
-    assert s["payback_months"] == pytest.approx(15_000 / 23_741.25, rel=1e-12)
+    assert s["cash_payback_months"] == pytest.approx(15_000 / 23_741.25, rel=1e-12)
     assert s["avg_power_usd_kwh"] == pytest.approx((0.3 * 0.05 + 0.15 * 0.10) / 0.45, rel=1e-12)
     assert s["mw_relocated"] == pytest.approx(0.45)
 
@@ -37,7 +37,7 @@ def test_payback_over_several_months_by_hand(tmp_path):
     s = solve_dict(sc, tmp_path).summary
     assert s["rigs_relocated"] == pytest.approx(100)
     # 100 rigs x $1,000 = 100,000 upfront; 19,480 a month: five full months (97,400), then 2,600 / 19,480
-    assert s["payback_months"] == pytest.approx(5 + 2_600 / 19_480, rel=1e-12)
+    assert s["cash_payback_months"] == pytest.approx(5 + 2_600 / 19_480, rel=1e-12)
 
 
 def test_ban_probability_weighted_by_hand(tmp_path):
@@ -49,7 +49,36 @@ def test_ban_probability_weighted_by_hand(tmp_path):
     sc["sites"][1]["reg_risk"] = 0.05
     s = solve_dict(sc, tmp_path).summary
     assert s["hashrate_relocated_ths"] == pytest.approx(15_000)
-    assert s["ban_probability_weighted"] == pytest.approx(1_250 / 15_000, rel=1e-12)
+    assert s["expected_share_hashrate_banned"] == pytest.approx(1_250 / 15_000, rel=1e-12)
+    # J1 and J2 are both used: the chance at least one bans within 12 months is 1 - 0.9 * 0.95.
+    assert s["prob_any_ban"] == pytest.approx(1 - 0.9 * 0.95, rel=1e-12)
+
+
+def test_payback_against_selling_by_hand(tmp_path):
+    # The hand plan relocates 150 rigs of A that would fetch $1,000 each today: 150,000 given up, plus
+    # 15,000 upfront, repaid at 23,741.25 a month: six full months (142,447.5), then 22,552.5 / 23,741.25.
+    s = solve_dict(hand_scenario(), tmp_path).summary
+    assert s["resale_forgone_usd"] == pytest.approx(150_000)
+    assert s["payback_vs_selling_months"] == pytest.approx(6 + 22_552.5 / 23_741.25, rel=1e-12)
+    assert s["cash_payback_months"] < s["payback_vs_selling_months"]
+
+
+def test_expected_value_and_risk_charge_are_separate(tmp_path):
+    # With S1 at reg_risk 0.1 the plan does not move between risk aversion 1 and 3 (A at S1 is worth far more
+    # than elsewhere), so the expected value must not move either; only the charge triples:
+    # 100 rigs x lambda x 0.1 (12-month ban chance) x $1,000 resale.
+    sc = hand_scenario()
+    sc["sites"][0]["reg_risk"] = 0.1
+    low = solve_dict(sc, tmp_path, **{"policy.risk_aversion": 1.0}).summary
+    high = solve_dict(sc, tmp_path, **{"policy.risk_aversion": 3.0}).summary
+    assert low["rigs_relocated"] == pytest.approx(high["rigs_relocated"])
+    assert low["risk_charge_usd"] == pytest.approx(100 * 1.0 * 0.1 * 1000, rel=1e-9)
+    assert high["risk_charge_usd"] == pytest.approx(100 * 3.0 * 0.1 * 1000, rel=1e-9)
+    assert high["expected_value_usd"] == pytest.approx(low["expected_value_usd"], rel=1e-12)
+    assert low["objective_usd"] - high["objective_usd"] == pytest.approx(20_000, rel=1e-9)
+    for s in (low, high):
+        assert s["expected_value_usd"] == pytest.approx(s["objective_usd"] + s["risk_charge_usd"], rel=1e-12)
+        assert s["value_vs_sell_all_usd"] == pytest.approx(s["expected_value_usd"] - (150 * 1000 + 200 * 50), rel=1e-12)
 
 
 @pytest.mark.parametrize("backend", ["pulp", "direct"])
