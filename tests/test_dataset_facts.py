@@ -16,7 +16,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT / "datasets"
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+# The reference files the datasets cite, kept in the repository (tests/data/reference/COPIED.txt).
+REFERENCE = ROOT / "tests" / "data" / "reference"
+SHARED_REFERENCE = ROOT.parent / "shared" / "reference"
 CHINA = DATASETS / "china-2021"
 HALVING = DATASETS / "post-halving-2024"
 SCENARIOS = sorted(p for p in DATASETS.iterdir() if (p / "scenario.toml").is_file())
@@ -105,7 +107,14 @@ def pue_rule(temp_c: float) -> float:
     return round(1.03 + 0.006 * max(0.0, temp_c - 5.0), 3)
 
 
-needs_reference = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"reference pack not found at {REFERENCE}")
+def test_reference_copies_match_the_shared_pack() -> None:
+    assert sorted(p.name for p in REFERENCE.iterdir()) == sorted(
+        ["COPIED.txt", "README.md", "jurisdictions.csv", "logistics.md", "market.csv", "rigs.csv"])
+    if not SHARED_REFERENCE.is_dir():
+        pytest.skip(f"no shared reference pack beside the clone ({SHARED_REFERENCE}) to compare the copies with")
+    for path in REFERENCE.iterdir():
+        if path.name != "COPIED.txt":
+            assert path.read_bytes() == (SHARED_REFERENCE / path.name).read_bytes(), path.name
 
 
 # ---------------------------------------------------------------- SPEC section 1, every scenario
@@ -279,7 +288,6 @@ def test_china_2021_capacity_is_scarce() -> None:
 
 # ---------------------------------------------------------------- facts tied to the reference pack
 
-@needs_reference
 @pytest.mark.parametrize("folder", SCENARIOS, ids=SCENARIO_IDS)
 def test_rig_specs_match_reference(folder: Path) -> None:
     for r in rows(folder / "rigs.csv"):
@@ -291,7 +299,6 @@ def test_rig_specs_match_reference(folder: Path) -> None:
 DIFFICULTY_17_JUL_2021 = 14_363_025_673_659   # difficulty from the 3 Jul 2021 adjustment until 17 Jul (CoinDesk 2021-07-03)
 
 
-@needs_reference
 def test_china_2021_market_reproduces_luxors_17_july_2021_hashprice() -> None:
     """Luxor's hashprice uses the difficulty-implied hashrate: with the 24-hour fee share of the same roundup
     the derived hp0 must equal the published $0.2787 to its four digits."""
@@ -310,7 +317,6 @@ def test_china_2021_market_reproduces_luxors_17_july_2021_hashprice() -> None:
     assert round(derived_hashprice(m), 4) == published
 
 
-@needs_reference
 def test_post_halving_market_is_late_june_2024() -> None:
     m = toml(HALVING)["market"]
     ref = ref_csv("market.csv")
@@ -322,7 +328,6 @@ def test_post_halving_market_is_late_june_2024() -> None:
     assert derived_hashprice(m) == pytest.approx(float(row["value"]), rel=0.005)
 
 
-@needs_reference
 def test_china_2021_resale_is_the_seed_articles_used_price_by_tier() -> None:
     """New-gen rigs at the 21CBR used price of an S19j Pro 100T per TH; mid- and old-gen scaled by the
     Hashrate Index 2021 tier highs; the chosen price lies between the two sources it was weighed against."""
@@ -372,7 +377,6 @@ def test_reg_risk_scores_only_what_was_known_at_the_decision_date() -> None:
             assert num(s["uptime"]) == 0.97, s["site"]
 
 
-@needs_reference
 def test_china_2021_origins_use_reference_coordinates() -> None:
     for o in rows(CHINA / "origins.csv"):
         ref = ref_jur(o["origin"])
@@ -380,7 +384,6 @@ def test_china_2021_origins_use_reference_coordinates() -> None:
         assert num(o["lat"]) == float(ref["latitude"]) and num(o["lon"]) == float(ref["longitude"]), o["origin"]
 
 
-@needs_reference
 def test_china_2021_site_power_prices_match_reference_rows() -> None:
     cases = [  # (site, reference jurisdiction, reference column)
         ("TX Rockdale self-build", "Texas", "miner_power_price_usd_kwh"),          # Riot 2.9 c
@@ -402,7 +405,6 @@ def test_china_2021_site_power_prices_match_reference_rows() -> None:
 MFN_DUTY_8543_70_99 = 0.026   # CBP NY N297495 (8 Jun 2018): Antminer S9 under HTSUS 8543.70.9960, 2.6% ad valorem
 
 
-@needs_reference
 @pytest.mark.parametrize("folder", SCENARIOS, ids=SCENARIO_IDS)
 def test_us_sites_pay_the_mfn_and_section_301_duties(folder: Path) -> None:
     us_states = set(ref_csv("jurisdictions.csv").query("level == 'us_state'")["name"])
@@ -415,7 +417,6 @@ def test_us_sites_pay_the_mfn_and_section_301_duties(folder: Path) -> None:
         assert "N297495" in s["source"], s["site"]
 
 
-@needs_reference
 @pytest.mark.parametrize("folder", SCENARIOS, ids=SCENARIO_IDS)
 def test_pue_follows_the_climate_rule(folder: Path) -> None:
     """An all-in hosting rate already pays for cooling: PUE 1 there, the climate rule elsewhere."""
@@ -430,7 +431,6 @@ def test_pue_follows_the_climate_rule(folder: Path) -> None:
     assert "hosted" in kinds
 
 
-@needs_reference
 def test_curtailment_uptimes_come_from_the_reference_rules() -> None:
     quebec = ref_jur("Quebec")["stance_2021"]
     hours = float(re.search(r"curtailment up to (\d+) h/yr", quebec).group(1))
@@ -443,7 +443,6 @@ def test_curtailment_uptimes_come_from_the_reference_rules() -> None:
     assert num(site(CHINA, "IR Tehran licensed")["uptime"]) == pytest.approx(1 - ban_days / 365, abs=5e-4)
 
 
-@needs_reference
 def test_air_lane_is_the_latepost_quote() -> None:
     logistics = (REFERENCE / "logistics.md").read_text(encoding="utf-8")
     cny = float(re.search(r'"nearly (\d+) CNY" per unit', logistics).group(1))
@@ -453,7 +452,6 @@ def test_air_lane_is_the_latepost_quote() -> None:
         assert num(l["ship_usd_per_rig"]) == round(cny / CNY_PER_USD) + 16, (l["origin"], l["site"])
 
 
-@needs_reference
 def test_post_halving_power_prices_match_reference_rows() -> None:
     assert num(site(HALVING, "KZ Ekibastuz")["power_usd_kwh"]) == float(ref_jur("Kazakhstan")["miner_power_price_usd_kwh"])
     assert num(site(HALVING, "TX Rockdale self-build")["power_usd_kwh"]) == float(ref_jur("Texas")["elec_price_low_usd_kwh"])
@@ -464,7 +462,6 @@ def test_post_halving_power_prices_match_reference_rows() -> None:
             assert ethiopia_ppa <= num(s["power_usd_kwh"]) <= ethiopia_ppa * 1.2, s["site"]
 
 
-@needs_reference
 def test_post_halving_rig_prices_tie_to_the_june_2023_rfq() -> None:
     rigs = {r["model"]: r for r in rows(HALVING / "rigs.csv")}
     ref_xp = float(re.search(r"S19 XP 141T \$(\d+)/TH", ref_rig("Antminer S19 XP")["other_price_points"]).group(1))
@@ -498,7 +495,6 @@ def test_history_market_covers_the_horizon_once() -> None:
         assert (r["kind"] == "ESTIMATE") == r["source"].startswith("ESTIMATE"), r["month"]
 
 
-@needs_reference
 def test_history_market_agrees_with_the_reference_pack() -> None:
     """Month 0 is the decision-date value of the scenario; every published value that the reference pack also
     holds (same date) matches it; the 2022 rows average to Hashrate Index's published 2022 average."""
