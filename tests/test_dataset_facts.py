@@ -38,8 +38,8 @@ SITE_DEFAULTS = {"hosting_usd_kw_month": 0.0, "pue": 1.0, "uptime": 1.0, "reg_ri
                  "import_duty": 0.0, "fixed_cost_usd": 0.0, "min_mw": 0.0}
 TOML_KEYS = {
     "market": {"btc_price_usd", "network_hashrate_ehs", "block_subsidy_btc", "fee_share",
-               "hashprice_usd_th_day", "hashprice_monthly_change"},
-    "horizon": {"months", "discount_rate", "salvage_fraction"},
+               "hashprice_usd_th_day", "hashprice_monthly_change", "pool_fee"},
+    "horizon": {"months", "discount_rate", "salvage_fraction", "start_month"},
     "logistics": {"ship_base_usd", "ship_usd_per_1000km", "lead_base_days", "lead_days_per_1000km"},
     "policy": {"risk_aversion", "max_jurisdiction_share", "budget_usd", "allow_sell", "allow_idle",
                "integer_rigs", "exclude_jurisdictions", "power_price_multiplier"},
