@@ -544,3 +544,15 @@ def test_history_bans_are_dated_sourced_and_in_the_scenario() -> None:
     assert by["Kazakhstan"] == 6                     # KEGOC cut-off of registered miners, 24 Jan 2022
     assert "New York" not in by                       # the Nov 2022 moratorium only covers new fossil-fuel permits
     assert "New York" in (HISTORY / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("folder", SCENARIOS, ids=SCENARIO_IDS)
+def test_readme_headline_is_the_golden_plan(folder: Path) -> None:
+    """The README's "Value of the plan" is the saved golden optimum (rounded to $0.01 M), so the text
+    cannot drift from what the engine computes for the files beside it."""
+    import json
+    golden = json.loads((ROOT / "tests" / "golden" / f"{folder.name}.json").read_text(encoding="utf-8"))
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    stated = float(re.search(r"Value of the plan:\s*\*\*\$([\d.]+) M\*\*", text).group(1))
+    assert stated == round(golden["objective_usd"] / 1e6, 2)
+    assert f"${golden['sell_all_usd'] / 1e6:.2f} M" in text
