@@ -40,7 +40,7 @@ from .engine import solve as engine_solve
 from .errors import ScenarioError, SolverFailure
 from .model import build_model
 from .results import Result, assemble
-from .scenario import Scenario, check_exclusions
+from .scenario import Scenario, check_exclusions, check_market
 from .solvers import RawSolution, _highs_status
 
 # Economics kept for recent settings (each is a few (groups x sites) arrays; bounded memory).
@@ -82,7 +82,7 @@ class Planner:
             return self._solve_scenario(scn, details)
 
     def _solve_scenario(self, scn: Scenario, details: bool) -> Result:
-        problems = check_exclusions(scn.settings, scn.sites, "scenario settings")
+        problems = check_exclusions(scn.settings, scn.sites, "scenario settings") + check_market(scn.settings, scn.market, {})
         if problems:
             raise ScenarioError(problems)
         t0 = time.perf_counter()
@@ -138,9 +138,8 @@ class Planner:
         if near is not None:
             # only risk aversion moved: V = ops + terminal - upfront - risk_aversion * ban * resale
             old = self._econ_cache[near]
-            ban = 1 - (1 - scn.sites["reg_risk"].to_numpy(float)) ** (st.horizon.months / 12)
-            penalty = ban[None, :] * old.resale_usd[:, None]
-            econ = dataclasses.replace(old, value_usd=old.value_usd + (near[-1] - st.policy.risk_aversion) * penalty)
+            penalty = st.policy.risk_aversion * economics.ban_probability(scn)[None, :] * old.resale_usd[:, None]
+            econ = dataclasses.replace(old, penalty_usd=penalty, value_usd=old.value_usd + old.penalty_usd - penalty)
             self.counts["economics_reused"] += 1
         else:
             econ = economics.compute(scn)
