@@ -64,20 +64,46 @@ def capa(limit_s: float) -> dict:
 
 
 def app_reruns(n: int) -> dict:
-    """Server time of app reruns that change nothing (AppTest: the script run, in this process)."""
+    """Server time of app reruns that change nothing, in this process (Streamlit's AppTest).
+
+    Two figures: a whole-script rerun with nothing changed (what any full rerun costs), and the
+    plan-name box, a fragment: on a real server typing a name reruns only that fragment (AppTest
+    itself reruns the whole script, so the fragment's own time is taken around its function).
+    """
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    t = time.perf_counter()
-    at.run()
-    first = time.perf_counter() - t
-    times = []
-    for _ in range(n):
+    import ui.main
+
+    fragment_ms: list[float] = []
+    original = ui.main._pin_name_box
+
+    def timed_fragment():
+        t0 = time.perf_counter()
+        try:
+            return original()
+        finally:
+            fragment_ms.append((time.perf_counter() - t0) * 1000)
+
+    ui.main._pin_name_box = timed_fragment
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         t = time.perf_counter()
         at.run()
-        times.append(time.perf_counter() - t)
+        first = time.perf_counter() - t
+        times = []
+        for i in range(n):
+            t = time.perf_counter()
+            at.run()
+            times.append(time.perf_counter() - t)
+        fragment_ms.clear()
+        for i in range(n):
+            at.text_input(key="pin_name").input(f"plan {i}").run()
+    finally:
+        ui.main._pin_name_box = original
     ms = np.array(times) * 1000
+    frag = np.array(fragment_ms) if fragment_ms else np.array([np.nan])
     return {"reruns": n, "first_s": first, "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
+            "fragment_p50_ms": float(np.percentile(frag, 50)), "fragment_p95_ms": float(np.percentile(frag, 95)),
             "exceptions": [str(e.value) for e in at.exception]}
 
 
@@ -111,12 +137,15 @@ def render(header: str, r: dict) -> str:
             base_txt = m["baseline_note"]
             base = m.get("baseline_wall_s")
         agree = ""
-        if b.get("objective") is not None:
+        unfinished = b.get("status") not in (None, "Optimal")
+        if unfinished:
+            agree = f"; the baseline stopped at its time limit without an optimum (HiGHS status '{b.get('status')}'), so the ratio is an upper bound"
+        elif b.get("objective") is not None:
             same = abs(b["objective"] - e["objective"]) <= 1e-6 * max(1.0, abs(b["objective"]))
             agree = f"; optima agree within 1e-6: {'yes' if same else 'NO'}"
         if m.get("baseline_source"):
             agree += f"; baseline from an {m['baseline_source']}"
-        lines.append(f"| {label} | {ratio(e['wall_s'], base)} (engine {e['wall_s']:.1f} s, backend {e.get('backend')}, "
+        lines.append(f"| {label} | {'at most ' if unfinished else ''}{ratio(e['wall_s'], base)} (engine {e['wall_s']:.1f} s, backend {e.get('backend')}, "
                      f"peak {e['peak_mb']:,.0f} MB; raw HiGHS default {base_txt}{agree}) | {target} |")
     if "capa" in r:
         c = r["capa"]
@@ -128,8 +157,10 @@ def render(header: str, r: dict) -> str:
                          f"wall {c['wall_s']:.1f} s) | under 5% |")
     if "app" in r:
         a = r["app"]
-        lines.append(f"| app rerun that changes nothing, server time | p50 {a['p50_ms']:.0f} ms, p95 {a['p95_ms']:.0f} ms "
-                     f"({a['reruns']} reruns of the default page, AppTest) | under 50 ms |")
+        lines.append(f"| app rerun that changes nothing, server time | typing a plan name (a fragment): p50 "
+                     f"{a['fragment_p50_ms']:.1f} ms, p95 {a['fragment_p95_ms']:.1f} ms; a whole-page rerun with nothing "
+                     f"changed: p50 {a['p50_ms']:.0f} ms, p95 {a['p95_ms']:.0f} ms ({a['reruns']} of each, AppTest, china-2021) "
+                     f"| under 50 ms |")
     return "\n".join(lines) + "\n"
 
 

@@ -168,6 +168,12 @@ def _reset_whatifs() -> None:
         controls.apply_defaults(base_scenario(source).settings)
 
 
+@st.fragment
+def _pin_name_box() -> None:
+    st.text_input("Name for the pinned plan", key="pin_name", placeholder="name this plan (optional)",
+                  label_visibility="collapsed")
+
+
 def _pin(scn: optimizer.Scenario, res: optimizer.Result, fp: str, source: str) -> None:
     pins = st.session_state[views.PINS]
     name = (st.session_state.get("pin_name") or "").strip()
@@ -309,8 +315,8 @@ def main() -> None:
     with head:
         title, name_box, pin_box = st.columns([6, 2.2, 1.3], vertical_alignment="bottom")
         title.markdown(f"### {scn.name}: relocation plan" + (" (last plan that solved)" if stale and shown else ""))
-        name_box.text_input("Name for the pinned plan", key="pin_name", placeholder="name this plan (optional)",
-                            label_visibility="collapsed")
+        with name_box:
+            _pin_name_box()  # a fragment: typing a name reruns only this box (issue 13)
         pin_box.button("Pin this plan", key="pin", type="primary", icon=":material/push_pin:", disabled=res is None,
                        on_click=_pin, args=(scn, res, fp, source), width="stretch",
                        help="Keep this plan to compare against (Compare tab); pin as many as you like.")
