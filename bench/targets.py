@@ -198,7 +198,7 @@ def main() -> None:
             m["moves"] = slider_moves(folder, args.moves)
         r[label] = m
         print(label, {k: {kk: vv for kk, vv in v.items() if kk in ("wall_s", "objective", "error", "p95_ms", "backend")}
-                      for k, v in m.items()}, flush=True)
+                      for k, v in m.items() if isinstance(v, dict)}, flush=True)
     if "capa" not in skip:
         r["capa"] = capa(15.0)
         print("capa", r["capa"], flush=True)
