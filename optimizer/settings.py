@@ -67,12 +67,27 @@ class SolverSettings:
 
 
 @dataclass(frozen=True)
+class Risk:
+    """SPEC section 7 (sampled futures) and the sampler's knobs (see optimizer/samples.py)."""
+
+    alpha: float = 0.05  # tail share for CVaR
+    weight: float = 0.0  # beta: how much of the risk-aware objective is CVaR
+    cvar_floor_usd: float | None = None  # CVaR_alpha of the plan must be at least this
+    # 25% standard deviation of monthly BTC returns (five years to Sep 2021) x sqrt(12); see README "Risk".
+    hashprice_volatility: float = 0.866  # annual, of log hashprice
+    ban_correlation: float = 0.3  # Gaussian-copula loading^2 of the common regulatory factor
+    samples: int = 1000  # default sample count of `sample`
+    seed: int = 2021  # default seed of `sample`
+
+
+@dataclass(frozen=True)
 class Settings:
     market: Market = field(default_factory=Market)
     horizon: Horizon = field(default_factory=Horizon)
     logistics: Logistics = field(default_factory=Logistics)
     policy: Policy = field(default_factory=Policy)
     solver: SolverSettings = field(default_factory=SolverSettings)
+    risk: Risk = field(default_factory=Risk)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Plain nested dict (TOML-writable: None values are left out, tuples become lists)."""
@@ -93,6 +108,7 @@ SECTIONS: dict[str, type] = {
     "logistics": Logistics,
     "policy": Policy,
     "solver": SolverSettings,
+    "risk": Risk,
 }
 
 
@@ -143,6 +159,13 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
         lambda v: v in ("auto", "simplex", "ipm", "choose"),
         '"auto", "simplex", "ipm" or "choose"',
     ),
+    "risk.alpha": ("float", *_range(0, 1, lo_open=True)),
+    "risk.weight": ("float", *_range(0, 1)),
+    "risk.cvar_floor_usd": ("float?", *_range(-1e15, 1e15)),
+    "risk.hashprice_volatility": ("float", *_range(0, 10)),
+    "risk.ban_correlation": ("float", lambda v: 0 <= v < 1, "in [0, 1)"),
+    "risk.samples": ("int", lambda v: 1 <= v <= 1_000_000, "an integer from 1 to 1,000,000"),
+    "risk.seed": ("int", lambda v: 0 <= v < 2**63, "a whole number >= 0"),
 }
 # The derived hashprice (today's, and its peak over the horizon) and the largest discount factor
 # must stay below these, for the same reason.
