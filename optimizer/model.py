@@ -45,6 +45,7 @@ class LinearModel:
     upper: np.ndarray
     integer: np.ndarray  # bool
     blocks: list[RowBlock] = field(default_factory=list)
+    extra_names: list[str] = field(default_factory=list)  # names of columns appended by extensions (risk_model)
 
     @property
     def n_cols(self) -> int:
@@ -261,7 +262,7 @@ def column_names(model: LinearModel) -> list[str]:
     for prefix, cols in (("sell", model.sell_col), ("idle", model.idle_col), ("y", model.y_col)):
         if cols is not None:
             names += [f"{prefix}_{i}" for i in range(len(cols))]
-    return names
+    return names + list(model.extra_names)
 
 
 def to_pulp(model: LinearModel, name: str = "rigshift") -> tuple[pulp.LpProblem, list[pulp.LpVariable], list[pulp.LpConstraint]]:

@@ -149,7 +149,7 @@ class SampleSet:
         if stale.exists():
             stale.unlink()
         for name, frame in self.frames().items():
-            frame.to_csv(folder / SAMPLE_TABLES[name].file, index=False, lineterminator="\n", float_format=repr)
+            frame.to_csv(folder / SAMPLE_TABLES[name].file, index=False, lineterminator="\n", float_format="%.17g")
         return folder
 
 
