@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solve", help="solve a scenario and write allocation.csv, sites.csv, summary.json")
     common(s)
     s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--samples", help="sample-set folder: solve the risk-aware plan (SPEC section 7)")
+    s.add_argument("--scheduler", help="Dask scheduler tcp://HOST:PORT (default: local cores)")
+    _add_risk_commands(sub, common)
     e = sub.add_parser("explain", help="per-rig value breakdown for one site (and model/origin)")
     common(e)
     e.add_argument("--site", required=True)
@@ -41,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a scenario folder and report every problem")
     common(v)
     return p
+
+
+def _add_risk_commands(sub, common) -> None:
+    from .risk_cli import add_commands
+
+    add_commands(sub, common)
 
 
 def parse_overrides(items: Sequence[str], solver: str | None) -> dict[str, str]:
@@ -65,7 +74,12 @@ def _load(args: argparse.Namespace) -> Scenario:
 
 def _cmd_solve(args: argparse.Namespace) -> int:
     scn = _load(args)
-    res = solve(scn)
+    if args.samples:
+        from .risk_cli import solve_with_samples
+
+        res = solve_with_samples(scn, args)
+    else:
+        res = solve(scn)
     try:
         res.write(args.out)
     except OSError as exc:  # an unwritable --out is a usage error, not an internal one
@@ -138,7 +152,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    command = {"solve": _cmd_solve, "explain": _cmd_explain, "validate": _cmd_validate}[args.command]
+    command = {"solve": _cmd_solve, "explain": _cmd_explain, "validate": _cmd_validate}.get(args.command)
+    if command is None:
+        from .risk_cli import COMMANDS
+
+        command = COMMANDS[args.command]
     try:
         return command(args)
     except ScenarioError as exc:

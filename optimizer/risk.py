@@ -312,7 +312,7 @@ class RiskReport:
 
     def files(self) -> dict[str, str]:
         return {"risk.csv": self.per_sample.to_csv(index=False, lineterminator="\n", float_format="%.17g"),
-                "risk.json": json.dumps(_jsonable(self.summary), indent=2) + "\n"}
+                "risk.json": json.dumps(_jsonable({k: self.summary[k] for k in RISK_JSON_KEYS}), indent=2) + "\n"}
 
     def write(self, out_dir: str | Path) -> Path:
         out = Path(out_dir)
@@ -529,11 +529,17 @@ def stress(scn: Scenario, month: int = 0, runner: Runner | None = None) -> Stres
     base = solve_plan(scn, details=False)
     econ = economics.compute(scn)
     names = sorted(set(scn.sites["jurisdiction"]))
-    results = runner.map(_stress_point, names, scn=scn, econ=econ, month=month)
+    site_j = scn.sites.set_index("site")["jurisdiction"]
+    relocated = base.allocation[base.allocation["action"] == "relocate"]
+    hit = set(relocated.loc[relocated["rigs"] > 0, "site"].map(site_j))
+    # A ban where the plan has no rigs only lowers values it does not use: the plan stays optimal
+    # (re-solving could only return another optimum of a degenerate LP, i.e. spurious moves).
+    todo = [j for j in names if j in hit]
+    solved = dict(zip(todo, runner.map(_stress_point, todo, scn=scn, econ=econ, month=month)))
+    results = [solved.get(j, base) for j in names]
     key = ["action", "origin", "model", "site"]
     base_alloc = base.allocation.groupby(key, dropna=False)["rigs"].sum()
     risk_by_j = scn.sites.groupby("jurisdiction")["reg_risk"].max()
-    site_j = scn.sites.set_index("site")["jurisdiction"]
     rows, moves = [], []
     base_obj = float(base.summary["objective_usd"])
     for j, res in zip(names, results):
@@ -563,7 +569,10 @@ def stress(scn: Scenario, month: int = 0, runner: Runner | None = None) -> Stres
         changed = both[both["change"].abs() > 1e-6].reset_index()
         changed.insert(0, "jurisdiction", j)
         moves.append(changed)
+        after = res.allocation
+        in_j_after = after[(after["action"] == "relocate") & (after["site"].map(site_j) == j)]["rigs"].sum()
         row.update({"status": res.summary["status"], "stressed_objective_usd": res.summary["objective_usd"],
+                    "rigs_leaving_jurisdiction": float(in_j["rigs"].sum() - in_j_after),
                     "value_lost_usd": base_obj - res.summary["objective_usd"],
                     "rigs_moved": float(changed.loc[changed["change"] < 0, "change"].abs().sum()), "note": ""})
         rows.append(row)

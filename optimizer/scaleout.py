@@ -57,7 +57,7 @@ class Runner:
     def where(self) -> str:
         return f"dask cluster {self.scheduler}" if self.scheduler else "local cores"
 
-    def map(self, fn: Callable[..., Any], items: Sequence[Any], **shared: Any) -> list[Any]:
+    def map(self, fn: Callable[..., Any], items: Sequence[Any], /, **shared: Any) -> list[Any]:
         """``[fn(item, **shared) for item in items]``, in parallel; shared arguments are sent once."""
         items = list(items)
         if not items:
