@@ -269,7 +269,7 @@ def to_pulp(model: LinearModel, name: str = "rigshift") -> tuple[pulp.LpProblem,
     """The same model as a PuLP problem; constraints are named family_index (e.g. capacity_3)."""
     prob = pulp.LpProblem(name, pulp.LpMaximize)
     variables = [
-        prob.add_variable(n, lowBound=float(lo), upBound=None if np.isinf(up) else float(up),
+        prob.add_variable(n, lowBound=None if np.isinf(lo) else float(lo), upBound=None if np.isinf(up) else float(up),
                           cat=pulp.LpInteger if integ else pulp.LpContinuous)
         for n, lo, up, integ in zip(column_names(model), model.lower, model.upper, model.integer)
     ]
