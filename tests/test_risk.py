@@ -215,12 +215,14 @@ def test_risk_plan_matches_independent_lp(mip, data, tmp_path_factory):
 
 def test_cvar_floor_binds_and_infeasible_floor_is_reported(tmp_path):
     sc = tiny()
-    samples = [{"weight": 0.5, "bans": {"JA": 2}, "factor": {}}, {"weight": 0.3, "bans": {}, "factor": {}},
-               {"weight": 0.2, "bans": {"JB": 1, "JA": 5}, "factor": {3: 0.4}}]
-    rs = {"alpha": 0.5, "weight": 0.0}
+    # one bad future in three: both jurisdictions ban at once (relocated rigs earn nothing)
+    samples = [{"weight": 0.4, "bans": {"JA": 2}, "factor": {}}, {"weight": 0.3, "bans": {}, "factor": {3: 0.4}},
+               {"weight": 0.3, "bans": {"JB": 0, "JA": 0}, "factor": {}}]
+    rs = {"alpha": 0.3, "weight": 0.0}
     free = _check_against_reference(sc, samples, rs, tmp_path / "a")
-    floor = free.summary["cvar_usd"] + 0.3 * (free.summary["sell_all_usd"] - free.summary["cvar_usd"])
-    assert floor > free.summary["cvar_usd"]
+    best = _check_against_reference(sc, samples, {"alpha": 0.3, "weight": 1.0}, tmp_path / "m")
+    assert best.summary["cvar_usd"] > free.summary["cvar_usd"] + 1e4  # the example has a real trade-off
+    floor = free.summary["cvar_usd"] + 0.5 * (best.summary["cvar_usd"] - free.summary["cvar_usd"])
     bound = _check_against_reference(sc, samples, rs, tmp_path / "b", floor=floor)
     assert bound.summary["cvar_usd"] >= floor - 1e-3
     assert bound.summary["expected_npv_usd"] <= free.summary["expected_npv_usd"] + 1e-3
@@ -327,7 +329,7 @@ def test_missing_sample_files_and_bad_plan_exit_2(tmp_path):
     assert proc.returncode == 2 and "samples.csv: is missing" in proc.stderr
     folder = write_samples(tmp_path / "k2", [{"weight": 1.0, "bans": {}, "factor": {}}])
     plan = tmp_path / "allocation.csv"
-    plan.write_text("action,origin,model,site,rigs\nrelocate,Sichuan (Garze),Antminer S19,Nowhere,5\n")
+    plan.write_text("action,origin,model,site,rigs\nrelocate,Sichuan (Garze),Antminer S19 Pro,Nowhere,5\n")
     proc = _cli("risk", str(CHINA), "--samples", str(folder), "--out", str(tmp_path / "o"), "--plan", str(plan))
     assert proc.returncode == 2 and "allocation.csv, row 2, column 'site'" in proc.stderr
 
