@@ -246,8 +246,64 @@ def plan_from_result(scn: Scenario, econ: Economics, result: Result) -> Plan:
     return plan_from_allocation(scn, econ, result.allocation)
 
 
-def _npv_chunk(chunk: SampleSet, terms: PairTerms, rigs: np.ndarray, constant_usd: float) -> np.ndarray:
-    return relocation_values(terms, chunk) @ rigs + constant_usd
+@dataclass(frozen=True)
+class PlanTerms:
+    """A plan's relocations folded by jurisdiction and month, for the threshold form of NPV_k.
+
+    With weights x_p w_p,t (w = d_t a_t), revenue R, power P and hosting h per pair, a rig runs
+    in a sample-month iff R f > P, i.e. f > theta = P / R. So, for jurisdiction j and month t,
+        sum_p x_p w_p,t (max(0, R f - P) - h) = f * sum_{theta < f} x w R - sum_{theta < f} x w P - sum_p x w h,
+    which prefix sums over the pairs sorted by theta give for every sample in O(log P): the
+    max(0, .) still applies per pair, sample and month, exactly.
+    """
+
+    jurisdictions: np.ndarray  # (J',) indices into SampleSet.jurisdictions
+    theta: list[np.ndarray]  # per jurisdiction, (P_j, T) thresholds sorted along pairs
+    revenue_cum: list[np.ndarray]  # per jurisdiction, (P_j + 1, T) prefix sums of x w R in theta order
+    power_cum: list[np.ndarray]  # likewise of x w P
+    hosting: np.ndarray  # (J', T) sum_p x w h
+    fixed_usd: float  # sum_p x_p (terminal - upfront) + the plan's constant part
+
+
+def plan_terms(terms: PairTerms, rigs: np.ndarray, constant_usd: float) -> PlanTerms:
+    path = terms.path
+    w = rigs[:, None] * path.discount * path.availability  # (P, T)
+    rev, power = path.revenue_usd, path.power_usd
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theta = np.where(rev > 0, power / rev, np.inf)
+    juris = np.unique(terms.jurisdiction)
+    thetas, rcum, pcum, host = [], [], [], []
+    for j in juris:
+        sel = terms.jurisdiction == j
+        order = np.argsort(theta[sel], axis=0, kind="stable")
+        thetas.append(np.take_along_axis(theta[sel], order, axis=0))
+        zero = np.zeros((1, theta.shape[1]))
+        rcum.append(np.concatenate([zero, np.cumsum(np.take_along_axis((w * rev)[sel], order, axis=0), axis=0)]))
+        pcum.append(np.concatenate([zero, np.cumsum(np.take_along_axis((w * power)[sel], order, axis=0), axis=0)]))
+        host.append((w[sel] * path.hosting_usd[sel][:, None]).sum(axis=0))
+    H = theta.shape[1]
+    return PlanTerms(juris, thetas, rcum, pcum, np.array(host).reshape(len(juris), H),
+                     float(rigs @ terms.fixed_usd) + constant_usd)
+
+
+def npv_by_sample(pt: PlanTerms, samples: SampleSet) -> np.ndarray:
+    """NPV_k of a plan (folded by ``plan_terms``) in each sample, (K,) USD."""
+    K, H = samples.n, samples.months
+    factor = samples.factor if samples.factor is not None else np.ones((K, H))
+    monthly = np.empty((K, len(pt.jurisdictions), H))
+    for jj in range(len(pt.jurisdictions)):
+        th, rc, pc = pt.theta[jj], pt.revenue_cum[jj], pt.power_cum[jj]
+        for t in range(H):
+            f = factor[:, t]
+            idx = np.searchsorted(th[:, t], f, side="left")  # pairs running: theta < f
+            monthly[:, jj, t] = f * rc[idx, t] - pc[idx, t] - pt.hosting[jj, t]
+    cum = np.concatenate([np.zeros((K, len(pt.jurisdictions), 1)), np.cumsum(monthly, axis=2)], axis=2)
+    ban = samples.ban_month[:, pt.jurisdictions]  # (K, J'): months t < ban count
+    return pt.fixed_usd + np.take_along_axis(cum, ban[:, :, None], axis=2)[:, :, 0].sum(axis=1)
+
+
+def _npv_chunk(chunk: SampleSet, plan: PlanTerms) -> np.ndarray:
+    return npv_by_sample(plan, chunk)
 
 
 def _chunks(samples: SampleSet, n_pairs: int, parts: int) -> list[SampleSet]:
@@ -258,12 +314,18 @@ def _chunks(samples: SampleSet, n_pairs: int, parts: int) -> list[SampleSet]:
 
 
 def plan_npv(scn: Scenario, econ: Economics, plan: Plan, samples: SampleSet, runner: Runner | None = None) -> np.ndarray:
-    """NPV_k of a plan in every sample, (K,) USD. Only the plan's used pairs are evaluated."""
+    """NPV_k of a plan in every sample, (K,) USD: the per-sample evaluator of SPEC section 7.
+
+    Only the plan's used pairs are evaluated, folded by jurisdiction and month (``plan_terms``),
+    so memory and time grow with samples x jurisdictions x months, not with the plan's size.
+    Equals ``relocation_values(pair_terms(...), samples) @ rigs + plan.constant_usd`` (tested).
+    """
     keep = plan.rigs > 0
     terms = pair_terms(scn, econ, samples, plan.gi[keep], plan.si[keep])
+    folded = plan_terms(terms, plan.rigs[keep], plan.constant_usd)
     runner = runner or Runner()
-    chunks = _chunks(samples, int(keep.sum()), parts=8)
-    parts = runner.map(_npv_chunk, chunks, terms=terms, rigs=plan.rigs[keep], constant_usd=plan.constant_usd)
+    chunks = _chunks(samples, len(folded.jurisdictions), parts=8)
+    parts = runner.map(_npv_chunk, chunks, plan=folded)
     return np.concatenate(parts) if parts else np.zeros(0)
 
 

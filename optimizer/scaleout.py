@@ -63,7 +63,7 @@ class Runner:
         if not items:
             return []
         if self._client is not None:
-            sent = {k: self._client.scatter(v, broadcast=True) for k, v in shared.items()}
+            sent = {k: self._client.scatter(v, broadcast=True, hash=False) for k, v in shared.items()}
             futures = [self._client.submit(fn, item, **sent, pure=False) for item in items]
             return self._client.gather(futures)
         if len(items) == 1:

@@ -424,3 +424,17 @@ def test_dask_cluster_gives_the_same_files_and_numbers(cluster, tmp_path):
 def test_unreachable_scheduler_is_bad_input(tmp_path):
     proc = _cli("sample", str(CHINA), "--out", str(tmp_path / "k"), "--n", "10", "--scheduler", "tcp://127.0.0.1:9")
     assert proc.returncode == 2 and "--scheduler" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("volatility", [0.0, 0.9])
+def test_folded_plan_npv_equals_the_per_pair_sum(volatility):
+    """plan_npv's threshold form (pairs sorted by power/revenue per month) against sum_p x_p V_k,p."""
+    scn = optimizer.load_scenario(CHINA, {"risk.hashprice_volatility": volatility, "risk.ban_correlation": 0.5})
+    econ = optimizer.compute_economics(scn)
+    smp = S.draw(scn, 700, 21)
+    rng = np.random.default_rng(0)
+    G, n_sites = econ.n_groups, len(econ.sites)
+    gi, si = np.divmod(rng.choice(G * n_sites, 120, replace=False), n_sites)
+    plan = risk.Plan(gi, si, rng.uniform(0, 50, len(gi)), 1234.5, 0.0)
+    per_pair = risk.relocation_values(risk.pair_terms(scn, econ, smp, gi, si), smp) @ plan.rigs + plan.constant_usd
+    assert np.allclose(risk.plan_npv(scn, econ, plan, smp), per_pair, rtol=1e-10, atol=1e-4)
