@@ -286,8 +286,8 @@ def plan_terms(terms: PairTerms, rigs: np.ndarray, constant_usd: float) -> PlanT
                      float(rigs @ terms.fixed_usd) + constant_usd)
 
 
-def npv_by_sample(pt: PlanTerms, samples: SampleSet) -> np.ndarray:
-    """NPV_k of a plan (folded by ``plan_terms``) in each sample, (K,) USD."""
+def _monthly_by_jurisdiction(pt: PlanTerms, samples: SampleSet) -> np.ndarray:
+    """(K, J', T): the plan's discounted operating margin per jurisdiction and month, before bans."""
     K, H = samples.n, samples.months
     factor = samples.factor if samples.factor is not None else np.ones((K, H))
     monthly = np.empty((K, len(pt.jurisdictions), H))
@@ -297,9 +297,25 @@ def npv_by_sample(pt: PlanTerms, samples: SampleSet) -> np.ndarray:
             f = factor[:, t]
             idx = np.searchsorted(th[:, t], f, side="left")  # pairs running: theta < f
             monthly[:, jj, t] = f * rc[idx, t] - pc[idx, t] - pt.hosting[jj, t]
-    cum = np.concatenate([np.zeros((K, len(pt.jurisdictions), 1)), np.cumsum(monthly, axis=2)], axis=2)
+    return monthly
+
+
+def npv_by_sample(pt: PlanTerms, samples: SampleSet) -> np.ndarray:
+    """NPV_k of a plan (folded by ``plan_terms``) in each sample, (K,) USD."""
+    monthly = _monthly_by_jurisdiction(pt, samples)
+    cum = np.concatenate([np.zeros(monthly.shape[:2] + (1,)), np.cumsum(monthly, axis=2)], axis=2)
     ban = samples.ban_month[:, pt.jurisdictions]  # (K, J'): months t < ban count
     return pt.fixed_usd + np.take_along_axis(cum, ban[:, :, None], axis=2)[:, :, 0].sum(axis=1)
+
+
+def operating_paths(pt: PlanTerms, samples: SampleSet) -> np.ndarray:
+    """(K, T): the plan's discounted operating value earned by the end of each month, bans applied.
+
+    NPV_k = operating_paths[k, -1] + pt.fixed_usd (terminal - upfront, sales, storage, fixed costs).
+    """
+    monthly = _monthly_by_jurisdiction(pt, samples)
+    alive = np.arange(samples.months)[None, None, :] < samples.ban_month[:, pt.jurisdictions][:, :, None]
+    return np.cumsum((monthly * alive).sum(axis=1), axis=1)
 
 
 def _npv_chunk(chunk: SampleSet, plan: PlanTerms) -> np.ndarray:

@@ -438,3 +438,7 @@ def test_folded_plan_npv_equals_the_per_pair_sum(volatility):
     plan = risk.Plan(gi, si, rng.uniform(0, 50, len(gi)), 1234.5, 0.0)
     per_pair = risk.relocation_values(risk.pair_terms(scn, econ, smp, gi, si), smp) @ plan.rigs + plan.constant_usd
     assert np.allclose(risk.plan_npv(scn, econ, plan, smp), per_pair, rtol=1e-10, atol=1e-4)
+    folded = risk.plan_terms(risk.pair_terms(scn, econ, smp, gi, si), plan.rigs, plan.constant_usd)
+    paths = risk.operating_paths(folded, smp)
+    assert paths.shape == (smp.n, smp.months)
+    assert np.allclose(paths[:, -1] + folded.fixed_usd, per_pair, rtol=1e-10, atol=1e-4)
