@@ -210,9 +210,10 @@ def plan_from_allocation(scn: Scenario, econ: Economics, allocation: pd.DataFram
         raise ScenarioError(problems[: T.MAX_PROBLEMS_PER_FILE])
     gi_a, si_a, rigs_a = np.array(gi, np.int64), np.array(si, np.int64), np.array(rigs, float)
     placed = np.bincount(gi_a, weights=rigs_a, minlength=econ.n_groups) + sell + idle
-    over = np.nonzero(placed > econ.count + 1e-6)[0]
+    # A solver's plan may exceed a count by its feasibility tolerance (about 1e-7 relative); a typo does not.
+    over = np.nonzero(placed > econ.count * (1 + 1e-6) + 1e-6)[0]
     for g in over:
-        problems.append(Problem(file, None, "rigs", f"the plan places {placed[g]:g} rigs of {econ.models[econ.group_model[g]]} "
+        problems.append(Problem(file, None, "rigs", f"the plan places {placed[g]:,.6f} rigs of {econ.models[econ.group_model[g]]} "
                                 f"from {econ.origins[econ.group_origin[g]]}; the fleet has {econ.count[g]}"))
     if problems:
         raise ScenarioError(problems)

@@ -77,6 +77,17 @@ def _musd(v: float) -> str:
 
 
 def render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool) -> None:
+    """The tab; any failure is shown in place (the rest of the page and the user's inputs stay)."""
+    try:
+        _render(scn, res, stale)
+    except (optimizer.ScenarioError, optimizer.InfeasibleError, optimizer.SolverFailure) as exc:
+        st.error(f"The risk view cannot be computed for these settings: {exc}", icon=":material/error:")
+    except Exception as exc:  # noqa: BLE001 - an engine bug must not take the session down
+        st.error(f"The risk view failed unexpectedly (please report this): {type(exc).__name__}: {exc}",
+                 icon=":material/error:")
+
+
+def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool) -> None:
     if res is None or stale:
         st.info("No plan for the current settings: the risk view needs one.")
         return
