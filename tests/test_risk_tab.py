@@ -24,11 +24,15 @@ def test_risk_tab_shows_the_engines_numbers_and_runs_frontier_and_stress():
     scn = optimizer.load_scenario(CHINA)
     smp = samples.draw(scn, 400, scn.settings.risk.seed)
     report = risk.evaluate(scn, smp)
-    shown = {m.label: m.value for m in at.metric}
+    table = next(d.value for d in at.dataframe if "Expected value" in d.value.columns)
+    shown = table.iloc[0].to_dict()
+    alpha = scn.settings.risk.alpha
     assert shown["Expected value"] == fmt.usd(report.summary["expected_npv_usd"])
     assert shown["P5"] == fmt.usd(report.summary["p5_usd"])
-    assert shown["Worse than selling"] == f"{report.summary['prob_below_sell_all']:.1%}"
-    assert shown[f"CVaR {scn.settings.risk.alpha:.0%}"] == fmt.usd(report.summary["cvar_usd"])
+    assert shown["P95"] == fmt.usd(report.summary["p95_usd"])
+    assert shown[f"CVaR {alpha:.0%} (mean of the worst {alpha:.0%})"] == fmt.usd(report.summary["cvar_usd"])
+    assert shown[f"Worse than selling now ({fmt.usd(report.summary['sell_all_usd'])})"] == \
+        f"{report.summary['prob_below_sell_all']:.1%}"
     at.button(key="risk_stress_go").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]

@@ -112,14 +112,13 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool) 
     with st.spinner(f"Playing the plan out in {n:,} futures..."):
         out = _outcomes(fp, n, seed, scn_r, res)
     s = out.summary
-    m = st.columns(6)
-    m[0].metric("Expected value", _musd(s["expected_npv_usd"]))
-    m[1].metric("P5", _musd(s["p5_usd"]))
-    m[2].metric("P50", _musd(s["p50_usd"]))
-    m[3].metric("P95", _musd(s["p95_usd"]))
-    m[4].metric(f"CVaR {alpha:.0%}", _musd(s["cvar_usd"]), help=f"Mean of the worst {alpha:.0%} of outcomes.")
-    m[5].metric("Worse than selling", f"{s['prob_below_sell_all']:.1%}",
-                help=f"Chance the plan ends below selling the whole fleet now ({_musd(s['sell_all_usd'])}).")
+    # A table rather than st.metric: the page's headline metrics stay those of the plan.
+    stats = pd.DataFrame([{
+        "Expected value": _musd(s["expected_npv_usd"]), "P5": _musd(s["p5_usd"]), "P50": _musd(s["p50_usd"]),
+        "P95": _musd(s["p95_usd"]), f"CVaR {alpha:.0%} (mean of the worst {alpha:.0%})": _musd(s["cvar_usd"]),
+        f"Worse than selling now ({_musd(s['sell_all_usd'])})": f"{s['prob_below_sell_all']:.1%}",
+    }])
+    st.dataframe(stats, hide_index=True, key="risk_stats")
     left, right = st.columns(2)
     with left:
         st.markdown("**Outcomes** (value of the plan in each future)")
