@@ -44,67 +44,6 @@ RISK_JSON_KEYS = ["expected_npv_usd", "p5_usd", "p50_usd", "p95_usd", "prob_belo
                   "risk_alpha", "n_samples"]
 
 
-# ---------------------------------------------------------------------------- month paths
-# TO BE REPLACED by economics.margin_path / economics.MarginPath when the core branch (issue 9)
-# merges: same fields, same methods. Until then this builds the arrays from today's section 2
-# formulas in economics.py.
-
-
-@dataclass(frozen=True)
-class MarginPath:
-    """Month-by-month economics of one rig for pairs of shape (...), months T.
-
-    revenue_usd (..., T), power_usd (..., T), hosting_usd (...), availability a_t (..., T),
-    survival S_t (..., T), discount d_t (T,). USD per rig per month.
-    """
-
-    revenue_usd: np.ndarray
-    power_usd: np.ndarray
-    hosting_usd: np.ndarray
-    availability: np.ndarray
-    survival: np.ndarray
-    discount: np.ndarray
-
-    def margin(self, factor: np.ndarray | float | None = None) -> np.ndarray:
-        """max(0, revenue * factor - power) - hosting, (..., T) (broadcast with factor)."""
-        rev = self.revenue_usd if factor is None else self.revenue_usd * factor
-        return np.maximum(0.0, rev - self.power_usd) - self.hosting_usd[..., None]
-
-    def weights(self) -> np.ndarray:
-        """d_t * a_t * S_t, (..., T)."""
-        return self.discount * self.availability * self.survival
-
-    def ops(self) -> np.ndarray:
-        """Section 2's ops, (...)."""
-        return (self.weights() * self.margin()).sum(axis=-1)
-
-
-def _margin_path_current(scn: Scenario, mi: np.ndarray, si: np.ndarray, lead: np.ndarray,
-                         power_usd_kwh: np.ndarray | None = None) -> MarginPath:
-    """Section 2's month path from economics.py's formulas (to be replaced by economics.margin_path)."""
-    rigs, sites = scn.rigs, scn.sites
-    mi, si, lead = np.broadcast_arrays(np.asarray(mi), np.asarray(si), np.asarray(lead, float))
-    hash_ths = rigs["hashrate_ths"].to_numpy(float)[mi]
-    kw = rigs["power_w"].to_numpy(float)[mi] / 1000
-    uptime = sites["uptime"].to_numpy(float)[si]
-    price = sites["power_usd_kwh"].to_numpy(float)[si] if power_usd_kwh is None else power_usd_kwh
-    power_month = kw * (sites["pue"].to_numpy(float)[si] * 24 * economics.DAYS_PER_MONTH * uptime * price
-                        * scn.settings.policy.power_price_multiplier)
-    hp, avail, surv, discount = economics.month_weights(scn, lead)
-    revenue = (hash_ths * economics.DAYS_PER_MONTH * uptime)[..., None] * hp
-    return MarginPath(
-        revenue_usd=revenue,
-        power_usd=np.broadcast_to(power_month[..., None], revenue.shape).copy(),
-        hosting_usd=kw * sites["hosting_usd_kw_month"].to_numpy(float)[si],
-        availability=np.broadcast_to(avail, revenue.shape),
-        survival=surv[si],
-        discount=discount,
-    )
-
-
-margin_path = _margin_path_current
-
-
 # ---------------------------------------------------------------------------- per-sample values
 
 
@@ -112,14 +51,14 @@ margin_path = _margin_path_current
 class PairTerms:
     """What V_k needs for P (group, site) pairs: the month path, the jurisdiction, the fixed part."""
 
-    path: MarginPath  # arrays (P, T)
+    path: economics.MarginPath  # arrays (P, T)
     jurisdiction: np.ndarray  # (P,) index into SampleSet.jurisdictions
     fixed_usd: np.ndarray  # (P,) terminal - upfront
 
 
 def pair_terms(scn: Scenario, econ: Economics, samples: SampleSet, gi: np.ndarray, si: np.ndarray) -> PairTerms:
     gi, si = np.asarray(gi, np.int64), np.asarray(si, np.int64)
-    path = margin_path(scn, econ.group_model[gi], si, econ.lead_days[econ.group_origin[gi], si])
+    path = economics.margin_path(scn, econ.group_model[gi], si, econ.lead_days[econ.group_origin[gi], si])
     juris = pd.Index(samples.jurisdictions).get_indexer(scn.sites["jurisdiction"].to_numpy()[si])
     if (juris < 0).any():
         raise ScenarioError(Problem("bans.csv", None, "jurisdiction", "the sample set was drawn for other jurisdictions",
@@ -455,7 +394,8 @@ def solve_risk(scn: Scenario, samples: SampleSet, runner: Runner | None = None) 
     # Pruning (model.dominated) drops x[g,s] whose value never beats selling or storing; in
     # every sample, so with the best sampled value: then NPV_k only rises in every sample.
     econ_max = dataclasses.replace(econ, value_usd=vmax.reshape(G, S))
-    econ_mean = dataclasses.replace(econ, value_usd=vmean.reshape(G, S))
+    # allocation.csv's value_usd: rigs x the sampled expected V_k (no risk charge: the samples carry the risk)
+    econ_mean = dataclasses.replace(econ, value_usd=vmean.reshape(G, S), penalty_usd=np.zeros((G, S)))
     model = build_model(scn, econ_max)
     x_values = _sample_values(scn, econ, samples, model.x_group, model.x_site, runner, reduce="full")
     outcomes = outcome_matrix(model, x_values, econ.resale_usd, econ.terminal_usd,
@@ -476,6 +416,10 @@ def solve_risk(scn: Scenario, samples: SampleSet, runner: Runner | None = None) 
     npv = np.asarray(outcomes @ raw.x[: outcomes.shape[1]]).ravel()
     stats = summarize(npv, samples.weight, rs.alpha, float(econ.resale_usd @ econ.count))
     result.summary.update(stats)
+    # section 2's KPIs restated for the sampled futures: the expected value is the samples' mean
+    result.summary["expected_value_usd"] = stats["expected_npv_usd"]
+    result.summary["risk_charge_usd"] = 0.0
+    result.summary["value_vs_sell_all_usd"] = stats["expected_npv_usd"] - result.summary["sell_all_usd"]
     result.summary["risk_weight"] = rs.weight
     result.summary["cvar_floor_usd"] = rs.cvar_floor_usd
     return result
@@ -561,7 +505,7 @@ def stressed_economics(scn: Scenario, econ: Economics, jurisdiction: str, month:
     if len(sites) and econ.n_groups:
         g = np.arange(econ.n_groups)[:, None]
         s = sites[None, :]
-        path = margin_path(scn, econ.group_model[g], s, econ.lead_days[econ.group_origin[g], s])
+        path = economics.margin_path(scn, econ.group_model[g], s, econ.lead_days[econ.group_origin[g], s])
         monthly = path.weights() * path.margin()  # (G, S_J, T)
         value[:, sites] -= monthly[:, :, month:].sum(axis=2)
     return dataclasses.replace(econ, value_usd=value)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .model import INF, LinearModel, RowBlock
+from .model import INF, LinearModel, RowBlock, label
 
 
 @dataclass(frozen=True)
@@ -75,13 +75,14 @@ def define_cvar(model: LinearModel, outcomes: sp.csr_matrix, weights: np.ndarray
     model.lower = np.concatenate([model.lower, [-INF], np.zeros(K)])
     model.upper = np.concatenate([model.upper, [INF], np.full(K, INF)])
     model.integer = np.concatenate([model.integer, np.zeros(1 + K, bool)])
-    model.extra_names = list(model.extra_names) + ["eta"] + [f"u_{k}" for k in range(K)]
+    ids = labels or [str(k) for k in range(K)]
+    model.extra_names = list(model.extra_names) + ["eta"] + [label("u", k) for k in ids]
     for block in model.blocks:
         _widen(block, new_n)
     rows = sp.hstack([outcomes, sp.csr_matrix(np.full((K, 1), -1.0)), sp.identity(K, format="csr")], format="coo")
-    model.add(RowBlock("cvar", labels or [str(k) for k in range(K)], rows, np.zeros(K), np.full(K, INF)))
+    model.add(RowBlock("cvar", [label("cvar", k) for k in ids], rows, np.zeros(K), np.full(K, INF)))
     if floor_usd is not None:
         row = sp.coo_matrix((np.concatenate([[1.0], -weights / alpha]), (np.zeros(K + 1, int), np.concatenate([[eta], u]))),
                             shape=(1, new_n))
-        model.add(RowBlock("cvar_floor", ["cvar_floor"], row, np.array([float(floor_usd)]), np.array([INF])))
+        model.add(RowBlock("cvar_floor", [label("cvar_floor")], row, np.array([float(floor_usd)]), np.array([INF])))
     return CvarColumns(eta, u)
