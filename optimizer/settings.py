@@ -187,11 +187,9 @@ _DECLARED: tuple[Setting, ...] = (
             "how bans cluster across jurisdictions (Gaussian copula, one common factor): one regulator's move "
             "raises the odds next door", check=lambda v: 0 <= v < 1, rule="in [0, 1)"),
     Setting("risk.samples", "int", 1000, "samples", "Samples",
-            "the sample command's default number of sampled futures", check=lambda v: 1 <= v <= 1_000_000,
-            rule="an integer from 1 to 1,000,000"),
+            "the sample command's default number of sampled futures", **_between(1, 1e6)),
     Setting("risk.seed", "int", 2021, "", "Seed",
-            "the sample command's default seed: the same seed gives the same files anywhere",
-            check=lambda v: 0 <= v < 2**63, rule="a whole number >= 0"),
+            "the sample command's default seed: the same seed gives the same files anywhere", **_between(0, 1e18)),
 )
 SETTINGS: dict[str, Setting] = {s.key: s for s in _DECLARED}
 ALL_KEYS: tuple[str, ...] = tuple(SETTINGS)
