@@ -39,3 +39,11 @@ def test_risk_tab_shows_the_engines_numbers_and_runs_frontier_and_stress():
     at.button(key="risk_frontier_go").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+    at.selectbox(key="risk_frontier_pick").set_value("weight_0.50")
+    at.button(key="risk_frontier_pin").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    pins = at.session_state["pins"]
+    assert len(pins) == 1 and "CVaR weight 0.50" in pins[0]["label"]
+    fr = risk.frontier(scn.with_overrides({}), smp, [0.5])
+    assert pins[0]["summary"]["objective_usd"] == pytest.approx(fr.plans["weight_0.50"].summary["objective_usd"], rel=1e-9)

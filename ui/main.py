@@ -351,4 +351,4 @@ def main() -> None:
     with tab_risk:
         from . import risk_tab
 
-        risk_tab.render(scn, res, stale)
+        risk_tab.render(scn, res, stale, source)

@@ -60,10 +60,24 @@ def _outcomes(fp: str, n: int, seed: int, _scn: optimizer.Scenario, _res: optimi
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _frontier(fp: str, n: int, seed: int, _scn: optimizer.Scenario) -> pd.DataFrame:
+def _frontier(fp: str, n: int, seed: int, _scn: optimizer.Scenario) -> risk.Frontier:
     smp = _samples(fp, n, seed, _scn)
     with Runner.from_env() as runner:
-        return risk.frontier(_scn, smp, FRONTIER_WEIGHTS, runner).table
+        return risk.frontier(_scn, smp, FRONTIER_WEIGHTS, runner)
+
+
+def _pin_frontier_plan(scn: optimizer.Scenario, fr: risk.Frontier, source: str, n: int, seed: int) -> None:
+    """Pin a frontier plan for the Compare tab (and its exports), like the page's own Pin button."""
+    from . import views
+
+    name = st.session_state.get("risk_frontier_pick")
+    if name not in fr.plans:
+        return
+    weight = float(name.removeprefix("weight_"))
+    scn_w = scn.with_overrides({"risk.weight": weight})
+    label = f"risk-aware, CVaR weight {weight:.2f} ({n:,} samples, seed {seed})"
+    st.session_state.setdefault(views.PINS, []).append(views.make_pin(label, source, scn_w, fr.plans[name],
+                                                                      scn_w.fingerprint()))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -76,10 +90,10 @@ def _musd(v: float) -> str:
     return fmt.usd(v)
 
 
-def render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool) -> None:
+def render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, source: str = "") -> None:
     """The tab; any failure is shown in place (the rest of the page and the user's inputs stay)."""
     try:
-        _render(scn, res, stale)
+        _render(scn, res, stale, source)
     except (optimizer.ScenarioError, optimizer.InfeasibleError, optimizer.SolverFailure) as exc:
         st.error(f"The risk view cannot be computed for these settings: {exc}", icon=":material/error:")
     except Exception as exc:  # noqa: BLE001 - an engine bug must not take the session down
@@ -87,7 +101,7 @@ def render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool) -
                  icon=":material/error:")
 
 
-def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool) -> None:
+def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, source: str) -> None:
     if res is None or stale:
         st.info("No plan for the current settings: the risk view needs one.")
         return
@@ -144,7 +158,8 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool) 
         st.session_state["risk_frontier_on"] = True
     if st.session_state.get("risk_frontier_on"):
         with st.spinner("Solving risk-aware plans..."):
-            table = _frontier(fp, n, seed, scn_r)
+            fr = _frontier(fp, n, seed, scn_r)
+        table = fr.table
         ok = table[table["status"] != "infeasible"].copy()
         ok["E_musd"], ok["cvar_musd"] = ok["expected_npv_usd"] / 1e6, ok["cvar_usd"] / 1e6
         current = pd.DataFrame({"E_musd": [s["expected_npv_usd"] / 1e6], "cvar_musd": [s["cvar_usd"] / 1e6],
@@ -161,6 +176,12 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool) 
                    "diamond is the plan on the Plan tab. `python -m optimizer frontier` writes each point as a plan folder.")
         st.dataframe(ok[["risk_weight", "expected_npv_usd", "cvar_usd", "p5_usd", "prob_below_sell_all", "rigs_relocated",
                          "rigs_sold", "sites_used"]], hide_index=True, key="risk_frontier_table")
+        pick, pin = st.columns([3, 1], vertical_alignment="bottom")
+        pick.selectbox("Frontier plan", list(fr.plans), key="risk_frontier_pick",
+                       format_func=lambda k: f"CVaR weight {float(k.removeprefix('weight_')):.2f}")
+        pin.button("Pin it for Compare", key="risk_frontier_pin", icon=":material/push_pin:",
+                   on_click=_pin_frontier_plan, args=(scn_r, fr, source, n, seed),
+                   help="Adds this plan to the Compare tab, beside your other pinned plans.")
 
     st.markdown("#### Stress tests: each jurisdiction banned in turn")
     month = int(st.number_input("Ban from month", min_value=0, max_value=scn.settings.horizon.months - 1, value=0,
