@@ -115,7 +115,8 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
     alpha = float(c3.slider("CVaR tail (alpha)", 0.01, 0.5, float(rs.alpha), 0.01, key="risk_alpha"))
     rho = float(c4.slider("Ban correlation", 0.0, 0.95, float(rs.ban_correlation), 0.05, key="risk_rho",
                           help="How much one regulator's move raises the odds next door (Gaussian copula, one factor)."))
-    vol = float(c5.slider("Hashprice volatility (/yr)", 0.0, 2.0, float(rs.hashprice_volatility), 0.05, key="risk_vol",
+    vol = float(c5.slider("Hashprice volatility (/yr)", 0.0, 2.0, float(rs.hashprice_volatility), 0.001, format="%.3f",
+                          key="risk_vol",
                           help="Annual volatility of the hashprice around the scenario's path; 0.866 = BTC's 25%/month."))
     try:
         scn_r = scn.with_overrides({"risk.alpha": alpha, "risk.ban_correlation": rho, "risk.hashprice_volatility": vol})
@@ -136,7 +137,10 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
     left, right = st.columns(2)
     with left:
         st.markdown("**Outcomes** (value of the plan in each future)")
-        hist = pd.DataFrame({"npv_musd": out.npv / 1e6})
+        # The right tail is long (hashprice booms): bins span P0.5-P99.5, outliers are counted in the caption.
+        lo, hi = np.quantile(out.npv, [0.005, 0.995])
+        shown_npv = out.npv[(out.npv >= lo) & (out.npv <= hi)]
+        hist = pd.DataFrame({"npv_musd": shown_npv / 1e6})
         marks = pd.DataFrame({"musd": [s["p5_usd"] / 1e6, s["p50_usd"] / 1e6, s["p95_usd"] / 1e6, s["sell_all_usd"] / 1e6],
                               "what": ["P5", "P50", "P95", "sell everything now"]})
         chart = alt.Chart(hist).mark_bar(opacity=0.7).encode(
@@ -145,6 +149,8 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
         rules = alt.Chart(marks).mark_rule(strokeDash=[4, 3]).encode(
             x="musd:Q", color=alt.Color("what:N", title=None), tooltip=["what", alt.Tooltip("musd:Q", format=",.1f")])
         st.altair_chart(chart + rules, width="stretch", key="risk_hist")
+        st.caption(f"{len(out.npv) - len(shown_npv):,} of {len(out.npv):,} samples beyond the 0.5th-99.5th percentiles "
+                   f"are not drawn (lowest {_musd(out.npv.min())}, highest {_musd(out.npv.max())}).")
     with right:
         st.markdown("**Value earned over the months** (discounted operating value, P5-P95 band and median)")
         fan = out.fan.assign(p5=out.fan["p5"] / 1e6, p50=out.fan["p50"] / 1e6, p95=out.fan["p95"] / 1e6)
@@ -174,8 +180,13 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
         st.altair_chart(pts + cur, width="stretch", key="risk_frontier_chart")
         st.caption("Each point is the plan maximising (1 - w) x expected value + w x CVaR for a weight w; the red "
                    "diamond is the plan on the Plan tab. `python -m optimizer frontier` writes each point as a plan folder.")
-        st.dataframe(ok[["risk_weight", "expected_npv_usd", "cvar_usd", "p5_usd", "prob_below_sell_all", "rigs_relocated",
-                         "rigs_sold", "sites_used"]], hide_index=True, key="risk_frontier_table")
+        shown_table = pd.DataFrame({
+            "CVaR weight": ok["risk_weight"], "expected value": ok["expected_npv_usd"].map(_musd),
+            f"CVaR {alpha:.0%}": ok["cvar_usd"].map(_musd), "P5": ok["p5_usd"].map(_musd),
+            "worse than selling": ok["prob_below_sell_all"].map(lambda v: f"{v:.1%}"),
+            "rigs relocated": ok["rigs_relocated"].round(0), "rigs sold": ok["rigs_sold"].round(0),
+            "sites used": ok["sites_used"]})
+        st.dataframe(shown_table, hide_index=True, key="risk_frontier_table")
         pick, pin = st.columns([3, 1], vertical_alignment="bottom")
         pick.selectbox("Frontier plan", list(fr.plans), key="risk_frontier_pick",
                        format_func=lambda k: f"CVaR weight {float(k.removeprefix('weight_')):.2f}")
@@ -199,6 +210,11 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
                      alt.Tooltip("loss_musd:Q", format=",.2f"), alt.Tooltip("rigs_leaving_jurisdiction:Q", format=",.0f")])
         text = chart.mark_text(dx=8, align="left").encode(text="jurisdiction:N")
         st.altair_chart(chart + text, width="stretch", key="risk_stress_chart")
-        st.dataframe(table[["jurisdiction", "ban_probability_horizon", "value_lost_usd", "value_lost_if_kept_usd",
-                            "rigs_in_jurisdiction_base", "rigs_leaving_jurisdiction"]], hide_index=True,
-                     key="risk_stress_table")
+        st.dataframe(pd.DataFrame({
+            "jurisdiction": table["jurisdiction"],
+            "ban within horizon": table["ban_probability_horizon"].map(lambda v: f"{v:.1%}"),
+            "value lost, re-planned": table["value_lost_usd"].map(_musd),
+            "value lost, plan kept": table["value_lost_if_kept_usd"].map(_musd),
+            "rigs there now": table["rigs_in_jurisdiction_base"].round(0),
+            "rigs leaving": table["rigs_leaving_jurisdiction"].round(0)}).sort_values("jurisdiction"),
+            hide_index=True, key="risk_stress_table")
