@@ -20,7 +20,7 @@ import dask
 from .errors import Problem, ScenarioError
 
 ENV_SCHEDULER = "RIGSHIFT_DASK_SCHEDULER"
-CONNECT_TIMEOUT_S = 10
+CONNECT_TIMEOUT_S = 5
 
 
 class Runner:

@@ -314,13 +314,16 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     ("hashprice.csv", "sample,month,factor\n0,0,1.0\n1,3,0\n", 3, "factor"),
     ("hashprice.csv", "sample,month,factor\n0,30,1.0\n", 2, "month"),
 ])
-def test_bad_sample_sets_exit_2_with_file_row_column(tmp_path, file, text, row, column):
+def test_bad_sample_sets_exit_2_with_file_row_column(tmp_path, capsys, file, text, row, column):
+    from optimizer.cli import main
+
     folder = write_samples(tmp_path / "k", [{"weight": 1.0, "bans": {}, "factor": {}}, {"weight": 1.0, "bans": {}, "factor": {}}])
     (folder / file).write_text(text)
-    proc = _cli("risk", str(CHINA), "--samples", str(folder), "--out", str(tmp_path / "o"))
-    assert proc.returncode == 2, proc.stderr
-    assert f"{file}, row {row}, column '{column}'" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    code = main(["risk", str(CHINA), "--samples", str(folder), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"{file}, row {row}, column '{column}'" in err
+    assert "Traceback" not in err
 
 
 def test_missing_sample_files_and_bad_plan_exit_2(tmp_path):
