@@ -67,7 +67,7 @@ _nonneg = (lambda v: v >= 0, ">= 0")
 SAMPLES = T.TableSpec(
     "samples.csv",
     (
-        T.Column("sample", "integer", "", "sample id, unique", None, _nonneg[0], _nonneg[1]),
+        T.Column("sample", "integer", "", "sample id, unique"),
         T.Column("weight", "float", "", "relative weight of the sample (normalised to sum 1)", 1.0, _pos[0], _pos[1]),
     ),
     key=("sample",),
@@ -75,7 +75,7 @@ SAMPLES = T.TableSpec(
 BANS = T.TableSpec(
     "bans.csv",
     (
-        T.Column("sample", "integer", "", "a sample of samples.csv", None, _nonneg[0], _nonneg[1]),
+        T.Column("sample", "integer", "", "a sample of samples.csv"),
         T.Column("jurisdiction", "text", "", "a jurisdiction of sites.csv"),
         T.Column("ban_month", "integer", "month", "mining stops from the start of this month (0-based)", None,
                  _nonneg[0], _nonneg[1]),
@@ -87,7 +87,7 @@ BANS = T.TableSpec(
 HASHPRICE = T.TableSpec(
     "hashprice.csv",
     (
-        T.Column("sample", "integer", "", "a sample of samples.csv", None, _nonneg[0], _nonneg[1]),
+        T.Column("sample", "integer", "", "a sample of samples.csv"),
         T.Column("month", "integer", "month", "month of the horizon (0-based)", None, _nonneg[0], _nonneg[1]),
         T.Column("factor", "float", "", "multiplies the scenario's hashprice in that sample and month", None,
                  _pos[0], _pos[1]),

@@ -445,3 +445,15 @@ def test_folded_plan_npv_equals_the_per_pair_sum(volatility):
     paths = risk.operating_paths(folded, smp)
     assert paths.shape == (smp.n, smp.months)
     assert np.allclose(paths[:, -1] + folded.fixed_usd, per_pair, rtol=1e-10, atol=1e-4)
+
+
+def test_risk_lp_same_optimum_through_pulp_highs_direct_highs_and_cbc():
+    """The appended eta (free) and u columns reach every solver path; all three give one optimum."""
+    objectives = []
+    for solver, backend in (("highs", "pulp"), ("highs", "direct"), ("cbc", "pulp")):
+        scn = optimizer.load_scenario(CHINA, {"risk.weight": 0.5, "solver.name": solver, "solver.backend": backend})
+        res = risk.solve_risk(scn, S.draw(scn, 150, 3))
+        assert res.summary["backend"] == backend and res.summary["solver"] == solver
+        objectives.append(res.summary["objective_usd"])
+    assert objectives[1] == pytest.approx(objectives[0], rel=1e-7)
+    assert objectives[2] == pytest.approx(objectives[0], rel=1e-6)  # CBC reports ~8 significant digits
