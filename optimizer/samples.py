@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -208,6 +208,45 @@ def draw(scn: Scenario, n: int | None = None, seed: int | None = None,
     ban = np.concatenate([p[0] for p in parts])
     factor = None if rs.hashprice_volatility == 0 else np.concatenate([p[1] for p in parts])
     return SampleSet(np.arange(n), np.full(n, 1.0 / n), juris, ban, factor, H)
+
+
+def one_future(scn: Scenario, ban_months: Mapping[str, int] | None = None,
+               hashprice_usd_th_day: np.ndarray | None = None) -> SampleSet:
+    """A sample set of one known future (e.g. what actually happened, for a backtest).
+
+    ``ban_months``: jurisdiction -> month its ban starts (absent: no ban). ``hashprice_usd_th_day``
+    (H,): the realised hashprice; factor_t = realised / the scenario's hp_t (None: factor 1).
+    Raises ScenarioError for an unknown jurisdiction, a month outside 0..H-1, or a hashprice the
+    scenario's path cannot be scaled to (scenario hp_t = 0 where the realised one is not).
+    """
+    from . import economics
+
+    H = scn.settings.horizon.months
+    juris, _ = scenario_jurisdictions(scn)
+    ban = np.full((1, len(juris)), H, np.int64)
+    problems = []
+    for name, month in (ban_months or {}).items():
+        if name not in juris:
+            problems.append(Problem("bans", None, "jurisdiction", f"unknown jurisdiction '{name}': not in sites.csv",
+                                    T._did_you_mean(name, list(juris))))
+        elif not 0 <= int(month) <= H - 1:
+            problems.append(Problem("bans", None, "ban_month", f"{month} is out of range: must be a month 0..{H - 1}"))
+        else:
+            ban[0, juris.index(name)] = int(month)
+    factor = None
+    if hashprice_usd_th_day is not None:
+        realised = np.asarray(hashprice_usd_th_day, float)
+        assumed = economics.hashprice(scn)
+        if realised.shape != (H,):
+            problems.append(Problem("hashprice", None, "hashprice_usd_th_day", f"needs {H} months, got {realised.size}"))
+        elif ((assumed <= 0) & (realised > 0)).any():
+            problems.append(Problem("hashprice", None, "hashprice_usd_th_day",
+                                    "the scenario's hashprice is 0 in a month where the realised one is not"))
+        else:
+            factor = np.divide(realised, assumed, out=np.ones(H), where=assumed > 0)[None, :]
+    if problems:
+        raise ScenarioError(problems)
+    return SampleSet(np.array([0]), np.array([1.0]), juris, ban, factor, H)
 
 
 # ---------------------------------------------------------------------------- reading

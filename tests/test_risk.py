@@ -457,3 +457,28 @@ def test_risk_lp_same_optimum_through_pulp_highs_direct_highs_and_cbc():
         objectives.append(res.summary["objective_usd"])
     assert objectives[1] == pytest.approx(objectives[0], rel=1e-7)
     assert objectives[2] == pytest.approx(objectives[0], rel=1e-6)  # CBC reports ~8 significant digits
+
+
+def test_one_known_future_for_a_backtest():
+    """one_future: no bans and the scenario's own hashprice give the section 2 value without S_t or
+    penalty (reg_risk 0 here, so exactly the plan's objective); a ban from month 0 everywhere leaves
+    relocated rigs worth terminal - upfront; a realised path scales every month's revenue."""
+    scn = optimizer.load_scenario(CHINA, {"policy.risk_aversion": 0.0})
+    scn = scn.with_tables(sites=scn.sites.assign(reg_risk=0.0))
+    res = optimizer.solve(scn)
+    econ = optimizer.compute_economics(scn)
+    plan = risk.plan_from_result(scn, econ, res)
+    hp = optimizer.economics.hashprice(scn)
+    same = S.one_future(scn, {}, hp)
+    assert np.allclose(same.factor, 1.0)
+    assert risk.plan_npv(scn, econ, plan, same)[0] == pytest.approx(res.summary["objective_usd"], rel=1e-10)
+    juris, _ = S.scenario_jurisdictions(scn)
+    banned = S.one_future(scn, {j: 0 for j in juris})
+    upfront_terminal = (plan.rigs * (econ.terminal_usd[plan.gi] - econ.upfront_usd[plan.gi, plan.si])).sum()
+    assert risk.plan_npv(scn, econ, plan, banned)[0] == pytest.approx(upfront_terminal + plan.constant_usd, rel=1e-10)
+    doubled = S.one_future(scn, {}, 2 * hp)
+    terms = risk.pair_terms(scn, econ, doubled, plan.gi, plan.si)
+    by_hand = (terms.path.discount * terms.path.availability * terms.path.margin(2.0)).sum(axis=1) + terms.fixed_usd
+    assert risk.plan_npv(scn, econ, plan, doubled)[0] == pytest.approx(by_hand @ plan.rigs + plan.constant_usd, rel=1e-10)
+    with pytest.raises(optimizer.ScenarioError, match="unknown jurisdiction"):
+        S.one_future(scn, {"Atlantis": 3})
