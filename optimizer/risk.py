@@ -40,6 +40,7 @@ from .scenario import Scenario, check_exclusions
 from .solvers import solve_model
 
 CHUNK_BYTES = 128 * 2**20  # per chunk: a few (samples x pairs x months) float arrays of this size
+FULL_MATRIX_BYTES = 512 * 2**20  # solve_risk keeps every pair's V_k in memory below this
 RISK_JSON_KEYS = ["expected_npv_usd", "p5_usd", "p50_usd", "p95_usd", "prob_below_sell_all", "cvar_usd",
                   "risk_alpha", "n_samples"]
 
@@ -390,14 +391,22 @@ def solve_risk(scn: Scenario, samples: SampleSet, runner: Runner | None = None) 
     econ = economics.compute(scn)
     G, S = econ.n_groups, len(econ.sites)
     gg, ss = np.divmod(np.arange(G * S), S)
-    vmax, vmean = _sample_values(scn, econ, samples, gg, ss, runner, reduce="maxmean")
+    everything = None
+    if G * S * samples.n * 8 <= FULL_MATRIX_BYTES:  # one pass: every pair's V_k, kept columns sliced out below
+        everything = _sample_values(scn, econ, samples, gg, ss, runner, reduce="full")
+        vmax, vmean = everything.max(axis=0), samples.weight @ everything
+    else:  # two passes: max and mean per pair, then V_k of the columns the model keeps
+        vmax, vmean = _sample_values(scn, econ, samples, gg, ss, runner, reduce="maxmean")
     # Pruning (model.dominated) drops x[g,s] whose value never beats selling or storing; in
     # every sample, so with the best sampled value: then NPV_k only rises in every sample.
     econ_max = dataclasses.replace(econ, value_usd=vmax.reshape(G, S))
     # allocation.csv's value_usd: rigs x the sampled expected V_k (no risk charge: the samples carry the risk)
     econ_mean = dataclasses.replace(econ, value_usd=vmean.reshape(G, S), penalty_usd=np.zeros((G, S)))
     model = build_model(scn, econ_max)
-    x_values = _sample_values(scn, econ, samples, model.x_group, model.x_site, runner, reduce="full")
+    if everything is not None:
+        x_values = everything[:, model.x_group * S + model.x_site]
+    else:
+        x_values = _sample_values(scn, econ, samples, model.x_group, model.x_site, runner, reduce="full")
     outcomes = outcome_matrix(model, x_values, econ.resale_usd, econ.terminal_usd,
                               scn.sites["fixed_cost_usd"].to_numpy(float))
     define_cvar(model, outcomes, samples.weight, rs.alpha, rs.weight, rs.cvar_floor_usd,

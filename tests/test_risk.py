@@ -482,3 +482,13 @@ def test_one_known_future_for_a_backtest():
     assert risk.plan_npv(scn, econ, plan, doubled)[0] == pytest.approx(by_hand @ plan.rigs + plan.constant_usd, rel=1e-10)
     with pytest.raises(optimizer.ScenarioError, match="unknown jurisdiction"):
         S.one_future(scn, {"Atlantis": 3})
+
+
+def test_risk_plan_same_with_one_pass_and_two_pass_sample_values(monkeypatch):
+    scn = optimizer.load_scenario(CHINA, {"risk.weight": 0.3})
+    smp = S.draw(scn, 300, 12)
+    one = risk.solve_risk(scn, smp)
+    monkeypatch.setattr(risk, "FULL_MATRIX_BYTES", 0)  # large markets: max/mean first, then the kept columns
+    two = risk.solve_risk(scn, smp)
+    assert two.summary["objective_usd"] == pytest.approx(one.summary["objective_usd"], rel=1e-9)
+    assert two.summary["n_variables"] == one.summary["n_variables"]
