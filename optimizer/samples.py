@@ -70,7 +70,7 @@ SAMPLES = T.TableSpec(
         T.Column("sample", "integer", "", "sample id, unique"),
         T.Column("weight", "float", "", "relative weight of the sample (normalised to sum 1)", 1.0, _pos[0], _pos[1]),
     ),
-    key=("sample",),
+    key=(),  # unique: checked by _duplicates (vectorised; the generic row-wise check is slow at 10^5 rows)
 )
 BANS = T.TableSpec(
     "bans.csv",
@@ -80,7 +80,7 @@ BANS = T.TableSpec(
         T.Column("ban_month", "integer", "month", "mining stops from the start of this month (0-based)", None,
                  _nonneg[0], _nonneg[1]),
     ),
-    key=("sample", "jurisdiction"),
+    key=(),
     required=True,
     min_rows=0,
 )
@@ -92,11 +92,27 @@ HASHPRICE = T.TableSpec(
         T.Column("factor", "float", "", "multiplies the scenario's hashprice in that sample and month", None,
                  _pos[0], _pos[1]),
     ),
-    key=("sample", "month"),
+    key=(),
     required=False,
     min_rows=0,
 )
 SAMPLE_TABLES = {"samples": SAMPLES, "bans": BANS, "hashprice": HASHPRICE}
+KEYS = {"samples": ("sample",), "bans": ("sample", "jurisdiction"), "hashprice": ("sample", "month")}
+
+
+def _duplicates(frame: pd.DataFrame, spec: T.TableSpec, key: tuple[str, ...]) -> list[Problem]:
+    """A row repeating an earlier row's key: file, row, the key's last column, and where it was first given."""
+    dup = frame.duplicated(list(key), keep="first").to_numpy()
+    if not dup.any():
+        return []
+    first = frame.drop_duplicates(list(key), keep="first").set_index(list(key))["_row"]
+    problems = []
+    for _, row in frame[dup].head(T.MAX_PROBLEMS_PER_FILE).iterrows():
+        k = tuple(row[c] for c in key)
+        where = first.loc[k if len(k) > 1 else k[0]]
+        label = ", ".join(f"{c}={v!r}" for c, v in zip(key, k))
+        problems.append(Problem(spec.file, int(row["_row"]), key[-1], f"duplicate {label}", f"first given on row {int(where)}"))
+    return problems
 
 
 @dataclass(frozen=True, eq=False)
@@ -285,6 +301,11 @@ def _table(files: dict[str, bytes], spec: T.TableSpec, problems: list[Problem]) 
         return None
     typed, found = T.validate_table(frame, spec)
     problems.extend(found)
+    if typed is not None:
+        found = _duplicates(typed, spec, KEYS[next(k for k, v in SAMPLE_TABLES.items() if v is spec)])
+        problems.extend(found)
+        if found:
+            return None
     return typed
 
 
