@@ -492,3 +492,20 @@ def test_risk_plan_same_with_one_pass_and_two_pass_sample_values(monkeypatch):
     two = risk.solve_risk(scn, smp)
     assert two.summary["objective_usd"] == pytest.approx(one.summary["objective_usd"], rel=1e-9)
     assert two.summary["n_variables"] == one.summary["n_variables"]
+
+
+def test_later_ban_costs_no_more_and_bad_stress_or_frontier_arguments_exit_2(tmp_path, capsys):
+    from optimizer.cli import main
+
+    scn = optimizer.load_scenario(CHINA)
+    early, late = risk.stress(scn, 0).table.set_index("jurisdiction"), risk.stress(scn, 12).table.set_index("jurisdiction")
+    assert (late["value_lost_usd"] <= early["value_lost_usd"] + 1.0).all()
+    assert (late["value_lost_if_kept_usd"] <= early["value_lost_if_kept_usd"] + 1.0).all()
+    assert (early.loc[early["rigs_in_jurisdiction_base"] == 0, "value_lost_usd"].abs() < 1e-6).all()
+    assert main(["stress", str(CHINA), "--out", str(tmp_path / "s"), "--month", "24"]) == 2
+    assert "--month" in capsys.readouterr().err
+    (tmp_path / "k").mkdir()
+    S.draw(scn, 20, 1).write(tmp_path / "k")
+    assert main(["frontier", str(CHINA), "--samples", str(tmp_path / "k"), "--out", str(tmp_path / "f"),
+                 "--weights", "0,1.5"]) == 2
+    assert "--weights" in capsys.readouterr().err
