@@ -59,6 +59,7 @@ from . import tables as T
 from .errors import Problem, ScenarioError
 from .scenario import Scenario
 
+MAX_SAMPLES = 1_000_000  # bounds memory (a sample set is held whole: samples x months factors)
 BLOCK = 1024  # samples per seed block: part of the sampler's definition, never change it
 
 _pos = (lambda v: v > 0, "> 0")
@@ -212,8 +213,8 @@ def draw(scn: Scenario, n: int | None = None, seed: int | None = None,
     rs = scn.settings.risk
     n = rs.samples if n is None else int(n)
     seed = rs.seed if seed is None else int(seed)
-    if n < 1:
-        raise ScenarioError(Problem("--n", None, None, f"must be at least 1, got {n}"))
+    if not 1 <= n <= MAX_SAMPLES:
+        raise ScenarioError(Problem("--n", None, None, f"must be from 1 to {MAX_SAMPLES:,}, got {n}"))
     if seed < 0:
         raise ScenarioError(Problem("--seed", None, None, f"must be >= 0, got {seed}"))
     H = scn.settings.horizon.months
