@@ -7,8 +7,10 @@ in submission order, so the files and numbers are the same either way.
 
 Start a cluster (from the repository root, so workers can import ``optimizer``)::
 
-    .venv/bin/dask scheduler --port 8786
+    PYTHONPATH=$PWD .venv/bin/dask scheduler --port 8786
     PYTHONPATH=$PWD .venv/bin/dask worker tcp://SCHEDULER_HOST:8786 --nworkers 2 --nthreads 1
+
+The scheduler too must import ``optimizer`` (Dask's scheduler unpickles the task graph).
 """
 from __future__ import annotations
 
@@ -65,7 +67,15 @@ class Runner:
         if self._client is not None:
             sent = {k: self._client.scatter(v, broadcast=True, hash=False) for k, v in shared.items()}
             futures = [self._client.submit(fn, item, **sent, pure=False) for item in items]
-            return self._client.gather(futures)
+            try:
+                return self._client.gather(futures)
+            except (RuntimeError, ModuleNotFoundError, ImportError) as exc:
+                if "deserializ" not in str(exc) and not isinstance(exc, ImportError):
+                    raise
+                raise ScenarioError(Problem("--scheduler", None, None,
+                                            f"the Dask cluster at {self.scheduler} cannot load Rigshift's tasks: {exc}",
+                                            "start the scheduler and the workers from the repository root with "
+                                            "PYTHONPATH=$PWD and the same requirements.txt")) from None
         if len(items) == 1:
             return [fn(items[0], **shared)]
         tasks = [dask.delayed(fn, pure=False)(item, **shared) for item in items]
