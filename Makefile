@@ -36,6 +36,7 @@ test: install-dev browser
 
 bench: install-dev
 	$(PY) -m bench
+	$(PY) -m bench.risk
 	$(PY) -m bench.targets
 
 solve: install
