@@ -248,7 +248,9 @@ def highs_lp(model, skip: tuple[str, ...] = ()) -> highspy.HighsLp:
 
 def wanted(model, settings) -> bool:
     """Starts are for HiGHS MIPs with site decisions (fixed costs or minimum loads)."""
-    return model.mode == "mip" and settings.name == "highs" and model.y_col is not None
+    return (model.mode == "mip" and settings.name == "highs" and model.y_col is not None
+            and {b.family for b in model.blocks} <= {"fleet", "capacity", "minimum", "link", "share", "budget"}
+            and not getattr(model, "extra_names", None))
 
 
 def prepare(model, settings) -> tuple[Start | None, float]:

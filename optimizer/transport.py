@@ -24,6 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 
 INF = highspy.kHighsInf
+# The row families of the relocation LP (SPEC section 3) that column generation understands.
+FAMILIES = {"fleet", "capacity", "share", "budget"}
 # Below this many columns the plain solve is as fast; column generation pays above it.
 COLUMNS_ABOVE = 20_000
 # Columns a site may bring into the master per pricing round, and initially.
@@ -260,7 +262,10 @@ def eligible(model, settings) -> bool:
     keeps every restricted master feasible (x = 0 is then a plan)."""
     return (model.mode == "lp" and settings.name == "highs" and not model.integer.any() and model.n_x > 0
             and (model.sell_col is not None or model.idle_col is not None)
-            and model.block("capacity") is not None)
+            and model.block("capacity") is not None
+            # only the section-3 families: rows or columns added by extensions (e.g. the risk model's CVaR
+            # rows) could make a restricted master infeasible where the full LP is not
+            and {b.family for b in model.blocks} <= FAMILIES and not getattr(model, "extra_names", None))
 
 
 def model_pricing(model, keys: np.ndarray | None = None) -> Pricing:
