@@ -45,6 +45,7 @@ from .solvers import RawSolution, _highs_status
 
 # Economics kept for recent settings (each is a few (groups x sites) arrays; bounded memory).
 ECONOMICS_KEPT = 3
+ECONOMICS_KEPT_UP_TO_PAIRS = 200_000  # above this many (group, site) pairs only the last economics is kept
 # Settings that feed the economics (besides the tables); risk aversion is handled apart.
 _ECON_SECTIONS = ("market", "horizon", "logistics")
 
@@ -144,7 +145,7 @@ class Planner:
         else:
             econ = economics.compute(scn)
         self._econ_cache[key] = econ
-        while len(self._econ_cache) > ECONOMICS_KEPT:
+        while len(self._econ_cache) > (ECONOMICS_KEPT if econ.value_usd.size <= ECONOMICS_KEPT_UP_TO_PAIRS else 1):
             self._econ_cache.popitem(last=False)
         self._econ, self._econ_key = econ, key
         return econ
