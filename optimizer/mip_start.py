@@ -4,18 +4,21 @@ HiGHS's branch and bound, stopped by a time limit on a large facility-location M
 poor incumbent (its own heuristics had not found a good one yet). This module finds a good plan
 first, within a share of the time limit, and passes it with ``Highs.setSolution``:
 
-1. the LP relaxation without the linking rows x <= count * y (weaker than with them, but a
-   transportation problem HiGHS solves in seconds where the tight one takes minutes here; with y
-   fixed the linking rows are implied, so every plan below satisfies them);
-2. rounding: open every site the relaxation opens at all (y > 1e-6), close the others, and solve
-   the LP with y fixed (a transportation problem; the same HiGHS object, re-solved from its basis);
-3. drop moves: close open sites one at a time, least used first, keeping a closure when the plan
-   value rises (each trial is a hot-started re-solve after changing two bounds);
-4. add moves: open closed sites with the largest relaxation value, same rule.
+1. a first plan with every allowed site open (the LP with y fixed at 1);
+2. a Lagrangian relaxation of the fleet rows: for prices u (one per rig group) each site is a
+   continuous knapsack (its MW filled with the groups of highest value - u per MW, each up to its
+   count, the linking rows), opened when that beats its fixed cost; subgradient steps of Polyak's
+   size lower the bound, and the site sets met at the best bounds are candidates;
+3. every candidate is evaluated exactly: the LP with y fixed, all rows but the linking ones (fixed y
+   makes them redundant, so every plan satisfies them), re-solved from the last basis in one HiGHS
+   object; the best plan so far sharpens the subgradient steps;
+4. drop and add moves from the best plan (close the dearest open sites, open the cheapest closed
+   ones per MW), kept when the plan value rises.
 
-Only the start is ours: HiGHS proves (or bounds) optimality as before, and the MIP gap and best
-bound reported are HiGHS's own. With whole rigs (integer x) the start is used only when the fixed-y
-LP happens to be integral; otherwise HiGHS starts from its own incumbent.
+Only the start is ours: HiGHS then searches as before. The reported best bound is HiGHS's, or the
+Lagrangian bound where that is tighter (both are proven bounds), and the gap is taken against it.
+With whole rigs (integer x) the start is used only when the fixed-y LP happens to be integral;
+otherwise HiGHS starts from its own incumbent. 60% of the time limit goes to the start.
 """
 from __future__ import annotations
 
