@@ -58,6 +58,10 @@ class PairTerms:
 
 
 def pair_terms(scn: Scenario, econ: Economics, samples: SampleSet, gi: np.ndarray, si: np.ndarray) -> PairTerms:
+    """PairTerms for relocations of groups ``gi`` to sites ``si`` (1-D, same length P).
+
+    Raises ScenarioError if a site's jurisdiction is not in the sample set (drawn for another scenario).
+    """
     gi, si = np.asarray(gi, np.int64), np.asarray(si, np.int64)
     path = economics.margin_path(scn, econ.group_model[gi], si, econ.lead_days[econ.group_origin[gi], si])
     juris = pd.Index(samples.jurisdictions).get_indexer(scn.sites["jurisdiction"].to_numpy()[si])
@@ -327,7 +331,6 @@ class RiskReport:
 
     per_sample: pd.DataFrame  # sample, npv_usd
     summary: dict[str, Any]
-    monthly: np.ndarray | None = None  # (K, T) cumulative value by month, when asked for
 
     def files(self) -> dict[str, str]:
         return {"risk.csv": self.per_sample.to_csv(index=False, lineterminator="\n", float_format="%.17g"),
