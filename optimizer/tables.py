@@ -395,7 +395,8 @@ def validate_table(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame |
                 else:
                     value = float(col.default)
             elif col.kind == "integer" and not float(value).is_integer():
-                problems.append(Problem(file, int(r), col.name, f"'{cell}' is not a whole number", "counts are whole rigs"))
+                problems.append(Problem(file, int(r), col.name, f"'{cell}' is not a whole number",
+                                        "counts are whole rigs" if col.unit == "rigs" else "write a whole number"))
             values[i] = value
         limits = PLAUSIBLE.get((file, col.name))
         if col.check is not None and len(values):
