@@ -63,8 +63,17 @@ def _load(args: argparse.Namespace) -> Scenario:
     return load_scenario(args.scenario, parse_overrides(args.overrides, args.solver))
 
 
+def _print_warnings(scn: Scenario) -> None:
+    """Plausibility warnings (possible but unlikely values, names unified, coordinates converted), on stderr."""
+    from .plausibility import review
+
+    for w in review(scn)[1]:
+        print(f"warning: {w}", file=sys.stderr)
+
+
 def _cmd_solve(args: argparse.Namespace) -> int:
     scn = _load(args)
+    _print_warnings(scn)
     res = solve(scn)
     try:
         res.write(args.out)
@@ -131,6 +140,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     scn = _load(args)
+    _print_warnings(scn)
     print(f"{args.scenario}: valid ({len(scn.rigs)} models, {len(scn.origins)} origins, "
           f"{int(scn.fleet['count'].sum()):,} rigs, {len(scn.sites)} sites, {len(scn.lanes)} lanes)")
     return EXIT_OK

@@ -67,12 +67,20 @@ class SolverSettings:
 
 
 @dataclass(frozen=True)
+class Checks:
+    # Values the user confirms despite a plausibility warning: "FILE:COLUMN" (e.g. "sites.csv:power_usd_kwh",
+    # "sites.csv:location") or a setting's key (e.g. "market.fee_share"). See optimizer/plausibility.py.
+    confirm: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     market: Market = field(default_factory=Market)
     horizon: Horizon = field(default_factory=Horizon)
     logistics: Logistics = field(default_factory=Logistics)
     policy: Policy = field(default_factory=Policy)
     solver: SolverSettings = field(default_factory=SolverSettings)
+    checks: Checks = field(default_factory=Checks)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Plain nested dict (TOML-writable: None values are left out, tuples become lists)."""
@@ -93,6 +101,7 @@ SECTIONS: dict[str, type] = {
     "logistics": Logistics,
     "policy": Policy,
     "solver": SolverSettings,
+    "checks": Checks,
 }
 
 
@@ -143,6 +152,7 @@ _RULES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
         lambda v: v in ("auto", "simplex", "ipm", "choose"),
         '"auto", "simplex", "ipm" or "choose"',
     ),
+    "checks.confirm": ("strlist", lambda v: True, ""),
 }
 # The derived hashprice (today's, and its peak over the horizon) and the largest discount factor
 # must stay below these, for the same reason.
