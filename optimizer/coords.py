@@ -13,7 +13,7 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _DEG = "°º˚"
 _MIN = "'′’‘`"
 _SEC = "\"″”“"
-_ALLOWED = re.compile(r"^[\s\d.,+\-−" + _DEG + _MIN + _SEC + r"NSEWnsew]+$")
+_ALLOWED = re.compile(r"^[\s\d.,+\-" + _DEG + _MIN + _SEC + r"NSEWnsew]+$")
 AXES = {"lat": ("N", "S", 90.0, "latitude"), "lon": ("E", "W", 180.0, "longitude")}
 SIGN_RULE = "decimal degrees, south and west negative"
 
