@@ -192,9 +192,7 @@ def _warnings_box(warnings: list[dict], note: str | None) -> None:
 
 
 def _problems_box(title: str, lines: list[str]) -> None:
-    # The lines carry the user's own names and cells: shown as text, never run as Markdown or HTML.
-    st.error("**" + title + "**\n\n" + "\n".join(f"- {trust.md_escape(line)}" for line in lines),
-             icon=":material/error:")
+    st.error("**" + title + "**\n\n" + "\n".join(f"- {line}" for line in lines), icon=":material/error:")
 
 
 def main() -> None:
