@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from . import geo
 from .errors import Problem
@@ -77,15 +78,27 @@ def _fmt(v: float) -> str:
     return f"{v:,.6g}"
 
 
+def table_review(tables) -> tuple[list[Problem], list[InputWarning]]:
+    """The checks that read only the tables (``tables``: anything with rigs, origins and sites frames).
+
+    Run once when tables are loaded or edited (scenario.py); their warnings travel in
+    ``Scenario.warnings`` so that a what-if solve does not repeat them.
+    """
+    problems: list[Problem] = []
+    warnings: list[InputWarning] = []
+    _rigs(tables, problems, warnings)
+    _sites(tables, warnings)
+    _locations(tables, warnings)
+    return problems, warnings
+
+
 def review(scn) -> tuple[list[Problem], list[InputWarning]]:
-    """(problems, warnings) for a loaded scenario. Warnings confirmed in [checks] confirm are dropped."""
+    """(problems, warnings) for a scenario: its tables' warnings (``scn.warnings``, from loading) plus the
+    checks that involve settings. Warnings confirmed in [checks] confirm are dropped."""
     problems: list[Problem] = []
     warnings: list[InputWarning] = list(getattr(scn, "warnings", ()) or ())
-    _rigs(scn, problems, warnings)
     _fleet_vs_network(scn, problems, warnings)
-    _sites(scn, warnings)
     _market(scn, warnings)
-    _locations(scn, warnings)
     confirmed = {canon(c) for c in confirmations(scn.settings)}
     kept = [w for w in warnings if not (w.confirm and canon(w.confirm) in confirmed)]
     return problems, _dedupe(kept)
@@ -166,18 +179,20 @@ def _isnan(v) -> bool:
 
 
 def _fleet_vs_network(scn, problems, warnings) -> None:
-    rigs = scn.rigs.set_index("model")
     fleet = scn.fleet
     if not len(fleet):
         return
-    ths_per = fleet["model"].map(rigs["hashrate_ths"]).astype(float).fillna(0.0)
-    total_ths = float((ths_per * fleet["count"].astype(float)).sum())
+    index = pd.Index(scn.rigs["model"]).get_indexer(fleet["model"])
+    per_rig = scn.rigs["hashrate_ths"].to_numpy(float)
+    total_ths = float((np.where(index >= 0, per_rig[index], 0.0) * fleet["count"].to_numpy(float)).sum())
     network_ths = float(scn.settings.market.network_hashrate_ehs) * 1e6
     if network_ths <= 0 or total_ths <= 0:
         return
     share = total_ths / network_ths
     if share <= FLEET_SHARE_WARN:
         return
+    rigs = scn.rigs.set_index("model")
+    ths_per = fleet["model"].map(rigs["hashrate_ths"]).astype(float).fillna(0.0)
     contrib = (ths_per * fleet["count"].astype(float)).groupby(fleet["model"]).sum().sort_values(ascending=False)
     top = contrib.index[0]
     top_row = scn.rigs.loc[scn.rigs["model"] == top]

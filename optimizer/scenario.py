@@ -58,8 +58,15 @@ class Scenario:
         current.update(frames)
         notes: list[InputWarning] = []
         tables = validate_frames(current, notes=notes)
-        return dataclasses.replace(self, **tables, warnings=tuple(notes),
-                                   settings=names.canonical_settings(self.settings, tables["sites"]))
+        impossible, found = _table_review(tables)
+        out = dataclasses.replace(self, **tables, warnings=tuple(notes + found),
+                                  settings=names.canonical_settings(self.settings, tables["sites"]))
+        from .plausibility import review
+
+        impossible += review(out)[0]
+        if impossible:
+            raise ScenarioError(impossible)
+        return out
 
     def fingerprint(self) -> str:
         """Stable hash of the tables and settings, for caches."""
@@ -250,13 +257,24 @@ def scenario_from_files(files: Mapping[str, bytes], overrides: Mapping[str, Any]
     if problems:
         raise ScenarioError(_dedupe(problems))
     assert typed is not None and settings is not None
-    scn = Scenario(settings=names.canonical_settings(settings, typed["sites"]), name=name, warnings=tuple(notes), **typed)
+    impossible, found = _table_review(typed)
+    scn = Scenario(settings=names.canonical_settings(settings, typed["sites"]), name=name,
+                   warnings=tuple(notes + found), **typed)
     from .plausibility import review  # physically impossible numbers are bad input, like any other
 
-    impossible, _ = review(scn)
+    impossible += review(scn)[0]
     if impossible:
         raise ScenarioError(impossible)
     return scn
+
+
+def _table_review(tables: Mapping[str, pd.DataFrame]) -> tuple[list[Problem], list[InputWarning]]:
+    """Unit-slip checks on the tables alone (optimizer/plausibility.py): (impossible values, warnings)."""
+    import types
+
+    from .plausibility import table_review
+
+    return table_review(types.SimpleNamespace(**tables))
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
