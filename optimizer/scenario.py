@@ -162,10 +162,16 @@ def _read_habits(frame: pd.DataFrame, spec: T.TableSpec, notes: list[InputWarnin
     """Before the table's own checks: names exported as 'formula-safe' lose their apostrophe, and
     coordinates in degrees-minutes-seconds or with N/S/E/W are converted (or refused with a hint)."""
     frame = frame.copy()
+    markers: list[Problem] = []
     for col in spec.columns:
         if col.kind == "text" and col.name in frame.columns:
             frame[col.name] = [spreadsheet.unneutralise(c) if isinstance(c, str) else c for c in frame[col.name]]
+            for r, c in zip(frame["_row"], frame[col.name]):
+                if isinstance(c, str) and spreadsheet.is_error_marker(c):
+                    markers.append(Problem(spec.file, int(r), col.name, f"'{c.strip()}' is not a name",
+                                           spreadsheet.error_hint(c)))
     problems, converted = coords.convert_frame(frame, spec.file)
+    problems = markers + problems
     if notes is not None:
         for row, column, cell, value in converted:
             notes.append(InputWarning(spec.file, row, column, cell, f"'{cell}' is read as {value:g} (decimal degrees, "

@@ -43,6 +43,11 @@ def strip_sep_line(text: str) -> tuple[str, str | None]:
     return rest, found.group(1)
 
 
+def is_error_marker(cell: str) -> bool:
+    """#N/A, #VALUE!, #REF! and the other values a spreadsheet writes for a failed formula."""
+    return cell.strip().upper() in _ERRORS
+
+
 def error_hint(cell: str) -> str | None:
     """A hint for a spreadsheet error or 'no value' marker (#N/A, #VALUE!, N/A ...), else None."""
     text = cell.strip()

@@ -52,6 +52,9 @@ def test_na_marker_gets_its_own_hint():
     rigs = tiny_text("rigs.csv").replace("13.5,1350,90", "13.5,#N/A,90")
     p = find(problems_of(files_with(rigs_csv=rigs)), "rigs.csv", 4, "power_w", "#N/A")
     assert "spreadsheet" in p.hint and "lookup" in p.hint
+    sites = tiny_text("sites.csv").replace("Quebec Hydro,Quebec", "Quebec Hydro,#REF!")
+    p = find(problems_of(files_with(sites_csv=sites)), "sites.csv", 4, "jurisdiction", "is not a name")
+    assert "spreadsheet" in p.hint
 
 
 # ---------------------------------------------------------------- 02, 03: impossible efficiency, fleet out-hashes network
