@@ -201,7 +201,9 @@ def _fleet_vs_network(scn, problems, warnings) -> None:
             f"{network_ths / 1e6:,.4g} EH/s (market.network_hashrate_ehs)")
     hint = (f"is hashrate_ths in GH/s? '{top}' contributes the most at {_fmt(float(rigs.loc[top, 'hashrate_ths']))} "
             "TH/s per rig; or is market.network_hashrate_ehs in PH/s rather than EH/s?")
-    if share > 1 and scn.settings.market.hashprice_usd_th_day is None:
+    market_file = getattr(scn, "market", None)
+    derived = scn.settings.market.hashprice_usd_th_day is None and (market_file is None or not len(market_file))
+    if share > 1 and derived:
         # The network's hashrate sets the hashprice here: a fleet larger than the network makes it meaningless.
         problems.append(Problem("rigs.csv", row, "hashrate_ths", what + ": a fleet cannot out-hash the network it mines on",
                                 hint))

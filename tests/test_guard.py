@@ -166,13 +166,22 @@ def test_cli_exits_4_and_writes_nothing_for_a_broken_point(tmp_path, monkeypatch
 
 @pytest.mark.slow
 def test_cbc_time_limit_stop_is_not_a_plan(tmp_path, capsys):
+    # CBC checks its clock between phases: on a fast run it may finish the LP first (then the plan is
+    # optimal and passes the guard); otherwise it hands back its current, rule-breaking simplex point,
+    # which PuLP calls "Optimal". Either way no broken plan is written.
     rc = cli_main(["solve", str(ROOT / "datasets" / "china-2021"), "--solver", "cbc",
                    "--set", "solver.time_limit_s=0.000001", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
-    assert rc == 4
-    assert "stopped without a plan" in err or "before finding any plan" in err
     assert "infeasible" not in err.lower() and "best plan found" not in err
-    assert not (tmp_path / "o").exists()
+    if rc == 0:
+        import json
+        summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+        assert summary["status"] == "optimal"
+        assert summary["rigs_relocated"] + summary["rigs_sold"] + summary["rigs_idle"] == pytest.approx(39000)
+    else:
+        assert rc == 4
+        assert "stopped without a plan" in err or "before finding any plan" in err
+        assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("line,kind", [
