@@ -67,6 +67,12 @@ def _lookup() -> dict[str, str]:
     return names
 
 
+@functools.lru_cache(maxsize=1)
+def _subdivisions() -> dict[str, str]:
+    return {canon(name): country for name, country in SUBDIVISIONS.items()}
+
+
+@functools.lru_cache(maxsize=4096)
 def country_named(text: str) -> str | None:
     """The outline's country name for a jurisdiction or country text ("Texas" -> United States of America,
     "Russia (Irkutsk)" -> Russia, "kazakhstan" -> Kazakhstan), or None if it is not recognised."""
@@ -76,20 +82,17 @@ def country_named(text: str) -> str | None:
     for k in (key, base):
         if k in lookup:
             return lookup[k]
+    subdivisions = _subdivisions()
     for k in (key, base):
-        for name, country in SUBDIVISIONS.items():
-            if canon(name) == k and k not in AMBIGUOUS:
-                return country
+        if k in subdivisions and k not in AMBIGUOUS:
+            return subdivisions[k]
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def subdivision_of(text: str) -> str | None:
     """For 'Georgia' and the like: the country of the subdivision of that name (or None)."""
-    key = canon(text.split("(")[0])
-    for name, country in SUBDIVISIONS.items():
-        if canon(name) == key:
-            return country
-    return None
+    return _subdivisions().get(canon(text.split("(")[0]))
 
 
 def _inside(lon: np.ndarray, lat: np.ndarray, rings: list[np.ndarray]) -> np.ndarray:

@@ -217,10 +217,17 @@ def _fleet_vs_network(scn, problems, warnings) -> None:
 def _sites(scn, warnings) -> None:
     s = scn.sites
     rows = s["_row"].to_numpy() if "_row" in s.columns else np.arange(2, len(s) + 2)
-    for i in range(len(s)):
+    price_all = s["power_usd_kwh"].to_numpy(float)
+    duty_all = s["import_duty"].to_numpy(float) if "import_duty" in s.columns else np.zeros(len(s))
+    cap_all = s["capacity_mw"].to_numpy(float)
+    host_all = s["hosting_usd_kw_month"].to_numpy(float)
+    odd = ((price_all > POWER_PRICE_MAX_USD_KWH) | ((price_all > 0) & (price_all < POWER_PRICE_MIN_USD_KWH))
+           | (duty_all > 1) | (cap_all > CAPACITY_MAX_MW) | (host_all > HOSTING_MAX_USD_KW_MONTH))
+    names_all = s["site"].to_numpy()
+    for i in np.nonzero(odd)[0]:
         r = int(rows[i])
-        name = s["site"].iloc[i]
-        price = float(s["power_usd_kwh"].iloc[i])
+        name = names_all[i]
+        price = float(price_all[i])
         if price > POWER_PRICE_MAX_USD_KWH:
             warnings.append(InputWarning("sites.csv", r, "power_usd_kwh", _fmt(price),
                                          f"{_fmt(price)} USD/kWh at '{name}' is far above any power price on record "
@@ -232,22 +239,19 @@ def _sites(scn, warnings) -> None:
                                          f"{_fmt(price)} USD/kWh at '{name}' is below any priced power on record: is it "
                                          f"in USD per Wh, or thousands of USD? ({_fmt(price * 1000)} USD/kWh?)",
                                          "USD/Wh", "sites.csv:power_usd_kwh"))
-        for col, label in (("import_duty", "an import duty"), ("reg_risk", "a yearly ban probability")):
-            if col not in s.columns:
-                continue
-            v = float(s[col].iloc[i])
-            if col == "import_duty" and v > 1:
-                warnings.append(InputWarning("sites.csv", r, col, _fmt(v),
-                                             f"{col} {_fmt(v)} at '{name}' means {v:.0%} of the rig's resale value: "
-                                             f"is it a percent ({_fmt(v / 100)} as a fraction)?", "percent",
-                                             f"sites.csv:{col}"))
-        cap = float(s["capacity_mw"].iloc[i])
+        v = float(duty_all[i])
+        if v > 1:
+            warnings.append(InputWarning("sites.csv", r, "import_duty", _fmt(v),
+                                         f"import_duty {_fmt(v)} at '{name}' means {v:.0%} of the rig's resale value: "
+                                         f"is it a percent ({_fmt(v / 100)} as a fraction)?", "percent",
+                                         "sites.csv:import_duty"))
+        cap = float(cap_all[i])
         if cap > CAPACITY_MAX_MW:
             warnings.append(InputWarning("sites.csv", r, "capacity_mw", _fmt(cap),
                                          f"{_fmt(cap)} MW at '{name}' is larger than any mining site on record "
                                          f"(a few hundred MW): is it in kW ({_fmt(cap / 1000)} MW)?", "kW",
                                          "sites.csv:capacity_mw"))
-        host = float(s["hosting_usd_kw_month"].iloc[i])
+        host = float(host_all[i])
         if host > HOSTING_MAX_USD_KW_MONTH:
             warnings.append(InputWarning("sites.csv", r, "hosting_usd_kw_month", _fmt(host),
                                          f"{_fmt(host)} USD per kW per month at '{name}' is far above hosting rates "
@@ -311,10 +315,11 @@ def _locations(scn, warnings) -> None:
         named = geo.country_named(c)
         if named:
             origin_countries.setdefault(named, c)
+    juris = s["jurisdiction"].to_numpy()
     for country, typed in origin_countries.items():
         within = geo.inside(country, lat, lon)
         for i in np.nonzero(within)[0]:
-            j = s["jurisdiction"].iloc[i]
+            j = juris[i]
             if geo.country_named(j) == country or geo.subdivision_of(j) == country:
                 continue  # a site that says it is there
             flagged[i] = True
