@@ -349,17 +349,28 @@ def _locations(scn, warnings) -> None:
                     "a sign slip", "sites.csv:location", "location"))
 
 
-def percent_hint(problem: Problem) -> Problem:
-    """An out-of-range fraction (uptime 95, reg_risk 15) gets the hint that it looks like a percent."""
-    import dataclasses
+FRACTION_SETTINGS = ("market.pool_fee", "policy.max_jurisdiction_share")
 
-    if problem.file != "sites.csv" or problem.column not in ("uptime", "reg_risk") or "out of range" not in problem.message:
+
+def percent_hint(problem: Problem) -> Problem:
+    """An out-of-range fraction (uptime 95, reg_risk 15, pool_fee 2) gets the hint that it looks like a percent."""
+    import dataclasses
+    import re
+
+    if problem.file == "sites.csv" and problem.column in ("uptime", "reg_risk") and "out of range" in problem.message:
+        text = problem.message.split(" ", 1)[0]
+    elif problem.column in FRACTION_SETTINGS and ", got " in problem.message:
+        text = problem.message.rsplit(", got ", 1)[1]
+    else:
+        return problem
+    if not re.fullmatch(r"[0-9.eE+-]+", text):
         return problem
     try:
-        value = float(problem.message.split(" ", 1)[0])
+        value = float(text)
     except ValueError:
         return problem
     if 1 < value <= 100:
-        return dataclasses.replace(problem, hint=f"is it a percent? {problem.column} is a fraction: write "
+        name = problem.column.split(".")[-1]
+        return dataclasses.replace(problem, hint=f"is it a percent? {name} is a fraction: write "
                                                  f"{_fmt(value / 100)} for {_fmt(value)}%")
     return problem

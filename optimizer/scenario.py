@@ -281,7 +281,7 @@ def scenario_from_files(files: Mapping[str, bytes], overrides: Mapping[str, Any]
     try:
         settings = build_settings(doc, overrides)
     except ScenarioError as exc:
-        problems.extend(_locate_toml(exc.problems, toml_text))
+        problems.extend(_with_percent_hints(_locate_toml(exc.problems, toml_text)))
     # Files that failed to decode or parse were reported above; still validate the others.
     typed = None
     notes: list[InputWarning] = []

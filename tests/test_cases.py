@@ -264,6 +264,8 @@ def test_percent_in_a_fraction_column_says_so():
     problems = problems_of(files_with(sites_csv=sites))
     find(problems, "sites.csv", 2, "uptime", "percent")
     find(problems, "sites.csv", 2, "reg_risk", "0.02")
+    p = find(problems_of(files_with(), {"market.pool_fee": 2}), "--set", None, "market.pool_fee", "percent")
+    assert "0.02" in p.hint
     sites = tiny_text("sites.csv").replace(",0.15,0.05\n", ",0.15,5\n")
     res = optimizer.solve(optimizer.scenario_from_files(files_with(sites_csv=sites)))
     w = [w for w in res.summary["warnings"] if w["column"] == "import_duty"]
