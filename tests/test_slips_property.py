@@ -93,6 +93,7 @@ SETTING_SLIPS = [
     ("market", "network_hashrate_ehs", 100.0, (1000.0, 0.001)),  # PH/s, ZH/s
     ("market", "btc_price_usd", 35000.0, (0.001,)),  # thousands of USD
     ("market", "hashprice_usd_th_day", 0.25, (1000.0, 0.001)),  # per PH/s, per GH/s
+    ("market", "pool_fee", 0.02, (100.0,)),  # percent for fraction (bad input, with a percent hint)
 ]
 
 
@@ -126,7 +127,10 @@ def test_a_slipped_setting_is_flagged(drawn):
     kind, found, _ = outcome(files)
     full = f"{section}.{key}"
     if kind == "bad":
-        assert found, drawn
+        assert any(f.column == full or (key == "network_hashrate_ehs" and f.column == "hashrate_ths") for f in found), \
+            (drawn, [str(f) for f in found])
+        if key == "pool_fee":
+            assert any("percent" in str(f) for f in found)
         return
     assert any(f.column == full or (key == "network_hashrate_ehs" and f.column == "hashrate_ths") for f in found), \
         (drawn, [str(f) for f in found])
