@@ -79,7 +79,7 @@ class Unified:
 
     def __str__(self) -> str:
         return (f"{self.file}, row {self.row}, column '{self.column}': '{self.typed}' is read as '{self.read_as}' "
-                f"(the two {self.why.removeprefix('differ only in ').removeprefix('are ')})")
+                f"(the two {self.why})")
 
 
 def unify(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], list[Problem], list[Unified]]:
