@@ -21,6 +21,9 @@ import pandas as pd
 import optimizer
 from optimizer.tables import SITES, safe_text_cell
 
+__all__ = ["cap_time_limit", "empty_defaults", "max_time_limit_s", "md_escape", "safe_frame", "safe_result",
+           "safe_text_cell"]
+
 DEFAULT_MAX_TIME_LIMIT_S = 120.0
 ENV_MAX_TIME_LIMIT = "RIGSHIFT_MAX_TIME_LIMIT_S"
 
