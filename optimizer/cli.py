@@ -97,6 +97,13 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     scn = _load(args)
+    from .names import match_names  # names as the loader reads them: case, spaces and Unicode form ignored
+
+    for attr, column, table in (("site", "site", scn.sites), ("model", "model", scn.rigs), ("origin", "origin", scn.origins)):
+        given = getattr(args, attr)
+        if given:
+            found, _ = match_names([given], table[column])
+            setattr(args, attr, found[0] if found else given)
     if args.site not in set(scn.sites["site"]):
         raise ScenarioError(Problem("--site", None, None, f"unknown site '{args.site}'", "see sites.csv"))
     g = economics.groups(scn)

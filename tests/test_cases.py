@@ -270,3 +270,10 @@ def test_percent_in_a_fraction_column_says_so():
     res = optimizer.solve(optimizer.scenario_from_files(files_with(sites_csv=sites)))
     w = [w for w in res.summary["warnings"] if w["column"] == "import_duty"]
     assert w and w[0]["row"] == 3 and "percent" in w[0]["message"] and "0.05" in w[0]["message"]
+
+
+def test_explain_reads_names_as_the_loader_does(capsys):
+    rc = cli_main(["explain", str(Path(__file__).resolve().parent / "fixtures" / "tiny"), "--site", "  ekibastuz ",
+                   "--model", "ANTMINER S19"])
+    out = capsys.readouterr().out
+    assert rc == 0 and out.startswith("Site Ekibastuz (Kazakhstan)") and "Antminer S19 from Sichuan" in out
