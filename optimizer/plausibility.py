@@ -89,7 +89,24 @@ def table_review(tables) -> tuple[list[Problem], list[InputWarning]]:
     _rigs(tables, problems, warnings)
     _sites(tables, warnings)
     _locations(tables, warnings)
+    _market_file(tables, warnings)
     return problems, warnings
+
+
+def _market_file(tables, warnings) -> None:
+    """market.csv hashprices typed per PH/s (1,000 times too large) or per GH/s."""
+    frame = getattr(tables, "market", None)
+    if frame is None or not len(frame) or "hashprice_usd_th_day" not in frame.columns:
+        return
+    hp = frame["hashprice_usd_th_day"].to_numpy(float)
+    rows = frame["_row"].to_numpy() if "_row" in frame.columns else np.arange(2, len(frame) + 2)
+    for i in np.nonzero((hp > HASHPRICE_MAX_USD_TH_DAY) | ((hp > 0) & (hp < HASHPRICE_MIN_USD_TH_DAY)))[0][:10]:
+        v = float(hp[i])
+        likely, meant = ("USD/PH/day", v / 1000) if v > HASHPRICE_MAX_USD_TH_DAY else ("USD/GH/day", v * 1000)
+        warnings.append(InputWarning("market.csv", int(rows[i]), "hashprice_usd_th_day", _fmt(v),
+                                     f"a hashprice of {_fmt(v)} USD per TH/s per day is far outside anything since "
+                                     f"2016 (0.0459-0.5): is it in {likely} ({_fmt(meant)} USD per TH/s per day)?",
+                                     likely, "market.csv:hashprice_usd_th_day"))
 
 
 def review(scn) -> tuple[list[Problem], list[InputWarning]]:

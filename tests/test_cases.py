@@ -277,3 +277,10 @@ def test_explain_reads_names_as_the_loader_does(capsys):
                    "--model", "ANTMINER S19"])
     out = capsys.readouterr().out
     assert rc == 0 and out.startswith("Site Ekibastuz (Kazakhstan)") and "Antminer S19 from Sichuan" in out
+
+
+def test_market_csv_hashprice_per_ph_is_flagged():
+    market = "month,hashprice_usd_th_day\n" + "".join(f"{t},{250 - t}\n" for t in range(24))
+    scn = optimizer.scenario_from_files({**tiny_files(), "market.csv": market.encode()})
+    flagged = [w for w in scn.warnings if w.file == "market.csv"]
+    assert flagged and flagged[0].row == 2 and flagged[0].likely == "USD/PH/day" and "0.25" in flagged[0].message
