@@ -31,7 +31,7 @@ from .scenario import Scenario
 REL_TOL = 1e-6
 RIG_TOL = 1e-4  # rigs
 MW_TOL = 1e-6  # MW
-INT_TOL = 1e-6  # distance from a whole number
+INT_TOL = 1e-5  # distance from a whole number (HiGHS accepts 1e-6 as integral; results round)
 # A CBC run that used at least this share of its time limit may have stopped on it, whatever it says.
 LIMIT_SHARE = 0.9
 
