@@ -122,3 +122,21 @@ def test_formula_like_names_are_shown_neutralised_and_markdown_is_inert():
     assert pd.api.types.is_numeric_dtype(alloc["rigs"])
     assert trust.md_escape("**[x](javascript:alert(1))** <b>") == \
         "\\*\\*\\[x\\]\\(javascript\\:alert\\(1\\)\\)\\*\\* \\<b\\>"
+
+
+def test_a_partial_upload_keeps_the_sites_ticked_exclude():
+    at = new_app()
+    china = optimizer.load_scenario(CHINA)
+    used = optimizer.solve(china).sites
+    row = int(used["mw_used"].idxmax())
+    name = china.sites.loc[row, "site"]
+    at.session_state["sites_editor"] = {"edited_rows": {row: {"exclude": True}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    fleet = china.fleet.drop(columns=["_row"]).copy()
+    fleet["count"] = fleet["count"] // 2
+    at.file_uploader(key="upload").set_value(("fleet.csv", fleet.to_csv(index=False).encode(), "text/csv")).run()
+    assert not at.exception
+    files = china.files()
+    files["fleet.csv"] = fleet.to_csv(index=False).encode()
+    expected_res = optimizer.solve(optimizer.scenario_from_files(files, {"policy.exclude_sites": [name]}))
+    assert metrics(at) == expected(expected_res.summary)

@@ -97,6 +97,20 @@ def render(scn: optimizer.Scenario) -> Edited:
     return Edited(frames, excluded, changed)
 
 
+def excluded_on_screen(scn: optimizer.Scenario) -> list[str] | None:
+    """The sites ticked "exclude" in the editor now (None when the user has not touched the ticks)."""
+    state = st.session_state.get(SITES_KEY) or {}
+    rows = state.get("edited_rows") or {}
+    if not any("exclude" in change for change in rows.values()):
+        return None
+    sites0, _ = editor_frames(scn)
+    flags = sites0["exclude"].astype(bool).tolist()
+    for row, change in rows.items():
+        if "exclude" in change and 0 <= int(row) < len(flags):
+            flags[int(row)] = bool(change["exclude"])
+    return [name for name, flag in zip(sites0["site"], flags) if flag]
+
+
 def _has_edits(key: str) -> bool:
     state = st.session_state.get(key) or {}
     return bool(state.get("edited_rows") or state.get("added_rows") or state.get("deleted_rows"))

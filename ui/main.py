@@ -102,7 +102,11 @@ def _read_upload(files: list[Any]) -> tuple[dict[str, bytes], str, list[str]]:
     if missing and current:
         # The tables as edited on screen, when the user has edited them (README: "combines with what you see").
         edited = st.session_state["last_good_tables"].get(current)
-        donor = (edited or base_scenario(current)).files()
+        donor_scn = edited or base_scenario(current)
+        donor = donor_scn.files()
+        if "scenario.toml" not in data:  # the sites ticked "exclude" on screen carry over too
+            donor["scenario.toml"] = trust.toml_with_exclusions(
+                donor_scn, editors.excluded_on_screen(base_scenario(current)), data.get("sites.csv"))
         for name in missing:
             data[name] = donor[name]
         if "lanes.csv" not in data and "lanes.csv" in donor:

@@ -12,6 +12,7 @@ No streamlit import here: the page code calls these; tests call them directly.
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 import os
 import re
@@ -65,6 +66,22 @@ def empty_defaults(shown_sites: pd.DataFrame) -> list[str]:
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 out.append(f"{site}: {col} is empty, so its default {default:g} applies")
     return out
+
+
+def toml_with_exclusions(scn: optimizer.Scenario, excluded: list[str] | None, new_sites_csv: bytes | None) -> bytes:
+    """The scenario's scenario.toml with ``policy.exclude_sites`` as ticked on screen (None: as it is),
+    keeping only sites that exist in the tables the upload will use (an uploaded sites.csv, if any)."""
+    names = list(excluded) if excluded is not None else list(scn.settings.policy.exclude_sites)
+    if new_sites_csv is not None:
+        try:
+            present = set(pd.read_csv(io.BytesIO(new_sites_csv), dtype=str, keep_default_na=False)["site"].str.strip())
+        except Exception:  # noqa: BLE001 - an unreadable upload is reported by the engine; keep the list as is
+            present = None
+        if present is not None:
+            names = [n for n in names if n in present]
+    if tuple(names) == tuple(scn.settings.policy.exclude_sites):
+        return scn.files()["scenario.toml"]
+    return scn.with_overrides({"policy.exclude_sites": names}).files()["scenario.toml"]
 
 
 def max_time_limit_s() -> float:
