@@ -213,3 +213,27 @@ def test_a_name_variant_in_a_defining_column_is_refused_as_duplicate(drawn):
     hits = [p for p in err.value.problems if p.file == file and p.row == new_row and p.column == column]
     assert hits and any(w in hits[0].message for w in ("letter case", "Unicode form", "extra spaces")), \
         [str(p) for p in err.value.problems]
+
+
+CHINA = Path(__file__).resolve().parents[1] / "datasets" / "china-2021"
+
+
+@pytest.mark.skipif(not (CHINA / "sites.csv").is_file(), reason="datasets/china-2021 is not in this checkout")
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_a_slipped_number_in_china_2021_is_flagged(data):
+    files = {p.name: p.read_bytes() for p in CHINA.iterdir() if p.is_file()}
+    assert outcome(files)[0] == "ok"
+    file, column, factors = data.draw(st.sampled_from([
+        ("rigs.csv", "hashrate_ths", (1000.0, 0.001)), ("rigs.csv", "power_w", (1000.0, 0.001)),
+        ("sites.csv", "power_usd_kwh", (1000.0, 0.001)), ("sites.csv", "uptime", (100.0,)),
+        ("sites.csv", "reg_risk", (100.0,))]))
+    n_rows = len(read_rows(files[file])) - 1
+    row = data.draw(st.integers(0, n_rows - 1))
+    value = float(cell(files, file, row, column) or "nan")
+    assume(value > 0)
+    factor = data.draw(st.sampled_from(factors))
+    # Below 1% a percent typed as a number is itself a valid fraction: nothing could tell them apart.
+    assume(not (factor == 100.0 and value * factor <= 1))
+    kind, found, _ = outcome(with_cell(files, file, row, column, repr(value * factor)))
+    assert any(f.file == file and f.row in (row + 2, None) for f in found), (file, column, row, factor)
