@@ -40,10 +40,13 @@ def _within(value: float, limit: float, abs_tol: float) -> bool:
     return value <= limit + abs_tol + REL_TOL * abs(limit)
 
 
-def violations(scn: Scenario, econ: Economics, model, raw) -> list[str]:
+def violations(scn: Scenario, econ: Economics, model, raw, check_objective: bool = True) -> list[str]:
     """Every rule the solver's point breaks, in words (empty: it is a plan).
 
-    ``model`` gives only the column layout (which column is x[g, s], sell[g], idle[g], y[s]).
+    ``model`` gives only the column layout (which column is x[g, s], sell[g], idle[g], y[s]; columns
+    after those, such as the risk model's CVaR columns, are not part of the plan).
+    ``check_objective``: compare the reported objective with section 3's value of the point (off for
+    objectives that are not that value, e.g. the risk-aware plan's mean-CVaR).
     """
     pol = scn.settings.policy
     sites = scn.sites
@@ -134,7 +137,7 @@ def violations(scn: Scenario, econ: Economics, model, raw) -> list[str]:
         if (frac > INT_TOL).any():
             out.append(f"{int((frac > INT_TOL).sum())} decision(s) are not whole rigs although whole rigs are asked for")
     # The objective the solver reports is the value of this point.
-    if raw.objective is not None and np.isfinite(raw.objective):
+    if check_objective and raw.objective is not None and np.isfinite(raw.objective):
         terms = np.concatenate([x * econ.value_usd[gi, si], sell * econ.resale_usd, idle * econ.terminal_usd])
         value = float(terms.sum()) - (float((fixed * y).sum()) if y is not None else 0.0)
         scale = float(np.abs(terms).sum()) + float(np.abs(fixed).sum()) + 1.0
@@ -146,10 +149,13 @@ def violations(scn: Scenario, econ: Economics, model, raw) -> list[str]:
 def trivially_feasible(scn: Scenario) -> bool:
     """Whether doing nothing is a plan: selling or storing every rig breaks no rule (no site opened)."""
     pol = scn.settings.policy
+    risk = getattr(scn.settings, "risk", None)
+    if risk is not None and getattr(risk, "cvar_floor_usd", None) is not None:
+        return False  # a CVaR floor can be out of reach of every plan, doing nothing included
     return bool(pol.allow_sell or pol.allow_idle or int(scn.fleet["count"].sum()) == 0)
 
 
-def check(scn: Scenario, econ: Economics, model, raw) -> None:
+def check(scn: Scenario, econ: Economics, model, raw, check_objective: bool = True) -> None:
     """Refuse a solver point that is not a plan, and an infeasibility claim that cannot be true.
 
     Returns None when ``raw`` may be reported: a plan that keeps every rule (status "optimal" or
@@ -165,7 +171,7 @@ def check(scn: Scenario, econ: Economics, model, raw) -> None:
                                 "but selling or storing every rig is always a plan here (numerical trouble); "
                                 "try the other solver (--solver highs|cbc)")
         return
-    broken = violations(scn, econ, model, raw)
+    broken = violations(scn, econ, model, raw, check_objective)
     if broken:
         when = (f" (it stopped at its time limit, {limit:g} s)" if raw.status == "time_limit"
                 or raw.seconds >= LIMIT_SHARE * limit else "")

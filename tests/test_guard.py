@@ -268,3 +268,22 @@ def test_cbc_whole_rig_marketplace_stopped_at_its_limit_is_not_infeasible(tmp_pa
     assert "infeasible" not in err.lower() and "switched off" not in err
     if rc == 4:
         assert "time limit" in err and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("path", PATHS, ids=["highs-pulp", "highs-direct", "cbc-pulp"])
+def test_the_risk_aware_plan_is_guarded_too(tmp_path, monkeypatch, path):
+    from optimizer import risk, samples
+
+    scn = load(tmp_path, hand(), path, "lp", **{"risk.weight": 0.5})
+    sample_set = samples.draw(scn, n=20, seed=1)
+    assert risk.solve_risk(scn, sample_set).summary["rigs_total"] == 350  # the unbroken point is a plan
+    real = risk.solve_model
+
+    def broken(model, settings):
+        raw = real(model, settings)
+        raw.x[col(model, 0, 0)] += 10  # S1 over capacity, fleet row off
+        return raw
+
+    monkeypatch.setattr(risk, "solve_model", broken)
+    with pytest.raises(SolverFailure, match="stopped without a plan"):
+        risk.solve_risk(scn, sample_set)
