@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from . import economics
+from . import economics, guard
 from . import tables as T
 from .diagnose import explain_infeasible
 from .economics import Economics
@@ -418,6 +418,7 @@ def solve_risk(scn: Scenario, samples: SampleSet, runner: Runner | None = None) 
     if solver.name == "highs" and solver.backend == "auto" and outcomes.nnz > 200_000:
         solver = dataclasses.replace(solver, backend="direct")  # PuLP's per-term objects dominate past this
     raw = solve_model(model, solver)
+    guard.check(scn, econ, model, raw, check_objective=False)  # the plan's rules, re-derived (optimizer/guard.py)
     if raw.status == "infeasible":
         reasons = explain_infeasible(scn, econ, build_model(scn, econ))
         if rs.cvar_floor_usd is not None:
@@ -528,6 +529,7 @@ def _stress_point(jurisdiction: str, scn: Scenario, econ: Economics, month: int)
     model = build_model(scn, econ_j)
     try:
         raw = solve_model(model, scn.settings.solver)
+        guard.check(scn, econ_j, model, raw)  # the plan's rules, re-derived (optimizer/guard.py)
     except SolverFailure as exc:
         return f"solver failure: {exc}"
     if raw.status == "infeasible":
