@@ -34,7 +34,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from . import economics, transport
+from . import economics, guard, names, plausibility, transport
 from . import tables as T
 from .engine import solve as engine_solve
 from .errors import ScenarioError, SolverFailure
@@ -83,7 +83,12 @@ class Planner:
             return self._solve_scenario(scn, details)
 
     def _solve_scenario(self, scn: Scenario, details: bool) -> Result:
+        # the engine's checks, in the engine's order (optimizer/engine.py)
         problems = check_exclusions(scn.settings, scn.sites, "scenario settings") + check_market(scn.settings, scn.market, {})
+        if problems:
+            raise ScenarioError(problems)
+        scn = dataclasses.replace(scn, settings=names.canonical_settings(scn.settings, scn.sites))
+        problems, warnings = plausibility.review(scn)
         if problems:
             raise ScenarioError(problems)
         t0 = time.perf_counter()
@@ -97,12 +102,14 @@ class Planner:
             self.counts["engine"] += 1
             return engine_solve(scn, details=details)
         raw = self._solve_kept(scn, econ, model)
+        guard.check(scn, econ, model, raw)  # a point that breaks the plan's rules is not a plan (SolverFailure)
         t3 = time.perf_counter()
         if raw.status == "infeasible":
             self.counts["engine"] += 1
             return engine_solve(scn, details=details)  # raises the engine's InfeasibleError with reasons
         self.last_model, self.last_raw = model, raw
         result = assemble(scn, econ, model, raw, details=details)
+        result.summary["warnings"] = [w.to_dict() for w in warnings]
         result.timings = {"economics": t1 - t0, "build": t2 - t1 + raw.build_seconds, "solve": raw.seconds,
                           "results": time.perf_counter() - t3}
         return result
