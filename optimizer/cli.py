@@ -40,6 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--origin", help="origin (default: every origin holding the model)")
     v = sub.add_parser("validate", help="check a scenario folder and report every problem")
     common(v)
+    # The workspace (saved-scenario library, decision report) lives outside the model pipeline.
+    from workspace.cli import add_commands
+
+    add_commands(sub, common)
     return p
 
 
@@ -138,7 +142,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    command = {"solve": _cmd_solve, "explain": _cmd_explain, "validate": _cmd_validate}[args.command]
+    command = {"solve": _cmd_solve, "explain": _cmd_explain, "validate": _cmd_validate}.get(args.command) or args.handler
     try:
         return command(args)
     except ScenarioError as exc:
