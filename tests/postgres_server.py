@@ -59,7 +59,7 @@ def running_postgres() -> Iterator[str]:
             run([str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", DB_NAME])
             yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/{DB_NAME}"
         finally:
-            subprocess.run(_as_server_user([str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+            subprocess.run(_as_server_user([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
                            capture_output=True, timeout=60)
     finally:
         shutil.rmtree(root, ignore_errors=True)

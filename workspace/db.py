@@ -60,6 +60,7 @@ def _sqlite_tuning(engine: Engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; a power cut may lose the last commit
         cur.close()
 
     @event.listens_for(engine, "begin")
