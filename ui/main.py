@@ -18,6 +18,7 @@ import optimizer
 from optimizer.tables import TABLES
 
 from . import compute, controls, editors, mapview, views
+from . import workspace as team_workspace
 
 SOURCE = "source"
 UPLOAD = "upload"
@@ -188,6 +189,7 @@ def _problems_box(title: str, lines: list[str]) -> None:
 def main() -> None:
     st.set_page_config(page_title="Rigshift", page_icon=":material/conveyor_belt:", layout="wide")
     _init()
+    team_workspace.start()  # restore the autosave named in the URL, or open the plan a link names
     ss = st.session_state
     builtins = compute.builtin_names()
     options = builtins + list(ss[UPLOADS])
@@ -297,6 +299,7 @@ def main() -> None:
     if res is None and ss["last_plan"] is not None:
         _, shown_scn, shown = ss["last_plan"]
 
+    team_workspace.panel(source=source, base=base, overrides=overrides, scn=scn, res=res, has_edits=edited.changed)
     with problems_area:
         if settings_problems:
             _problems_box("Some what-if values are not valid:", settings_problems)
