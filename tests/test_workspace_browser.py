@@ -97,7 +97,16 @@ def plan_value(summary: dict) -> str:
     return f"${summary['objective_usd'] / 1e6:,.2f}M"
 
 
+def open_panel(page) -> None:
+    """Unfold the sidebar's 'Library, link and report' panel (folded on a fresh page)."""
+    side = page.locator("[data-testid='stSidebar']")
+    if not side.get_by_role("button", name="Save to library").is_visible():
+        side.locator("summary").filter(has_text="Library, link and report").click()
+        side.get_by_role("button", name="Save to library").wait_for()
+
+
 def type_into(page, label: str, text: str) -> None:
+    open_panel(page)
     box = page.locator("[data-testid='stSidebar']").get_by_label(label, exact=True)
     box.fill(text)
     box.press("Enter")
@@ -127,6 +136,7 @@ def save(page, name: str) -> None:
 
 
 def link_text(page) -> str:
+    open_panel(page)
     code = page.locator("[data-testid='stSidebar'] [data-testid='stCode'] code").first
     return code.inner_text().strip()
 
@@ -191,6 +201,8 @@ def test_two_contexts_saving_at_once_both_kept(browser, app_url, db_url):
     try:
         for (_, page), who in zip(pages, ("bea", "cal")):
             type_into(page, "Your name", who)
+        for _, page in pages:
+            open_panel(page)
         for _, page in pages:  # both clicks before either save has finished
             page.locator("[data-testid='stSidebar']").get_by_role("button", name="Save to library").click(no_wait_after=True)
         for _, page in pages:
@@ -224,6 +236,7 @@ def test_report_opens_in_chromium_and_pdf_has_the_numbers(browser, app_url, tmp_
     context, page = open_page(browser, app_url)
     try:
         side = page.locator("[data-testid='stSidebar']")
+        open_panel(page)
         with page.expect_download(timeout=WAIT_MS) as dl:
             side.get_by_role("button", name="HTML").click()
         html = tmp_path / "report.html"

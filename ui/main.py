@@ -215,6 +215,7 @@ def main() -> None:
                 _problems_box("The upload was not loaded; the scenario you had is still active.", ss["upload_problems"])
         if ss["upload_notice"]:
             st.success(ss["upload_notice"], icon=":material/check_circle:")
+        library_box = st.container()  # the workspace panel is drawn here once the plan is solved
 
     if not options:
         return
@@ -299,7 +300,8 @@ def main() -> None:
     if res is None and ss["last_plan"] is not None:
         _, shown_scn, shown = ss["last_plan"]
 
-    team_workspace.panel(source=source, base=base, overrides=overrides, scn=scn, res=res, has_edits=edited.changed)
+    team_workspace.panel(library_box, source=source, base=base, overrides=overrides, scn=scn, res=res,
+                         has_edits=edited.changed)
     with problems_area:
         if settings_problems:
             _problems_box("Some what-if values are not valid:", settings_problems)

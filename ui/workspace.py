@@ -367,18 +367,20 @@ def autosave(lib: Any, source: str, has_edits: bool) -> None:
     ss.pop("ws_autosave_problem", None)
 
 
-def panel(*, source: str, base: optimizer.Scenario, overrides: dict[str, Any], scn: optimizer.Scenario,
+PANEL = "Library, link and report"
+
+
+def panel(box: Any, *, source: str, base: optimizer.Scenario, overrides: dict[str, Any], scn: optimizer.Scenario,
           res: optimizer.Result | None, has_edits: bool) -> None:
-    """Sync the URL, autosave, and draw the Library panel in the sidebar."""
+    """Sync the URL, autosave, and draw the workspace panel into ``box`` (a sidebar container)."""
     ss = st.session_state
     lib = library()
     plan = plan_params(source, base, overrides) if not has_edits else None
     _sync_url(plan)
     if lib is not None:
         autosave(lib, source, has_edits)
-    with st.sidebar:
-        st.divider()
-        st.subheader("Library")
+    attention = bool(ss.get("ws_notice") or ss.get("ws_problem") or ss.get("ws_autosave_problem") or lib is None)
+    with box, st.expander(PANEL, expanded=attention, icon=":material/folder_shared:"):
         if lib is None:
             st.warning("The library database cannot be opened, so nothing is saved automatically: "
                        + ss.get("ws_db_error", "") + ". Export a zip before you reload.", icon=":material/warning:")
@@ -437,8 +439,7 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
 
     def label(k: str) -> str:
         e = by_key[k]
-        who = "you" if e.owner == current_user() else e.owner
-        return f"{e.name} ({who}, v{e.version}, {e.saved_at:%d %b %H:%M}, {fmt.usd(e.objective_usd)})"
+        return f"{e.name} ({e.owner}, v{e.version}, {e.saved_at:%d %b %H:%M}, {fmt.usd(e.objective_usd)})"
 
     st.selectbox("Saved scenarios (the whole team's)", keys, key="ws_pick", format_func=label)
     chosen = by_key[ss["ws_pick"]]
