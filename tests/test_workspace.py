@@ -224,3 +224,23 @@ def test_report_risk_section_only_when_computed(tmp_path):
 
     wb = openpyxl.load_workbook(io.BytesIO(wb_bytes))
     assert wb["Risk"]["B2"].value == pytest.approx(1234567.0)
+
+
+def test_database_url_order(tmp_path, monkeypatch):
+    """--db, then RIGSHIFT_DB_URL, then the app's secrets, then a SQLite file in the data folder."""
+    from workspace import config
+
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[connections.rigshift]\nurl = "postgresql+psycopg://u@h/db"\n', encoding="utf-8")
+    monkeypatch.delenv(config.ENV_URL, raising=False)
+    monkeypatch.setenv(config.ENV_DATA_DIR, str(tmp_path / "data"))
+    monkeypatch.setattr(config, "secrets_url", lambda paths=None: None)
+    assert config.resolve_url() == f"sqlite:///{tmp_path / 'data' / 'rigshift.db'}"
+    monkeypatch.undo()
+    assert config.secrets_url([tmp_path / "missing.toml", secrets]) == "postgresql+psycopg://u@h/db"
+    monkeypatch.setattr(config, "secrets_url", lambda paths=None: "postgresql+psycopg://u@h/db")
+    monkeypatch.delenv(config.ENV_URL, raising=False)
+    assert config.resolve_url() == "postgresql+psycopg://u@h/db"
+    monkeypatch.setenv(config.ENV_URL, "sqlite:///env.db")
+    assert config.resolve_url() == "sqlite:///env.db"
+    assert config.resolve_url("sqlite:///flag.db") == "sqlite:///flag.db"

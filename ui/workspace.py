@@ -26,7 +26,7 @@ import threading
 import tomllib
 import uuid
 from typing import Any, Callable
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
 import streamlit as st
@@ -45,6 +45,7 @@ UPLOADS = "uploads"  # as ui.main.UPLOADS
 UPLOAD_PREFIX = "upload: "
 MAX_AUTOSAVE_BYTES = 20 * 1024 * 1024
 GUEST = "guest"
+LIST_LIMIT = 300  # newest entries offered in the panel (the CLI lists them all)
 
 
 # ---------------------------------------------------------------- database
@@ -311,7 +312,8 @@ def _base_url() -> str:
         url = st.context.url or ""
     except Exception:  # noqa: BLE001 - AppTest has no browser URL
         url = ""
-    return url.split("?", 1)[0] or "http://localhost:8501/"
+    base = url.split("?", 1)[0].split("#", 1)[0] or "http://localhost:8501/"
+    return base if urlsplit(base).path else base + "/"
 
 
 def plan_params(source: str, base: optimizer.Scenario, overrides: dict[str, Any]) -> dict[str, str] | None:
@@ -425,7 +427,7 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
     if ss.get("ws_problem"):
         st.error(ss["ws_problem"], icon=":material/error:")
     try:
-        entries = lib.list(None)
+        entries = lib.list(None, limit=LIST_LIMIT)
     except Exception as exc:  # noqa: BLE001
         st.error(f"The library cannot be listed: {exc}")
         return

@@ -128,10 +128,13 @@ class Library:
         except IntegrityError:
             return s.execute(select(Entry.id).where(Entry.owner == owner, Entry.name == name)).scalar_one()
 
-    def list(self, owner: str | None = None) -> list[EntryInfo]:
-        """Entries (newest version each), newest first; one owner's, or everyone's when ``owner`` is None."""
+    def list(self, owner: str | None = None, limit: int | None = None) -> list[EntryInfo]:
+        """Entries (newest version each), newest first; one owner's, or everyone's when ``owner`` is None;
+        at most ``limit`` of them when given."""
         q = (select(Entry, Version).join(Version, (Version.entry_id == Entry.id) & (Version.version == Entry.latest_version))
              .order_by(Entry.updated_at.desc(), Entry.owner, Entry.name))
+        if limit is not None:
+            q = q.limit(limit)
         if owner is not None:
             q = q.where(Entry.owner == owner)
         with Session(self.engine) as s:
