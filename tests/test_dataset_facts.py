@@ -16,7 +16,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT / "datasets"
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+# The reference files the datasets cite, kept in the repository (tests/data/reference/COPIED.txt).
+REFERENCE = ROOT / "tests" / "data" / "reference"
+SHARED_REFERENCE = ROOT.parent / "shared" / "reference"
 CHINA = DATASETS / "china-2021"
 HALVING = DATASETS / "post-halving-2024"
 SCENARIOS = sorted(p for p in DATASETS.iterdir() if (p / "scenario.toml").is_file())
@@ -105,7 +107,14 @@ def pue_rule(temp_c: float) -> float:
     return round(1.03 + 0.006 * max(0.0, temp_c - 5.0), 3)
 
 
-needs_reference = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"reference pack not found at {REFERENCE}")
+def test_reference_copies_match_the_shared_pack() -> None:
+    assert sorted(p.name for p in REFERENCE.iterdir()) == sorted(
+        ["COPIED.txt", "README.md", "jurisdictions.csv", "logistics.md", "market.csv", "rigs.csv"])
+    if not SHARED_REFERENCE.is_dir():
+        pytest.skip(f"no shared reference pack beside the clone ({SHARED_REFERENCE}) to compare the copies with")
+    for path in REFERENCE.iterdir():
+        if path.name != "COPIED.txt":
+            assert path.read_bytes() == (SHARED_REFERENCE / path.name).read_bytes(), path.name
 
 
 # ---------------------------------------------------------------- SPEC section 1, every scenario
@@ -279,7 +288,6 @@ def test_china_2021_capacity_is_scarce() -> None:
 
 # ---------------------------------------------------------------- facts tied to the reference pack
 
-@needs_reference
 @pytest.mark.parametrize("folder", SCENARIOS, ids=SCENARIO_IDS)
 def test_rig_specs_match_reference(folder: Path) -> None:
     for r in rows(folder / "rigs.csv"):
@@ -288,7 +296,6 @@ def test_rig_specs_match_reference(folder: Path) -> None:
         assert num(r["power_w"]) == float(ref["power_w"]), r["model"]
 
 
-@needs_reference
 def test_china_2021_market_is_the_17_july_2021_roundup() -> None:
     m = toml(CHINA)["market"]
     assert m["btc_price_usd"] == ref_market("2021-07-17", "btc_price")
@@ -301,7 +308,6 @@ def test_china_2021_market_is_the_17_july_2021_roundup() -> None:
     assert 0.15 <= derived_hashprice(m) <= 0.30
 
 
-@needs_reference
 def test_post_halving_market_is_late_june_2024() -> None:
     m = toml(HALVING)["market"]
     ref = ref_csv("market.csv")
@@ -313,7 +319,6 @@ def test_post_halving_market_is_late_june_2024() -> None:
     assert derived_hashprice(m) == pytest.approx(float(row["value"]), rel=0.005)
 
 
-@needs_reference
 def test_china_2021_resale_follows_the_late_june_price_collapse() -> None:
     s19_ref = ref_rig("Antminer S19")["other_price_points"]
     cny_per_th = float(re.search(r"~(\d+) CNY/TH", s19_ref).group(1))       # Bloomberg, late June 2021
@@ -334,7 +339,6 @@ def test_china_2021_resale_follows_the_late_june_price_collapse() -> None:
         assert per_th == pytest.approx(newgen * high / newgen_high_2021, rel=0.02), model
 
 
-@needs_reference
 def test_china_2021_origins_use_reference_coordinates() -> None:
     for o in rows(CHINA / "origins.csv"):
         ref = ref_jur(o["origin"])
@@ -342,7 +346,6 @@ def test_china_2021_origins_use_reference_coordinates() -> None:
         assert num(o["lat"]) == float(ref["latitude"]) and num(o["lon"]) == float(ref["longitude"]), o["origin"]
 
 
-@needs_reference
 def test_china_2021_site_power_prices_match_reference_rows() -> None:
     cases = [  # (site, reference jurisdiction, reference column)
         ("TX Rockdale self-build", "Texas", "miner_power_price_usd_kwh"),          # Riot 2.9 c
@@ -361,7 +364,6 @@ def test_china_2021_site_power_prices_match_reference_rows() -> None:
             assert lo <= num(s["power_usd_kwh"]) <= hi + 0.0025, s["site"]
 
 
-@needs_reference
 @pytest.mark.parametrize("folder", SCENARIOS, ids=SCENARIO_IDS)
 def test_us_sites_pay_the_section_301_duty(folder: Path) -> None:
     us_states = set(ref_csv("jurisdictions.csv").query("level == 'us_state'")["name"])
@@ -372,7 +374,6 @@ def test_us_sites_pay_the_section_301_duty(folder: Path) -> None:
         assert "+25%" in note and num(s["import_duty"]) == 0.25, s["site"]
 
 
-@needs_reference
 @pytest.mark.parametrize("folder", SCENARIOS, ids=SCENARIO_IDS)
 def test_pue_follows_the_climate_rule(folder: Path) -> None:
     for s in rows(folder / "sites.csv"):
@@ -380,7 +381,6 @@ def test_pue_follows_the_climate_rule(folder: Path) -> None:
         assert num(s["pue"]) == pue_rule(float(ref["mean_annual_temp_c"])), s["site"]
 
 
-@needs_reference
 def test_curtailment_uptimes_come_from_the_reference_rules() -> None:
     quebec = ref_jur("Quebec")["stance_2021"]
     hours = float(re.search(r"curtailment up to (\d+) h/yr", quebec).group(1))
@@ -393,7 +393,6 @@ def test_curtailment_uptimes_come_from_the_reference_rules() -> None:
     assert num(site(CHINA, "IR Tehran licensed")["uptime"]) == pytest.approx(1 - ban_days / 365, abs=5e-4)
 
 
-@needs_reference
 def test_air_lane_is_the_latepost_quote() -> None:
     logistics = (REFERENCE / "logistics.md").read_text(encoding="utf-8")
     cny = float(re.search(r'"nearly (\d+) CNY" per unit', logistics).group(1))
@@ -403,7 +402,6 @@ def test_air_lane_is_the_latepost_quote() -> None:
         assert num(l["ship_usd_per_rig"]) == round(cny / CNY_PER_USD) + 16, (l["origin"], l["site"])
 
 
-@needs_reference
 def test_post_halving_power_prices_match_reference_rows() -> None:
     assert num(site(HALVING, "KZ Ekibastuz")["power_usd_kwh"]) == float(ref_jur("Kazakhstan")["miner_power_price_usd_kwh"])
     assert num(site(HALVING, "TX Rockdale self-build")["power_usd_kwh"]) == float(ref_jur("Texas")["elec_price_low_usd_kwh"])
@@ -414,7 +412,6 @@ def test_post_halving_power_prices_match_reference_rows() -> None:
             assert ethiopia_ppa <= num(s["power_usd_kwh"]) <= ethiopia_ppa * 1.2, s["site"]
 
 
-@needs_reference
 def test_post_halving_rig_prices_tie_to_the_june_2023_rfq() -> None:
     rigs = {r["model"]: r for r in rows(HALVING / "rigs.csv")}
     ref_xp = float(re.search(r"S19 XP 141T \$(\d+)/TH", ref_rig("Antminer S19 XP")["other_price_points"]).group(1))

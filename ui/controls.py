@@ -12,20 +12,22 @@ from typing import Any
 import streamlit as st
 
 import optimizer
-from optimizer.settings import get_value
+from optimizer.settings import SETTINGS, get_value
 
 
 @dataclass(frozen=True)
 class Slider:
-    key: str  # the scenario.toml key, "section.name"
-    label: str
+    key: str  # the scenario.toml key, "section.name"; label and help come from SETTINGS[key]
     lo: float
     hi: float
     step: float
     scale: float = 1.0  # widget value = setting * scale (100 for percentages)
     fmt: str = "%.2f"
-    help: str = ""
     integer: bool = False
+
+    @property
+    def label(self) -> str:
+        return SETTINGS[self.key].label
 
     @property
     def widget_key(self) -> str:
@@ -43,38 +45,31 @@ def widget_key(setting_key: str) -> str:
     return "ctl_" + setting_key.replace(".", "_")
 
 
+def setting_help(key: str) -> str:
+    """A control's help text: the setting's declaration (optimizer.settings.SETTINGS)."""
+    s = SETTINGS[key]
+    return s.meaning[:1].upper() + s.meaning[1:] + "."
+
+
 MARKET = [
-    Slider("market.btc_price_usd", "BTC price (USD)", 1000.0, 150000.0, 500.0, fmt="$%.0f",
-           help="Moves today's hashprice: hp0 = 144 x subsidy x (1 + fee share) x BTC price / network hashrate."),
-    Slider("market.network_hashrate_ehs", "Network hashrate (EH/s)", 10.0, 1000.0, 1.0, fmt="%.1f EH/s",
-           help="Total Bitcoin network hashrate today; more competition means less revenue per TH/s."),
-    Slider("market.hashprice_monthly_change", "Hashprice drift (% per month)", -15.0, 10.0, 0.5, scale=100, fmt="%.1f%%",
-           help="g: hashprice multiplies by (1 + g) every month of the horizon."),
+    Slider("market.btc_price_usd", 1000.0, 150000.0, 500.0, fmt="$%.0f"),
+    Slider("market.network_hashrate_ehs", 10.0, 1000.0, 1.0, fmt="%.1f EH/s"),
+    Slider("market.hashprice_monthly_change", -15.0, 10.0, 0.5, scale=100, fmt="%.1f%%"),
 ]
 HORIZON = [
-    Slider("horizon.months", "Horizon (months)", 1, 60, 1, fmt="%d months", integer=True,
-           help="How long the plan runs; rigs are valued at their salvage value at the end."),
-    Slider("horizon.discount_rate", "Discount rate (% per year)", 0.0, 50.0, 0.5, scale=100, fmt="%.1f%%",
-           help="Annual rate used to discount future margins to today."),
+    Slider("horizon.months", 1, 60, 1, fmt="%d months", integer=True),
+    Slider("horizon.discount_rate", 0.0, 50.0, 0.5, scale=100, fmt="%.1f%%"),
 ]
 POLICY = [
-    Slider("policy.risk_aversion", "Risk aversion (lambda)", 0.0, 5.0, 0.1, fmt="%.1f",
-           help="Penalty per rig = lambda x chance of a ban within the horizon x resale value."),
-    Slider("policy.max_jurisdiction_share", "Max share per jurisdiction (% of fleet hashrate)", 5.0, 100.0, 1.0,
-           scale=100, fmt="%.0f%%", help="No single regulator may host more than this share of the fleet's hashrate."),
-    Slider("policy.power_price_multiplier", "Power-price multiplier", 0.25, 3.0, 0.05, fmt="x%.2f",
-           help="Scales every site's power price (1.0 = prices as in sites.csv)."),
+    Slider("policy.risk_aversion", 0.0, 5.0, 0.1, fmt="%.1f"),
+    Slider("policy.max_jurisdiction_share", 5.0, 100.0, 1.0, scale=100, fmt="%.0f%%"),
+    Slider("policy.power_price_multiplier", 0.25, 3.0, 0.05, fmt="x%.2f"),
 ]
 ADVANCED = [
-    Slider("horizon.salvage_fraction", "Salvage value at horizon (% of resale)", 0.0, 100.0, 1.0, scale=100, fmt="%.0f%%",
-           help="Share of today's resale value a rig still fetches at the end of the horizon."),
+    Slider("horizon.salvage_fraction", 0.0, 100.0, 1.0, scale=100, fmt="%.0f%%"),
 ]
 SLIDERS = MARKET + HORIZON + POLICY + ADVANCED
-TOGGLES = [
-    ("policy.allow_sell", "Allow selling rigs now", "Sell at today's resale price instead of relocating."),
-    ("policy.allow_idle", "Allow storing rigs", "Store a rig and sell it at its salvage value at the horizon."),
-    ("policy.integer_rigs", "Whole rigs only (MIP)", "Integer rig counts: slower, and no shadow prices."),
-]
+TOGGLES = ["policy.allow_sell", "policy.allow_idle", "policy.integer_rigs"]  # labels and help: SETTINGS
 BUDGET_ON, BUDGET_MUSD = "ctl_policy_budget_on", "ctl_policy_budget_musd"
 HASHPRICE_ON, HASHPRICE = "ctl_market_hashprice_fixed", "ctl_market_hashprice_usd_th_day"
 EXCLUDE = widget_key("policy.exclude_jurisdictions")
@@ -93,7 +88,7 @@ def _bounds(s: Slider, value: float) -> tuple[Any, Any]:
 def defaults(settings: optimizer.Settings) -> dict[str, Any]:
     """Widget values that reproduce ``settings`` exactly."""
     out: dict[str, Any] = {s.widget_key: s.to_widget(get_value(settings, s.key)) for s in SLIDERS}
-    for key, _, _ in TOGGLES:
+    for key in TOGGLES:
         out[widget_key(key)] = bool(get_value(settings, key))
     budget = settings.policy.budget_usd
     out[BUDGET_ON] = budget is not None
@@ -128,14 +123,15 @@ def render(settings: optimizer.Settings, jurisdictions: list[str]) -> dict[str, 
         current = st.session_state[s.widget_key]
         lo, hi = min(lo, current), max(hi, current)
         step = int(s.step) if s.integer else float(s.step)
-        v = st.slider(s.label, min_value=lo, max_value=hi, step=step, format=s.fmt, help=s.help, key=s.widget_key)
+        v = st.slider(s.label, min_value=lo, max_value=hi, step=step, format=s.fmt, help=setting_help(s.key),
+                      key=s.widget_key)
         overrides[s.key] = s.to_setting(v)
 
-    def toggle(key: str, label: str, help_text: str) -> None:
+    def toggle(key: str) -> None:
         wk = widget_key(key)
         if wk not in st.session_state:
             st.session_state[wk] = base[wk]
-        overrides[key] = bool(st.toggle(label, help=help_text, key=wk))
+        overrides[key] = bool(st.toggle(SETTINGS[key].label, help=setting_help(key), key=wk))
 
     def ensure(key: str) -> None:
         if key not in st.session_state:
@@ -168,18 +164,18 @@ def render(settings: optimizer.Settings, jurisdictions: list[str]) -> dict[str, 
         BUDGET_ON, "Cap upfront spending", "Freight, import duty and site opening costs paid before any rig earns.",
         BUDGET_MUSD, "Upfront budget (USD million)", 0.25, "%.2f")
     overrides["policy.budget_usd"] = None if budget_musd is None else budget_musd * 1e6
-    for key, label, help_text in TOGGLES:
-        toggle(key, label, help_text)
+    for key in TOGGLES:
+        toggle(key)
     ensure(EXCLUDE)
     options = sorted(set(jurisdictions) | set(st.session_state[EXCLUDE]))
-    excluded = st.multiselect("Excluded jurisdictions", options, key=EXCLUDE,
-                              help="No rig may go to a site in these jurisdictions.")
+    excluded = st.multiselect(SETTINGS["policy.exclude_jurisdictions"].label, options, key=EXCLUDE,
+                              help=setting_help("policy.exclude_jurisdictions"))
     overrides["policy.exclude_jurisdictions"] = list(excluded)
 
     with st.expander("Advanced", expanded=False):
         for s in ADVANCED:
             slider(s)
         ensure(SOLVER)
-        overrides["solver.name"] = st.selectbox("Solver", ["highs", "cbc"], key=SOLVER,
-                                                help="Both run through PuLP; HiGHS is faster and gives shadow prices.")
+        overrides["solver.name"] = st.selectbox(SETTINGS["solver.name"].label, ["highs", "cbc"], key=SOLVER,
+                                                help=setting_help("solver.name"))
     return overrides

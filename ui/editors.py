@@ -42,23 +42,22 @@ def editor_frames(scn: optimizer.Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
     return sites, fleet
 
 
+# Number formats of the editable site columns; their labels and help come from optimizer.tables.SITES.
+_SITE_FORMATS = {"capacity_mw": "%.2f", "power_usd_kwh": "%.4f", "reg_risk": "%.3f", "hosting_usd_kw_month": "%.2f",
+                 "pue": "%.3f", "uptime": "%.3f", "import_duty": "%.3f", "fixed_cost_usd": "%.0f", "min_mw": "%.2f"}
+
+
 def _sites_config() -> dict:
     c = st.column_config
-    return {
+    config = {
         "site": c.TextColumn("site", disabled=True),
         "jurisdiction": c.TextColumn("jurisdiction", disabled=True),
-        "capacity_mw": c.NumberColumn("capacity (MW)", format="%.2f", help="Power available to us at the site"),
-        "power_usd_kwh": c.NumberColumn("power (USD/kWh)", format="%.4f", help="All-in electricity price"),
-        "reg_risk": c.NumberColumn("reg_risk (per year)", format="%.3f",
-                                   help="Annual probability that mining there is forced to stop, 0 <= reg_risk < 1"),
         "exclude": c.CheckboxColumn("exclude", help="Leave this site out of the plan (policy.exclude_sites)"),
-        "hosting_usd_kw_month": c.NumberColumn("hosting (USD/kW/month)", format="%.2f"),
-        "pue": c.NumberColumn("PUE", format="%.3f"),
-        "uptime": c.NumberColumn("uptime", format="%.3f"),
-        "import_duty": c.NumberColumn("import duty", format="%.3f", help="Fraction of resale value paid on arrival"),
-        "fixed_cost_usd": c.NumberColumn("fixed cost (USD)", format="%.0f", help="One-time cost to open the site"),
-        "min_mw": c.NumberColumn("min MW if opened", format="%.2f"),
     }
+    for name, fmt in _SITE_FORMATS.items():
+        col = optimizer.tables.SITES.column(name)
+        config[name] = c.NumberColumn(col.label, format=fmt, help=f"{col.description} ({col.unit}; {col.demand})")
+    return {name: config[name] for name in SITE_SHOWN}
 
 
 def _merge(full: pd.DataFrame, shown: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
