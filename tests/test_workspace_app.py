@@ -145,3 +145,11 @@ def test_uploads_stay_in_their_session(db):
     b = run_app()
     assert not any(o.startswith("upload:") for o in b.selectbox(key="source").options)
     assert "_memo_uploads" not in b.session_state or not b.session_state["_memo_uploads"]
+
+
+def test_without_a_database_the_app_works_and_warns(monkeypatch, china):
+    monkeypatch.setenv("RIGSHIFT_DB_URL", "no-such-driver://nowhere/db")
+    at = run_app()
+    assert plan_value(at) == expected(china)
+    warning = " ".join(w.value for w in at.warning)
+    assert "library database cannot be opened" in warning and "Export a zip before you reload" in warning

@@ -24,6 +24,7 @@ from .errors import LibraryError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 10  # PostgreSQL
 MAX_ENGINES = 8  # distinct URLs kept open per process
 
 _lock = threading.Lock()
@@ -76,10 +77,17 @@ def create(url: str) -> Engine:
         raise LibraryError(f"'{url}' is not a database URL (e.g. sqlite:///path/rigshift.db or "
                            "postgresql+psycopg://user:password@host/db)") from None
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2"):
+        kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}  # an unreachable server fails fast
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LibraryError(f"cannot create the library's folder {folder}: {exc.strerror or exc} "
+                                   "(set RIGSHIFT_DATA_DIR or RIGSHIFT_DB_URL)") from None
         kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}}
     try:
         engine = create_engine(parsed, **kwargs)
