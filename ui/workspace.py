@@ -23,6 +23,7 @@ import hashlib
 import io
 import json
 import threading
+import time
 import tomllib
 import uuid
 from typing import Any, Callable
@@ -51,15 +52,33 @@ LIST_LIMIT = 300  # newest entries offered in the panel (the CLI lists them all)
 # ---------------------------------------------------------------- database
 
 
+_failures: dict[str, tuple[float, str]] = {}  # URL -> (when it failed, why): not retried on every rerun
+RETRY_AFTER_S = 60.0
+
+
 def library() -> Any | None:
-    """The configured library (None, with the reason kept for the panel, when it cannot be opened)."""
+    """The configured library (None, with the reason kept for the panel, when it cannot be opened).
+
+    A database that cannot be opened is tried again after RETRY_AFTER_S, not on every rerun
+    (an unreachable server would otherwise stall each slider move for its connect timeout)."""
+    from workspace.config import resolve_url
+
+    url = resolve_url(_url())
+    failed = _failures.get(url)
+    if failed and time.monotonic() - failed[0] < RETRY_AFTER_S:
+        st.session_state["ws_db_error"] = failed[1]
+        return None
     try:
         from workspace.repository import Library
 
-        return Library(_url())
+        lib = Library(url)
     except Exception as exc:  # noqa: BLE001 - the app keeps working without a library
-        st.session_state["ws_db_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        _failures[url] = (time.monotonic(), why)
+        st.session_state["ws_db_error"] = why
         return None
+    _failures.pop(url, None)
+    return lib
 
 
 def _url() -> str | None:
