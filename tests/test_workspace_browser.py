@@ -94,7 +94,10 @@ def wait_until(predicate, timeout_s: float = 60, what: str = "condition"):
 
 
 def plan_value(summary: dict) -> str:
-    return f"${summary['objective_usd'] / 1e6:,.2f}M"
+    """The app's 'Plan value' metric for this summary, printed by the app's own formatter."""
+    from ui import views
+
+    return next(m for m in views.METRICS if m.label == "Plan value").text(summary)
 
 
 def open_panel(page) -> None:

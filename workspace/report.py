@@ -175,20 +175,33 @@ def scenario_words(scn: optimizer.Scenario, res: optimizer.Result, facts: Mappin
     return parts
 
 
-HEADLINE = [  # (summary field, label, kind)
-    ("objective_usd", "Plan value", "usd"),
-    ("sell_all_usd", "Selling the whole fleet now", "usd"),
-    ("rigs_relocated", "Rigs relocated", "int"),
-    ("rigs_sold", "Rigs sold now", "int"),
-    ("rigs_idle", "Rigs stored (sold at the horizon)", "int"),
-    ("hashrate_relocated_ths", "Hashrate deployed (TH/s)", "int"),
-    ("mw_relocated", "Power deployed (MW, PUE included)", "mw"),
-    ("sites_used", "Sites used", "int"),
-    ("avg_power_usd_kwh", "Average power price (USD/kWh)", "kwh"),
-    ("ban_probability_weighted", "Chance of a ban within the horizon (hashrate-weighted)", "pct"),
-    ("upfront_usd", "Upfront spend (freight, duty, site opening)", "usd"),
-    ("payback_months", "Payback (months)", "num"),
+HEADLINE = [  # (summary fields, first present wins (older summaries used other names), label, kind)
+    (("expected_value_usd", "objective_usd"), "Expected value of the plan", "usd"),
+    (("sell_all_usd",), "Selling the whole fleet now", "usd"),
+    (("value_vs_sell_all_usd",), "Expected gain over selling everything now", "usd"),
+    (("risk_charge_usd",), "Risk charge (risk aversion x ban chance x resale; a preference, not money)", "usd"),
+    (("objective_usd",), "Plan value after the risk charge (what the optimiser maximises)", "usd"),
+    (("rigs_relocated",), "Rigs relocated", "int"),
+    (("rigs_sold",), "Rigs sold now", "int"),
+    (("rigs_idle",), "Rigs stored (sold at the horizon)", "int"),
+    (("hashrate_relocated_ths",), "Hashrate deployed (TH/s)", "int"),
+    (("mw_relocated",), "Power deployed (MW, PUE included)", "mw"),
+    (("sites_used",), "Sites used", "int"),
+    (("avg_power_usd_kwh",), "Average power price (USD/kWh)", "kwh"),
+    (("expected_share_hashrate_banned", "ban_probability_weighted"), "Expected share of the relocated hashrate a ban stops", "pct"),
+    (("prob_any_ban",), "Chance that a jurisdiction the plan uses bans mining", "pct"),
+    (("upfront_usd",), "Upfront spend (freight, duty, site opening)", "usd"),
+    (("cash_payback_months", "payback_months"), "Cash payback (months)", "num"),
+    (("payback_vs_selling_months",), "Payback counting the resale given up (months)", "num"),
 ]
+
+
+def _pick(summary: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[bool, Any]:
+    for key in keys:
+        if key in summary:
+            return True, summary[key]
+    return False, None
+
 
 ASSUMPTIONS = [
     "Today's hashprice is 144 x block subsidy x (1 + fee share) x BTC price / network hashrate (USD per TH/s per day) "
@@ -275,10 +288,11 @@ def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str 
     facts = readme_facts(readme)
     words = scenario_words(scn, res, facts)
 
-    head_rows = [(label, s.get(key), kind) for key, label, kind in HEADLINE]
-    gain = None
-    if s.get("objective_usd") is not None and s.get("sell_all_usd"):
-        gain = s["objective_usd"] - s["sell_all_usd"]
+    head_rows = [(label, value, kind) for keys, label, kind in HEADLINE for found, value in [_pick(s, keys)] if found]
+    expected_usd = _pick(s, ("expected_value_usd", "objective_usd"))[1]
+    gain = s.get("value_vs_sell_all_usd")
+    if gain is None and expected_usd is not None and s.get("sell_all_usd") is not None:
+        gain = expected_usd - s["sell_all_usd"]
     summary_table = Table("Headline", pd.DataFrame({"metric": [r[0] for r in head_rows], "value": [r[1] for r in head_rows]}),
                           {"metric": "text", "value": "num"}, cell_kinds={"value": [r[2] for r in head_rows]})
 
@@ -351,7 +365,9 @@ def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str 
     html = env.get_template("report.html.j2").render(
         words=words, summary=s, generated_at=when.strftime("%Y-%m-%d %H:%M UTC"), source=source, author=author, link=link,
         headline=[(label, KINDS[kind].html(value)) for label, value, kind in head_rows],
-        objective=_usd(s.get("objective_usd")), sell_all=_usd(s.get("sell_all_usd")),
+        expected=_usd(expected_usd), objective=_usd(s.get("objective_usd")), sell_all=_usd(s.get("sell_all_usd")),
+        risk_charge=_usd(s.get("risk_charge_usd")) if s.get("risk_charge_usd") else None,
+        rigs={k: KINDS["int"].html(s.get(k)) for k in ("rigs_relocated", "rigs_sold", "rigs_idle")},
         gain=None if gain is None else _usd(abs(gain)), gain_positive=gain is not None and gain >= 0,
         gain_pct=None if gain is None or not s.get("sell_all_usd") else f"{100 * abs(gain) / s['sell_all_usd']:.0f}%",
         map_data=base64.b64encode(map_png).decode(),
