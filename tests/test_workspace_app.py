@@ -153,3 +153,19 @@ def test_without_a_database_the_app_works_and_warns(monkeypatch, china):
     assert plan_value(at) == expected(china)
     warning = " ".join(w.value for w in at.warning)
     assert "library database cannot be opened" in warning and "Export a zip before you reload" in warning
+
+
+def test_pins_survive_the_database_round_trip(china):
+    """A pinned plan written as JSON (autosave, library) reads back to the same plan, sell rows included."""
+    import json
+
+    from ui.views import allocation_diff, make_pin
+    from ui.workspace import pins_from_json, pins_to_json
+
+    res = optimizer.solve(china.with_overrides({"policy.risk_aversion": 2.0}))
+    pin = make_pin("risk 2", "china-2021", china, res, china.fingerprint())
+    back = pins_from_json(json.loads(json.dumps(pins_to_json([pin]))))[0]
+    assert allocation_diff(pin["allocation"], back["allocation"], tolerance=1e-9).empty
+    assert (back["allocation"]["action"] == "sell").sum() == (pin["allocation"]["action"] == "sell").sum()
+    assert back["settings"] == pin["settings"] and back["summary"]["objective_usd"] == res.summary["objective_usd"]
+    assert back["sites"]["mw_used"].sum() == pytest.approx(pin["sites"]["mw_used"].sum())
