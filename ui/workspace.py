@@ -140,8 +140,8 @@ def pins_from_json(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for p in items or []:
         try:
             out.append({"label": p["label"], "source": p["source"], "fp": p["fp"], "summary": dict(p["summary"]),
-                        "allocation": pd.read_json(io.StringIO(p["allocation"]), orient="split", convert_dates=False),
-                        "sites": pd.read_json(io.StringIO(p["sites"]), orient="split", convert_dates=False),
+                        "allocation": pd.read_json(io.StringIO(p["allocation"]), orient="split", dtype=False),
+                        "sites": pd.read_json(io.StringIO(p["sites"]), orient="split", dtype=False),
                         "settings": {k: tuple(v) if isinstance(v, list) else v for k, v in p["settings"].items()}})
         except (KeyError, ValueError, TypeError):
             continue  # a pin from an older layout: skip it rather than lose the rest
