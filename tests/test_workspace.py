@@ -106,6 +106,13 @@ def test_cli_rename_duplicate_delete_and_errors(tmp_path, sqlite_url, capsys):
     out = capsys.readouterr().out
     assert "mine" in out and "bob" in out and " c " not in out
     assert cli(["library", "save", str(tmp_path / "missing"), "--name", "x", *ann]) == 2
+    # a scenario that does not solve is still saved (work in progress), without a plan
+    assert cli(["library", "save", str(TINY), "--name", "stuck", "--set", "policy.allow_sell=false",
+                "--set", "policy.allow_idle=false", "--set", "policy.max_jurisdiction_share=0.05", *ann]) == 0
+    from workspace.repository import Library
+
+    stuck = Library(sqlite_url).load("ann", "stuck")
+    assert stuck.result is None and stuck.info.objective_usd is None
 
 
 def test_owners_never_mix(sqlite_url):

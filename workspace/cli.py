@@ -149,8 +149,15 @@ def _save(lib: Any, args: argparse.Namespace, user: str) -> int:
     from optimizer.cli import _load
     from optimizer.engine import solve
 
+    from optimizer.errors import InfeasibleError, SolverFailure
+
     scn = _load(args)
-    result = None if args.no_solve else result_record(solve(scn))
+    result = None
+    if not args.no_solve:
+        try:
+            result = result_record(solve(scn))
+        except (InfeasibleError, SolverFailure) as exc:  # work in progress is still worth keeping
+            print(f"note: saved without a plan, it does not solve: {exc}", file=sys.stderr)
     info = lib.save(user, args.name, scenario_record(args.scenario, scn), scenario_name=scn.name, saved_by=user,
                     result=result, note=args.note)
     print(f"saved {info.owner}/{info.name} version {info.version} ({scn.name}; plan value {_fmt_usd(info.objective_usd)}) "
