@@ -22,6 +22,7 @@ from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, chromium_missing_rea
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 REPORT_SHOT = ROOT / "docs" / "screenshots" / "report.png"
+PANEL_SHOT = ROOT / "docs" / "screenshots" / "workspace-panel.png"
 CHINA = ROOT / "datasets" / "china-2021"
 WAIT_MS = 60_000
 
@@ -190,6 +191,12 @@ def test_reload_link_and_saved_plan(browser, app_url, db_url):
         idle(page)
         wait_until(lambda: metric(page, "Plan value") == expected, what="the saved plan after a reload")
         assert "scenario=reload+test" in page.url or "scenario=reload%20test" in page.url
+        open_panel(page)
+        panel = page.locator("[data-testid='stSidebar'] [data-testid='stExpander']").filter(has_text="Library, link and report")
+        panel.screenshot(path=str(ARTIFACTS / "ws-04-panel.png"))
+        if not PANEL_SHOT.exists() or os.environ.get("UPDATE_SCREENSHOTS"):
+            PANEL_SHOT.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ARTIFACTS / "ws-04-panel.png", PANEL_SHOT)
         saved = Library(db_url).load("ann", "reload test")
         assert saved.info.saved_by == "ann"
         assert plan_value(optimizer.solve(optimizer.scenario_from_files(saved.files)).summary) == expected

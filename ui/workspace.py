@@ -473,9 +473,9 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
               help="Delete this entry and all its versions." if mine else "Only its owner can delete it.")
     st.text_input("New name", key="ws_new_name", placeholder="for rename or duplicate")
     c3, c4 = st.columns(2)
-    c3.button("Rename", key="ws_rename", icon=":material/edit:", width="stretch", disabled=not mine,
+    c3.button("Rename", key="ws_rename", width="stretch", disabled=not mine,
               on_click=_rename, args=(lib, chosen.owner, chosen.name))
-    c4.button("Duplicate", key="ws_duplicate", icon=":material/content_copy:", width="stretch",
+    c4.button("Duplicate", key="ws_duplicate", width="stretch",
               on_click=_duplicate, args=(lib, chosen.owner, chosen.name),
               help="Copy it into your own library under the new name.")
 
@@ -593,13 +593,12 @@ def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result 
         return run
 
     stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in scn.name).strip("-") or "plan"
-    c1, c2, c3 = st.columns(3)
-    c1.download_button("HTML", lambda: report().html, file_name=f"{stem}-report.html", mime="text/html",
+    st.download_button("Report (HTML)", lambda: report().html, file_name=f"{stem}-report.html", mime="text/html",
                        key="ws_report_html", on_click="ignore", icon=":material/description:", width="stretch",
                        help="The decision report as a web page that prints well.")
-    c2.download_button("PDF", safe(lambda: report().pdf()), file_name=f"{stem}-report.pdf", mime="application/pdf",
+    st.download_button("Report (PDF)", safe(lambda: report().pdf()), file_name=f"{stem}-report.pdf", mime="application/pdf",
                        key="ws_report_pdf", on_click="ignore", icon=":material/picture_as_pdf:", width="stretch")
-    c3.download_button("XLSX", lambda: report().xlsx(), file_name=f"{stem}-plan.xlsx",
+    st.download_button("Tables (XLSX)", lambda: report().xlsx(), file_name=f"{stem}-plan.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        key="ws_report_xlsx", on_click="ignore", icon=":material/table:", width="stretch")
     st.caption("Scenario in plain words, the answer against selling everything, the map, allocation, shadow and "
