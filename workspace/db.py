@@ -49,6 +49,11 @@ def current_revision(engine: Engine) -> str | None:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration, in one transaction (a no-op when it is there)."""
     cfg = alembic_config()
+    try:
+        if current_revision(engine) == ScriptDirectory.from_config(cfg).get_current_head():
+            return  # the usual case: skip loading the migration environment
+    except Exception:  # noqa: BLE001 - e.g. no version table yet: let the upgrade below decide
+        pass
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
