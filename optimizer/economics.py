@@ -23,7 +23,7 @@ DAYS_PER_MONTH = 365.25 / 12
 EARTH_RADIUS_KM = 6371.0
 HOURS_PER_DAY = 24.0
 # Pairs x months per chunk when computing V for every (group, site): bounds memory on large markets.
-_CHUNK_ELEMENTS = 4_000_000
+_CHUNK_ELEMENTS = 500_000
 
 
 # Bitcoin's halvings: the blocks 210,000 apart, on the days they were mined (UTC), and after
@@ -157,7 +157,10 @@ class MarginPath:
         A rig is switched off in a month where power costs more than it earns; hosting is owed regardless.
         """
         revenue = self.revenue_usd if factor is None else self.revenue_usd * factor
-        return np.maximum(revenue - self.power_usd, 0.0) - self.hosting_usd[..., None]
+        out = np.subtract(revenue, self.power_usd)
+        np.maximum(out, 0.0, out=out)
+        out -= self.hosting_usd[..., None]
+        return out
 
     def running(self, factor: np.ndarray | float | None = None) -> np.ndarray:
         """(..., T) bool: the months in which the rig earns more than its power costs."""
@@ -166,11 +169,13 @@ class MarginPath:
 
     def weights(self) -> np.ndarray:
         """d_t * a_t * S_t, shape (..., T): what one USD of margin in month t is worth today."""
-        return self.discount * self.availability * self.survival
+        return self.availability * (self.discount * self.survival)
 
     def ops(self, factor: np.ndarray | float | None = None) -> np.ndarray:
         """Operating value, shape (...): sum_t d_t a_t S_t margin_t."""
-        return (self.weights() * self.margin(factor)).sum(axis=-1)
+        out = self.weights()
+        out *= self.margin(factor)
+        return out.sum(axis=-1)
 
     def at_power_price(self, usd_kwh: np.ndarray | float) -> "MarginPath":
         """The same path at another power price, for a path computed with ``power_usd_kwh=1``."""
@@ -198,15 +203,20 @@ def margin_path(
                         * st.policy.power_price_multiplier)
     shape = np.broadcast(mi, si, lead).shape
     revenue = (hash_ths * (1 - st.market.pool_fee) * DAYS_PER_MONTH * uptime)[..., None] * hp
-    escalation = (1 + sites["power_monthly_change"].to_numpy(float)[si])[..., None] ** t
-    availability = np.clip((DAYS_PER_MONTH * (t + 1) - lead[..., None]) / DAYS_PER_MONTH, 0.0, 1.0)
+    change = sites["power_monthly_change"].to_numpy(float)[si]
+    if np.any(change != 0):
+        power_month = np.asarray(power_month)[..., None] * (1 + change[..., None]) ** t
+    else:
+        power_month = np.asarray(power_month)[..., None]
+    availability = (DAYS_PER_MONTH * (t + 1) - lead[..., None]) / DAYS_PER_MONTH
+    np.minimum(np.maximum(availability, 0.0, out=availability), 1.0, out=availability)  # clip, without its overhead
     risk = sites["reg_risk"].to_numpy(float)[si]
     survival = (1 - risk[..., None]) ** ((t + 0.5) / 12)
     discount = (1 + st.horizon.discount_rate) ** (-(t + 0.5) / 12)
     full = shape + (H,)
     return MarginPath(
         revenue_usd=np.broadcast_to(revenue, full),
-        power_usd=np.broadcast_to(np.asarray(power_month)[..., None] * escalation, full),
+        power_usd=np.broadcast_to(power_month, full),
         hosting_usd=np.broadcast_to(kw * sites["hosting_usd_kw_month"].to_numpy(float)[si], shape),
         availability=np.broadcast_to(availability, full),
         survival=np.broadcast_to(survival, full),
