@@ -50,6 +50,7 @@ test: install-dev browser postgres report-libs
 
 bench: install-dev
 	$(PY) -m bench
+	$(PY) -m bench.risk
 
 solve: install
 	$(PY) -m optimizer solve $(SCENARIO) --out out/$(notdir $(SCENARIO))

@@ -246,8 +246,8 @@ def main() -> None:
 
     head = st.container()
     problems_area = st.container()
-    tab_plan, tab_sens, tab_explain, tab_compare, tab_data, tab_export = st.tabs(
-        ["Plan", "Sensitivity", "Explain", "Compare", "Edit data", "Export"])
+    tab_plan, tab_sens, tab_explain, tab_compare, tab_data, tab_export, tab_risk = st.tabs(
+        ["Plan", "Sensitivity", "Explain", "Compare", "Edit data", "Export", "Risk"])
 
     # ---- the user's table edits, validated by the engine
     with tab_data:
@@ -353,3 +353,7 @@ def main() -> None:
             views.compare(scn, res, source, fp)
     with tab_export:
         views.export(scn, res, stale)
+    with tab_risk:
+        from . import risk_tab
+
+        risk_tab.render(scn, res, stale, source)
