@@ -169,3 +169,31 @@ def test_pins_survive_the_database_round_trip(china):
     assert (back["allocation"]["action"] == "sell").sum() == (pin["allocation"]["action"] == "sell").sum()
     assert back["settings"] == pin["settings"] and back["summary"]["objective_usd"] == res.summary["objective_usd"]
     assert back["sites"]["mw_used"].sum() == pytest.approx(pin["sites"]["mw_used"].sum())
+
+
+def _risk_script():
+    import streamlit as st
+
+    from ui import compute, workspace
+    from ui.main import main
+
+    main()
+    scn = compute.load_builtin("china-2021")
+    r = workspace.risk_summary(scn, compute.solve(scn))
+    st.session_state["test_risk_summary"] = r
+
+
+def test_report_gets_the_risk_tabs_figures(db):
+    """Once the Risk tab has computed the plan's outcomes, the report's risk section shows them."""
+    from workspace.report import KINDS, build_report
+
+    at = AppTest.from_function(_risk_script, default_timeout=120)
+    at.run()
+    at.run()  # the tab's widgets exist from the second run on
+    assert not at.exception, [e.value for e in at.exception]
+    r = at.session_state["test_risk_summary"]
+    assert r is not None and r["n_samples"] == at.session_state["risk_n"]
+    assert r["p5_usd"] <= r["p50_usd"] <= r["p95_usd"] and r["cvar_usd"] <= r["p5_usd"] + 1e-6
+    china = optimizer.load_scenario(CHINA)
+    html = build_report(china, optimizer.solve(china), risk=r).html
+    assert "Risk over sampled futures" in html and KINDS["usd"].html(r["cvar_usd"]) in html

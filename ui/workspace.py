@@ -564,6 +564,24 @@ def _duplicate(lib: Any, owner: str, name: str) -> None:
 # ---------------------------------------------------------------- the report
 
 
+def risk_summary(scn: optimizer.Scenario, res: optimizer.Result) -> dict[str, Any] | None:
+    """The Risk tab's figures for this plan (expected value, P5/P50/P95, CVaR, chance below selling)
+    when the tab has computed them in this session, for the report's risk section; else None."""
+    ss = st.session_state
+    if not all(k in ss for k in ("risk_n", "risk_seed", "risk_alpha", "risk_rho", "risk_vol")):
+        return None
+    try:
+        from . import risk_tab
+
+        scn_r = scn.with_overrides({"risk.alpha": float(ss["risk_alpha"]), "risk.ban_correlation": float(ss["risk_rho"]),
+                                    "risk.hashprice_volatility": float(ss["risk_vol"])})
+        out = risk_tab._outcomes(scn_r.fingerprint(), int(ss["risk_n"]), int(ss["risk_seed"]), scn_r, res)
+        return dict(out.summary)
+    except Exception:  # noqa: BLE001 - the report goes out without its risk section rather than not at all
+        return None
+
+
+
 def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result | None, plan: dict[str, str] | None) -> None:
     st.markdown("**Decision report**")
     if res is None:
@@ -573,6 +591,7 @@ def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result 
     readme = _readme(source, ss[UPLOADS].get(source))
     link = _base_url() + "?" + urlencode(plan) if plan is not None else None
     author = current_user()
+    risk_view = risk_summary(scn, res)
     lock = threading.Lock()
     made: dict[str, Any] = {}
 
@@ -581,7 +600,8 @@ def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result 
             if "r" not in made:
                 from workspace.report import build_report
 
-                made["r"] = build_report(scn, res, readme=readme, source=source, author=author, link=link)
+                made["r"] = build_report(scn, res, readme=readme, source=source, author=author, link=link,
+                                         risk=risk_view)
             return made["r"]
 
     def safe(make: Callable[[], bytes | str]) -> Callable[[], bytes | str]:
