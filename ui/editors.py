@@ -16,6 +16,8 @@ import streamlit as st
 
 import optimizer
 
+from . import trust
+
 SITES_KEY = "sites_editor"
 FLEET_KEY = "fleet_editor"
 SITE_EDITABLE = ["capacity_mw", "power_usd_kwh", "reg_risk", "exclude", "hosting_usd_kw_month", "pue", "uptime",
@@ -75,15 +77,17 @@ def render(scn: optimizer.Scenario) -> Edited:
     sites0, fleet0 = editor_frames(scn)
     st.markdown("**Sites** - edit capacity, power price, regulatory risk and the other site terms; "
                 "tick *exclude* to leave a site out (saved as `policy.exclude_sites`).")
-    sites = st.data_editor(sites0, key=SITES_KEY, hide_index=True, num_rows="fixed", column_config=_sites_config(),
+    sites = st.data_editor(trust.safe_frame(sites0), key=SITES_KEY, hide_index=True, num_rows="fixed", column_config=_sites_config(),
                            width="stretch")
     st.markdown("**Fleet** - how many rigs of each model stand at each origin.")
-    fleet = st.data_editor(fleet0, key=FLEET_KEY, hide_index=True, num_rows="fixed", width="content",
+    for note in trust.empty_defaults(sites.assign(site=sites0["site"].to_numpy())):  # said in place
+        st.info(trust.md_escape(note), icon=":material/info:")
+    fleet = st.data_editor(trust.safe_frame(fleet0), key=FLEET_KEY, hide_index=True, num_rows="fixed", width="content",
                            column_config={"origin": st.column_config.TextColumn(disabled=True),
                                           "model": st.column_config.TextColumn(disabled=True),
                                           "count": st.column_config.NumberColumn("count (rigs)", format="%d")})
     exclude = sites["exclude"].fillna(False).astype(bool).to_numpy()
-    excluded = sites.loc[exclude, "site"].tolist()
+    excluded = sites0.loc[exclude, "site"].tolist()  # the real names (the editor shows them neutralised)
     changed = _has_edits(SITES_KEY) or _has_edits(FLEET_KEY)
     frames: dict[str, pd.DataFrame] = {}
     if changed:
@@ -91,6 +95,20 @@ def render(scn: optimizer.Scenario) -> Edited:
         full_sites = _merge(scn.sites, sites, site_cols)
         frames = {"sites": full_sites, "fleet": _merge(scn.fleet, fleet, ["count"])}
     return Edited(frames, excluded, changed)
+
+
+def excluded_on_screen(scn: optimizer.Scenario) -> list[str] | None:
+    """The sites ticked "exclude" in the editor now (None when the user has not touched the ticks)."""
+    state = st.session_state.get(SITES_KEY) or {}
+    rows = state.get("edited_rows") or {}
+    if not any("exclude" in change for change in rows.values()):
+        return None
+    sites0, _ = editor_frames(scn)
+    flags = sites0["exclude"].astype(bool).tolist()
+    for row, change in rows.items():
+        if "exclude" in change and 0 <= int(row) < len(flags):
+            flags[int(row)] = bool(change["exclude"])
+    return [name for name, flag in zip(sites0["site"], flags) if flag]
 
 
 def _has_edits(key: str) -> bool:
