@@ -3,15 +3,22 @@
 The engine does the work; this module only decides what to remember. A scenario's
 fingerprint covers its tables and settings, so a key built from it changes exactly when
 the plan could change. Scenario objects travel as ``_scn`` (unhashed) beside their key.
+
+No cache hands one session's data to another: scenarios built from a user's uploads or
+table edits are remembered in that session only (``_session_memo``); the process-wide
+caches are ``st.cache_data`` (each caller gets its own copy, so nobody can change what
+another session sees), keyed by a hash of the full inputs (a hit needs the very same
+inputs), bounded in entries and in time.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Hashable, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,6 +29,21 @@ from optimizer import tables as T
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATASET = "china-2021"
+CACHE_TTL_S = 3600  # process-wide entries live an hour at most
+V = TypeVar("V")
+
+
+def _session_memo(name: str, key: Hashable, make: Callable[[], V], max_entries: int) -> V:
+    """Remember ``make()`` under ``key`` in this browser session only (least recently used go first)."""
+    store: OrderedDict[Hashable, Any] = st.session_state.setdefault(f"_memo_{name}", OrderedDict())
+    if key in store:
+        store.move_to_end(key)
+        return store[key]
+    value = make()
+    store[key] = value
+    while len(store) > max_entries:
+        store.popitem(last=False)
+    return value
 
 
 def datasets_dir() -> Path:
@@ -72,14 +94,17 @@ def fingerprint(scn: optimizer.Scenario) -> str:
     return h.hexdigest()[:16]
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=16, ttl=CACHE_TTL_S)
 def _load_builtin(path: str, stamp: tuple) -> optimizer.Scenario:
     return optimizer.load_scenario(path)
 
 
 def load_builtin(name: str) -> optimizer.Scenario:
+    """A built-in scenario: loaded once per process (each session gets its own copy), and kept as one
+    object per session so the tables' fingerprint is remembered by identity across reruns."""
     folder = datasets_dir() / name
-    return _load_builtin(str(folder), _folder_stamp(folder))
+    stamp = _folder_stamp(folder)
+    return _session_memo("builtin", (str(folder), stamp), lambda: _load_builtin(str(folder), stamp), max_entries=4)
 
 
 def files_digest(files: dict[str, bytes]) -> str:
@@ -89,18 +114,10 @@ def files_digest(files: dict[str, bytes]) -> str:
     return h.hexdigest()[:16]
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
-def _scenario_from_files(digest: str, name: str, _files: dict[str, bytes]) -> optimizer.Scenario:
-    return optimizer.scenario_from_files(_files, name=name)
-
-
 def scenario_from_files(files: dict[str, bytes], name: str) -> optimizer.Scenario:
-    return _scenario_from_files(files_digest(files), name, files)
-
-
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _with_tables(base_fp: str, edits_key: str, _base: optimizer.Scenario, _frames: dict[str, pd.DataFrame]) -> optimizer.Scenario:
-    return _base.with_tables(**_frames)
+    """An uploaded (or saved) scenario, validated once per distinct file set in this session."""
+    return _session_memo("uploads", (files_digest(files), name),
+                         lambda: optimizer.scenario_from_files(files, name=name), max_entries=16)
 
 
 def frame_key(frame: pd.DataFrame) -> str:
@@ -111,10 +128,10 @@ def frame_key(frame: pd.DataFrame) -> str:
 def with_tables(base: optimizer.Scenario, frames: dict[str, pd.DataFrame]) -> optimizer.Scenario:
     """``base.with_tables(**frames)``, validated by the engine once per distinct edit."""
     key = "|".join(f"{name}:{frame_key(frames[name])}" for name in sorted(frames))
-    return _with_tables(fingerprint(base), key, base, frames)
+    return _session_memo("edits", (fingerprint(base), key), lambda: base.with_tables(**frames), max_entries=32)
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
+@st.cache_data(show_spinner=False, max_entries=512, ttl=CACHE_TTL_S)
 def _solve(fp: str, _scn: optimizer.Scenario, _planner: optimizer.Planner | None = None) -> optimizer.Result:
     return _planner.solve_scenario(_scn) if _planner is not None else optimizer.solve(_scn)
 
@@ -176,7 +193,7 @@ def sweep_grid(current: float, lo_factor: float, hi_factor: float, n: int) -> li
     return sorted(grid)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=64, ttl=CACHE_TTL_S)
 def _sweep(fp: str, key: str, grid: tuple[float, ...], _scn: optimizer.Scenario) -> pd.DataFrame:
     planner = optimizer.Planner(_scn)  # neighbouring points re-solve warm from one kept model
     return pd.DataFrame([_point(_scn, key, v, planner) for v in grid])
@@ -196,7 +213,7 @@ def _relocates(scn: optimizer.Scenario, btc_price_usd: float, planner: optimizer
     return res.summary["rigs_relocated"] > 0.5
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=64, ttl=CACHE_TTL_S)
 def _breakeven(fp: str, tolerance_usd: float, _scn: optimizer.Scenario) -> float | None:
     current = _scn.settings.market.btc_price_usd
     planner = optimizer.Planner(_scn)  # the bisection's solves re-solve warm from one kept model
@@ -228,7 +245,7 @@ def breakeven_btc_price(scn: optimizer.Scenario, tolerance_usd: float = 50.0, fp
 # ---------------------------------------------------------------- downloads (issue 13: built once per plan)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32, ttl=CACHE_TTL_S)
 def _plan_files(fp: str, _res: optimizer.Result) -> dict[str, str]:
     return _res.files()
 
@@ -238,7 +255,7 @@ def plan_files(scn: optimizer.Scenario, res: optimizer.Result) -> dict[str, str]
     return _plan_files(fingerprint(scn), res)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32, ttl=CACHE_TTL_S)
 def _scenario_zip(fp: str, _scn: optimizer.Scenario) -> bytes:
     return _scn.to_zip()
 

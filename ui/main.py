@@ -18,6 +18,7 @@ import optimizer
 from optimizer.tables import TABLES
 
 from . import compute, controls, editors, mapview, trust, views
+from . import workspace as team_workspace
 
 SOURCE = "source"
 UPLOAD = "upload"
@@ -208,6 +209,7 @@ def _problems_box(title: str, lines: list[str]) -> None:
 def main() -> None:
     st.set_page_config(page_title="Rigshift", page_icon=":material/conveyor_belt:", layout="wide")
     _init()
+    team_workspace.start()  # restore the autosave named in the URL, or open the plan a link names
     ss = st.session_state
     builtins = compute.builtin_names()
     options = builtins + list(ss[UPLOADS])
@@ -233,6 +235,7 @@ def main() -> None:
                 _problems_box("The upload was not loaded; the scenario you had is still active.", ss["upload_problems"])
         if ss["upload_notice"]:
             st.success(ss["upload_notice"], icon=":material/check_circle:")
+        library_box = st.container()  # the workspace panel is drawn here once the plan is solved
 
     if not options:
         return
@@ -318,6 +321,8 @@ def main() -> None:
     if res is None and ss["last_plan"] is not None:
         _, shown_scn, shown = ss["last_plan"]
 
+    team_workspace.panel(library_box, source=source, base=base, overrides=overrides, scn=scn, res=res,
+                         has_edits=edited.changed)
     with problems_area:
         if settings_problems:
             _problems_box("Some what-if values are not valid:", settings_problems)
