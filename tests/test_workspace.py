@@ -11,7 +11,9 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing
+import sys
 import threading
+import types
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -139,6 +141,17 @@ SHARED = "shared plan"
 def _concurrent(url: str, tag: str) -> None:
     """Writers in spawned processes and in threads start on a database nobody has opened yet:
     they race to create the schema, then save into their own names and into one shared entry."""
+    # Spawned children re-run the parent's __main__; after an AppTest in this process that is the
+    # app script's temporary copy, which they cannot run. Give them a bare __main__ instead.
+    saved_main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        _race(url, tag)
+    finally:
+        sys.modules["__main__"] = saved_main
+
+
+def _race(url: str, tag: str) -> None:
     from tests.library_writer import write
     from workspace import db
     from workspace.repository import Library
