@@ -1,121 +1,376 @@
-"""In-place edits of the sites table and the fleet counts, validated by the engine.
+"""In-place edits of the sites table and the fleet counts, read by the engine's own parser.
 
-The editors show the active scenario's own tables; Streamlit keeps the user's cell edits in
-the editor's widget state, so a bad value stays on screen next to the engine's message
-while the plan keeps using the last edit that validated.
+Every editable number is a *text* cell: what the user types is kept exactly as typed and
+handed to the engine's CSV parser (``Scenario.with_tables``), so "2.5" stays 2.5 (and a
+count of 2.5 rigs is refused), "1e3" is 1000, and "abc" is refused with a message that
+repeats it. The browser grid never converts or rounds a number.
+
+The edits the user made live in ``st.session_state`` (one dict per table, (row, column) ->
+text), with a history for *Undo*. Each change is folded into that dict by the grid's
+on_change callback and the grid is drawn again from it under a new key, so the grid always
+shows every edit with edited cells marked (yellow) and refused cells marked (red). Messages
+go into a fixed-height box *below* each grid: an error never moves the grid.
 
 A site ticked "exclude" goes into ``policy.exclude_sites`` (its capacity stays as it was), so
 the plan, the CLI and a reloaded export all agree.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 import optimizer
 
-SITES_KEY = "sites_editor"
-FLEET_KEY = "fleet_editor"
-SITE_EDITABLE = ["capacity_mw", "power_usd_kwh", "reg_risk", "exclude", "hosting_usd_kw_month", "pue", "uptime",
-                 "import_duty", "fixed_cost_usd", "min_mw"]
-SITE_SHOWN = ["site", "jurisdiction"] + SITE_EDITABLE
-FLEET_SHOWN = ["origin", "model", "count"]
+from . import compute
+from .labels import column_label, table_of_file
+
+TABLES = ("sites", "fleet")
+KEYS = {"sites": ["site", "jurisdiction"], "fleet": ["origin", "model"]}
+EDITABLE = {
+    "sites": ["capacity_mw", "power_usd_kwh", "reg_risk", "exclude", "hosting_usd_kw_month", "pue", "uptime",
+              "import_duty", "fixed_cost_usd", "min_mw"],
+    "fleet": ["count"],
+}
+SITE_EDITABLE = EDITABLE["sites"]  # kept for callers that list the site columns
+SITE_SHOWN = KEYS["sites"] + EDITABLE["sites"]
+FLEET_SHOWN = KEYS["fleet"] + EDITABLE["fleet"]
+HELP = {
+    "capacity_mw": "Power available to us at the site",
+    "power_usd_kwh": "All-in electricity price",
+    "reg_risk": "Chance per year that mining there is forced to stop: 0.05 means 5% a year",
+    "exclude": "Leave this site out of the plan",
+    "import_duty": "Duty and taxes on arrival, as a share of the rig's resale value: 0.25 means 25%",
+    "fixed_cost_usd": "One-time cost to open the site",
+    "min_mw": "If the site is used at all, at least this many MW",
+    "pue": "Facility overhead such as cooling: 1.1 means 10% on top of the rigs' power",
+    "uptime": "Share of the time the rigs run: 0.95 means 95%",
+    "count": "Rigs of this model standing at this place",
+}
+MESSAGE_BOX_PX = 118
+EDITED_BG, BAD_BG = "#fff1b8", "#ffc9c9"
+# Legacy widget keys, still accepted when a test or an old session sets them directly.
+SITES_KEY, FLEET_KEY = "sites_editor", "fleet_editor"
+
+
+def _edits_key(table: str) -> str:
+    return f"grid_edits_{table}"
+
+
+def _history_key(table: str) -> str:
+    return f"grid_history_{table}"
+
+
+def _version_key(table: str) -> str:
+    return f"grid_version_{table}"
+
+
+def widget_key(table: str) -> str:
+    """The key of the grid as drawn this run (it changes after every folded edit and every undo)."""
+    return f"{table}_editor_{st.session_state.get(_version_key(table), 0)}"
 
 
 @dataclass
 class Edited:
     """What the editors hold this run."""
 
-    frames: dict[str, pd.DataFrame]  # full tables (extra columns and _row kept) to pass to with_tables
+    frames: dict[str, pd.DataFrame]  # full tables with the user's text in edited cells, for with_tables
     excluded_sites: list[str]
     changed: bool  # any cell differs from the scenario's own tables
+    problems: list[str] = field(default_factory=list)  # refused cells, in plain words
+    scenario: optimizer.Scenario | None = None  # the scenario with the edits, when they are all valid
+    bad_cells: dict[str, set[tuple[int, str]]] = field(default_factory=dict)
 
 
-def editor_frames(scn: optimizer.Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The columns the editors show, from the scenario's own (unedited) tables."""
-    sites = scn.sites[[c for c in SITE_SHOWN if c != "exclude"]].copy()
-    sites.insert(SITE_SHOWN.index("exclude"), "exclude", sites["site"].isin(set(scn.settings.policy.exclude_sites)))
-    sites = sites.reset_index(drop=True)
-    fleet = scn.fleet[FLEET_SHOWN].copy().reset_index(drop=True)
-    return sites, fleet
+# ---------------------------------------------------------------- cell text
 
 
-def _sites_config() -> dict:
-    c = st.column_config
-    return {
-        "site": c.TextColumn("site", disabled=True),
-        "jurisdiction": c.TextColumn("jurisdiction", disabled=True),
-        "capacity_mw": c.NumberColumn("capacity (MW)", format="%.2f", help="Power available to us at the site"),
-        "power_usd_kwh": c.NumberColumn("power (USD/kWh)", format="%.4f", help="All-in electricity price"),
-        "reg_risk": c.NumberColumn("reg_risk (per year)", format="%.3f",
-                                   help="Annual probability that mining there is forced to stop, 0 <= reg_risk < 1"),
-        "exclude": c.CheckboxColumn("exclude", help="Leave this site out of the plan (policy.exclude_sites)"),
-        "hosting_usd_kw_month": c.NumberColumn("hosting (USD/kW/month)", format="%.2f"),
-        "pue": c.NumberColumn("PUE", format="%.3f"),
-        "uptime": c.NumberColumn("uptime", format="%.3f"),
-        "import_duty": c.NumberColumn("import duty", format="%.3f", help="Fraction of resale value paid on arrival"),
-        "fixed_cost_usd": c.NumberColumn("fixed cost (USD)", format="%.0f", help="One-time cost to open the site"),
-        "min_mw": c.NumberColumn("min MW if opened", format="%.2f"),
-    }
+def cell_text(value: Any) -> str:
+    """A table value as the grid shows it: the shortest text that reads back to the same number."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int,)) or (hasattr(value, "dtype") and "int" in str(getattr(value, "dtype", ""))):
+        return str(int(value))
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(f):
+        return ""
+    if f.is_integer() and abs(f) < 1e15:
+        return str(int(f))
+    return repr(f)
 
 
-def _merge(full: pd.DataFrame, shown: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    out = full.reset_index(drop=True).copy()
-    for col in columns:
-        values = shown[col].reset_index(drop=True)
-        if pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_numeric_dtype(values):
-            values = pd.to_numeric(values, errors="coerce")
-        out[col] = values.to_numpy()
+def base_frame(scn: optimizer.Scenario, table: str) -> pd.DataFrame:
+    """The columns a grid shows, from the scenario's own tables, numbers as text."""
+    src = getattr(scn, table).reset_index(drop=True)
+    out = pd.DataFrame({c: src[c].astype(str) for c in KEYS[table]})
+    for c in EDITABLE[table]:
+        if c == "exclude":
+            out[c] = src["site"].isin(set(scn.settings.policy.exclude_sites)).to_numpy()
+        else:
+            out[c] = [cell_text(v) for v in src[c].tolist()]
     return out
 
 
-def render(scn: optimizer.Scenario) -> Edited:
-    """Draw both editors; return the edited tables (not yet validated)."""
-    sites0, fleet0 = editor_frames(scn)
-    st.markdown("**Sites** - edit capacity, power price, regulatory risk and the other site terms; "
-                "tick *exclude* to leave a site out (saved as `policy.exclude_sites`).")
-    sites = st.data_editor(sites0, key=SITES_KEY, hide_index=True, num_rows="fixed", column_config=_sites_config(),
-                           width="stretch")
-    st.markdown("**Fleet** - how many rigs of each model stand at each origin.")
-    fleet = st.data_editor(fleet0, key=FLEET_KEY, hide_index=True, num_rows="fixed", width="content",
-                           column_config={"origin": st.column_config.TextColumn(disabled=True),
-                                          "model": st.column_config.TextColumn(disabled=True),
-                                          "count": st.column_config.NumberColumn("count (rigs)", format="%d")})
-    exclude = sites["exclude"].fillna(False).astype(bool).to_numpy()
-    excluded = sites.loc[exclude, "site"].tolist()
-    changed = _has_edits(SITES_KEY) or _has_edits(FLEET_KEY)
-    frames: dict[str, pd.DataFrame] = {}
-    if changed:
-        site_cols = [c for c in SITE_EDITABLE if c != "exclude"]
-        full_sites = _merge(scn.sites, sites, site_cols)
-        frames = {"sites": full_sites, "fleet": _merge(scn.fleet, fleet, ["count"])}
-    return Edited(frames, excluded, changed)
+def editor_frames(scn: optimizer.Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return base_frame(scn, "sites"), base_frame(scn, "fleet")
 
 
-def _has_edits(key: str) -> bool:
-    state = st.session_state.get(key) or {}
-    return bool(state.get("edited_rows") or state.get("added_rows") or state.get("deleted_rows"))
+# ---------------------------------------------------------------- edit state
+
+
+def committed(table: str) -> dict[tuple[int, str], Any]:
+    return st.session_state.setdefault(_edits_key(table), {})
+
+
+def _live(table: str) -> dict[tuple[int, str], Any]:
+    """Cell edits in the grid's own widget state that are not folded in yet."""
+    out: dict[tuple[int, str], Any] = {}
+    for key in (widget_key(table), SITES_KEY if table == "sites" else FLEET_KEY):
+        state = st.session_state.get(key) or {}
+        for row, cells in (state.get("edited_rows") or {}).items():
+            for col, value in (cells or {}).items():
+                out[(int(row), str(col))] = value
+    return out
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    return value if isinstance(value, str) else cell_text(value)
+
+
+def current_edits(table: str, base: pd.DataFrame | None = None) -> dict[tuple[int, str], Any]:
+    """Committed edits with the grid's live ones on top; cells typed back to their own value drop out."""
+    merged = {**committed(table), **{k: _normalise(v) for k, v in _live(table).items()}}
+    if base is None:
+        return merged
+    out = {}
+    for (row, col), value in merged.items():
+        if row < len(base) and col in base.columns:
+            original = base.at[row, col]
+            if col == "exclude":
+                if bool(value) != bool(original):
+                    out[(row, col)] = bool(value)
+            elif str(value).strip() != str(original):
+                out[(row, col)] = value
+    return out
+
+
+def _fold(table: str, base: pd.DataFrame) -> None:
+    """on_change of a grid: take its cell edits into the committed edits (one undo step)."""
+    ss = st.session_state
+    new = current_edits(table, base)
+    old = committed(table)
+    if new != old:
+        ss.setdefault(_history_key(table), []).append(dict(old))
+        ss[_edits_key(table)] = new
+    old_key = widget_key(table)
+    ss[_version_key(table)] = ss.get(_version_key(table), 0) + 1
+    ss.pop(old_key, None)
+
+
+def undo() -> None:
+    """One edit back (the most recent change to either table)."""
+    ss = st.session_state
+    stamps = {t: ss.get(f"grid_stamp_{t}", []) for t in TABLES}
+    table = max(TABLES, key=lambda t: stamps[t][-1] if stamps[t] else -1)
+    history = ss.get(_history_key(table)) or []
+    if not history:
+        return
+    ss[_edits_key(table)] = history.pop()
+    stamps[table].pop()
+    ss.pop(widget_key(table), None)
+    ss[_version_key(table)] = ss.get(_version_key(table), 0) + 1
+
+
+def can_undo() -> bool:
+    return any(st.session_state.get(_history_key(t)) for t in TABLES)
+
+
+def _on_change(table: str, base: pd.DataFrame) -> None:
+    before = len(st.session_state.get(_history_key(table)) or [])
+    _fold(table, base)
+    if len(st.session_state.get(_history_key(table)) or []) > before:
+        counter = st.session_state.get("grid_counter", 0) + 1
+        st.session_state["grid_counter"] = counter
+        st.session_state.setdefault(f"grid_stamp_{table}", []).append(counter)
 
 
 def reset() -> None:
     """Forget every cell edit (used when the scenario changes or the user asks)."""
+    ss = st.session_state
+    for t in TABLES:
+        ss.pop(widget_key(t), None)
+        ss[_edits_key(t)] = {}
+        ss[_history_key(t)] = []
+        ss[f"grid_stamp_{t}"] = []
+        ss[_version_key(t)] = ss.get(_version_key(t), 0) + 1
     for key in (SITES_KEY, FLEET_KEY):
-        if key in st.session_state:
-            del st.session_state[key]
+        ss.pop(key, None)
 
 
-def locate(problem: optimizer.Problem, scn: optimizer.Scenario) -> str:
-    """The engine's message, plus which site or fleet row a spreadsheet row number means."""
-    text = str(problem)
-    if problem.row is None:
-        return text
-    for name, label in (("sites", "site"), ("fleet", "origin")):
-        table = getattr(scn, name)
-        if problem.file == f"{name}.csv" and "_row" in table.columns:
-            hit = table.loc[table["_row"] == problem.row]
-            if len(hit):
-                who = hit.iloc[0][label] if name == "sites" else f"{hit.iloc[0]['origin']} / {hit.iloc[0]['model']}"
-                return f"{text} [{who}]"
-    return text
+def _has_edits(_key: str | None = None) -> bool:
+    return any(committed(t) or _live(t) for t in TABLES)
+
+
+has_edits = _has_edits
+
+
+# ---------------------------------------------------------------- validation by the engine
+
+
+def _who(scn: optimizer.Scenario, table: str, index: int) -> str:
+    row = getattr(scn, table).iloc[index]
+    return str(row["site"]) if table == "sites" else f"{row['origin']} / {row['model']}"
+
+
+def _plain_hint(hint: str | None, table: str) -> str:
+    if not hint:
+        return ""
+    for col in EDITABLE[table]:
+        hint = re.sub(rf"\b{col}\b", column_label(table, col), hint)
+    return f" ({hint})"
+
+
+def _validate(scn: optimizer.Scenario, edits: dict[str, dict[tuple[int, str], Any]]) -> tuple[
+        dict[str, pd.DataFrame], list[str], dict[str, set[tuple[int, str]]], optimizer.Scenario | None]:
+    frames: dict[str, pd.DataFrame] = {}
+    problems: list[str] = []
+    bad: dict[str, set[tuple[int, str]]] = {t: set() for t in TABLES}
+    for table in TABLES:
+        full = getattr(scn, table).reset_index(drop=True).astype(object)
+        for (row, col), value in edits[table].items():
+            if col == "exclude":
+                continue
+            text = str(value).strip()
+            if text == "":
+                original = cell_text(getattr(scn, table).iloc[row][col])
+                problems.append(f"{_who(scn, table, row)}, {column_label(table, col)}: left empty; type a number "
+                                f"(it was {original})")
+                bad[table].add((row, col))
+            full.at[row, col] = text
+        frames[table] = full
+    if problems:
+        return frames, problems, bad, None
+    try:
+        return frames, [], bad, compute.with_tables(scn, frames)
+    except optimizer.ScenarioError as exc:
+        for p in exc.problems:
+            problems.append(locate(p, scn, bad))
+        return frames, problems, bad, None
+
+
+def locate(problem: optimizer.Problem, scn: optimizer.Scenario,
+           bad: dict[str, set[tuple[int, str]]] | None = None) -> str:
+    """The engine's problem in the grid's words: site (or fleet row), column label, what was typed and why."""
+    table = table_of_file(problem.file)
+    if table in TABLES and problem.row is not None and "_row" in getattr(scn, table).columns:
+        rows = getattr(scn, table)["_row"].to_numpy()
+        hits = [i for i, r in enumerate(rows) if int(r) == problem.row]
+        if hits:
+            index = hits[0]
+            if bad is not None and problem.column:
+                bad.setdefault(table, set()).add((index, problem.column))
+            label = column_label(table, problem.column) if problem.column else ""
+            return (f"{_who(scn, table, index)}{', ' + label if label else ''}: {problem.message}"
+                    f"{_plain_hint(problem.hint, table)}")
+    return str(problem)
+
+
+# ---------------------------------------------------------------- drawing
+
+
+def _styled(frame: pd.DataFrame, edited: set[tuple[int, str]], bad: set[tuple[int, str]]):
+    def paint(df: pd.DataFrame) -> pd.DataFrame:
+        css = pd.DataFrame("", index=df.index, columns=df.columns)
+        for row, col in edited:
+            if col in css.columns and row in css.index:
+                css.at[row, col] = f"background-color: {EDITED_BG}"
+        for row, col in bad:
+            if col in css.columns and row in css.index:
+                css.at[row, col] = f"background-color: {BAD_BG}"
+        return css
+
+    return frame.style.apply(paint, axis=None)
+
+
+def _config(table: str) -> dict:
+    c = st.column_config
+    cfg: dict[str, Any] = {k: c.TextColumn(column_label(table, k), disabled=True) for k in KEYS[table]}
+    for col in EDITABLE[table]:
+        if col == "exclude":
+            cfg[col] = c.CheckboxColumn("Leave out", help=HELP[col])
+        else:
+            cfg[col] = c.TextColumn(column_label(table, col), help=HELP.get(col), validate=None)
+    return cfg
+
+
+def _message_box(table: str, problems: list[str], n_edits: int) -> None:
+    """A fixed-height box under a grid: the grid above it never moves, whatever it says."""
+    box = st.container(height=MESSAGE_BOX_PX, border=True, key=f"grid_messages_{table}")
+    with box:
+        if problems:
+            st.markdown(f":red[:material/error: **{len(problems)} value(s) refused** - the plan uses your last "
+                        "valid tables until they are fixed:]")
+            for line in problems:
+                st.markdown("- " + escape_markdown(line))
+        elif n_edits:
+            st.caption(f":material/edit: {n_edits} cell(s) edited (yellow). Every value was read exactly as typed.")
+        else:
+            st.caption("Click a cell to edit it; numbers are read exactly as you type them.")
+
+
+def escape_markdown(text: str) -> str:
+    """User text shown as text in st.markdown: no emphasis, links, HTML or Streamlit directives."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~:$])", r"\\\1", text)
+
+
+def render(scn: optimizer.Scenario) -> Edited:
+    """Draw both grids with their message boxes; validate the edits with the engine."""
+    bases = {t: base_frame(scn, t) for t in TABLES}
+    edits = {t: current_edits(t, bases[t]) for t in TABLES}
+    frames, problems, bad, edited_scn = _validate(scn, edits)
+    changed = any(edits[t] for t in TABLES)
+
+    top = st.columns([1, 1, 3], vertical_alignment="center")
+    top[0].button("Undo last edit", key="grid_undo", on_click=undo, disabled=not can_undo(), icon=":material/undo:",
+                  width="stretch")
+    top[1].button("Discard all edits", key="reset_edits", on_click=reset, disabled=not changed,
+                  icon=":material/delete_sweep:", width="stretch")
+    top[2].caption("Yellow: edited by you. Red: refused (see the box under the table).")
+
+    shown = {}
+    sections = {"sites": "**Sites** - capacity, power price, ban risk and the other terms of each candidate site; "
+                         "tick *Leave out* to keep a site out of the plan.",
+                "fleet": "**Fleet** - how many rigs of each model stand at each place now."}
+    per_table_problems: dict[str, list[str]] = {t: [] for t in TABLES}
+    for line in problems:
+        owner = "fleet" if any(line.startswith(_who(scn, "fleet", i)) for i in range(len(scn.fleet))) else "sites"
+        per_table_problems[owner].append(line)
+    for t in TABLES:
+        st.markdown(sections[t])
+        data = bases[t].copy()
+        for (row, col), value in edits[t].items():
+            data.at[row, col] = value
+        marked = {k for k in edits[t]}
+        shown[t] = st.data_editor(_styled(data, marked, bad.get(t, set())), key=widget_key(t), hide_index=True,
+                                  num_rows="fixed", column_config=_config(t), width="stretch" if t == "sites" else "content",
+                                  on_change=_on_change, args=(t, bases[t]))
+        _message_box(t, per_table_problems[t], len(edits[t]))
+
+    exclude = shown["sites"]["exclude"].fillna(False).astype(bool).to_numpy()
+    excluded = bases["sites"].loc[exclude, "site"].tolist()
+    if not any(c != "exclude" for t in TABLES for (_, c) in edits[t]):
+        frames, edited_scn = {}, None  # only exclusions: the tables are the scenario's own
+    return Edited(frames, excluded, changed, problems, edited_scn, bad)

@@ -213,6 +213,7 @@ def main() -> None:
                 _problems_box("The upload was not loaded; the scenario you had is still active.", ss["upload_problems"])
         if ss["upload_notice"]:
             st.success(ss["upload_notice"], icon=":material/check_circle:")
+        side_notice = st.container()
 
     if not options:
         return
@@ -246,28 +247,20 @@ def main() -> None:
     tab_plan, tab_sens, tab_explain, tab_compare, tab_data, tab_export = st.tabs(
         ["Plan", "Sensitivity", "Explain", "Compare", "Edit data", "Export"])
 
-    # ---- the user's table edits, validated by the engine
+    # ---- the user's table edits, read and validated by the engine
     with tab_data:
-        edit_box = st.container()
         edited = editors.render(base)
-        st.button("Discard all table edits", key="reset_edits", on_click=editors.reset, icon=":material/undo:")
-    edit_problems: list[str] = []
     tables = base
-    if edited.changed:
-        try:
-            tables = compute.with_tables(base, edited.frames)
-            ss["last_good_tables"][source] = tables
-        except optimizer.ScenarioError as exc:
-            edit_problems = [editors.locate(p, base) for p in exc.problems]
-            tables = ss["last_good_tables"].get(source, base)
+    if edited.scenario is not None:
+        tables = edited.scenario
+        ss["last_good_tables"][source] = tables
+    elif edited.problems:
+        tables = ss["last_good_tables"].get(source, base)
     else:
         ss["last_good_tables"].pop(source, None)
-    if edit_problems:
-        with edit_box:
-            _problems_box("These edits are not valid yet; the plan uses your last valid tables. Fix the cells below:",
-                          edit_problems)
-        with problems_area:
-            st.warning("Some table edits are not valid (see **Edit data**); the plan uses your last valid tables.",
+    if edited.problems:
+        with side_notice:  # not above the grid: a message there would push the grid under the cursor
+            st.warning("Some table edits are refused (see **Edit data**); the plan uses your last valid tables.",
                        icon=":material/warning:")
 
     # ---- what-ifs on top, then the plan
@@ -326,10 +319,7 @@ def main() -> None:
             views.export(scn, None, True)
         return
     with tab_plan:
-        st.pydeck_chart(mapview.build(shown_scn, shown, mapview.view_state(base), edited.excluded_sites),
-                        key="plan_map", height=520)
-        st.caption("Columns: sites, height = MW used, colour = regulatory risk (green low, red high; faint = unused). "
-                   "Arcs: rigs moved, width = rigs. Circles: where the fleet stands now. Hover for the economics.")
+        mapview.show(shown_scn, shown, base, edited.excluded_sites)
         st.markdown("#### Allocation")
         views.allocation_table(shown)
         st.markdown("#### Sites")
