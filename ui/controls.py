@@ -26,6 +26,7 @@ class Slider:
     fmt: str = "%.2f"
     help: str = ""
     integer: bool = False
+    typed: bool = False  # a number box (any value, typed or stepped) instead of a slider
 
     @property
     def widget_key(self) -> str:
@@ -44,11 +45,12 @@ def widget_key(setting_key: str) -> str:
 
 
 MARKET = [
-    Slider("market.btc_price_usd", "BTC price (USD)", 1000.0, 150000.0, 500.0, fmt="$%.0f",
-           help="Moves today's hashprice: hp0 = 144 x subsidy x (1 + fee share) x BTC price / network hashrate."),
+    Slider("market.btc_price_usd", "BTC price (USD)", 1.0, 10_000_000.0, 500.0, fmt="%.0f", typed=True,
+           help="Type any price, or step by $500. Moves today's hashprice: 144 blocks a day x (subsidy + fees) "
+                "x BTC price / network hashrate."),
     Slider("market.network_hashrate_ehs", "Network hashrate (EH/s)", 10.0, 1000.0, 1.0, fmt="%.1f EH/s",
            help="Total Bitcoin network hashrate today; more competition means less revenue per TH/s."),
-    Slider("market.hashprice_monthly_change", "Hashprice drift (% per month)", -15.0, 10.0, 0.5, scale=100, fmt="%.1f%%",
+    Slider("market.hashprice_monthly_change", "Hashprice change (% per month)", -15.0, 10.0, 0.5, scale=100, fmt="%.1f%%",
            help="g: hashprice multiplies by (1 + g) every month of the horizon."),
 ]
 HORIZON = [
@@ -58,9 +60,10 @@ HORIZON = [
            help="Annual rate used to discount future margins to today."),
 ]
 POLICY = [
-    Slider("policy.risk_aversion", "Risk aversion (lambda)", 0.0, 5.0, 0.1, fmt="%.1f",
-           help="Penalty per rig = lambda x chance of a ban within the horizon x resale value."),
-    Slider("policy.max_jurisdiction_share", "Max share per jurisdiction (% of fleet hashrate)", 5.0, 100.0, 1.0,
+    Slider("policy.risk_aversion", "Caution about bans", 0.0, 5.0, 0.1, fmt="%.1f",
+           help="Charge per rig = this number x the chance of a ban within the horizon x the rig's resale value. "
+                "0 ignores bans; 1 counts a banned rig as lost."),
+    Slider("policy.max_jurisdiction_share", "Most under one regulator (% of fleet hashrate)", 5.0, 100.0, 1.0,
            scale=100, fmt="%.0f%%", help="No single regulator may host more than this share of the fleet's hashrate."),
     Slider("policy.power_price_multiplier", "Power-price multiplier", 0.25, 3.0, 0.05, fmt="x%.2f",
            help="Scales every site's power price (1.0 = prices as in sites.csv)."),
@@ -73,7 +76,7 @@ SLIDERS = MARKET + HORIZON + POLICY + ADVANCED
 TOGGLES = [
     ("policy.allow_sell", "Allow selling rigs now", "Sell at today's resale price instead of relocating."),
     ("policy.allow_idle", "Allow storing rigs", "Store a rig and sell it at its salvage value at the horizon."),
-    ("policy.integer_rigs", "Whole rigs only (MIP)", "Integer rig counts: slower, and no shadow prices."),
+    ("policy.integer_rigs", "Whole rigs only", "Plan in whole rigs: slower, and no 'value of one more MW' figures."),
 ]
 BUDGET_ON, BUDGET_MUSD = "ctl_policy_budget_on", "ctl_policy_budget_musd"
 HASHPRICE_ON, HASHPRICE = "ctl_market_hashprice_fixed", "ctl_market_hashprice_usd_th_day"
@@ -128,6 +131,11 @@ def render(settings: optimizer.Settings, jurisdictions: list[str]) -> dict[str, 
         current = st.session_state[s.widget_key]
         lo, hi = min(lo, current), max(hi, current)
         step = int(s.step) if s.integer else float(s.step)
+        if s.typed:
+            v = st.number_input(s.label, min_value=lo, max_value=hi, step=step, format=s.fmt, help=s.help,
+                                key=s.widget_key)
+            overrides[s.key] = s.to_setting(v)
+            return
         v = st.slider(s.label, min_value=lo, max_value=hi, step=step, format=s.fmt, help=s.help, key=s.widget_key)
         overrides[s.key] = s.to_setting(v)
 
@@ -180,6 +188,8 @@ def render(settings: optimizer.Settings, jurisdictions: list[str]) -> dict[str, 
         for s in ADVANCED:
             slider(s)
         ensure(SOLVER)
-        overrides["solver.name"] = st.selectbox("Solver", ["highs", "cbc"], key=SOLVER,
-                                                help="Both run through PuLP; HiGHS is faster and gives shadow prices.")
+        overrides["solver.name"] = st.selectbox("Solver engine", ["highs", "cbc"], key=SOLVER,
+                                                format_func={"highs": "HiGHS (faster, default)", "cbc": "CBC"}.get,
+                                                help="Both find the same best plan; HiGHS is faster and reports "
+                                                     "the value of one more MW at each site.")
     return overrides

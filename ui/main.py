@@ -17,8 +17,9 @@ import streamlit as st
 import optimizer
 from optimizer.tables import TABLES
 
-from . import compute, controls, editors, mapview, views
+from . import analysis, compute, controls, editors, headline, mapview, views
 
+ICON = Path(__file__).resolve().parents[1] / "static" / "rigshift-icon.png"
 SOURCE = "source"
 UPLOAD = "upload"
 UPLOADS = "uploads"  # label -> {file name: bytes}
@@ -85,7 +86,7 @@ def _read_upload(files: list[Any]) -> tuple[dict[str, bytes], str, list[str]]:
         if len(files) > 1:
             notes.append(f"loaded the newest zip, {newest.name}; the other {len(files) - 1} uploaded file(s) were "
                          "left aside (remove them from the uploader if you no longer need them)")
-        return optimizer.read_zip(newest.getvalue(), newest.name), Path(newest.name).stem, notes
+        return optimizer.read_zip(newest.getvalue(), newest.name), views.scenario_stem(Path(newest.name).stem), notes
     data: dict[str, bytes] = {}
     for f in files:
         name = Path(f.name).name
@@ -186,7 +187,9 @@ def _problems_box(title: str, lines: list[str]) -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="Rigshift", page_icon=":material/conveyor_belt:", layout="wide")
+    # A local icon: a Material icon name would make the browser fetch it from a font server.
+    st.set_page_config(page_title="Rigshift", page_icon=str(ICON), layout="wide")
+    headline.style()
     _init()
     ss = st.session_state
     builtins = compute.builtin_names()
@@ -244,8 +247,8 @@ def main() -> None:
 
     head = st.container()
     problems_area = st.container()
-    tab_plan, tab_sens, tab_explain, tab_compare, tab_data, tab_export = st.tabs(
-        ["Plan", "Sensitivity", "Explain", "Compare", "Edit data", "Export"])
+    tab_plan, tab_time, tab_sites, tab_sens, tab_explain, tab_compare, tab_data, tab_export = st.tabs(
+        ["Plan", "Timeline", "Site economics", "Sensitivity", "Explain", "Compare", "Edit data", "Export"])
 
     # ---- the user's table edits, read and validated by the engine
     with tab_data:
@@ -307,7 +310,9 @@ def main() -> None:
         pin_box.button("Pin this plan", key="pin", type="primary", icon=":material/push_pin:", disabled=res is None,
                        on_click=_pin, args=(scn, res, fp, source), width="stretch",
                        help="Keep this plan to compare against (Compare tab); pin as many as you like.")
+        st.markdown(headline.scenario_sentence(shown_scn if shown is not None else scn))
         if shown is not None:
+            st.markdown(headline.decision_sentence(shown.summary))
             views.metrics(shown.summary, baseline["summary"] if baseline else None, baseline["label"] if baseline else "")
             st.caption(views.solve_caption(shown.summary)
                        + (f" {len(edited.excluded_sites)} site(s) excluded by you." if edited.excluded_sites else "")
@@ -326,6 +331,10 @@ def main() -> None:
         views.sites_table(shown)
         st.markdown("#### Exposure by jurisdiction")
         views.jurisdictions_table(shown)
+    with tab_time:
+        analysis.timeline(shown_scn, shown)
+    with tab_sites:
+        analysis.site_view(shown_scn, shown, shown_scn.fingerprint())
     with tab_sens:
         if stale:
             st.info("No plan for the current settings.")
