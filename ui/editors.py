@@ -5,11 +5,11 @@ handed to the engine's CSV parser (``Scenario.with_tables``), so "2.5" stays 2.5
 count of 2.5 rigs is refused), "1e3" is 1000, and "abc" is refused with a message that
 repeats it. The browser grid never converts or rounds a number.
 
-The edits the user made live in ``st.session_state`` (one dict per table, (row, column) ->
-text), with a history for *Undo*. Each change is folded into that dict by the grid's
-on_change callback and the grid is drawn again from it under a new key, so the grid always
-shows every edit with edited cells marked (yellow) and refused cells marked (red). Messages
-go into a fixed-height box *below* each grid: an error never moves the grid.
+The grid keeps its own cell edits (its key is stable and its rows fixed, so Streamlit keeps
+them while the marks change); each run the edits are compared with the last run's, and a
+change is one step of the *Undo* history. Undo draws the grid again (a new key) from the
+tables as they were one edit back. Edited cells are marked yellow, refused cells red, and
+messages go into a fixed-height box *below* each grid: an error never moves the grid.
 
 A site ticked "exclude" goes into ``policy.exclude_sites`` (its capacity stays as it was), so
 the plan, the CLI and a reloaded export all agree.
@@ -52,6 +52,7 @@ HELP = {
     "count": "Rigs of this model standing at this place",
 }
 MESSAGE_BOX_PX = 118
+STATUS = "check"  # a read-only column that names the edited and the refused cells of each row
 EDITED_BG, BAD_BG = "#fff1b8", "#ffc9c9"
 # Legacy widget keys, still accepted when a test or an old session sets them directly.
 SITES_KEY, FLEET_KEY = "sites_editor", "fleet_editor"
@@ -61,16 +62,15 @@ def _edits_key(table: str) -> str:
     return f"grid_edits_{table}"
 
 
-def _history_key(table: str) -> str:
-    return f"grid_history_{table}"
-
-
 def _version_key(table: str) -> str:
     return f"grid_version_{table}"
 
 
+HISTORY, LAST = "grid_history", "grid_last"
+
+
 def widget_key(table: str) -> str:
-    """The key of the grid as drawn this run (it changes after every folded edit and every undo)."""
+    """The grid's key: stable while the user edits, new after an undo or a discard."""
     return f"{table}_editor_{st.session_state.get(_version_key(table), 0)}"
 
 
@@ -112,6 +112,7 @@ def base_frame(scn: optimizer.Scenario, table: str) -> pd.DataFrame:
     """The columns a grid shows, from the scenario's own tables, numbers as text."""
     src = getattr(scn, table).reset_index(drop=True)
     out = pd.DataFrame({c: src[c].astype(str) for c in KEYS[table]})
+    out[STATUS] = ""
     for c in EDITABLE[table]:
         if c == "exclude":
             out[c] = src["site"].isin(set(scn.settings.policy.exclude_sites)).to_numpy()
@@ -128,11 +129,12 @@ def editor_frames(scn: optimizer.Scenario) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def committed(table: str) -> dict[tuple[int, str], Any]:
+    """Edits the grid was last drawn with (after an undo); the grid's own edits go on top."""
     return st.session_state.setdefault(_edits_key(table), {})
 
 
 def _live(table: str) -> dict[tuple[int, str], Any]:
-    """Cell edits in the grid's own widget state that are not folded in yet."""
+    """Cell edits held in the grid's own widget state."""
     out: dict[tuple[int, str], Any] = {}
     for key in (widget_key(table), SITES_KEY if table == "sites" else FLEET_KEY):
         state = st.session_state.get(key) or {}
@@ -151,7 +153,7 @@ def _normalise(value: Any) -> Any:
 
 
 def current_edits(table: str, base: pd.DataFrame | None = None) -> dict[tuple[int, str], Any]:
-    """Committed edits with the grid's live ones on top; cells typed back to their own value drop out."""
+    """Committed edits with the grid's own on top; cells typed back to their own value drop out."""
     merged = {**committed(table), **{k: _normalise(v) for k, v in _live(table).items()}}
     if base is None:
         return merged
@@ -167,57 +169,48 @@ def current_edits(table: str, base: pd.DataFrame | None = None) -> dict[tuple[in
     return out
 
 
-def _fold(table: str, base: pd.DataFrame) -> None:
-    """on_change of a grid: take its cell edits into the committed edits (one undo step)."""
+def _remember(edits: dict[str, dict]) -> None:
+    """One undo step per change of the edits between runs."""
     ss = st.session_state
-    new = current_edits(table, base)
-    old = committed(table)
-    if new != old:
-        ss.setdefault(_history_key(table), []).append(dict(old))
-        ss[_edits_key(table)] = new
-    old_key = widget_key(table)
-    ss[_version_key(table)] = ss.get(_version_key(table), 0) + 1
-    ss.pop(old_key, None)
+    last = ss.get(LAST, {t: {} for t in TABLES})
+    if edits != last:
+        ss.setdefault(HISTORY, []).append(last)
+        ss[LAST] = edits
 
 
-def undo() -> None:
-    """One edit back (the most recent change to either table)."""
-    ss = st.session_state
-    stamps = {t: ss.get(f"grid_stamp_{t}", []) for t in TABLES}
-    table = max(TABLES, key=lambda t: stamps[t][-1] if stamps[t] else -1)
-    history = ss.get(_history_key(table)) or []
-    if not history:
-        return
-    ss[_edits_key(table)] = history.pop()
-    stamps[table].pop()
-    ss.pop(widget_key(table), None)
-    ss[_version_key(table)] = ss.get(_version_key(table), 0) + 1
-
-
-def can_undo() -> bool:
-    return any(st.session_state.get(_history_key(t)) for t in TABLES)
-
-
-def _on_change(table: str, base: pd.DataFrame) -> None:
-    before = len(st.session_state.get(_history_key(table)) or [])
-    _fold(table, base)
-    if len(st.session_state.get(_history_key(table)) or []) > before:
-        counter = st.session_state.get("grid_counter", 0) + 1
-        st.session_state["grid_counter"] = counter
-        st.session_state.setdefault(f"grid_stamp_{table}", []).append(counter)
-
-
-def reset() -> None:
-    """Forget every cell edit (used when the scenario changes or the user asks)."""
+def _redraw(edits: dict[str, dict]) -> None:
     ss = st.session_state
     for t in TABLES:
         ss.pop(widget_key(t), None)
-        ss[_edits_key(t)] = {}
-        ss[_history_key(t)] = []
-        ss[f"grid_stamp_{t}"] = []
+        ss[_edits_key(t)] = dict(edits.get(t, {}))
         ss[_version_key(t)] = ss.get(_version_key(t), 0) + 1
+    ss[LAST] = {t: dict(edits.get(t, {})) for t in TABLES}
+
+
+def undo() -> None:
+    """One edit back."""
+    history = st.session_state.get(HISTORY) or []
+    if history:
+        _redraw(history.pop())
+
+
+def can_undo() -> bool:
+    return bool(st.session_state.get(HISTORY))
+
+
+def reset() -> None:
+    """Forget every cell edit and the undo history (a new scenario)."""
+    _redraw({})
+    st.session_state[HISTORY] = []
     for key in (SITES_KEY, FLEET_KEY):
-        ss.pop(key, None)
+        st.session_state.pop(key, None)
+
+
+def discard() -> None:
+    """Drop every edit; Undo brings them back."""
+    ss = st.session_state
+    ss.setdefault(HISTORY, []).append(ss.get(LAST, {t: {} for t in TABLES}))
+    _redraw({})
 
 
 def _has_edits(_key: str | None = None) -> bool:
@@ -291,23 +284,37 @@ def locate(problem: optimizer.Problem, scn: optimizer.Scenario,
 # ---------------------------------------------------------------- drawing
 
 
-def _styled(frame: pd.DataFrame, edited: set[tuple[int, str]], bad: set[tuple[int, str]]):
+def _marks(frame: pd.DataFrame, table: str, edited: set[tuple[int, str]],
+           bad: set[tuple[int, str]]) -> tuple[pd.DataFrame, Any]:
+    """The grid's data with the check column filled in, styled: refused rows red, edited rows yellow.
+
+    Streamlit colours only read-only cells of an editable grid, so the marks go on the row's
+    name and check cells, and the check cell names the columns.
+    """
+    out = frame.copy()
+    colour: dict[int, str] = {}
+    for row in sorted({r for r, _ in edited} | {r for r, _ in bad}):
+        refused = [column_label(table, c) for r, c in sorted(bad) if r == row]
+        changed = [column_label(table, c) if c != "exclude" else "Leave out"
+                   for r, c in sorted(edited) if r == row and (r, c) not in bad]
+        parts = ([f"refused: {', '.join(refused)}"] if refused else []) + ([f"edited: {', '.join(changed)}"] if changed else [])
+        out.at[row, STATUS] = "; ".join(parts)
+        colour[row] = BAD_BG if refused else EDITED_BG
+
     def paint(df: pd.DataFrame) -> pd.DataFrame:
         css = pd.DataFrame("", index=df.index, columns=df.columns)
-        for row, col in edited:
-            if col in css.columns and row in css.index:
-                css.at[row, col] = f"background-color: {EDITED_BG}"
-        for row, col in bad:
-            if col in css.columns and row in css.index:
-                css.at[row, col] = f"background-color: {BAD_BG}"
+        for row, bg in colour.items():
+            for col in KEYS[table] + [STATUS]:
+                css.at[row, col] = f"background-color: {bg}"
         return css
 
-    return frame.style.apply(paint, axis=None)
+    return out.style.apply(paint, axis=None)
 
 
 def _config(table: str) -> dict:
     c = st.column_config
     cfg: dict[str, Any] = {k: c.TextColumn(column_label(table, k), disabled=True) for k in KEYS[table]}
+    cfg[STATUS] = c.TextColumn("Check", disabled=True, width="medium", help="Which cells of this row you edited, and which were refused")
     for col in EDITABLE[table]:
         if col == "exclude":
             cfg[col] = c.CheckboxColumn("Leave out", help=HELP[col])
@@ -326,7 +333,7 @@ def _message_box(table: str, problems: list[str], n_edits: int) -> None:
             for line in problems:
                 st.markdown("- " + escape_markdown(line))
         elif n_edits:
-            st.caption(f":material/edit: {n_edits} cell(s) edited (yellow). Every value was read exactly as typed.")
+            st.caption(f":material/edit: {n_edits} cell(s) edited. Every value was read exactly as typed.")
         else:
             st.caption("Click a cell to edit it; numbers are read exactly as you type them.")
 
@@ -340,15 +347,16 @@ def render(scn: optimizer.Scenario) -> Edited:
     """Draw both grids with their message boxes; validate the edits with the engine."""
     bases = {t: base_frame(scn, t) for t in TABLES}
     edits = {t: current_edits(t, bases[t]) for t in TABLES}
+    _remember(edits)
     frames, problems, bad, edited_scn = _validate(scn, edits)
     changed = any(edits[t] for t in TABLES)
 
     top = st.columns([1, 1, 3], vertical_alignment="center")
     top[0].button("Undo last edit", key="grid_undo", on_click=undo, disabled=not can_undo(), icon=":material/undo:",
                   width="stretch")
-    top[1].button("Discard all edits", key="reset_edits", on_click=reset, disabled=not changed,
+    top[1].button("Discard all edits", key="reset_edits", on_click=discard, disabled=not changed,
                   icon=":material/delete_sweep:", width="stretch")
-    top[2].caption("Yellow: edited by you. Red: refused (see the box under the table).")
+    top[2].caption("Rows you edited turn yellow, refused ones red; the Check column names the cells.")
 
     shown = {}
     sections = {"sites": "**Sites** - capacity, power price, ban risk and the other terms of each candidate site; "
@@ -361,12 +369,11 @@ def render(scn: optimizer.Scenario) -> Edited:
     for t in TABLES:
         st.markdown(sections[t])
         data = bases[t].copy()
-        for (row, col), value in edits[t].items():
+        for (row, col), value in committed(t).items():  # the grid adds its own edits on top
             data.at[row, col] = value
-        marked = {k for k in edits[t]}
-        shown[t] = st.data_editor(_styled(data, marked, bad.get(t, set())), key=widget_key(t), hide_index=True,
-                                  num_rows="fixed", column_config=_config(t), width="stretch" if t == "sites" else "content",
-                                  on_change=_on_change, args=(t, bases[t]))
+        shown[t] = st.data_editor(_marks(data, t, set(edits[t]), bad.get(t, set())), key=widget_key(t), hide_index=True,
+                                  num_rows="fixed", column_config=_config(t),
+                                  width="stretch" if t == "sites" else "content")
         _message_box(t, per_table_problems[t], len(edits[t]))
 
     exclude = shown["sites"]["exclude"].fillna(False).astype(bool).to_numpy()

@@ -41,7 +41,7 @@ TOOLTIP_STYLE = {"backgroundColor": "#1f2430", "color": "white", "fontSize": "12
                  "zIndex": "1000"}
 TOOLTIP = {"text": "{tip}", "style": TOOLTIP_STYLE}
 RISK_SCALE_MAX = 0.30  # reg_risk a year at which the colour scale is fully red
-MAP_WIDTH_PX, MAP_HEIGHT_PX = 900, 500  # the size the first view is framed for
+MAP_WIDTH_PX, MAP_HEIGHT_PX = 640, 500  # the first view is framed for a map this size (a laptop's)
 ORIGIN_COLOUR = [31, 71, 136, 230]
 ARC_SOURCE_COLOUR = [31, 71, 136, 210]
 ARC_TARGET_COLOUR = [232, 113, 10, 230]
@@ -230,7 +230,7 @@ def arc_rows(flow: pd.DataFrame) -> list[dict]:
     biggest = float(flow["rigs"].max()) if len(flow) else 1.0
     return [{
         "source": [round(f.src_lon, 3), round(f.src_lat, 3)], "target": [round(f.dst_lon, 3), round(f.dst_lat, 3)],
-        "width": 2.0 + 10.0 * math.sqrt(f.rigs / biggest),
+        "width": 1.5 + 6.5 * math.sqrt(f.rigs / biggest),
         "tip": f"{f.country} to {f.jurisdiction}\n{f.rigs:,.0f} rigs, {f.mw:.2f} MW\nFrom: {f.origins}\nTo: {f.sites}",
     } for f in flow.itertuples()]
 
@@ -256,7 +256,10 @@ def build(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.View
                   get_radius="radius", radius_min_pixels=6, radius_max_pixels=24, get_fill_color=ORIGIN_COLOUR,
                   get_line_color=[255, 255, 255, 255], stroked=True, line_width_min_pixels=1.5, pickable=True),
     ]
+    # Without a depth test marks draw (and are picked) in layer order: sites and origins stay on top of
+    # the arcs, which are lifted off the ground and would otherwise hide them from the pointer.
     return _Deck(layers=layers, initial_view_state=initial_view, map_style=NO_BASEMAP, map_provider=None,
+                 parameters={"depthTest": False},
                  views=[pdk.View(type="MapView", controller=True, repeat=True)],
                  tooltip=TOOLTIP)
 
