@@ -137,10 +137,10 @@ def timeline(scn: optimizer.Scenario, res: optimizer.Result) -> None:
                    "its value is in the resale value left at the end."))
     gantt = b.assign(batch=b["origin"] + " to " + b["site"],
                      label=b["rigs"].map(lambda v: f"{v:,.0f} rigs"))
-    height = max(160, 22 * len(gantt))
+    height = max(160, 24 * len(gantt))
     bars = alt.Chart(gantt).mark_bar(height=12).encode(
         y=alt.Y("batch:N", sort=alt.EncodingSortField("hashing_day", order="ascending"), title=None,
-                axis=alt.Axis(labelLimit=260)),
+                axis=alt.Axis(labelLimit=260, labelOverlap=False)),
         x=alt.X("ship_day:Q", title="days from the start (ships at 0, hashing at the end of the bar)"),
         x2="hashing_day:Q",
         color=alt.Color("freight:N", title="lead time", scale=alt.Scale(range=["#1f4788", "#e8710a"])),
@@ -348,8 +348,8 @@ def site_view(scn: optimizer.Scenario, res: optimizer.Result, fp: str) -> None:
     long["k"] = long["usd_per_mw"] / 1e3
     ticks = df.assign(revenue_k=df["revenue"] / 1e3,
                       hurdle_k=(df[COST_TERMS].sum(axis=1) + df["sell now"] - df["resale left"]) / 1e3)
-    height = max(240, 22 * len(df))
-    y = alt.Y("site:N", sort=order, title=None, axis=alt.Axis(labelLimit=240))
+    height = max(240, 24 * len(df))
+    y = alt.Y("site:N", sort=order, title=None, axis=alt.Axis(labelLimit=240, labelOverlap=False))
     stack = alt.Chart(long).mark_bar().encode(
         y=y, x=alt.X("k:Q", title="USD thousand per MW over the horizon", stack="zero"),
         color=alt.Color("cost:N", sort=COST_TERMS, title=None, legend=alt.Legend(orient="bottom", columns=5),

@@ -303,13 +303,15 @@ def main() -> None:
 
     baseline = views.baseline_pin()
     with head:
-        title, name_box, pin_box = st.columns([6, 2.2, 1.3], vertical_alignment="bottom")
-        title.markdown(f"### {scn.name}: relocation plan" + (" (last plan that solved)" if stale and shown else ""))
-        name_box.text_input("Name for the pinned plan", key="pin_name", placeholder="name this plan (optional)",
-                            label_visibility="collapsed")
-        pin_box.button("Pin this plan", key="pin", type="primary", icon=":material/push_pin:", disabled=res is None,
-                       on_click=_pin, args=(scn, res, fp, source), width="stretch",
-                       help="Keep this plan to compare against (Compare tab); pin as many as you like.")
+        # title, then the pin controls; a wrapping row, so neither is squeezed on a narrow screen
+        with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
+            st.markdown(f"### {scn.name}: relocation plan" + (" (last plan that solved)" if stale and shown else ""),
+                        width="stretch")
+            st.text_input("Name for the pinned plan", key="pin_name", placeholder="name this plan (optional)",
+                          label_visibility="collapsed", width=220)
+            st.button("Pin this plan", key="pin", type="primary", icon=":material/push_pin:", disabled=res is None,
+                      on_click=_pin, args=(scn, res, fp, source), width="content",
+                      help="Keep this plan to compare against (Compare tab); pin as many as you like.")
         st.markdown(headline.scenario_sentence(shown_scn if shown is not None else scn))
         if shown is not None:
             st.markdown(headline.decision_sentence(shown.summary))

@@ -110,7 +110,7 @@ def chart(df: pd.DataFrame) -> alt.LayerChart:
     long["end_m"] = long["end"] / 1e6
     long["label"] = long["driver"] + " " + long["text"]
     order = df["driver"].tolist()
-    y = alt.Y("driver:N", sort=order, title=None, axis=alt.Axis(labelLimit=200))
+    y = alt.Y("driver:N", sort=order, title=None, axis=alt.Axis(labelLimit=200, labelOverlap=False))
     bars = alt.Chart(long).mark_bar(height=16).encode(
         y=y, x=alt.X("start_m:Q", title="plan value (USD million)", scale=alt.Scale(zero=False)), x2="end_m:Q",
         color=alt.Color("side:N", title=None, scale=alt.Scale(domain=["down", "up"], range=["#1f4788", "#e8710a"]),
