@@ -211,7 +211,7 @@ def test_integer_rigs_is_a_mip(at):
     assert res.summary["mode"] == "mip"
     assert shown_metrics(at) == expected_metrics(res.summary)
     assert any("in whole rigs" in c.value for c in at.caption)
-    assert (table_with(at, "capacity_value")["capacity_value"].isin(["", "n/a (integer plan)"])).all()
+    assert (table_with(at, "capacity_value")["capacity_value"].isin(["", "not computed for whole-rig plans"])).all()
 
 
 def test_reset_whatifs_restores_the_scenario(at, china):

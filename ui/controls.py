@@ -180,7 +180,7 @@ def render(settings: optimizer.Settings, jurisdictions: list[str]) -> dict[str, 
         toggle(key, label, help_text)
     ensure(EXCLUDE)
     options = sorted(set(jurisdictions) | set(st.session_state[EXCLUDE]))
-    excluded = st.multiselect("Excluded jurisdictions", options, key=EXCLUDE,
+    excluded = st.multiselect("Excluded places", options, key=EXCLUDE,
                               help="No rig may go to a site in these jurisdictions.")
     overrides["policy.exclude_jurisdictions"] = list(excluded)
 

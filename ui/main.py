@@ -247,8 +247,10 @@ def main() -> None:
 
     head = st.container()
     problems_area = st.container()
+    # Switching tabs reruns, so the Timeline and Site economics run (and redraw) only while open.
     tab_plan, tab_time, tab_sites, tab_sens, tab_explain, tab_compare, tab_data, tab_export = st.tabs(
-        ["Plan", "Timeline", "Site economics", "Sensitivity", "Explain", "Compare", "Edit data", "Export"])
+        ["Plan", "Timeline", "Site economics", "Sensitivity", "Explain", "Compare", "Edit data", "Export"],
+        key="main_tabs", on_change="rerun")
 
     # ---- the user's table edits, read and validated by the engine
     with tab_data:
@@ -331,12 +333,14 @@ def main() -> None:
         views.allocation_table(shown)
         st.markdown("#### Sites")
         views.sites_table(shown)
-        st.markdown("#### Exposure by jurisdiction")
+        st.markdown("#### Exposure by place (state or country)")
         views.jurisdictions_table(shown)
     with tab_time:
-        analysis.timeline(shown_scn, shown)
+        if tab_time.open:
+            analysis.timeline(shown_scn, shown)
     with tab_sites:
-        analysis.site_view(shown_scn, shown, shown_scn.fingerprint())
+        if tab_sites.open:
+            analysis.site_view(shown_scn, shown, shown_scn.fingerprint())
     with tab_sens:
         if stale:
             st.info("No plan for the current settings.")

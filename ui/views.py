@@ -101,7 +101,7 @@ def sites_frame(res: optimizer.Result) -> pd.DataFrame:
     def shadow_text(row: pd.Series) -> str:
         v = row["shadow_usd_per_mw"]
         if pd.isna(v):
-            return "n/a (integer plan)" if row["mw_used"] > 0 else ""
+            return "not computed for whole-rig plans" if row["mw_used"] > 0 else ""
         if row["mw_used"] <= 1e-6:
             return ""
         return f"one more MW here is worth {fmt.usd(v)}" if v > 0 else "not binding"
@@ -128,7 +128,8 @@ def sites_table(res: optimizer.Result) -> None:
             "utilization": c.ProgressColumn("utilisation", min_value=0.0, max_value=1.0, format="percent"),
             "rigs": c.NumberColumn("rigs", format="%.0f"),
             "hashrate_ths": c.NumberColumn("TH/s", format="%.0f"),
-            "capacity_value": c.TextColumn("shadow price of capacity",
+            "site": c.TextColumn("site"), "jurisdiction": c.TextColumn("place"),
+            "capacity_value": c.TextColumn("value of one more MW",
                                            help="What one more MW of capacity at this site would add to the plan value "
                                                 "(the capacity constraint's dual; LP plans only)."),
             "shadow_usd_per_mw": c.NumberColumn("USD per extra MW", format="dollar"),
@@ -150,8 +151,10 @@ def jurisdictions_table(res: optimizer.Result) -> None:
         "hashrate_ths": c.NumberColumn("TH/s", format="%.0f"),
         "share_of_fleet_hashrate": c.ProgressColumn("share of fleet hashrate", min_value=0.0, max_value=1.0,
                                                     format="percent"),
-        "cap_ths": c.NumberColumn("cap (TH/s)", format="%.0f", help="max share per jurisdiction x fleet hashrate"),
-        "shadow_usd_per_ths": c.NumberColumn("USD per extra TH/s of cap", format="%.2f"),
+        "jurisdiction": c.TextColumn("place"), "sites": c.NumberColumn("sites"),
+        "cap_ths": c.NumberColumn("most allowed (TH/s)", format="%.0f",
+                                  help="The most of the fleet's hashrate one regulator may host"),
+        "shadow_usd_per_ths": c.NumberColumn("USD per extra TH/s allowed", format="%.2f"),
     })
 
 
@@ -303,7 +306,7 @@ def explain(scn: optimizer.Scenario, res: optimizer.Result) -> None:
                f"**{best[1]}**. The plan itself: " + (", ".join(
                    f"{r.rigs:,.0f} {r.action}" + (f" to {r.site}" if r.action == "relocate" else "")
                    for r in here.itertuples()) or "none") +
-               " (capacity, jurisdiction caps and the budget are shared, so rigs compete for the best sites).")
+               " (capacity, the limit per regulator and the budget are shared, so rigs compete for the best sites).")
 
 
 def _valid(key: str, options: list[str], default: str) -> None:
