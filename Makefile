@@ -42,3 +42,8 @@ solve: install
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
+
+# The README's settings and column tables, from the declarations (a test fails while they differ).
+.PHONY: docs
+docs: install
+	$(PY) -m optimizer.docs --write README.md

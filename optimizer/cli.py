@@ -5,7 +5,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from . import economics
+from . import analysis, economics
 from .engine import solve
 from .errors import InfeasibleError, Problem, ScenarioError, SolverFailure
 from .scenario import Scenario, load_scenario
@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--site", required=True)
     e.add_argument("--model", help="rig model (default: every model in the fleet)")
     e.add_argument("--origin", help="origin (default: every origin holding the model)")
+    e.add_argument("--monthly", action="store_true",
+                   help="also print each month's terms: hp_t, revenue, power, hosting, a_t, S_t, d_t, margin")
     v = sub.add_parser("validate", help="check a scenario folder and report every problem")
     common(v)
     return p
@@ -100,9 +102,11 @@ def _cmd_explain(args: argparse.Namespace) -> int:
           f"{scn.settings.policy.power_price_multiplier:g}, PUE {site['pue']:g}, uptime {site['uptime']:g}, "
           f"hosting ${site['hosting_usd_kw_month']:g}/kW/month, reg_risk {site['reg_risk']:g}/yr, "
           f"import duty {site['import_duty']:.0%}")
+    hp = economics.hashprice(scn)
     print(f"Horizon {scn.settings.horizon.months} months, discount {scn.settings.horizon.discount_rate:.1%}/yr, "
-          f"hashprice today ${economics.hashprice_today(scn):.4f}/TH/day, "
-          f"changing {scn.settings.market.hashprice_monthly_change:+.1%}/month. Values per rig, USD, present value:")
+          f"hashprice ${hp[0]:.4f}/TH/day in month 0 and ${hp[-1]:.4f} in month {len(hp) - 1} "
+          f"({economics.hashprice_source(scn)}), pool fee {scn.settings.market.pool_fee:.1%}. "
+          "Values per rig, USD, present value:")
     labels = [
         ("revenue_pv_usd", "  revenue (months running, x availability x survival x discount)"),
         ("power_pv_usd", "- power"),
@@ -117,16 +121,29 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         ("value_idle_usd", "  value of storing it (sold at horizon)"),
     ]
     for _, row in g.iterrows():
-        b = economics.breakdown(scn, row["origin"], row["model"], args.site)
+        b = analysis.breakdown(scn, row["origin"], row["model"], args.site)
         print(f"\n{row['model']} from {row['origin']} ({row['count']:,} rigs): {b['distance_km']:,.0f} km, "
               f"freight from {b['freight_source']}, lead {b['lead_days']:.1f} days, "
               f"ban probability within horizon {b['ban_probability']:.1%}")
         for key, label in labels:
             print(f"  {label:<68} {b[key]:>12,.2f}")
+        if args.monthly:
+            _print_months(b["monthly"])
         best = max(("relocate", b["value_relocate_usd"]), ("sell", b["value_sell_usd"]), ("store", b["value_idle_usd"]),
                    key=lambda kv: kv[1])
         print(f"  best on its own: {best[0]} (capacity, caps and budget may change that in the plan)")
     return EXIT_OK
+
+
+def _print_months(m: dict) -> None:
+    """One line per month: the MarginPath terms of this pair (USD per rig per month, undiscounted)."""
+    print(f"  {'month':>5} {'hp_usd_th_day':>13} {'revenue':>10} {'power':>10} {'hosting':>9} "
+          f"{'a_t':>6} {'S_t':>6} {'d_t':>6} {'margin':>10}")
+    for t in range(len(m["discount"])):
+        print(f"  {t:>5} {m['hashprice_usd_th_day'][t]:>13.6g} {m['revenue_usd'][t]:>10,.2f} {m['power_usd'][t]:>10,.2f} "
+              f"{m['hosting_usd'][t]:>9,.2f} {m['availability'][t]:>6.3f} {m['survival'][t]:>6.3f} "
+              f"{m['discount'][t]:>6.3f} {m['margin_usd'][t]:>10,.2f}")
+    print("  (margin = max(0, revenue - power) - hosting; ops = sum of a_t x S_t x d_t x margin)")
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

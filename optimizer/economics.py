@@ -1,27 +1,128 @@
-"""Per-rig economics of SPEC section 2, vectorised over (rig group, site). No solver here.
+"""Per-rig economics of SPEC section 2, vectorised over (rig group, site, month). No solver here.
 
-A *group* is one (origin, model) row of the fleet with a positive count. Arrays are indexed
-[group, site]; nothing here depends on which sites the optimisation later uses.
+A *group* is one (origin, model) row of the fleet with a positive count. The month-by-month
+operating economics of a rig at a site live in one place, ``margin_path``: the model's values
+(``compute``), ``explain`` (``analysis.breakdown``), payback and entry power prices all read it.
+Hashprice is computed in one place, ``hashprice_path``.
 """
 from __future__ import annotations
 
+import dataclasses
+import datetime
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .scenario import Scenario
+if TYPE_CHECKING:  # scenario.py imports settings.py, which reads hashprice_path from here
+    from .scenario import Scenario
+    from .settings import Settings
 
 DAYS_PER_MONTH = 365.25 / 12
 EARTH_RADIUS_KM = 6371.0
+HOURS_PER_DAY = 24.0
+# Pairs x months per chunk when computing V for every (group, site): bounds memory on large markets.
+_CHUNK_ELEMENTS = 500_000
 
 
-def hashprice_today(scn: Scenario) -> float:
-    """hp0 in USD per TH/s per day: given, or derived from the block reward and network hashrate."""
+# Bitcoin's halvings: the blocks 210,000 apart, on the days they were mined (UTC), and after
+# block 840,000 (20 April 2024) estimates at the target of one block per 10 minutes.
+PAST_HALVINGS = (datetime.date(2012, 11, 28), datetime.date(2016, 7, 9), datetime.date(2020, 5, 11),
+                 datetime.date(2024, 4, 20))
+BLOCKS_PER_HALVING = 210_000
+MINUTES_PER_BLOCK = 10.0
+DAYS_PER_HALVING = BLOCKS_PER_HALVING * MINUTES_PER_BLOCK / (24 * 60)  # 1,458.33 days
+
+
+def halving_schedule(start_month: str, months: int) -> tuple[int, ...]:
+    """Months t in 0 .. months-1 (month 0 = ``start_month``, "YYYY-MM") holding a halving day.
+
+    Past halvings are the days their blocks were mined; later ones are estimated every
+    DAYS_PER_HALVING days after 20 April 2024. A halving counts from the month that contains it.
+    """
+    year, month = (int(x) for x in start_month.split("-"))
+    first = year * 12 + month - 1
+    days = list(PAST_HALVINGS)
+    n = 1
+    while True:
+        day = PAST_HALVINGS[-1] + datetime.timedelta(days=n * DAYS_PER_HALVING)
+        if day.year * 12 + day.month - 1 - first >= months:
+            break
+        days.append(day)
+        n += 1
+    ts = (d.year * 12 + d.month - 1 - first for d in days)
+    return tuple(t for t in ts if 0 <= t < months)
+
+
+def halving_months(settings: "Settings") -> tuple[int, ...]:
+    """The months at which the subsidy halves: market.halving_months, else the schedule from horizon.start_month."""
+    if settings.market.halving_months:
+        return tuple(settings.market.halving_months)
+    if settings.horizon.start_month:
+        return halving_schedule(settings.horizon.start_month, settings.horizon.months)
+    return ()
+
+
+def hashprice_path(settings: "Settings", explicit: np.ndarray | None = None) -> np.ndarray:
+    """hp_t, USD per TH/s per day, for months t = 0 .. H-1; shape (H,). SPEC section 6:
+
+    1. ``explicit`` (market.csv, by month): hp_t as given.
+    2. a BTC-price or network-hashrate drift set (the other counts as 0):
+       hp_t = 144 * block_subsidy_btc * (0.5^k_t + fee_share) * btc_price_usd * (1+gb)^t
+              / (network_hashrate_ehs * (1+gh)^t * 1e6)
+    3. else hp_t = hp0 * (1+g)^t * (0.5^k_t + fee_share) / (1 + fee_share), where hp0 =
+       hashprice_usd_th_day if given, else 144 * block_subsidy_btc * (1 + fee_share) * btc_price_usd
+       / (network_hashrate_ehs * 1e6)  (section 2's path when there is no halving).
+    k_t is the number of halving months <= t. Overflow gives inf (never a warning): settings
+    validation reports it.
+    """
+    if explicit is not None:
+        return np.asarray(explicit, float)
+    m, H = settings.market, settings.horizon.months
+    t = np.arange(H)
+    k = np.searchsorted(np.asarray(halving_months(settings)), t, side="right")
+    reward = 0.5 ** k + m.fee_share  # block reward in units of today's subsidy; fees do not halve
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if m.btc_price_monthly_change is not None or m.network_hashrate_monthly_change is not None:
+            gb, gh = m.btc_price_monthly_change or 0.0, m.network_hashrate_monthly_change or 0.0
+            return (144 * m.block_subsidy_btc * reward * m.btc_price_usd * (1 + gb) ** t
+                    / (m.network_hashrate_ehs * (1 + gh) ** t * 1e6))
+        if m.hashprice_usd_th_day is not None:
+            hp0 = float(m.hashprice_usd_th_day)
+        else:
+            hp0 = 144 * m.block_subsidy_btc * (1 + m.fee_share) * m.btc_price_usd / (m.network_hashrate_ehs * 1e6)
+        hp = hp0 * (1 + m.hashprice_monthly_change) ** t
+        if k.any():
+            hp = hp * np.where(k > 0, reward / (1 + m.fee_share), 1.0)
+        return hp
+
+
+def hashprice(scn: "Scenario") -> np.ndarray:
+    """The scenario's hp_t, shape (H,): its market.csv path when it has one, else ``hashprice_path``."""
+    market = getattr(scn, "market", None)
+    explicit = None
+    if market is not None and len(market):
+        explicit = market.sort_values("month")["hashprice_usd_th_day"].to_numpy(float)
+    return hashprice_path(scn.settings, explicit)
+
+
+def hashprice_source(scn: "Scenario") -> str:
+    """Which of SPEC section 6's three paths the scenario's hashprice follows, in words."""
     m = scn.settings.market
-    if m.hashprice_usd_th_day is not None:
-        return float(m.hashprice_usd_th_day)
-    return 144 * m.block_subsidy_btc * (1 + m.fee_share) * m.btc_price_usd / (m.network_hashrate_ehs * 1e6)
+    halvings = halving_months(scn.settings)
+    extra = f", halvings in months {', '.join(map(str, halvings))}" if halvings else ""
+    if getattr(scn, "market", None) is not None and len(scn.market):
+        return "market.csv"
+    if m.btc_price_monthly_change is not None or m.network_hashrate_monthly_change is not None:
+        return (f"BTC price {m.btc_price_monthly_change or 0:+.1%}/month, network hashrate "
+                f"{m.network_hashrate_monthly_change or 0:+.1%}/month{extra}")
+    return f"changing {m.hashprice_monthly_change:+.1%}/month{extra}"
+
+
+def hashprice_today(scn: "Scenario") -> float:
+    """hp_0 in USD per TH/s per day (summary.json's hashprice_usd_th_day)."""
+    return float(hashprice(scn)[0])
 
 
 def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
@@ -31,6 +132,108 @@ def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     dlmb = np.radians(lon2) - np.radians(lon1)
     a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+@dataclass(frozen=True, eq=False)
+class MarginPath:
+    """Month-by-month operating economics of one rig for each of a batch of (model, site, lead) pairs.
+
+    Shapes: ``...`` is the broadcast shape of the pairs, T = horizon months. All money is USD
+    per rig, undiscounted; the weights carry discounting, availability and survival.
+    """
+
+    revenue_usd: np.ndarray  # (..., T) per month if running all month: hashrate_ths * hp_t * (1 - pool_fee) * D * uptime
+    power_usd: np.ndarray  # (..., T) per month if running: kW * pue * 24 * D * uptime * price * multiplier * (1+e)^t
+    hosting_usd: np.ndarray  # (...) per month, owed whether or not the rig runs
+    availability: np.ndarray  # (..., T) a_t, share of month t the rig is installed and running
+    survival: np.ndarray  # (..., T) S_t, chance mining is still allowed in month t
+    discount: np.ndarray  # (T,) d_t
+    hashprice_usd_th_day: np.ndarray  # (T,) hp_t
+
+    def margin(self, factor: np.ndarray | float | None = None) -> np.ndarray:
+        """margin_t = max(0, revenue_t * factor - power_t) - hosting, shape (..., T).
+
+        ``factor`` (broadcastable to (..., T)) multiplies revenue, i.e. the hashprice; None means 1.
+        A rig is switched off in a month where power costs more than it earns; hosting is owed regardless.
+        """
+        revenue = self.revenue_usd if factor is None else self.revenue_usd * factor
+        out = np.subtract(revenue, self.power_usd)
+        np.maximum(out, 0.0, out=out)
+        out -= self.hosting_usd[..., None]
+        return out
+
+    def running(self, factor: np.ndarray | float | None = None) -> np.ndarray:
+        """(..., T) bool: the months in which the rig earns more than its power costs."""
+        revenue = self.revenue_usd if factor is None else self.revenue_usd * factor
+        return revenue > self.power_usd
+
+    def weights(self) -> np.ndarray:
+        """d_t * a_t * S_t, shape (..., T): what one USD of margin in month t is worth today."""
+        return self.availability * (self.discount * self.survival)
+
+    def ops(self, factor: np.ndarray | float | None = None) -> np.ndarray:
+        """Operating value, shape (...): sum_t d_t a_t S_t margin_t."""
+        out = self.weights()
+        out *= self.margin(factor)
+        return out.sum(axis=-1)
+
+    def at_power_price(self, usd_kwh: np.ndarray | float) -> "MarginPath":
+        """The same path at another power price, for a path computed with ``power_usd_kwh=1``."""
+        return dataclasses.replace(self, power_usd=self.power_usd * np.asarray(usd_kwh, float)[..., None])
+
+
+def margin_path(
+    scn: "Scenario", mi: np.ndarray, si: np.ndarray, lead_days: np.ndarray, power_usd_kwh: np.ndarray | None = None
+) -> MarginPath:
+    """The MarginPath of rigs of model ``mi`` at site ``si`` arriving after ``lead_days`` (broadcastable).
+
+    ``power_usd_kwh`` (broadcastable to the pairs) replaces the sites' power price, before the
+    multiplier (used to find entry power prices).
+    """
+    rigs, sites, st = scn.rigs, scn.sites, scn.settings
+    mi, si, lead = np.asarray(mi), np.asarray(si), np.asarray(lead_days, float)
+    H = st.horizon.months
+    t = np.arange(H)
+    hp = hashprice(scn)
+    hash_ths = rigs["hashrate_ths"].to_numpy(float)[mi]
+    kw = rigs["power_w"].to_numpy(float)[mi] / 1000
+    uptime = sites["uptime"].to_numpy(float)[si]
+    price = sites["power_usd_kwh"].to_numpy(float)[si] if power_usd_kwh is None else np.asarray(power_usd_kwh, float)
+    power_month = kw * (sites["pue"].to_numpy(float)[si] * HOURS_PER_DAY * DAYS_PER_MONTH * uptime * price
+                        * st.policy.power_price_multiplier)
+    shape = np.broadcast(mi, si, lead).shape
+    revenue = (hash_ths * (1 - st.market.pool_fee) * DAYS_PER_MONTH * uptime)[..., None] * hp
+    change = sites["power_monthly_change"].to_numpy(float)[si]
+    if np.any(change != 0):
+        power_month = np.asarray(power_month)[..., None] * (1 + change[..., None]) ** t
+    else:
+        power_month = np.asarray(power_month)[..., None]
+    availability = (DAYS_PER_MONTH * (t + 1) - lead[..., None]) / DAYS_PER_MONTH
+    np.minimum(np.maximum(availability, 0.0, out=availability), 1.0, out=availability)  # clip, without its overhead
+    risk = sites["reg_risk"].to_numpy(float)[si]
+    survival = (1 - risk[..., None]) ** ((t + 0.5) / 12)
+    discount = (1 + st.horizon.discount_rate) ** (-(t + 0.5) / 12)
+    full = shape + (H,)
+    return MarginPath(
+        revenue_usd=np.broadcast_to(revenue, full),
+        power_usd=np.broadcast_to(power_month, full),
+        hosting_usd=np.broadcast_to(kw * sites["hosting_usd_kw_month"].to_numpy(float)[si], shape),
+        availability=np.broadcast_to(availability, full),
+        survival=np.broadcast_to(survival, full),
+        discount=discount,
+        hashprice_usd_th_day=hp,
+    )
+
+
+def ban_probability(scn: "Scenario") -> np.ndarray:
+    """(S,) chance that mining at each site is forced to stop within the horizon: 1 - (1 - reg_risk)^(H/12)."""
+    return 1 - (1 - scn.sites["reg_risk"].to_numpy(float)) ** (scn.settings.horizon.months / 12)
+
+
+def terminal_value(scn: "Scenario", resale_usd: np.ndarray) -> np.ndarray:
+    """Value of a rig sold at the horizon: salvage_fraction * resale_usd * (1 + discount_rate)^(-H/12)."""
+    hz = scn.settings.horizon
+    return hz.salvage_fraction * resale_usd * (1 + hz.discount_rate) ** (-hz.months / 12)
 
 
 @dataclass(frozen=True)
@@ -46,7 +249,9 @@ class Economics:
     terminal_usd: np.ndarray  # (G,) value of idling one rig (sold at the horizon)
     mw_per_rig: np.ndarray  # (G, S) power_w * pue / 1e6
     upfront_usd: np.ndarray  # (G, S) ship + duty
-    value_usd: np.ndarray  # (G, S) V, value of relocating one rig
+    penalty_usd: np.ndarray  # (G, S) risk_aversion * ban probability * resale
+    ops_usd: np.ndarray  # (G, S) operating value, MarginPath.ops()
+    value_usd: np.ndarray  # (G, S) V = ops + terminal - upfront - penalty
     lead_days: np.ndarray  # (O, S)
     hp0: float
     origins: list[str]
@@ -57,8 +262,13 @@ class Economics:
     def n_groups(self) -> int:
         return len(self.count)
 
+    def path(self, scn: "Scenario", gi: np.ndarray, si: np.ndarray, power_usd_kwh: np.ndarray | None = None) -> MarginPath:
+        """The MarginPath of groups ``gi`` at sites ``si`` (broadcastable)."""
+        gi, si = np.asarray(gi), np.asarray(si)
+        return margin_path(scn, self.group_model[gi], si, self.lead_days[self.group_origin[gi], si], power_usd_kwh)
 
-def freight(scn: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+
+def freight(scn: "Scenario") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(distance_km, ship_usd, lead_days), each (O, S): lanes where quoted, else the distance formula."""
     o, s, lg = scn.origins, scn.sites, scn.settings.logistics
     dist = haversine_km(o["lat"].to_numpy()[:, None], o["lon"].to_numpy()[:, None],
@@ -73,19 +283,7 @@ def freight(scn: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return dist, ship, lead
 
 
-def month_weights(scn: Scenario, lead_days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per month t: hp_t (T,), availability a_t (..., T), survival S_t (S, T), discount d_t (T,)."""
-    H = scn.settings.horizon.months
-    t = np.arange(H)
-    hp = hashprice_today(scn) * (1 + scn.settings.market.hashprice_monthly_change) ** t
-    avail = np.clip((DAYS_PER_MONTH * (t + 1) - lead_days[..., None]) / DAYS_PER_MONTH, 0.0, 1.0)
-    risk = scn.sites["reg_risk"].to_numpy(float)
-    survival = (1 - risk[:, None]) ** ((t + 0.5) / 12)
-    discount = (1 + scn.settings.horizon.discount_rate) ** (-(t + 0.5) / 12)
-    return hp, avail, survival, discount
-
-
-def groups(scn: Scenario) -> pd.DataFrame:
+def groups(scn: "Scenario") -> pd.DataFrame:
     """Fleet rows with a positive count, with model and origin indices."""
     f = scn.fleet[scn.fleet["count"] > 0]
     return pd.DataFrame({
@@ -97,134 +295,29 @@ def groups(scn: Scenario) -> pd.DataFrame:
     })
 
 
-def operating_value(
-    scn: Scenario, mi: np.ndarray, si: np.ndarray, lead: np.ndarray,
-    power_usd_kwh: np.ndarray | None = None, breakdown: bool = False, monthly: bool = False,
-):
-    """ops for rigs of model mi[k] at site si[k] with lead time lead[k] (broadcastable), month by month.
-
-    ``power_usd_kwh`` replaces the sites' power price, per pair (used to find entry prices).
-    With ``breakdown`` returns (revenue, power, hosting) present values whose difference is ops,
-    counting revenue and power only in months where the rig runs (revenue > power); with
-    ``monthly`` the discounted expected margin of each month, shape (..., T).
-    """
-    rigs, sites = scn.rigs, scn.sites
-    hash_ths = rigs["hashrate_ths"].to_numpy(float)[mi]
-    kw = rigs["power_w"].to_numpy(float)[mi] / 1000
-    uptime = sites["uptime"].to_numpy(float)[si]
-    price = sites["power_usd_kwh"].to_numpy(float)[si] if power_usd_kwh is None else power_usd_kwh
-    power_month = kw * (sites["pue"].to_numpy(float)[si] * 24 * DAYS_PER_MONTH * uptime * price
-                        * scn.settings.policy.power_price_multiplier)
-    host = kw * sites["hosting_usd_kw_month"].to_numpy(float)[si]
-    hp, avail, survival, discount = month_weights(scn, lead)
-    shape = np.broadcast(mi, si, lead).shape
-    ops = np.zeros(shape)
-    per_month = np.zeros(shape + (len(hp),)) if monthly else None
-    rev_pv, pow_pv, host_pv = np.zeros(shape), np.zeros(shape), np.zeros(shape)
-    for t in range(len(hp)):
-        w = discount[t] * avail[..., t] * survival[si, t]
-        rev = hash_ths * hp[t] * DAYS_PER_MONTH * uptime
-        running = rev > power_month
-        term = w * (np.where(running, rev - power_month, 0.0) - host)
-        ops += term
-        if monthly:
-            per_month[..., t] = term
-        if breakdown:
-            rev_pv += w * np.where(running, rev, 0.0)
-            pow_pv += w * np.where(running, power_month, 0.0)
-            host_pv += w * host
-    if breakdown:
-        return rev_pv, pow_pv, host_pv
-    if monthly:
-        return per_month
-    return ops
-
-
-def operating_curve(scn: Scenario, mi: np.ndarray, si: np.ndarray, lead: np.ndarray):
-    """The pieces of ops as a function of the power price p, for 1-D pairs:
-    ops(p) = sum_t w[:, t] * max(0, rev[:, t] - c * p) - hosting_pv.
-
-    Returns (w, rev, c, hosting_pv); w and rev are (n, T). Used to find entry power prices.
-    """
-    rigs, sites = scn.rigs, scn.sites
-    hash_ths = rigs["hashrate_ths"].to_numpy(float)[mi]
-    kw = rigs["power_w"].to_numpy(float)[mi] / 1000
-    uptime = sites["uptime"].to_numpy(float)[si]
-    hp, avail, survival, discount = month_weights(scn, lead)
-    w = discount[None, :] * avail * survival[si, :]
-    rev = (hash_ths * DAYS_PER_MONTH * uptime)[:, None] * hp[None, :]
-    c = kw * sites["pue"].to_numpy(float)[si] * 24 * DAYS_PER_MONTH * uptime * scn.settings.policy.power_price_multiplier
-    hosting_pv = w.sum(axis=1) * kw * sites["hosting_usd_kw_month"].to_numpy(float)[si]
-    return w, rev, c, hosting_pv
-
-
-def compute(scn: Scenario) -> Economics:
+def compute(scn: "Scenario") -> Economics:
     """V[g, s] and everything else the optimisation needs, for every group and site."""
     g = groups(scn)
     rigs, sites, st = scn.rigs, scn.sites, scn.settings
-    G, S = len(g), len(sites)
+    G, S, H = len(g), len(sites), st.horizon.months
     mi, oi = g["mi"].to_numpy(), g["oi"].to_numpy()
-    hash_ths = rigs["hashrate_ths"].to_numpy(float)[mi]
     power_w = rigs["power_w"].to_numpy(float)[mi]
     resale = rigs["resale_usd"].to_numpy(float)[mi]
-    H = st.horizon.months
-    terminal = st.horizon.salvage_fraction * resale * (1 + st.horizon.discount_rate) ** (-H / 12)
+    terminal = terminal_value(scn, resale)
     _, ship_os, lead_os = freight(scn)
-    risk = sites["reg_risk"].to_numpy(float)
-    ban_prob = 1 - (1 - risk) ** (H / 12)
     upfront = ship_os[oi, :] + sites["import_duty"].to_numpy(float)[None, :] * resale[:, None]
-    penalty = st.policy.risk_aversion * ban_prob[None, :] * resale[:, None]
-    si_grid = np.arange(S)[None, :]
-    ops = operating_value(scn, mi[:, None], si_grid, lead_os[oi, :]) if G and S else np.zeros((G, S))
+    penalty = st.policy.risk_aversion * ban_probability(scn)[None, :] * resale[:, None]
+    ops = np.zeros((G, S))
+    step = max(1, _CHUNK_ELEMENTS // max(1, G * H))
+    for first in range(0, S if G else 0, step):
+        si = np.arange(first, min(S, first + step))
+        ops[:, si] = margin_path(scn, mi[:, None], si[None, :], lead_os[oi[:, None], si[None, :]]).ops()
     value = ops + terminal[:, None] - upfront - penalty
     mw = power_w[:, None] * sites["pue"].to_numpy(float)[None, :] / 1e6
     return Economics(
         group_origin=oi, group_model=mi, count=g["count"].to_numpy(np.int64),
-        hashrate_ths=hash_ths, power_w=power_w, resale_usd=resale, terminal_usd=terminal,
-        mw_per_rig=mw, upfront_usd=upfront, value_usd=value,
+        hashrate_ths=rigs["hashrate_ths"].to_numpy(float)[mi], power_w=power_w, resale_usd=resale,
+        terminal_usd=terminal, mw_per_rig=mw, upfront_usd=upfront, penalty_usd=penalty, ops_usd=ops, value_usd=value,
         lead_days=lead_os, hp0=hashprice_today(scn),
         origins=list(scn.origins["origin"]), models=list(rigs["model"]), sites=list(sites["site"]),
     )
-
-
-def breakdown(scn: Scenario, origin: str, model: str, site: str) -> dict[str, float]:
-    """The per-rig value of relocating one rig of ``model`` from ``origin`` to ``site``, term by term."""
-    origins, models, sites = list(scn.origins["origin"]), list(scn.rigs["model"]), list(scn.sites["site"])
-    if model not in models or origin not in origins:
-        raise KeyError(f"unknown model '{model}' or origin '{origin}'")
-    si = sites.index(site)
-    oi = origins.index(origin)
-    rig = scn.rigs.iloc[models.index(model)]
-    row = scn.sites.iloc[si]
-    st = scn.settings
-    dist, ship_os, lead_os = freight(scn)
-    H = st.horizon.months
-    mi = models.index(model)
-    rev, pw, host = operating_value(scn, np.array(mi), np.array(si), np.array(lead_os[oi, si]), breakdown=True)
-    resale = float(rig["resale_usd"])
-    terminal = st.horizon.salvage_fraction * resale * (1 + st.horizon.discount_rate) ** (-H / 12)
-    ban = 1 - (1 - float(row["reg_risk"])) ** (H / 12)
-    duty = float(row["import_duty"]) * resale
-    penalty = st.policy.risk_aversion * ban * resale
-    ops = float(rev - pw - host)
-    ship = float(ship_os[oi, si])
-    lane = bool(len(scn.lanes) and ((scn.lanes["origin"] == origin) & (scn.lanes["site"] == site)).any())
-    return {
-        "hashprice_usd_th_day": hashprice_today(scn),
-        "distance_km": float(dist[oi, si]),
-        "freight_source": "lanes.csv" if lane else "distance formula",
-        "lead_days": float(lead_os[oi, si]),
-        "revenue_pv_usd": float(rev),
-        "power_pv_usd": float(pw),
-        "hosting_pv_usd": float(host),
-        "ops_usd": ops,
-        "terminal_usd": terminal,
-        "freight_usd": ship,
-        "duty_usd": duty,
-        "upfront_usd": ship + duty,
-        "ban_probability": ban,
-        "risk_penalty_usd": penalty,
-        "value_relocate_usd": ops + terminal - ship - duty - penalty,
-        "value_sell_usd": resale,
-        "value_idle_usd": terminal,
-    }

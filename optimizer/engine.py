@@ -10,7 +10,7 @@ from .diagnose import explain_infeasible
 from .errors import InfeasibleError, ScenarioError, SolverFailure
 from .model import build_model
 from .results import Result, assemble
-from .scenario import Scenario, check_exclusions
+from .scenario import Scenario, check_exclusions, check_market
 from .solvers import solve_model
 
 
@@ -26,7 +26,7 @@ def solve(scn: Scenario, solver: str | None = None, details: bool = True) -> Res
     if solver is not None:
         scn = scn.with_overrides({"solver.name": solver})
     # Tables edited after loading (with_tables) may have dropped an excluded site or jurisdiction.
-    problems = check_exclusions(scn.settings, scn.sites, "scenario settings")
+    problems = check_exclusions(scn.settings, scn.sites, "scenario settings") + check_market(scn.settings, scn.market, {})
     if problems:
         raise ScenarioError(problems)
     t0 = time.perf_counter()

@@ -6,12 +6,20 @@ record, ``to_pulp``) or HiGHS directly (``solve.py``); tests check both paths ag
 
 Columns, in order: x[g, s] for every allowed (group, site) pair, sell[g] (if allowed),
 idle[g] (if allowed), y[s] (MIP mode only; in LP mode y is fixed at 1 and not a column).
+
+Every row and column is labelled by what it is, e.g. ``capacity[Quebec Hydro]``,
+``fleet[Sichuan,Antminer S9]``, ``share[Kazakhstan]``, ``budget``, ``x[Sichuan,Antminer S9,Quebec Hydro]``
+(``label``). Duals are read back by label. Solver names are an escaped, reversible form of the
+label (``solver_name``), so user text never reaches a solver as it is.
 """
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import pulp
 import scipy.sparse as sp
 
@@ -19,12 +27,44 @@ from .economics import Economics
 from .scenario import Scenario
 
 INF = np.inf
+_BARE_PART = re.compile(r'[^\[\],"\\\s](?:[^\[\],"\\]*[^\[\],"\\\s])?')
+_SOLVER_SAFE = re.compile(r"[A-Za-z0-9]")
+
+
+def label(family: str, *parts: object) -> str:
+    """A row's or column's label: ``family[part,part]``. A part holding a bracket, comma, quote,
+    backslash or edge space is written as a JSON string, so labels stay unique and readable."""
+    if not parts:
+        return family
+    text = [str(p) if _BARE_PART.fullmatch(str(p)) else json.dumps(str(p), ensure_ascii=False) for p in parts]
+    return f"{family}[{','.join(text)}]"
+
+
+def solver_name(text: str) -> str:
+    """An escaped, unique, reversible solver name: ASCII letters and digits stay, every other
+    character becomes _XX per UTF-8 byte (hex). The result matches [A-Za-z0-9_]+."""
+    return "".join(ch if _SOLVER_SAFE.fullmatch(ch) else "".join(f"_{b:02X}" for b in ch.encode("utf-8"))
+                   for ch in text)
+
+
+def label_of_solver_name(name: str) -> str:
+    """The inverse of ``solver_name``."""
+    out = bytearray()
+    i = 0
+    while i < len(name):
+        if name[i] == "_":
+            out.append(int(name[i + 1: i + 3], 16))
+            i += 3
+        else:
+            out += name[i].encode()
+            i += 1
+    return out.decode("utf-8")
 
 
 @dataclass
 class RowBlock:
-    family: str  # fleet | capacity | minimum | link | jurisdiction | budget
-    labels: list[str]  # one per row: the group, site or jurisdiction it is about
+    family: str  # fleet | capacity | minimum | link | share | budget
+    labels: list[str]  # one per row, e.g. capacity[site] (see ``label``)
     matrix: sp.coo_matrix  # rows x all columns
     lower: np.ndarray
     upper: np.ndarray
@@ -44,6 +84,8 @@ class LinearModel:
     lower: np.ndarray
     upper: np.ndarray
     integer: np.ndarray  # bool
+    group_keys: list[tuple[str, str]] = field(default_factory=list)  # (G,) (origin, model) of each group
+    site_names: list[str] = field(default_factory=list)  # (S,)
     blocks: list[RowBlock] = field(default_factory=list)
 
     @property
@@ -68,6 +110,24 @@ class LinearModel:
     def add(self, block: RowBlock) -> None:
         block.start = self.n_rows
         self.blocks.append(block)
+
+    def row_labels(self) -> list[str]:
+        return [name for b in self.blocks for name in b.labels]
+
+    def column_labels(self) -> list[str]:
+        """x[origin,model,site], sell[origin,model], idle[origin,model], y[site], in column order."""
+        keys, sites = self.group_keys, self.site_names
+        names = [label("x", *keys[g], sites[s]) for g, s in zip(self.x_group, self.x_site)]
+        for family, cols in (("sell", self.sell_col), ("idle", self.idle_col)):
+            if cols is not None:
+                names += [label(family, *keys[g]) for g in range(len(cols))]
+        if self.y_col is not None:
+            names += [label("y", site) for site in sites]
+        return names
+
+    def row_duals(self, row_dual: np.ndarray) -> pd.Series:
+        """The solver's row duals labelled by row (``capacity[site]``, ``fleet[origin,model]``, ...)."""
+        return pd.Series(np.asarray(row_dual, float), index=pd.Index(self.row_labels()))
 
 
 def model_mode(scn: Scenario) -> str:
@@ -153,7 +213,9 @@ def define_columns(scn: Scenario, econ: Economics) -> LinearModel:
         for cols in (sell_col, idle_col):
             if cols is not None:
                 integer[cols] = True
-    return LinearModel(mode, n_x, gg, ss, sell_col, idle_col, y_col, cost, np.zeros(next_col), upper, integer)
+    keys = [(econ.origins[o], econ.models[m]) for o, m in zip(econ.group_origin, econ.group_model)]
+    return LinearModel(mode, n_x, gg, ss, sell_col, idle_col, y_col, cost, np.zeros(next_col), upper, integer,
+                       group_keys=keys, site_names=list(econ.sites))
 
 
 def _coo(rows, cols, vals, n_rows, n_cols) -> sp.coo_matrix:
@@ -170,7 +232,7 @@ def define_fleet(model: LinearModel, econ: Economics) -> None:
             rows.append(np.arange(G))
             cols.append(extra)
     r, c = np.concatenate(rows), np.concatenate(cols)
-    labels = [f"{econ.origins[o]} / {econ.models[m]}" for o, m in zip(econ.group_origin, econ.group_model)]
+    labels = [label("fleet", *key) for key in model.group_keys]
     count = econ.count.astype(float)
     model.add(RowBlock("fleet", labels, _coo(r, c, np.ones(len(r)), G, model.n_cols), count, count))
 
@@ -189,7 +251,7 @@ def define_capacity(model: LinearModel, scn: Scenario, econ: Economics) -> None:
     else:
         upper = cap.copy()
     m = _coo(np.concatenate(rows), np.concatenate(cols), vals, S, model.n_cols)
-    model.add(RowBlock("capacity", list(econ.sites), m, np.full(S, -INF), upper))
+    model.add(RowBlock("capacity", [label("capacity", site) for site in econ.sites], m, np.full(S, -INF), upper))
 
 
 def define_minimum(model: LinearModel, scn: Scenario, econ: Economics) -> None:
@@ -206,7 +268,7 @@ def define_minimum(model: LinearModel, scn: Scenario, econ: Economics) -> None:
     c = np.concatenate([xs, model.y_col[sites]])
     v = np.concatenate([econ.mw_per_rig[model.x_group[xs], model.x_site[xs]], -min_mw[sites]])
     m = _coo(r, c, v, len(sites), model.n_cols)
-    model.add(RowBlock("minimum", [econ.sites[i] for i in sites], m, np.zeros(len(sites)), np.full(len(sites), INF)))
+    model.add(RowBlock("minimum", [label("minimum", econ.sites[i]) for i in sites], m, np.zeros(len(sites)), np.full(len(sites), INF)))
 
 
 def define_linking(model: LinearModel, econ: Economics) -> None:
@@ -221,12 +283,12 @@ def define_linking(model: LinearModel, econ: Economics) -> None:
     r = np.concatenate([np.arange(n), np.arange(n)])
     c = np.concatenate([np.arange(n), model.y_col[model.x_site]])
     v = np.concatenate([np.ones(n), -econ.count[model.x_group].astype(float)])
-    labels = [f"{g}:{s}" for g, s in zip(model.x_group, model.x_site)]
+    labels = [label("link", *model.group_keys[g], model.site_names[s]) for g, s in zip(model.x_group, model.x_site)]
     model.add(RowBlock("link", labels, _coo(r, c, v, n, model.n_cols), np.full(n, -INF), np.zeros(n)))
 
 
 def define_jurisdiction_share(model: LinearModel, scn: Scenario, econ: Economics) -> None:
-    """jurisdiction[J]: sum_{s in J} hashrate[g] x[g,s] <= share * sum_g hashrate[g] count[g] (share < 1)."""
+    """share[J]: sum_{s in J} hashrate[g] x[g,s] <= share * sum_g hashrate[g] count[g] (share < 1)."""
     share = scn.settings.policy.max_jurisdiction_share
     if share >= 1:
         return
@@ -234,7 +296,7 @@ def define_jurisdiction_share(model: LinearModel, scn: Scenario, econ: Economics
     names, site_j = np.unique(juris, return_inverse=True)
     total_ths = float((econ.hashrate_ths * econ.count).sum())
     m = _coo(site_j[model.x_site], np.arange(model.n_x), econ.hashrate_ths[model.x_group], len(names), model.n_cols)
-    model.add(RowBlock("jurisdiction", [str(n) for n in names], m, np.full(len(names), -INF),
+    model.add(RowBlock("share", [label("share", n) for n in names], m, np.full(len(names), -INF),
                        np.full(len(names), share * total_ths)))
 
 
@@ -256,36 +318,29 @@ def define_budget(model: LinearModel, scn: Scenario, econ: Economics) -> None:
 # ---------------------------------------------------------------------------- PuLP
 
 
-def column_names(model: LinearModel) -> list[str]:
-    names = [f"x_{g}_{s}" for g, s in zip(model.x_group, model.x_site)]
-    for prefix, cols in (("sell", model.sell_col), ("idle", model.idle_col), ("y", model.y_col)):
-        if cols is not None:
-            names += [f"{prefix}_{i}" for i in range(len(cols))]
-    return names
-
-
 def to_pulp(model: LinearModel, name: str = "rigshift") -> tuple[pulp.LpProblem, list[pulp.LpVariable], list[pulp.LpConstraint]]:
-    """The same model as a PuLP problem; constraints are named family_index (e.g. capacity_3)."""
+    """The same model as a PuLP problem; names are ``solver_name(label)`` of each column and row."""
     prob = pulp.LpProblem(name, pulp.LpMaximize)
     variables = [
         prob.add_variable(n, lowBound=float(lo), upBound=None if np.isinf(up) else float(up),
                           cat=pulp.LpInteger if integ else pulp.LpContinuous)
-        for n, lo, up, integ in zip(column_names(model), model.lower, model.upper, model.integer)
+        for n, lo, up, integ in zip(map(solver_name, model.column_labels()), model.lower, model.upper, model.integer)
     ]
     prob.setObjective(pulp.LpAffineExpression([(v, c) for v, c in zip(variables, model.cost) if c != 0]))
     constraints: list[pulp.LpConstraint] = []
     for block in model.blocks:
         csr = block.matrix.tocsr()
+        names = [solver_name(text) for text in block.labels]
         for i in range(csr.shape[0]):
             lo, up = csr.indptr[i], csr.indptr[i + 1]
             expr = pulp.LpAffineExpression([(variables[j], v) for j, v in zip(csr.indices[lo:up], csr.data[lo:up])])
             lb, ub = block.lower[i], block.upper[i]
             if lb == ub:
-                con = pulp.LpConstraint(expr, pulp.LpConstraintEQ, f"{block.family}_{i}", ub)
+                con = pulp.LpConstraint(expr, pulp.LpConstraintEQ, names[i], ub)
             elif np.isinf(lb):
-                con = pulp.LpConstraint(expr, pulp.LpConstraintLE, f"{block.family}_{i}", ub)
+                con = pulp.LpConstraint(expr, pulp.LpConstraintLE, names[i], ub)
             else:
-                con = pulp.LpConstraint(expr, pulp.LpConstraintGE, f"{block.family}_{i}", lb)
+                con = pulp.LpConstraint(expr, pulp.LpConstraintGE, names[i], lb)
             prob.addConstraint(con)
             constraints.append(con)
     return prob, variables, constraints

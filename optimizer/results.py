@@ -1,4 +1,6 @@
-"""Turn a raw solution into the plain tables and KPIs users see, and write them out."""
+"""Turn a raw solution into the plain tables and KPIs users see, and write them out.
+
+Post-solve analysis (shadow prices by label, entry power prices, payback) lives in analysis.py."""
 from __future__ import annotations
 
 import json
@@ -10,14 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import economics as E
 from . import tables as T
+from .analysis import (ZERO, ban_kpis, entry_power_prices, opportunity_cost_usd, payback_months, read_duals,
+                       risk_charge_usd)
 from .economics import Economics
 from .model import LinearModel, allowed_sites
 from .scenario import Scenario
 from .solvers import RawSolution
-
-ZERO = 1e-6  # rigs below this are solver noise, not a decision
 ALLOCATION_COLUMNS = ["action", "origin", "model", "site", "jurisdiction", "rigs", "mw", "hashrate_ths", "value_usd"]
 SITES_COLUMNS = ["site", "jurisdiction", "capacity_mw", "mw_used", "utilization", "opened", "shadow_usd_per_mw",
                  "entry_power_usd_kwh", "rigs", "hashrate_ths", "excluded"]
@@ -152,7 +153,11 @@ def assemble(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolutio
     fixed_paid = float((fixed * opened).sum()) if model.y_col is not None else 0.0
     upfront = float((xv * econ.upfront_usd[gi, si]).sum()) + fixed_paid
     reloc_ths = float(ths_at.sum())
-    ban = 1 - (1 - sites["reg_risk"].to_numpy(float)) ** (scn.settings.horizon.months / 12)
+    banned_share, any_ban = ban_kpis(scn, ths_at)
+    charge = risk_charge_usd(econ, model, xv)
+    expected = raw.objective + charge
+    forgone = opportunity_cost_usd(econ, model, xv)
+    sell_all = float((econ.resale_usd * econ.count).sum())
     price = sites["power_usd_kwh"].to_numpy(float) * pol.power_price_multiplier
     summary: dict[str, Any] = {
         "status": raw.status,
@@ -176,109 +181,19 @@ def assemble(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolutio
         "sites_used": int((mw_used > 0).sum()),
         "upfront_usd": upfront,
         "fixed_costs_usd": fixed_paid,
-        "sell_all_usd": float((econ.resale_usd * econ.count).sum()),
+        "sell_all_usd": sell_all,
         "avg_power_usd_kwh": float((price * mw_used).sum() / mw_used.sum()) if mw_used.sum() > 0 else None,
-        "ban_probability_weighted": float((ban * ths_at).sum() / reloc_ths) if reloc_ths > 0 else None,
-        "payback_months": payback_months(scn, econ, model, xv, upfront) if details else None,
+        "expected_share_hashrate_banned": banned_share,
+        "prob_any_ban": any_ban,
+        "expected_value_usd": expected,
+        "risk_charge_usd": charge,
+        "value_vs_sell_all_usd": expected - sell_all,
+        "objective_vs_sell_all_usd": raw.objective - sell_all,
+        "cash_payback_months": payback_months(scn, econ, model, xv, upfront) if details else None,
+        "payback_vs_selling_months": (payback_months(scn, econ, model, xv, upfront + forgone)
+                                      if details else None),
+        "resale_forgone_usd": forgone,
         "budget_shadow_usd_per_usd": budget_dual,
         "horizon_months": scn.settings.horizon.months,
     }
     return Result(summary, allocation, site_table, jt)
-
-
-def payback_months(scn: Scenario, econ: Economics, model: LinearModel, xv: np.ndarray, upfront: float) -> float | None:
-    """Months until the relocated rigs' expected, discounted operating margin repays the upfront spend."""
-    used = np.nonzero(xv > 0)[0]
-    if not len(used) or upfront <= 0:
-        return 0.0 if len(used) else None
-    gi, si = model.x_group[used], model.x_site[used]
-    monthly = E.operating_value(scn, econ.group_model[gi], si, econ.lead_days[econ.group_origin[gi], si], monthly=True)
-    cum = np.cumsum((xv[used][:, None] * monthly).sum(axis=0))
-    hit = np.nonzero(cum >= upfront)[0]
-    if not len(hit):
-        return None
-    t = int(hit[0])
-    before = cum[t - 1] if t > 0 else 0.0
-    step = cum[t] - before
-    return float(t + (upfront - before) / step) if step > 0 else float(t + 1)
-
-
-@dataclass
-class Duals:
-    """The LP's shadow prices, d(objective)/d(rhs), clipped at 0 where a row can only bind one way."""
-
-    fleet: np.ndarray  # (G,) what one more rig of each batch is worth at the margin
-    capacity: np.ndarray  # (S,) USD per MW
-    jurisdiction: dict[str, float]  # USD per TH/s of cap
-    per_site_jurisdiction: np.ndarray  # (S,) the cap's dual of each site's jurisdiction
-    budget: float  # USD per USD (0 when there is no budget)
-
-
-def read_duals(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolution) -> Duals | None:
-    """Slice the row duals by constraint family; None in MIP mode (no shadow prices there)."""
-    if raw.row_dual is None:
-        return None
-    d = raw.row_dual
-    fleet, cap = model.block("fleet"), model.block("capacity")
-    jb, bb = model.block("jurisdiction"), model.block("budget")
-    juris = dict(zip(jb.labels, np.maximum(d[jb.start: jb.start + len(jb.labels)], 0.0))) if jb is not None else {}
-    return Duals(
-        fleet=d[fleet.start: fleet.start + econ.n_groups],
-        capacity=np.maximum(d[cap.start: cap.start + len(scn.sites)], 0.0),
-        jurisdiction=juris,
-        per_site_jurisdiction=scn.sites["jurisdiction"].map(juris).fillna(0.0).to_numpy(float),
-        budget=max(float(d[bb.start]), 0.0) if bb is not None else 0.0,
-    )
-
-
-def entry_power_prices(scn: Scenario, econ: Economics, duals: Duals, mw_used: np.ndarray) -> np.ndarray:
-    """For each unused site: the highest power price (USD/kWh, before the multiplier) at which some rig
-    group would earn a place there, holding every other shadow price of the current plan fixed.
-
-    A column x[g,s] enters when its reduced cost is positive:
-    V[g,s](p) - u[g] - mw[g,s] * pi_cap[s] - hashrate[g] * pi_J(s) - upfront[g,s] * pi_budget > 0,
-    and V falls as the power price p rises, so the price is found by bisection. NaN where the
-    site is used, excluded or has no capacity; 0 < price; -1 where even free power would not do.
-    """
-    sites = scn.sites
-    out = np.full(len(sites), np.nan)
-    cap = sites["capacity_mw"].to_numpy(float)
-    candidates = np.nonzero((mw_used <= ZERO) & allowed_sites(scn) & (cap > 0))[0]
-    if not len(candidates) or econ.n_groups == 0:
-        return out
-    chunk = max(1, 200_000 // econ.n_groups)  # bounds memory: pairs x months arrays per chunk
-    for first in range(0, len(candidates), chunk):
-        out[candidates[first: first + chunk]] = _entry_prices_for(scn, econ, candidates[first: first + chunk], duals)
-    return out
-
-
-def _entry_prices_for(scn: Scenario, econ: Economics, candidates: np.ndarray, duals: Duals) -> np.ndarray:
-    G = econ.n_groups
-    gi = np.repeat(np.arange(G), len(candidates))
-    si = np.tile(candidates, G)
-    mi = econ.group_model[gi]
-    lead = econ.lead_days[econ.group_origin[gi], si]
-    w, rev, c_per_kwh, hosting_pv = E.operating_curve(scn, mi, si, lead)
-
-    def ops(price: np.ndarray) -> np.ndarray:
-        return (w * np.maximum(rev - c_per_kwh[:, None] * price[:, None], 0.0)).sum(axis=1) - hosting_pv
-
-    price_now = scn.sites["power_usd_kwh"].to_numpy(float)[si]
-    fixed_part = (econ.value_usd[gi, si] - ops(price_now)  # V without its operating value
-                  - duals.fleet[gi] - econ.mw_per_rig[gi, si] * duals.capacity[si]
-                  - econ.hashrate_ths[gi] * duals.per_site_jurisdiction[si] - econ.upfront_usd[gi, si] * duals.budget)
-
-    def reduced_cost(price: np.ndarray) -> np.ndarray:
-        return fixed_part + ops(price)
-
-    lo = np.zeros(len(gi))
-    hi = np.maximum(price_now, 1e-6)
-    can = reduced_cost(lo) > 1e-9
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        ok = reduced_cost(mid) > 1e-9
-        lo = np.where(ok, mid, lo)
-        hi = np.where(ok, hi, mid)
-    price = np.where(can, lo, -1.0).reshape(G, len(candidates)).max(axis=0)
-    return price
-

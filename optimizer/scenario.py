@@ -17,7 +17,7 @@ import tomli_w
 
 from . import tables as T
 from .errors import Problem, ScenarioError
-from .settings import Settings, build_settings, locate_key, read_toml
+from .settings import Settings, build_settings, locate_key, path_problems, read_toml
 
 TOML_FILE = "scenario.toml"
 # Upload limits for zipped scenarios (also enforced when reading a folder's files).
@@ -39,11 +39,17 @@ class Scenario:
     lanes: pd.DataFrame
     settings: Settings
     name: str = "scenario"
+    market: pd.DataFrame | None = None  # market.csv (SPEC section 6); empty when the scenario has none
+
+    def __post_init__(self) -> None:
+        if self.market is None:
+            object.__setattr__(self, "market", empty_table(T.MARKET))
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Scenario":
         """A copy with ``{"section.key": value}`` applied on top of the current settings; no file is read."""
         settings = build_settings(None, overrides, base=self.settings)
-        problems = check_exclusions(settings, self.sites, "--set")
+        sources = {key: "--set" for key in overrides}
+        problems = check_exclusions(settings, self.sites, "--set") + check_market(settings, self.market, sources)
         if problems:
             raise ScenarioError(problems)
         return dataclasses.replace(self, settings=settings)
@@ -53,6 +59,9 @@ class Scenario:
         current = {name: getattr(self, name) for name in T.TABLES}
         current.update(frames)
         tables = validate_frames(current)
+        problems = check_market(self.settings, tables["market"], {})
+        if problems:
+            raise ScenarioError(problems)
         return dataclasses.replace(self, **tables)
 
     def fingerprint(self) -> str:
@@ -78,7 +87,8 @@ class Scenario:
         return folder
 
     def files(self) -> dict[str, bytes]:
-        out = {T.TABLES[name].file: self.table_csv(name).encode() for name in T.TABLES}
+        out = {T.TABLES[name].file: self.table_csv(name).encode() for name in T.TABLES
+               if name != "market" or len(self.market)}  # no market.csv: the settings give the path
         out[TOML_FILE] = self.toml_text().encode()
         return out
 
@@ -90,8 +100,9 @@ class Scenario:
         return buf.getvalue()
 
 
-def _empty_lanes() -> pd.DataFrame:
-    frame = pd.DataFrame({c.name: pd.Series(dtype=object if c.kind == "text" else float) for c in T.LANES.columns})
+def empty_table(spec: T.TableSpec) -> pd.DataFrame:
+    """An optional table the scenario does not have: its columns, no rows."""
+    frame = pd.DataFrame({c.name: pd.Series(dtype=object if c.kind == "text" else float) for c in spec.columns})
     frame["_row"] = pd.Series(dtype=int)
     return frame
 
@@ -114,7 +125,7 @@ def validate_frames(
             if spec.required:
                 problems.append(Problem(spec.file, None, None, "is missing", "a scenario folder needs rigs.csv, origins.csv, fleet.csv and sites.csv"))
             else:
-                typed[name] = _empty_lanes()
+                typed[name] = empty_table(spec)
             continue
         if not strings:
             frame = T.frame_to_strings(frame, spec)
@@ -148,6 +159,27 @@ def check_exclusions(settings: Settings, sites: pd.DataFrame, source: str | Mapp
                 problems.append(Problem(where, None, key, f"'{name}' is not {what} of sites.csv",
                                         T._did_you_mean(name, known) or (f"{column}s are: " + ", ".join(known[:10])
                                                                           + (" ..." if len(known) > 10 else ""))))
+    return problems
+
+
+def check_market(settings: Settings, market: pd.DataFrame, sources: Mapping[str, str]) -> list[Problem]:
+    """SPEC section 6's rules for market.csv: it gives every month 0 .. H-1 exactly once, and then the
+    settings give no other hashprice path (their keys must be absent). No problems without market.csv."""
+    if market is None or not len(market):
+        return []
+    H = settings.horizon.months
+    problems = path_problems(settings, sources, TOML_FILE, market_csv=True)
+    rows = market["_row"].to_numpy() if "_row" in market.columns else range(2, len(market) + 2)
+    for r, month in zip(rows, market["month"].astype(int)):
+        if month >= H:
+            problems.append(Problem(T.MARKET.file, int(r), "month", f"month {month} is beyond the horizon "
+                                    f"(horizon.months = {H}: months 0 to {H - 1})",
+                                    "remove the row, or lengthen horizon.months"))
+    missing = sorted(set(range(H)) - set(market["month"].astype(int)))
+    if missing:
+        listed = ", ".join(str(m) for m in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        problems.append(Problem(T.MARKET.file, None, "month", f"has no row for month {listed}",
+                                f"market.csv gives the hashprice of every month 0 to {H - 1} (horizon.months = {H})"))
     return problems
 
 
@@ -209,6 +241,11 @@ def scenario_from_files(files: Mapping[str, bytes], overrides: Mapping[str, Any]
         sources = {key: "--set" if overrides and key in overrides else TOML_FILE
                    for key in ("policy.exclude_jurisdictions", "policy.exclude_sites")}
         problems.extend(_locate_toml(check_exclusions(settings, typed["sites"], sources), toml_text))
+        if T.MARKET.file in files and not len(typed["market"]):
+            problems.append(Problem(T.MARKET.file, None, None, "has no data rows",
+                                    "give the hashprice of every month of the horizon, or remove the file"))
+        sources = {key: "--set" for key in (overrides or {})}
+        problems.extend(_locate_toml(check_market(settings, typed["market"], sources), toml_text))
     if problems:
         raise ScenarioError(_dedupe(problems))
     assert typed is not None and settings is not None
@@ -325,7 +362,7 @@ def read_zip(data: bytes, label: str = "upload.zip") -> dict[str, bytes]:
             files[base] = content
     if not files:
         found = f" (it holds {', '.join(sorted(set(others))[:5])})" if others else ""
-        raise ScenarioError(Problem(label, None, None, "holds no scenario files" + found, "expected rigs.csv, origins.csv, fleet.csv, sites.csv (lanes.csv, scenario.toml optional)"))
+        raise ScenarioError(Problem(label, None, None, "holds no scenario files" + found, "expected rigs.csv, origins.csv, fleet.csv, sites.csv (lanes.csv, market.csv, scenario.toml optional)"))
     return files
 
 

@@ -28,7 +28,6 @@ from .model import LinearModel, to_pulp
 from .settings import SolverSettings
 
 
-
 def _silence_highs_banner() -> None:
     """HiGHS prints a copyright banner to fd 1 when the first Highs() is made; the engine never prints."""
     try:
@@ -159,10 +158,19 @@ def _solve_direct(model: LinearModel, settings: SolverSettings) -> RawSolution:
     return RawSolution(status, obj, x, duals, gap, bound, "highs", "direct", seconds, build)
 
 
+def cbc_path() -> str | None:
+    """The CBC binary PuLP 3.x ships (``pulp.apis.coin_api.pulp_cbc_path``), or None to let
+    ``pulp.COIN_CMD`` find ``cbc`` on the PATH (PuLP 4 ships none: ``pip install pulp[cbc]``)."""
+    bundled = getattr(pulp.apis.coin_api, "pulp_cbc_path", None)
+    if bundled and os.path.isfile(bundled) and os.access(bundled, os.X_OK):
+        return bundled
+    return None
+
+
 def _cbc_solver(model: LinearModel, settings: SolverSettings, tmp: str) -> pulp.LpSolver:
-    # PULP_CBC_CMD is deprecated: use COIN_CMD with the CBC binary PuLP ships.
+    # pulp.COIN_CMD is PuLP's supported CBC interface (PULP_CBC_CMD is deprecated, gone in 4.0).
     solver = pulp.COIN_CMD(
-        path=pulp.PULP_CBC_CMD.pulp_cbc_path, msg=False, mip=model.mode == "mip",
+        path=cbc_path(), msg=False, mip=model.mode == "mip",
         timeLimit=settings.time_limit_s, gapRel=settings.mip_gap, threads=1,
     )
     solver.tmpDir = tmp  # private folder: concurrent solves never share temp files

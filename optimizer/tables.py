@@ -23,13 +23,17 @@ Check = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class Column:
+    """One input column, declared once: validation, every dataset's schema.csv, the README's
+    column table (``python -m optimizer.docs``) and the app's editor help read it."""
+
     name: str
-    kind: str  # "text" | "float" | "int"
+    kind: str  # "text" | "float" | "integer"
     unit: str
     description: str
     default: float | None = None  # None: required
     check: Check | None = None
-    demand: str = ""
+    demand: str = ""  # the rule in words, e.g. ">= 0"
+    label: str = ""  # short, for the app's table editors
 
     @property
     def required(self) -> bool:
@@ -50,75 +54,99 @@ class TableSpec:
 
 _pos = (lambda v: v > 0, "> 0")
 _nonneg = (lambda v: v >= 0, ">= 0")
+_lat = (lambda v: (v >= -90) & (v <= 90), "between -90 and 90")
+_lon = (lambda v: (v >= -180) & (v <= 180), "between -180 and 180")
 
 
-def _col(name, kind, unit, description, default=None, rule=None):
+def _col(name, kind, unit, label, description, default=None, rule=None):
     check, demand = rule if rule else (None, "")
-    return Column(name, kind, unit, description, default, check, demand)
+    return Column(name, kind, unit, description, default, check, demand, label)
 
 
 RIGS = TableSpec(
     "rigs.csv",
     (
-        _col("model", "text", "", "rig model name, unique"),
-        _col("hashrate_ths", "float", "TH/s", "hashrate per rig", rule=_pos),
-        _col("power_w", "float", "W", "power at the wall per rig", rule=_pos),
-        _col("resale_usd", "float", "USD", "what one rig fetches on the second-hand market today", rule=_nonneg),
+        _col("model", "text", "", "model", "rig model name, unique"),
+        _col("hashrate_ths", "float", "TH/s", "hashrate (TH/s)", "hashrate per rig", rule=_pos),
+        _col("power_w", "float", "W", "power (W)", "power at the wall per rig", rule=_pos),
+        _col("resale_usd", "float", "USD", "resale (USD)", "what one rig fetches on the second-hand market today",
+             rule=_nonneg),
     ),
     key=("model",),
 )
 ORIGINS = TableSpec(
     "origins.csv",
     (
-        _col("origin", "text", "", "where part of the fleet stands now, unique"),
-        _col("country", "text", "", "country of the origin"),
-        _col("lat", "float", "degrees", "latitude", rule=(lambda v: (v >= -90) & (v <= 90), "between -90 and 90")),
-        _col("lon", "float", "degrees", "longitude", rule=(lambda v: (v >= -180) & (v <= 180), "between -180 and 180")),
+        _col("origin", "text", "", "origin", "where part of the fleet stands now, unique"),
+        _col("country", "text", "", "country", "country of the origin"),
+        _col("lat", "float", "degrees", "latitude", "latitude", rule=_lat),
+        _col("lon", "float", "degrees", "longitude", "longitude", rule=_lon),
     ),
     key=("origin",),
 )
 FLEET = TableSpec(
     "fleet.csv",
     (
-        _col("origin", "text", "", "an origin of origins.csv"),
-        _col("model", "text", "", "a model of rigs.csv"),
-        _col("count", "int", "rigs", "rigs of this model at this origin", rule=_nonneg),
+        _col("origin", "text", "", "origin", "an origin of origins.csv"),
+        _col("model", "text", "", "model", "a model of rigs.csv; (origin, model) unique"),
+        _col("count", "integer", "rigs", "rigs", "rigs of this model at this origin", rule=_nonneg),
     ),
     key=("origin", "model"),
 )
 SITES = TableSpec(
     "sites.csv",
     (
-        _col("site", "text", "", "candidate destination, unique"),
-        _col("jurisdiction", "text", "", "country, or state/province"),
-        _col("lat", "float", "degrees", "latitude", rule=(lambda v: (v >= -90) & (v <= 90), "between -90 and 90")),
-        _col("lon", "float", "degrees", "longitude", rule=(lambda v: (v >= -180) & (v <= 180), "between -180 and 180")),
-        _col("capacity_mw", "float", "MW", "power available to us at the site", rule=_nonneg),
-        _col("power_usd_kwh", "float", "USD/kWh", "all-in electricity price", rule=_nonneg),
-        _col("hosting_usd_kw_month", "float", "USD/kW/month", "other opex per kW of rig nameplate", 0.0, _nonneg),
-        _col("pue", "float", "", "facility overhead (cooling etc.), >= 1", 1.0, (lambda v: v >= 1, ">= 1")),
-        _col("uptime", "float", "", "share of time running", 1.0, (lambda v: (v > 0) & (v <= 1), "in (0, 1]")),
-        _col("reg_risk", "float", "1/year", "annual probability mining there is forced to stop", 0.0,
+        _col("site", "text", "", "site", "candidate destination, unique"),
+        _col("jurisdiction", "text", "", "jurisdiction", "country, or state/province"),
+        _col("lat", "float", "degrees", "latitude", "latitude", rule=_lat),
+        _col("lon", "float", "degrees", "longitude", "longitude", rule=_lon),
+        _col("capacity_mw", "float", "MW", "capacity (MW)", "power available to us at the site", rule=_nonneg),
+        _col("power_usd_kwh", "float", "USD/kWh", "power (USD/kWh)", "all-in electricity price", rule=_nonneg),
+        _col("hosting_usd_kw_month", "float", "USD/kW/month", "hosting (USD/kW/month)",
+             "other opex per kW of rig nameplate per month, owed whether or not the rig runs", 0.0, _nonneg),
+        _col("pue", "float", "ratio", "PUE", "facility overhead (cooling etc.)", 1.0, (lambda v: v >= 1, ">= 1")),
+        _col("uptime", "float", "share", "uptime", "share of time running (curtailment, outages)", 1.0,
+             (lambda v: (v > 0) & (v <= 1), "in (0, 1]")),
+        _col("reg_risk", "float", "per year", "ban risk (per year)",
+             "annual probability that mining there is forced to stop", 0.0,
              (lambda v: (v >= 0) & (v < 1), "in [0, 1)")),
-        _col("import_duty", "float", "fraction of resale_usd", "duty and taxes paid on arrival", 0.0, _nonneg),
-        _col("fixed_cost_usd", "float", "USD", "one-time cost to open the site", 0.0, _nonneg),
-        _col("min_mw", "float", "MW", "if opened, at least this much must be used", 0.0, _nonneg),
+        _col("import_duty", "float", "share of resale_usd", "import duty",
+             "duty and taxes as a fraction of resale value, paid on arrival", 0.0, _nonneg),
+        _col("fixed_cost_usd", "float", "USD", "fixed cost (USD)", "one-time cost to open the site", 0.0, _nonneg),
+        _col("min_mw", "float", "MW", "minimum (MW)", "if opened, at least this much must be used", 0.0, _nonneg),
+        _col("power_monthly_change", "float", "per month", "power price change (per month)",
+             "the site's power price multiplies by (1 + power_monthly_change) each month (escalation)", 0.0,
+             (lambda v: v > -1, "> -1")),
     ),
     key=("site",),
 )
 LANES = TableSpec(
     "lanes.csv",
     (
-        _col("origin", "text", "", "an origin of origins.csv"),
-        _col("site", "text", "", "a site of sites.csv"),
-        _col("ship_usd_per_rig", "float", "USD/rig", "freight quote per rig", rule=_nonneg),
-        _col("lead_days", "float", "days", "door-to-door lead time until the rig hashes", rule=_nonneg),
+        _col("origin", "text", "", "origin", "an origin of origins.csv"),
+        _col("site", "text", "", "site", "a site of sites.csv; (origin, site) unique"),
+        _col("ship_usd_per_rig", "float", "USD/rig", "freight (USD per rig)", "freight quote per rig", rule=_nonneg),
+        _col("lead_days", "float", "days", "lead time (days)", "door-to-door lead time until the rig hashes",
+             rule=_nonneg),
     ),
     key=("origin", "site"),
     required=False,
     min_rows=0,
 )
-TABLES: dict[str, TableSpec] = {"rigs": RIGS, "origins": ORIGINS, "fleet": FLEET, "sites": SITES, "lanes": LANES}
+MARKET = TableSpec(
+    "market.csv",
+    (
+        _col("month", "integer", "month", "month", "month t of the horizon, 0-based; every month 0 .. H-1 exactly once",
+             rule=_nonneg),
+        _col("hashprice_usd_th_day", "float", "USD/TH/s/day", "hashprice (USD per TH/s per day)",
+             "hp_t, the hashprice in month t (a forecast, or the realised history for a backtest)", rule=_nonneg),
+    ),
+    key=("month",),
+    required=False,
+    min_rows=0,
+)
+TABLES: dict[str, TableSpec] = {"rigs": RIGS, "origins": ORIGINS, "fleet": FLEET, "sites": SITES, "lanes": LANES,
+                                "market": MARKET}
 
 # Size limits: a scenario is a planning model, not a data dump. They bound memory for uploads too.
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -150,6 +178,9 @@ PLAUSIBLE: dict[tuple[str, str], tuple[float, float, str]] = {
     ("sites.csv", "import_duty"): (0.0, 100.0, "import_duty is a fraction: 0.25 means 25%"),
     ("sites.csv", "fixed_cost_usd"): (0.0, 1e12, "fixed_cost_usd is US dollars"),
     ("sites.csv", "min_mw"): (0.0, 1e6, "min_mw is in megawatts"),
+    ("sites.csv", "power_monthly_change"): (-0.5, 1.0, "power_monthly_change is a fraction per month: 0.01 means +1% a month"),
+    ("market.csv", "month"): (0, 600, "month is the 0-based month of the horizon"),
+    ("market.csv", "hashprice_usd_th_day"): (0.0, 1e5, "hashprice_usd_th_day is US dollars per TH/s per day, e.g. 0.05"),
     ("lanes.csv", "ship_usd_per_rig"): (0.0, 1e7, "ship_usd_per_rig is US dollars per rig"),
     ("lanes.csv", "lead_days"): (0.0, 1e5, "lead_days is in days"),
 }
@@ -350,7 +381,7 @@ def validate_table(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame |
                                             "names may not start with = + - @: spreadsheets run such cells as formulas"))
             out[col.name] = pd.Series(cells, index=frame.index, dtype=object)
             continue
-        values = _fast_numbers(cells, whole=col.kind == "int")
+        values = _fast_numbers(cells, whole=col.kind == "integer")
         slow = values is None  # some cell is empty or unusual: parse cell by cell to say which
         if slow:
             values = np.empty(len(cells))
@@ -363,7 +394,7 @@ def validate_table(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame |
                     problems.append(Problem(file, int(r), col.name, "is empty", "every row needs a number here"))
                 else:
                     value = float(col.default)
-            elif col.kind == "int" and not float(value).is_integer():
+            elif col.kind == "integer" and not float(value).is_integer():
                 problems.append(Problem(file, int(r), col.name, f"'{cell}' is not a whole number", "counts are whole rigs"))
             values[i] = value
         limits = PLAUSIBLE.get((file, col.name))
@@ -380,7 +411,7 @@ def validate_table(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame |
                         problems.append(Problem(file, int(r), col.name, f"{cell} is implausibly large: the limit is {hi:g}", hint))
                     elif value < lo:
                         problems.append(Problem(file, int(r), col.name, f"{cell} is implausibly small: the limit is {lo:g}", hint))
-        if col.kind == "int":
+        if col.kind == "integer":
             safe = np.where(np.isfinite(values) & (np.abs(values) < 2.0**62), values, 0.0)  # bad rows are reported
             out[col.name] = safe.astype(np.int64)
         else:

@@ -1,4 +1,4 @@
-"""An independent statement of SPEC sections 2 and 3, for tests only.
+"""An independent statement of SPEC sections 2, 3 and 6, for tests only.
 
 Written from the formulas with scalar Python and a dense matrix for scipy's own solvers; it
 shares no code with `optimizer/`. Scenarios are plain dicts of lists, so a test can build one
@@ -22,13 +22,32 @@ def haversine(lat1, lon1, lat2, lon2):
     return 2 * R * math.asin(math.sqrt(min(1.0, max(0.0, a))))
 
 
-def per_rig_values(sc: dict) -> dict:
-    """V[(m,o,s)], resale[m], terminal[m], upfront[(m,o,s)] from the SPEC's formulas, one rig at a time."""
-    mk, hz, lg, pol = sc["market"], sc["horizon"], sc["logistics"], sc["policy"]
+def hashprice(sc: dict, t: int) -> float:
+    """hp_t of SPEC section 6 (section 2's path when none of its keys is set)."""
+    mk = sc["market"]
+    path = sc.get("market_path")
+    if path:  # market.csv: {month: hashprice}
+        return path[t]
+    halvings = mk.get("halving_months") or []
+    k = sum(1 for h in halvings if h <= t)
+    f = mk["fee_share"]
+    gb, gh = mk.get("btc_price_monthly_change"), mk.get("network_hashrate_monthly_change")
+    if gb is not None or gh is not None:
+        gb, gh = gb or 0.0, gh or 0.0
+        return (144 * mk["block_subsidy_btc"] * (0.5 ** k + f) * mk["btc_price_usd"] * (1 + gb) ** t
+                / (mk["network_hashrate_ehs"] * (1 + gh) ** t * 1e6))
     if mk.get("hashprice_usd_th_day") is not None:
         hp0 = mk["hashprice_usd_th_day"]
     else:
-        hp0 = 144 * mk["block_subsidy_btc"] * (1 + mk["fee_share"]) * mk["btc_price_usd"] / (mk["network_hashrate_ehs"] * 1e6)
+        hp0 = 144 * mk["block_subsidy_btc"] * (1 + f) * mk["btc_price_usd"] / (mk["network_hashrate_ehs"] * 1e6)
+    return hp0 * (1 + mk["hashprice_monthly_change"]) ** t * (0.5 ** k + f) / (1 + f)
+
+
+def per_rig_values(sc: dict) -> dict:
+    """V[(m,o,s)], resale[m], terminal[m], upfront[(m,o,s)] from the SPEC's formulas, one rig at a time."""
+    mk, hz, lg, pol = sc["market"], sc["horizon"], sc["logistics"], sc["policy"]
+    hp0 = hashprice(sc, 0)
+    pool_fee = mk.get("pool_fee", 0.0)
     H = hz["months"]
     lanes = {(l["origin"], l["site"]): l for l in sc["lanes"]}
     V, upfront, terminal, resale = {}, {}, {}, {}
@@ -47,12 +66,13 @@ def per_rig_values(sc: dict) -> dict:
             lead = lane["lead_days"] if lane else lg["lead_base_days"] + lg["lead_days_per_1000km"] * dist / 1000
             ops = 0.0
             for t in range(H):
-                hp = hp0 * (1 + mk["hashprice_monthly_change"]) ** t
+                hp = hashprice(sc, t)
                 a = min(1.0, max(0.0, (D * (t + 1) - lead) / D))
                 surv = (1 - s["reg_risk"]) ** ((t + 0.5) / 12)
                 disc = (1 + hz["discount_rate"]) ** (-(t + 0.5) / 12)
-                rev = rig["hashrate_ths"] * hp * D * s["uptime"]
-                pw = rig["power_w"] / 1000 * s["pue"] * 24 * D * s["uptime"] * s["power_usd_kwh"] * pol["power_price_multiplier"]
+                rev = rig["hashrate_ths"] * hp * (1 - pool_fee) * D * s["uptime"]
+                pw = (rig["power_w"] / 1000 * s["pue"] * 24 * D * s["uptime"] * s["power_usd_kwh"] * pol["power_price_multiplier"]
+                      * (1 + s.get("power_monthly_change", 0.0)) ** t)
                 host = rig["power_w"] / 1000 * s["hosting_usd_kw_month"]
                 ops += disc * a * surv * (max(0.0, rev - pw) - host)
             up = ship + s["import_duty"] * rig["resale_usd"]

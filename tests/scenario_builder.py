@@ -46,10 +46,15 @@ def write(sc: dict, folder: Path) -> Path:
     _write_csv(folder / "rigs.csv", sc["rigs"], ["model", "hashrate_ths", "power_w", "resale_usd"])
     _write_csv(folder / "origins.csv", sc["origins"], ["origin", "country", "lat", "lon"])
     _write_csv(folder / "fleet.csv", sc["fleet"], ["origin", "model", "count"])
-    _write_csv(folder / "sites.csv", sc["sites"], ["site", "jurisdiction", "lat", "lon", "capacity_mw", "power_usd_kwh",
-                                                   *SITE_DEFAULTS])
+    escalation = ["power_monthly_change"] if any("power_monthly_change" in s for s in sc["sites"]) else []
+    sites = [{"power_monthly_change": 0.0, **s} for s in sc["sites"]] if escalation else sc["sites"]
+    _write_csv(folder / "sites.csv", sites, ["site", "jurisdiction", "lat", "lon", "capacity_mw", "power_usd_kwh",
+                                             *SITE_DEFAULTS, *escalation])
     if sc["lanes"]:
         _write_csv(folder / "lanes.csv", sc["lanes"], ["origin", "site", "ship_usd_per_rig", "lead_days"])
+    if sc.get("market_path"):  # SPEC section 6's market.csv: {month: hashprice}
+        _write_csv(folder / "market.csv", [{"month": t, "hashprice_usd_th_day": float(v)} for t, v in sc["market_path"].items()],
+                   ["month", "hashprice_usd_th_day"])
     doc = {k: {kk: vv for kk, vv in sc[k].items() if vv is not None} for k in DEFAULTS}
     (folder / "scenario.toml").write_text(tomli_w.dumps(doc), encoding="utf-8")
     return folder

@@ -666,7 +666,13 @@ def test_site_break_even_prices_make_relocating_worth_selling(china):
     se = analysis.site_economics(china, res)
     mix = analysis.site_mix(china, res)
     g = E.groups(china)
-    for j in (0, len(china.sites) - 1):
+    finite = [j for j in range(len(se)) if pd.notna(se.loc[j, "breakeven_power_usd_kwh"])
+              and pd.notna(se.loc[j, "breakeven_hashprice"])]
+    assert len(finite) >= 2
+    # a site not worth it even with free power has no break-even power price, and one above today's hashprice
+    for j in set(range(len(se))) - set(finite):
+        assert se.loc[j, "breakeven_hashprice"] > optimizer.hashprice_today(china)
+    for j in (finite[0], finite[-1]):
         site = china.sites.loc[j, "site"]
 
         def advantage(scn: optimizer.Scenario) -> float:

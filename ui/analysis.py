@@ -80,30 +80,22 @@ def monthly(scn: optimizer.Scenario, res: optimizer.Result) -> pd.DataFrame:
     H = st_.horizon.months
     reloc = _relocated_pairs(scn, res)
     _, ship, lead = E.freight(scn)
-    rigs_tbl = scn.rigs
-    resale = rigs_tbl["resale_usd"].to_numpy(float)
-    terminal_per = st_.horizon.salvage_fraction * resale * (1 + st_.horizon.discount_rate) ** (-H / 12)
-    hp, avail_unused, survival, discount = E.month_weights(scn, np.zeros(1))
+    resale = scn.rigs["resale_usd"].to_numpy(float)
     online_ths = np.zeros(H)
     margin = np.zeros(H)
-    upfront = 0.0
-    terminal = 0.0
-    risk_charge = 0.0
+    upfront = terminal = risk_charge = 0.0
     if len(reloc):
         mi, si, oi = reloc["mi"].to_numpy(), reloc["si"].to_numpy(), reloc["oi"].to_numpy()
         n = reloc["rigs"].to_numpy(float)
-        lead_k = lead[oi, si]
-        per_month = E.operating_value(scn, mi, si, lead_k, monthly=True)  # (K, H) USD per rig, discounted
-        margin = (per_month * n[:, None]).sum(axis=0)
-        _, avail, _, _ = E.month_weights(scn, lead_k)
+        path = E.margin_path(scn, mi, si, lead[oi, si])
+        margin = (path.weights() * path.margin() * n[:, None]).sum(axis=0)  # discounted, expected, USD
         uptime = scn.sites["uptime"].to_numpy(float)[si]
-        hash_ths = rigs_tbl["hashrate_ths"].to_numpy(float)[mi]
-        online_ths = ((n * hash_ths * uptime)[:, None] * avail * survival[si, :]).sum(axis=0)
+        hash_ths = scn.rigs["hashrate_ths"].to_numpy(float)[mi]
+        online_ths = ((n * hash_ths * uptime)[:, None] * path.availability * path.survival).sum(axis=0)
         duty = scn.sites["import_duty"].to_numpy(float)[si] * resale[mi]
         upfront = float((n * (ship[oi, si] + duty)).sum())
-        terminal = float((n * terminal_per[mi]).sum())
-        ban = 1 - (1 - scn.sites["reg_risk"].to_numpy(float)[si]) ** (H / 12)
-        risk_charge = float((n * st_.policy.risk_aversion * ban * resale[mi]).sum())
+        terminal = float((n * E.terminal_value(scn, resale[mi])).sum())
+        risk_charge = float((n * st_.policy.risk_aversion * E.ban_probability(scn)[si] * resale[mi]).sum())
     alloc = res.allocation
     sold = float(alloc.loc[alloc["action"] == "sell", "value_usd"].sum())
     stored = float(alloc.loc[alloc["action"] == "idle", "value_usd"].sum())
@@ -221,28 +213,24 @@ def site_mix(scn: optimizer.Scenario, res: optimizer.Result) -> SiteMix:
     return SiteMix(w, used)
 
 
-def _pair_terms(scn: optimizer.Scenario, power_usd_kwh: np.ndarray | None = None,
-                hashprice_scale: float | np.ndarray = 1.0) -> dict[str, np.ndarray]:
-    """Per rig, every (group, site): the present-value terms of relocating it there, (G, S) arrays."""
+def _pair_terms(scn: optimizer.Scenario) -> dict[str, np.ndarray]:
+    """Per rig, every (group, site): the present-value terms of relocating it there, (G, S) arrays
+    (revenue and power counted in the months the rig runs, as ``optimizer.breakdown`` does)."""
     g = _groups(scn)
     mi, oi = g["mi"].to_numpy(), g["oi"].to_numpy()
     S = len(scn.sites)
-    st_ = scn.settings
-    H = st_.horizon.months
     _, ship, lead = E.freight(scn)
     resale = scn.rigs["resale_usd"].to_numpy(float)[mi]
-    if np.ndim(hashprice_scale) == 0 and float(hashprice_scale) == 1.0:
-        s2 = scn
-    else:
-        s2 = scn.with_overrides({"market.hashprice_usd_th_day": float(E.hashprice_today(scn) * float(hashprice_scale))})
-    rev, pw, host = E.operating_value(s2, mi[:, None], np.arange(S)[None, :], lead[oi, :],
-                                      power_usd_kwh=power_usd_kwh, breakdown=True)
-    ban = 1 - (1 - scn.sites["reg_risk"].to_numpy(float)) ** (H / 12)
-    terminal = st_.horizon.salvage_fraction * resale * (1 + st_.horizon.discount_rate) ** (-H / 12)
+    path = E.margin_path(scn, mi[:, None], np.arange(S)[None, :], lead[oi, :])
+    w, running = path.weights(), path.running()
+    rev = (w * np.where(running, path.revenue_usd, 0.0)).sum(axis=-1)
+    terminal = E.terminal_value(scn, resale)
     return {
-        "revenue": rev, "power": pw, "hosting": host,
+        "revenue": rev,
+        "power": (w * np.where(running, path.power_usd, 0.0)).sum(axis=-1),
+        "hosting": w.sum(axis=-1) * path.hosting_usd,
         "freight": ship[oi, :], "duty": scn.sites["import_duty"].to_numpy(float)[None, :] * resale[:, None],
-        "risk charge": st_.policy.risk_aversion * ban[None, :] * resale[:, None],
+        "risk charge": scn.settings.policy.risk_aversion * E.ban_probability(scn)[None, :] * resale[:, None],
         "resale left": np.broadcast_to(terminal[:, None], rev.shape),
         "sell now": np.broadcast_to(resale[:, None], rev.shape),
         "mw_per_rig": (scn.rigs["power_w"].to_numpy(float)[mi][:, None]
@@ -275,31 +263,27 @@ def site_economics(scn: optimizer.Scenario, res: optimizer.Result) -> pd.DataFra
 
 
 class _Curve:
-    """ops of every (group, site) pair as a function of the power price p and a hashprice scale k:
-    ops = sum_t w_t * max(0, k * rev_t - c * p) - hosting (``optimizer.economics.operating_curve``)."""
+    """Every (group, site) pair's value of relocating minus selling, as a function of the power
+    price p (USD/kWh, before the multiplier) and a hashprice factor k (``MarginPath.ops(k)``)."""
 
     def __init__(self, scn: optimizer.Scenario, w: np.ndarray) -> None:
         g = _groups(scn)
         G, S = w.shape
-        mi = np.repeat(g["mi"].to_numpy(), S)
-        oi = np.repeat(g["oi"].to_numpy(), S)
-        si = np.tile(np.arange(S), G)
+        mi, oi = g["mi"].to_numpy(), g["oi"].to_numpy()
         _, _, lead = E.freight(scn)
-        self.w_t, self.rev, self.c, self.host = E.operating_curve(scn, mi, si, lead[oi, si])
+        self.path = E.margin_path(scn, mi[:, None], np.arange(S)[None, :], lead[oi, :])
+        self.unit = E.margin_path(scn, mi[:, None], np.arange(S)[None, :], lead[oi, :], power_usd_kwh=np.ones((G, S)))
         terms = _pair_terms(scn)
-        fixed = terms["resale left"] - sum(terms[t] for t in ("freight", "duty", "risk charge")) - terms["sell now"]
-        self.fixed = fixed.ravel()
+        self.fixed = terms["resale left"] - sum(terms[t] for t in ("freight", "duty", "risk charge")) - terms["sell now"]
         self.weights = w
-        self.shape = (G, S)
-        self.price = scn.sites["power_usd_kwh"].to_numpy(float)
 
     def advantage(self, price: np.ndarray | None = None, scale: np.ndarray | float = 1.0) -> np.ndarray:
         """(S,) rigs-weighted value of relocating minus selling now, at per-site price (S,) and scale (S,)."""
-        G, S = self.shape
-        p = np.tile(self.price if price is None else np.broadcast_to(price, (S,)), G)
-        k = np.tile(np.broadcast_to(scale, (S,)), G)
-        ops = (self.w_t * np.maximum(0.0, k[:, None] * self.rev - (self.c * p)[:, None])).sum(axis=1) - self.host
-        return (self.weights * (ops + self.fixed).reshape(G, S)).sum(axis=0)
+        G, S = self.weights.shape
+        path = self.path if price is None else self.unit.at_power_price(np.broadcast_to(price, (G, S)))
+        factor = np.broadcast_to(np.asarray(scale, float), (S,))[None, :, None]
+        ops = path.ops(factor)
+        return (self.weights * (ops + self.fixed)).sum(axis=0)
 
 
 def breakeven_power(scn: optimizer.Scenario, w: np.ndarray, iterations: int = 40) -> np.ndarray:

@@ -14,19 +14,23 @@ import streamlit as st
 import optimizer
 from optimizer.settings import get_value
 
+from .labels import setting_help, setting_label
+
 
 @dataclass(frozen=True)
 class Slider:
-    key: str  # the scenario.toml key, "section.name"
-    label: str
+    key: str  # the scenario.toml key, "section.name"; label and help: ui.labels (optimizer.settings.SETTINGS)
     lo: float
     hi: float
     step: float
     scale: float = 1.0  # widget value = setting * scale (100 for percentages)
     fmt: str = "%.2f"
-    help: str = ""
     integer: bool = False
     typed: bool = False  # a number box (any value, typed or stepped) instead of a slider
+
+    @property
+    def label(self) -> str:
+        return setting_label(self.key)
 
     @property
     def widget_key(self) -> str:
@@ -45,39 +49,25 @@ def widget_key(setting_key: str) -> str:
 
 
 MARKET = [
-    Slider("market.btc_price_usd", "BTC price (USD)", 1.0, 10_000_000.0, 500.0, fmt="%.0f", typed=True,
-           help="Type any price, or step by $500. Moves today's hashprice: 144 blocks a day x (subsidy + fees) "
-                "x BTC price / network hashrate."),
-    Slider("market.network_hashrate_ehs", "Network hashrate (EH/s)", 10.0, 1000.0, 1.0, fmt="%.1f EH/s",
-           help="Total Bitcoin network hashrate today; more competition means less revenue per TH/s."),
-    Slider("market.hashprice_monthly_change", "Hashprice change (% per month)", -15.0, 10.0, 0.5, scale=100, fmt="%.1f%%",
-           help="g: hashprice multiplies by (1 + g) every month of the horizon."),
+    # Typed, not a slider: a slider's step would snap the scenario's own 31,338 to 31,500.
+    Slider("market.btc_price_usd", 1.0, 10_000_000.0, 500.0, fmt="%.0f", typed=True),
+    Slider("market.network_hashrate_ehs", 10.0, 1000.0, 1.0, fmt="%.1f EH/s"),
+    Slider("market.hashprice_monthly_change", -15.0, 10.0, 0.5, scale=100, fmt="%.1f%%"),
 ]
 HORIZON = [
-    Slider("horizon.months", "Horizon (months)", 1, 60, 1, fmt="%d months", integer=True,
-           help="How long the plan runs; rigs are valued at their salvage value at the end."),
-    Slider("horizon.discount_rate", "Discount rate (% per year)", 0.0, 50.0, 0.5, scale=100, fmt="%.1f%%",
-           help="Annual rate used to discount future margins to today."),
+    Slider("horizon.months", 1, 60, 1, fmt="%d months", integer=True),
+    Slider("horizon.discount_rate", 0.0, 50.0, 0.5, scale=100, fmt="%.1f%%"),
 ]
 POLICY = [
-    Slider("policy.risk_aversion", "Caution about bans", 0.0, 5.0, 0.1, fmt="%.1f",
-           help="Charge per rig = this number x the chance of a ban within the horizon x the rig's resale value. "
-                "0 ignores bans; 1 counts a banned rig as lost."),
-    Slider("policy.max_jurisdiction_share", "Most under one regulator (% of fleet hashrate)", 5.0, 100.0, 1.0,
-           scale=100, fmt="%.0f%%", help="No single regulator may host more than this share of the fleet's hashrate."),
-    Slider("policy.power_price_multiplier", "Power-price multiplier", 0.25, 3.0, 0.05, fmt="x%.2f",
-           help="Scales every site's power price (1.0 = prices as in sites.csv)."),
+    Slider("policy.risk_aversion", 0.0, 5.0, 0.1, fmt="%.1f"),
+    Slider("policy.max_jurisdiction_share", 5.0, 100.0, 1.0, scale=100, fmt="%.0f%%"),
+    Slider("policy.power_price_multiplier", 0.25, 3.0, 0.05, fmt="x%.2f"),
 ]
 ADVANCED = [
-    Slider("horizon.salvage_fraction", "Salvage value at horizon (% of resale)", 0.0, 100.0, 1.0, scale=100, fmt="%.0f%%",
-           help="Share of today's resale value a rig still fetches at the end of the horizon."),
+    Slider("horizon.salvage_fraction", 0.0, 100.0, 1.0, scale=100, fmt="%.0f%%"),
 ]
 SLIDERS = MARKET + HORIZON + POLICY + ADVANCED
-TOGGLES = [
-    ("policy.allow_sell", "Allow selling rigs now", "Sell at today's resale price instead of relocating."),
-    ("policy.allow_idle", "Allow storing rigs", "Store a rig and sell it at its salvage value at the horizon."),
-    ("policy.integer_rigs", "Whole rigs only", "Plan in whole rigs: slower, and no 'value of one more MW' figures."),
-]
+TOGGLES = ["policy.allow_sell", "policy.allow_idle", "policy.integer_rigs"]  # labels and help: ui.labels
 BUDGET_ON, BUDGET_MUSD = "ctl_policy_budget_on", "ctl_policy_budget_musd"
 HASHPRICE_ON, HASHPRICE = "ctl_market_hashprice_fixed", "ctl_market_hashprice_usd_th_day"
 EXCLUDE = widget_key("policy.exclude_jurisdictions")
@@ -96,7 +86,7 @@ def _bounds(s: Slider, value: float) -> tuple[Any, Any]:
 def defaults(settings: optimizer.Settings) -> dict[str, Any]:
     """Widget values that reproduce ``settings`` exactly."""
     out: dict[str, Any] = {s.widget_key: s.to_widget(get_value(settings, s.key)) for s in SLIDERS}
-    for key, _, _ in TOGGLES:
+    for key in TOGGLES:
         out[widget_key(key)] = bool(get_value(settings, key))
     budget = settings.policy.budget_usd
     out[BUDGET_ON] = budget is not None
@@ -132,18 +122,19 @@ def render(settings: optimizer.Settings, jurisdictions: list[str]) -> dict[str, 
         lo, hi = min(lo, current), max(hi, current)
         step = int(s.step) if s.integer else float(s.step)
         if s.typed:
-            v = st.number_input(s.label, min_value=lo, max_value=hi, step=step, format=s.fmt, help=s.help,
+            v = st.number_input(s.label, min_value=lo, max_value=hi, step=step, format=s.fmt, help=setting_help(s.key),
                                 key=s.widget_key)
             overrides[s.key] = s.to_setting(v)
             return
-        v = st.slider(s.label, min_value=lo, max_value=hi, step=step, format=s.fmt, help=s.help, key=s.widget_key)
+        v = st.slider(s.label, min_value=lo, max_value=hi, step=step, format=s.fmt, help=setting_help(s.key),
+                      key=s.widget_key)
         overrides[s.key] = s.to_setting(v)
 
-    def toggle(key: str, label: str, help_text: str) -> None:
+    def toggle(key: str) -> None:
         wk = widget_key(key)
         if wk not in st.session_state:
             st.session_state[wk] = base[wk]
-        overrides[key] = bool(st.toggle(label, help=help_text, key=wk))
+        overrides[key] = bool(st.toggle(setting_label(key), help=setting_help(key), key=wk))
 
     def ensure(key: str) -> None:
         if key not in st.session_state:
@@ -176,20 +167,19 @@ def render(settings: optimizer.Settings, jurisdictions: list[str]) -> dict[str, 
         BUDGET_ON, "Cap upfront spending", "Freight, import duty and site opening costs paid before any rig earns.",
         BUDGET_MUSD, "Upfront budget (USD million)", 0.25, "%.2f")
     overrides["policy.budget_usd"] = None if budget_musd is None else budget_musd * 1e6
-    for key, label, help_text in TOGGLES:
-        toggle(key, label, help_text)
+    for key in TOGGLES:
+        toggle(key)
     ensure(EXCLUDE)
     options = sorted(set(jurisdictions) | set(st.session_state[EXCLUDE]))
-    excluded = st.multiselect("Excluded places", options, key=EXCLUDE,
-                              help="No rig may go to a site in these jurisdictions.")
+    excluded = st.multiselect(setting_label("policy.exclude_jurisdictions"), options, key=EXCLUDE,
+                              help=setting_help("policy.exclude_jurisdictions"))
     overrides["policy.exclude_jurisdictions"] = list(excluded)
 
     with st.expander("Advanced", expanded=False):
         for s in ADVANCED:
             slider(s)
         ensure(SOLVER)
-        overrides["solver.name"] = st.selectbox("Solver engine", ["highs", "cbc"], key=SOLVER,
+        overrides["solver.name"] = st.selectbox(setting_label("solver.name"), ["highs", "cbc"], key=SOLVER,
                                                 format_func={"highs": "HiGHS (faster, default)", "cbc": "CBC"}.get,
-                                                help="Both find the same best plan; HiGHS is faster and reports "
-                                                     "the value of one more MW at each site.")
+                                                help=setting_help("solver.name"))
     return overrides

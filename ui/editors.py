@@ -25,6 +25,7 @@ import pandas as pd
 import streamlit as st
 
 import optimizer
+from optimizer.tables import TABLES as TABLE_SPECS
 
 from . import compute
 from .labels import column_label, table_of_file
@@ -39,18 +40,16 @@ EDITABLE = {
 SITE_EDITABLE = EDITABLE["sites"]  # kept for callers that list the site columns
 SITE_SHOWN = KEYS["sites"] + EDITABLE["sites"]
 FLEET_SHOWN = KEYS["fleet"] + EDITABLE["fleet"]
-HELP = {
-    "capacity_mw": "Power available to us at the site",
-    "power_usd_kwh": "All-in electricity price",
-    "reg_risk": "Chance per year that mining there is forced to stop: 0.05 means 5% a year",
-    "exclude": "Leave this site out of the plan",
-    "import_duty": "Duty and taxes on arrival, as a share of the rig's resale value: 0.25 means 25%",
-    "fixed_cost_usd": "One-time cost to open the site",
-    "min_mw": "If the site is used at all, at least this many MW",
-    "pue": "Facility overhead such as cooling: 1.1 means 10% on top of the rigs' power",
-    "uptime": "Share of the time the rigs run: 0.95 means 95%",
-    "count": "Rigs of this model standing at this place",
-}
+EXCLUDE_HELP = "Leave this site out of the plan"
+
+
+def column_help(table: str, column: str) -> str:
+    """A grid column's help: its declaration in optimizer.tables (description, unit, rule)."""
+    col = TABLE_SPECS[table].column(column)
+    extra = "; ".join(x for x in (col.unit, col.demand) if x)
+    return col.description[:1].upper() + col.description[1:] + (f" ({extra})" if extra else "")
+
+
 MESSAGE_BOX_PX = 118
 STATUS = "check"  # a read-only column that names the edited and the refused cells of each row
 EDITED_BG, BAD_BG = "#fff1b8", "#ffc9c9"
@@ -317,9 +316,9 @@ def _config(table: str) -> dict:
     cfg[STATUS] = c.TextColumn("Check", disabled=True, width="medium", help="Which cells of this row you edited, and which were refused")
     for col in EDITABLE[table]:
         if col == "exclude":
-            cfg[col] = c.CheckboxColumn("Leave out", help=HELP[col])
+            cfg[col] = c.CheckboxColumn("Leave out", help=EXCLUDE_HELP)
         else:
-            cfg[col] = c.TextColumn(column_label(table, col), help=HELP.get(col), validate=None)
+            cfg[col] = c.TextColumn(column_label(table, col), help=column_help(table, col))
     return cfg
 
 

@@ -6,6 +6,7 @@ eight to a row on a wide screen, five at 1366 px, two on a 390 px phone. Values 
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -41,12 +42,14 @@ def style() -> None:
 
 
 def _date(scn: optimizer.Scenario) -> str | None:
-    for section in ("market", "horizon"):
-        for name in ("date", "as_of", "as_of_date", "start_date"):
-            value = getattr(getattr(scn.settings, section, None), name, None)
-            if value:
-                return str(value)
-    return None
+    """The plan's start ("July 2021") when the scenario gives one (horizon.start_month)."""
+    value = getattr(scn.settings.horizon, "start_month", None)
+    if not value:
+        return None
+    try:
+        return datetime.strptime(str(value), "%Y-%m").strftime("%B %Y")
+    except ValueError:
+        return str(value)
 
 
 def fleet_mw(scn: optimizer.Scenario) -> float:
@@ -66,7 +69,7 @@ def scenario_sentence(scn: optimizer.Scenario) -> str:
     market = (f"hashprice fixed at {fmt.hashprice(m.hashprice_usd_th_day)}" if m.hashprice_usd_th_day is not None
               else f"BTC at ${m.btc_price_usd:,.0f}, network {m.network_hashrate_ehs:,.1f} EH/s")
     when = _date(scn)
-    return ((f"**{when}.** " if when else "")
+    return ((f"**{when}**: " if when else "")
             + f"A fleet of **{rigs:,.0f} rigs** ({fmt.ehs(ths)}, {fleet_mw(scn):,.1f} MW at the wall) stands at "
             f"{places} place{'s' if places != 1 else ''} in {', '.join(countries) or 'no country'}. "
             f"**{len(scn.sites)} candidate sites** in {scn.sites['jurisdiction'].nunique()} states or countries offer "

@@ -31,7 +31,7 @@ class Driver:
 def _setting(key: str, low: Callable[[float], float], high: Callable[[float], float]):
     def apply(scn: optimizer.Scenario, side: str) -> optimizer.Scenario:
         section, name = key.split(".")
-        now = float(getattr(getattr(scn.settings, section), name))
+        now = float(getattr(getattr(scn.settings, section), name) or 0.0)
         return scn.with_overrides({key: (low if side == "low" else high)(now)})
     return apply
 
@@ -55,17 +55,21 @@ def _scale_table(table: str, column: str, low: float, high: float, cap: float | 
 def drivers(scn: optimizer.Scenario) -> list[Driver]:
     """The drivers and how far each moves (a plausible range for a planning what-if)."""
     m = scn.settings.market
+    drifts = getattr(m, "btc_price_monthly_change", None) is not None or \
+        getattr(m, "network_hashrate_monthly_change", None) is not None
     out = []
-    if m.hashprice_usd_th_day is None:
+    if m.hashprice_usd_th_day is None or drifts:
         out.append(Driver("BTC price", "-30%", "+30%",
                           _setting("market.btc_price_usd", lambda v: v * 0.7, lambda v: v * 1.3)))
     else:
         out.append(Driver("Hashprice today", "-30%", "+30%",
                           _setting("market.hashprice_usd_th_day", lambda v: v * 0.7, lambda v: v * 1.3)))
     out += [
-        # Network hashrate growth shows up as the hashprice's monthly change: faster growth, faster decline.
+        # Network hashrate growth: its own monthly rate when the scenario derives the hashprice month by
+        # month, else the hashprice's monthly change (faster growth, faster decline).
         Driver("Hashrate growth", "2 pts/month slower", "2 pts/month faster",
-               _setting("market.hashprice_monthly_change", lambda v: v + 0.02, lambda v: max(v - 0.02, -0.99))),
+               _setting("market.network_hashrate_monthly_change", lambda v: v - 0.02, lambda v: v + 0.02) if drifts
+               else _setting("market.hashprice_monthly_change", lambda v: v + 0.02, lambda v: max(v - 0.02, -0.99))),
         Driver("Power prices", "-20%", "+20%",
                _setting("policy.power_price_multiplier", lambda v: v * 0.8, lambda v: v * 1.2)),
         Driver("Lead times", "half", "double",
