@@ -319,4 +319,7 @@ def show(scn: optimizer.Scenario, res: optimizer.Result, framing: optimizer.Scen
     with left:
         st.pydeck_chart(CachedDeck(text), key="plan_map", height=height_px)
     with right:
-        st.markdown(legend_html(), unsafe_allow_html=True)
+        st.html(LEGEND_HTML)  # built from constants only: no user text
+
+
+LEGEND_HTML = legend_html()
