@@ -248,8 +248,8 @@ def main() -> None:
     head = st.container()
     problems_area = st.container()
     # Switching tabs reruns, so the Timeline and Site economics run (and redraw) only while open.
-    tab_plan, tab_time, tab_sites, tab_sens, tab_explain, tab_compare, tab_data, tab_export = st.tabs(
-        ["Plan", "Timeline", "Site economics", "Sensitivity", "Explain", "Compare", "Edit data", "Export"],
+    tab_plan, tab_time, tab_sites, tab_sens, tab_explain, tab_compare, tab_data, tab_export, tab_risk = st.tabs(
+        ["Plan", "Timeline", "Site economics", "Sensitivity", "Explain", "Compare", "Edit data", "Export", "Risk"],
         key="main_tabs", on_change="rerun")
 
     # ---- the user's table edits, read and validated by the engine
@@ -353,3 +353,7 @@ def main() -> None:
             views.compare(scn, res, source, fp)
     with tab_export:
         views.export(scn, res, stale)
+    with tab_risk:
+        from . import risk_tab
+
+        risk_tab.render(scn, res, stale, source)
