@@ -36,6 +36,7 @@ test: install-dev browser
 
 bench: install-dev
 	$(PY) -m bench
+	$(PY) -m bench.risk
 
 solve: install
 	$(PY) -m optimizer solve $(SCENARIO) --out out/$(notdir $(SCENARIO))

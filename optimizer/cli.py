@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solve", help="solve a scenario and write allocation.csv, sites.csv, summary.json")
     common(s)
     s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--samples", help="sample-set folder: solve the risk-aware plan (SPEC section 7)")
+    s.add_argument("--scheduler", help="Dask scheduler tcp://HOST:PORT (default: local cores)")
+    _add_risk_commands(sub, common)
     e = sub.add_parser("explain", help="per-rig value breakdown for one site (and model/origin)")
     common(e)
     e.add_argument("--site", required=True)
@@ -42,7 +45,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="also print each month's terms: hp_t, revenue, power, hosting, a_t, S_t, d_t, margin")
     v = sub.add_parser("validate", help="check a scenario folder and report every problem")
     common(v)
+    b = sub.add_parser("backtest", help="a plan valued on the history that came: backtest.json")
+    common(b)
+    b.add_argument("--history", required=True, help="history folder: market.csv (realised hashprice) and bans.csv")
+    b.add_argument("--out", required=True, help="output folder")
+    b.add_argument("--plan", help="allocation.csv of the plan (default: the plan `solve` makes)")
     return p
+
+
+def _add_risk_commands(sub, common) -> None:
+    from .risk_cli import add_commands
+
+    add_commands(sub, common)
 
 
 def parse_overrides(items: Sequence[str], solver: str | None) -> dict[str, str]:
@@ -67,7 +81,12 @@ def _load(args: argparse.Namespace) -> Scenario:
 
 def _cmd_solve(args: argparse.Namespace) -> int:
     scn = _load(args)
-    res = solve(scn)
+    if args.samples:
+        from .risk_cli import solve_with_samples
+
+        res = solve_with_samples(scn, args)
+    else:
+        res = solve(scn)
     try:
         res.write(args.out)
     except OSError as exc:  # an unwritable --out is a usage error, not an internal one
@@ -146,6 +165,21 @@ def _print_months(m: dict) -> None:
     print("  (margin = max(0, revenue - power) - hosting; ops = sum of a_t x S_t x d_t x margin)")
 
 
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from .backtest import run
+
+    bt = run(_load(args), args.history, args.plan)
+    try:
+        bt.write(args.out)
+    except OSError as exc:
+        raise ScenarioError(Problem("--out", None, None, f"cannot write to {args.out}: {exc.strerror or exc}",
+                                    "give a folder you can write to (it is created if missing)")) from None
+    s = bt.summary
+    print(f"realised ${s['realised_npv_usd']:,.0f} against ${s['expected_npv_usd']:,.0f} expected; "
+          f"selling everything now: ${s['sell_all_usd']:,.0f}; written to {args.out}")
+    return EXIT_OK
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     scn = _load(args)
     print(f"{args.scenario}: valid ({len(scn.rigs)} models, {len(scn.origins)} origins, "
@@ -155,7 +189,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    command = {"solve": _cmd_solve, "explain": _cmd_explain, "validate": _cmd_validate}[args.command]
+    command = {"solve": _cmd_solve, "explain": _cmd_explain, "validate": _cmd_validate,
+               "backtest": _cmd_backtest}.get(args.command)
+    if command is None:
+        from .risk_cli import COMMANDS
+
+        command = COMMANDS[args.command]
     try:
         return command(args)
     except ScenarioError as exc:

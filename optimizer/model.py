@@ -87,6 +87,7 @@ class LinearModel:
     group_keys: list[tuple[str, str]] = field(default_factory=list)  # (G,) (origin, model) of each group
     site_names: list[str] = field(default_factory=list)  # (S,)
     blocks: list[RowBlock] = field(default_factory=list)
+    extra_names: list[str] = field(default_factory=list)  # names of columns appended by extensions (risk_model)
 
     @property
     def n_cols(self) -> int:
@@ -123,7 +124,7 @@ class LinearModel:
                 names += [label(family, *keys[g]) for g in range(len(cols))]
         if self.y_col is not None:
             names += [label("y", site) for site in sites]
-        return names
+        return names + list(self.extra_names)
 
     def row_duals(self, row_dual: np.ndarray) -> pd.Series:
         """The solver's row duals labelled by row (``capacity[site]``, ``fleet[origin,model]``, ...)."""
@@ -322,7 +323,7 @@ def to_pulp(model: LinearModel, name: str = "rigshift") -> tuple[pulp.LpProblem,
     """The same model as a PuLP problem; names are ``solver_name(label)`` of each column and row."""
     prob = pulp.LpProblem(name, pulp.LpMaximize)
     variables = [
-        prob.add_variable(n, lowBound=float(lo), upBound=None if np.isinf(up) else float(up),
+        prob.add_variable(n, lowBound=None if np.isinf(lo) else float(lo), upBound=None if np.isinf(up) else float(up),
                           cat=pulp.LpInteger if integ else pulp.LpContinuous)
         for n, lo, up, integ in zip(map(solver_name, model.column_labels()), model.lower, model.upper, model.integer)
     ]

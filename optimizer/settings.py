@@ -173,12 +173,29 @@ _DECLARED: tuple[Setting, ...] = (
             **_one_of("auto", "simplex", "ipm", "choose")),
     Setting("solver.prune_dominated", "bool", True, "", "Leave out dominated relocations",
             "extension: leave out relocations no better than selling or storing (same optimum)"),
+    # [risk]: SPEC section 7 (sampled futures, the risk-aware plan) and the sampler (optimizer/samples.py)
+    Setting("risk.alpha", "float", 0.05, "share", "CVaR tail (alpha)",
+            "tail share for CVaR: the mean of the worst alpha share of sampled outcomes", **_between(0, 1, lo_open=True)),
+    Setting("risk.weight", "float", 0.0, "", "CVaR weight",
+            "w: the risk-aware plan maximises (1 - w) x expected value + w x CVaR", **_between(0, 1)),
+    Setting("risk.cvar_floor_usd", "float?", None, "USD", "CVaR floor (USD)",
+            "if set, the risk-aware plan's CVaR must be at least this", **_between(-1e15, 1e15)),
+    Setting("risk.hashprice_volatility", "float", 0.866, "per year", "Hashprice volatility (per year)",
+            "annual volatility of log hashprice around the scenario's path in sampled futures; 0 = no hashprice "
+            "noise (default: BTC's 25% monthly standard deviation x sqrt(12))", **_between(0, 10)),
+    Setting("risk.ban_correlation", "float", 0.3, "", "Ban correlation",
+            "how bans cluster across jurisdictions (Gaussian copula, one common factor): one regulator's move "
+            "raises the odds next door", check=lambda v: 0 <= v < 1, rule="in [0, 1)"),
+    Setting("risk.samples", "int", 1000, "samples", "Samples",
+            "the sample command's default number of sampled futures", **_between(1, 1e6)),
+    Setting("risk.seed", "int", 2021, "", "Seed",
+            "the sample command's default seed: the same seed gives the same files anywhere", **_between(0, 1e18)),
 )
 SETTINGS: dict[str, Setting] = {s.key: s for s in _DECLARED}
 ALL_KEYS: tuple[str, ...] = tuple(SETTINGS)
 # The dataclass of each [section], in file order; the section classes keep their historical names.
 _CLASS_NAMES = {"market": "Market", "horizon": "Horizon", "logistics": "Logistics", "policy": "Policy",
-                "solver": "SolverSettings"}
+                "solver": "SolverSettings", "risk": "Risk"}
 
 
 def _section_class(section: str) -> type:
@@ -198,6 +215,7 @@ Horizon = SECTIONS["horizon"]
 Logistics = SECTIONS["logistics"]
 Policy = SECTIONS["policy"]
 SolverSettings = SECTIONS["solver"]
+Risk = SECTIONS["risk"]
 
 
 def _to_dict(self: Any) -> dict[str, dict[str, Any]]:

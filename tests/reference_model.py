@@ -156,3 +156,82 @@ def optimum(sc: dict) -> float | None:
     res = milp(c, constraints=LinearConstraint(A, lo, hi), integrality=np.array(integ, int) * int(mip), bounds=Bounds(lb, ub),
                options={"mip_rel_gap": sc["solver"]["mip_gap"]})
     return -res.fun if res.status == 0 else None
+
+
+def load_folder(folder, history=None) -> dict:
+    """A scenario folder as the plain dict these functions take, read with csv and tomllib only.
+
+    With ``history`` (a folder holding market.csv), its months become the explicit hashprice path.
+    """
+    import csv
+    import tomllib
+    from pathlib import Path
+
+    from tests import scenario_builder as sb
+
+    folder = Path(folder)
+
+    def rows(name):
+        path = folder / name
+        if not path.exists():
+            return []
+        with path.open(encoding="utf-8", newline="") as fh:
+            return list(csv.DictReader(fh))
+
+    def num(row, keys):
+        return {k: (float(v) if k in keys and v != "" else v) for k, v in row.items()}
+
+    doc = tomllib.loads((folder / "scenario.toml").read_text(encoding="utf-8"))
+    sc = sb.scenario(
+        rigs=[num(r, {"hashrate_ths", "power_w", "resale_usd"}) for r in rows("rigs.csv")],
+        origins=[num(r, {"lat", "lon"}) for r in rows("origins.csv")],
+        fleet=[{**r, "count": int(r["count"])} for r in rows("fleet.csv")],
+        sites=[{k: v for k, v in num(r, {"lat", "lon", "capacity_mw", "power_usd_kwh", *sb.SITE_DEFAULTS,
+                                         "power_monthly_change"}).items() if v != ""} for r in rows("sites.csv")],
+        lanes=[num(r, {"ship_usd_per_rig", "lead_days"}) for r in rows("lanes.csv")],
+        **{k: v for k, v in doc.items() if k in sb.DEFAULTS},
+    )
+    sc["market"].setdefault("pool_fee", doc.get("market", {}).get("pool_fee", 0.0))
+    if history is not None:
+        with (Path(history) / "market.csv").open(encoding="utf-8", newline="") as fh:
+            sc["market_path"] = {int(r["month"]): float(r["hashprice_usd_th_day"]) for r in csv.DictReader(fh)}
+    return sc
+
+
+def realised_value(sc: dict, plan: list[dict], bans: dict) -> float:
+    """SPEC section 7's NPV of a plan in one future: ``sc`` carries the realised hashprice as market_path,
+    ``bans`` maps jurisdiction -> ban month. ``plan`` rows: action, origin, model, site, rigs.
+    No S_t and no risk penalty; fixed costs of the sites the plan uses are paid."""
+    mk, hz, lg, pol = sc["market"], sc["horizon"], sc["logistics"], sc["policy"]
+    H = hz["months"]
+    lanes = {(l["origin"], l["site"]): l for l in sc["lanes"]}
+    rig_of = {r["model"]: r for r in sc["rigs"]}
+    site_of = {s["site"]: s for s in sc["sites"]}
+    org_of = {o["origin"]: o for o in sc["origins"]}
+    total, opened = 0.0, set()
+    for row in plan:
+        rig, n = rig_of[row["model"]], float(row["rigs"])
+        terminal = hz["salvage_fraction"] * rig["resale_usd"] * (1 + hz["discount_rate"]) ** (-H / 12)
+        if row["action"] == "sell":
+            total += n * rig["resale_usd"]
+            continue
+        if row["action"] == "idle":
+            total += n * terminal
+            continue
+        s, org = site_of[row["site"]], org_of[row["origin"]]
+        opened.add(s["site"])
+        dist = haversine(org["lat"], org["lon"], s["lat"], s["lon"])
+        lane = lanes.get((row["origin"], s["site"]))
+        ship = lane["ship_usd_per_rig"] if lane else lg["ship_base_usd"] + lg["ship_usd_per_1000km"] * dist / 1000
+        lead = lane["lead_days"] if lane else lg["lead_base_days"] + lg["lead_days_per_1000km"] * dist / 1000
+        ban = bans.get(s["jurisdiction"], H)
+        ops = 0.0
+        for t in range(min(H, ban)):
+            a = min(1.0, max(0.0, (D * (t + 1) - lead) / D))
+            disc = (1 + hz["discount_rate"]) ** (-(t + 0.5) / 12)
+            rev = rig["hashrate_ths"] * hashprice(sc, t) * (1 - mk.get("pool_fee", 0.0)) * D * s["uptime"]
+            pw = (rig["power_w"] / 1000 * s["pue"] * 24 * D * s["uptime"] * s["power_usd_kwh"] * pol["power_price_multiplier"]
+                  * (1 + s.get("power_monthly_change", 0.0)) ** t)
+            ops += disc * a * (max(0.0, rev - pw) - rig["power_w"] / 1000 * s["hosting_usd_kw_month"])
+        total += n * (ops + terminal - ship - s["import_duty"] * rig["resale_usd"])
+    return total - sum(site_of[s]["fixed_cost_usd"] for s in opened)

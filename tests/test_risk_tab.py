@@ -1,0 +1,49 @@
+"""AppTest of the Risk tab: its numbers against the engine's own evaluation of the same plan."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import optimizer
+from optimizer import risk, samples
+from ui import fmt
+
+ROOT = Path(__file__).resolve().parents[1]
+CHINA = ROOT / "datasets" / "china-2021"
+
+
+def test_risk_tab_shows_the_engines_numbers_and_runs_frontier_and_stress():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.number_input(key="risk_n").set_value(400)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    scn = optimizer.load_scenario(CHINA)
+    smp = samples.draw(scn, 400, scn.settings.risk.seed)
+    report = risk.evaluate(scn, smp)
+    table = next(d.value for d in at.dataframe if "Expected value" in d.value.columns)
+    shown = table.iloc[0].to_dict()
+    alpha = scn.settings.risk.alpha
+    assert shown["Expected value"] == fmt.usd(report.summary["expected_npv_usd"])
+    assert shown["P5"] == fmt.usd(report.summary["p5_usd"])
+    assert shown["P95"] == fmt.usd(report.summary["p95_usd"])
+    assert shown[f"CVaR {alpha:.0%} (mean of the worst {alpha:.0%})"] == fmt.usd(report.summary["cvar_usd"])
+    assert shown[f"Worse than selling now ({fmt.usd(report.summary['sell_all_usd'])})"] == \
+        f"{report.summary['prob_below_sell_all']:.1%}"
+    at.button(key="risk_stress_go").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.button(key="risk_frontier_go").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.selectbox(key="risk_frontier_pick").set_value("weight_0.50")
+    at.button(key="risk_frontier_pin").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    pins = at.session_state["pins"]
+    assert len(pins) == 1 and "CVaR weight 0.50" in pins[0]["label"]
+    fr = risk.frontier(scn.with_overrides({}), smp, [0.5])
+    assert pins[0]["summary"]["objective_usd"] == pytest.approx(fr.plans["weight_0.50"].summary["objective_usd"], rel=1e-9)
