@@ -247,21 +247,37 @@ def cell_value(grid, col: int, row: int) -> str:
 
 
 def type_into(page, grid, col: int, row: int, text: str, header_px: int = 35, row_px: int = 35) -> None:
-    """Select a row's first cell, walk right to the column, open the cell's editor, type and commit."""
-    grid.scroll_into_view_if_needed()
-    box = grid.bounding_box()
-    x, y = box["x"] + 30, box["y"] + header_px + row_px * row + row_px / 2
-    page.mouse.move(x, y)  # the grid takes a click only once the pointer is over it
-    page.wait_for_timeout(200)
-    page.mouse.click(x, y)
-    for _ in range(col):
-        page.keyboard.press("ArrowRight")
-    page.keyboard.press("Enter")
-    page.locator(".gdg-input").wait_for(timeout=10_000)
-    page.keyboard.press("Control+A")
-    page.keyboard.type(text, delay=30)
-    page.keyboard.press("Enter")
-    idle(page)
+    """Select a row's first cell, walk right to the column, open the cell's editor, type and commit.
+
+    Checks the grid then shows exactly the text typed (once more if a rerun swallowed the keys).
+    """
+    for attempt in range(2):
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        x, y = box["x"] + 30, box["y"] + header_px + row_px * row + row_px / 2
+        page.mouse.move(x, y)  # the grid takes a click only once the pointer is over it
+        page.wait_for_timeout(200)
+        page.mouse.click(x, y)
+        for _ in range(col):
+            page.keyboard.press("ArrowRight")
+        page.keyboard.press("Enter")
+        try:
+            page.locator(".gdg-input").wait_for(timeout=10_000)
+        except Exception:  # noqa: BLE001 - the grid was redrawn under the click: try once more
+            if attempt:
+                raise
+            idle(page)
+            continue
+        page.keyboard.press("Control+A")
+        page.keyboard.type(text, delay=30)
+        page.keyboard.press("Enter")
+        idle(page)
+        try:
+            wait_until(lambda: cell_value(grid, col, row) == text, timeout_s=10, what=f"{text!r} in the grid")
+            return
+        except AssertionError:
+            if attempt:
+                raise
 
 
 def page_top(locator) -> float:
