@@ -32,7 +32,7 @@ from .engine import solve
 from .errors import Problem, ScenarioError
 from .results import _jsonable
 from .risk import Plan, pair_terms, plan_from_result, plan_npv, read_plan, relocation_values
-from .samples import SampleSet, scenario_jurisdictions
+from .samples import one_future
 from .scenario import Scenario, empty_table
 from .settings import HASHPRICE_PATH_KEYS, SETTINGS
 
@@ -40,7 +40,7 @@ HISTORY_BANS = T.TableSpec(
     "bans.csv",
     (
         T.Column("jurisdiction", "text", "", "a jurisdiction of sites.csv that banned mining within the horizon"),
-        T.Column("ban_month", "int", "month", "mining stopped from the start of this month (0-based) to the horizon",
+        T.Column("ban_month", "integer", "month", "mining stopped from the start of this month (0-based) to the horizon",
                  None, lambda v: v >= 0, ">= 0"),
     ),
     key=("jurisdiction",),
@@ -120,14 +120,6 @@ def realised_scenario(scn: Scenario, history: History) -> Scenario:
     return scn.with_tables(market=empty_table(T.MARKET)).with_overrides(reset).with_tables(market=history.market)
 
 
-def realised_sample(scn: Scenario, history: History) -> SampleSet:
-    """The realised bans as a sample set of one sample, weight 1, every hashprice factor 1."""
-    names, _ = scenario_jurisdictions(scn)
-    H = scn.settings.horizon.months
-    ban = np.array([[history.bans.get(j, H) for j in names]], dtype=np.int64)
-    return SampleSet(np.array([0]), np.array([1.0]), names, ban, None, H)
-
-
 @dataclass
 class Backtest:
     """backtest.json's figures and the per-jurisdiction table."""
@@ -159,7 +151,7 @@ def backtest(scn: Scenario, history: History, plan: Plan | None = None) -> Backt
         plan = plan_from_result(scn, econ, solve(scn, details=False))
     real_scn = realised_scenario(scn, history)
     real_econ = economics.compute(real_scn)
-    sample = realised_sample(scn, history)
+    sample = one_future(scn, history.bans)  # the realised bans; the hashprice is real_scn's own path
     keep = plan.rigs > 0
     gi, si, rigs = plan.gi[keep], plan.si[keep], plan.rigs[keep]
     expected_per_rig = (econ.value_usd + econ.penalty_usd)[gi, si]

@@ -79,8 +79,17 @@ def _load(args: argparse.Namespace) -> Scenario:
     return load_scenario(args.scenario, parse_overrides(args.overrides, args.solver))
 
 
+def _print_warnings(scn: Scenario) -> None:
+    """Plausibility warnings (possible but unlikely values, names unified, coordinates converted), on stderr."""
+    from .plausibility import review
+
+    for w in review(scn)[1]:
+        print(f"warning: {w}", file=sys.stderr)
+
+
 def _cmd_solve(args: argparse.Namespace) -> int:
     scn = _load(args)
+    _print_warnings(scn)
     if args.samples:
         from .risk_cli import solve_with_samples
 
@@ -107,6 +116,13 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     scn = _load(args)
+    from .names import match_names  # names as the loader reads them: case, spaces and Unicode form ignored
+
+    for attr, column, table in (("site", "site", scn.sites), ("model", "model", scn.rigs), ("origin", "origin", scn.origins)):
+        given = getattr(args, attr)
+        if given:
+            found, _ = match_names([given], table[column])
+            setattr(args, attr, found[0] if found else given)
     if args.site not in set(scn.sites["site"]):
         raise ScenarioError(Problem("--site", None, None, f"unknown site '{args.site}'", "see sites.csv"))
     g = economics.groups(scn)
@@ -182,6 +198,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     scn = _load(args)
+    _print_warnings(scn)
     print(f"{args.scenario}: valid ({len(scn.rigs)} models, {len(scn.origins)} origins, "
           f"{int(scn.fleet['count'].sum()):,} rigs, {len(scn.sites)} sites, {len(scn.lanes)} lanes)")
     return EXIT_OK

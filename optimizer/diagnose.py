@@ -21,7 +21,15 @@ def explain_infeasible(scn: Scenario, econ: Economics, model: LinearModel) -> li
     ok = allowed_sites(scn)
     cap = sites["capacity_mw"].to_numpy(float)
     rigs = float(econ.count.sum())
-    prefix = "selling and storing are both switched off, so every rig must be relocated, but "
+    # Say only what the settings in force say (the engine's guard refuses infeasibility claims
+    # when selling or storing is on: then doing nothing is always a plan).
+    off = [w for w, on in (("selling", pol.allow_sell), ("storing", pol.allow_idle)) if not on]
+    if len(off) == 2:
+        prefix = "selling and storing are both switched off, so every rig must be relocated, but "
+    elif off:
+        prefix = f"{off[0]} is switched off, and "
+    else:
+        prefix = ""
     if ok.sum() == 0:
         return [prefix + "every site is in an excluded jurisdiction"]
     pue_min = sites["pue"].to_numpy(float)[ok].min()

@@ -1,11 +1,12 @@
 """The pipeline in one screen: economics -> build model -> solve -> results."""
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
 
-from . import economics
+from . import economics, guard, names, plausibility
 from .diagnose import explain_infeasible
 from .errors import InfeasibleError, ScenarioError, SolverFailure
 from .model import build_model
@@ -29,6 +30,10 @@ def solve(scn: Scenario, solver: str | None = None, details: bool = True) -> Res
     problems = check_exclusions(scn.settings, scn.sites, "scenario settings") + check_market(scn.settings, scn.market, {})
     if problems:
         raise ScenarioError(problems)
+    scn = dataclasses.replace(scn, settings=names.canonical_settings(scn.settings, scn.sites))
+    problems, warnings = plausibility.review(scn)  # unit slips: impossible ones are bad input
+    if problems:
+        raise ScenarioError(problems)
     t0 = time.perf_counter()
     econ = economics.compute(scn)
     if not (np.isfinite(econ.value_usd).all() and np.isfinite(econ.upfront_usd).all()):
@@ -37,10 +42,12 @@ def solve(scn: Scenario, solver: str | None = None, details: bool = True) -> Res
     model = build_model(scn, econ)
     t2 = time.perf_counter()
     raw = solve_model(model, scn.settings.solver)
+    guard.check(scn, econ, model, raw)  # a point that breaks the plan's rules is not a plan (SolverFailure)
     t3 = time.perf_counter()
     if raw.status == "infeasible":
         raise InfeasibleError(explain_infeasible(scn, econ, model))
     result = assemble(scn, econ, model, raw, details=details)
+    result.summary["warnings"] = [w.to_dict() for w in warnings]
     t4 = time.perf_counter()
     result.timings = {
         "economics": t1 - t0, "build": t2 - t1 + raw.build_seconds, "solve": raw.seconds, "results": t4 - t3,

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from . import economics
+from . import economics, guard
 from . import tables as T
 from .diagnose import explain_infeasible
 from .economics import Economics
@@ -58,6 +58,10 @@ class PairTerms:
 
 
 def pair_terms(scn: Scenario, econ: Economics, samples: SampleSet, gi: np.ndarray, si: np.ndarray) -> PairTerms:
+    """PairTerms for relocations of groups ``gi`` to sites ``si`` (1-D, same length P).
+
+    Raises ScenarioError if a site's jurisdiction is not in the sample set (drawn for another scenario).
+    """
     gi, si = np.asarray(gi, np.int64), np.asarray(si, np.int64)
     path = economics.margin_path(scn, econ.group_model[gi], si, econ.lead_days[econ.group_origin[gi], si])
     juris = pd.Index(samples.jurisdictions).get_indexer(scn.sites["jurisdiction"].to_numpy()[si])
@@ -327,7 +331,6 @@ class RiskReport:
 
     per_sample: pd.DataFrame  # sample, npv_usd
     summary: dict[str, Any]
-    monthly: np.ndarray | None = None  # (K, T) cumulative value by month, when asked for
 
     def files(self) -> dict[str, str]:
         return {"risk.csv": self.per_sample.to_csv(index=False, lineterminator="\n", float_format="%.17g"),
@@ -415,6 +418,7 @@ def solve_risk(scn: Scenario, samples: SampleSet, runner: Runner | None = None) 
     if solver.name == "highs" and solver.backend == "auto" and outcomes.nnz > 200_000:
         solver = dataclasses.replace(solver, backend="direct")  # PuLP's per-term objects dominate past this
     raw = solve_model(model, solver)
+    guard.check(scn, econ, model, raw, check_objective=False)  # the plan's rules, re-derived (optimizer/guard.py)
     if raw.status == "infeasible":
         reasons = explain_infeasible(scn, econ, build_model(scn, econ))
         if rs.cvar_floor_usd is not None:
@@ -525,6 +529,7 @@ def _stress_point(jurisdiction: str, scn: Scenario, econ: Economics, month: int)
     model = build_model(scn, econ_j)
     try:
         raw = solve_model(model, scn.settings.solver)
+        guard.check(scn, econ_j, model, raw)  # the plan's rules, re-derived (optimizer/guard.py)
     except SolverFailure as exc:
         return f"solver failure: {exc}"
     if raw.status == "infeasible":

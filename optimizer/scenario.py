@@ -15,8 +15,10 @@ from typing import Any, Mapping
 import pandas as pd
 import tomli_w
 
+from . import coords, names, spreadsheet
 from . import tables as T
 from .errors import Problem, ScenarioError
+from .notes import InputWarning
 from .settings import Settings, build_settings, locate_key, path_problems, read_toml
 
 TOML_FILE = "scenario.toml"
@@ -40,6 +42,9 @@ class Scenario:
     settings: Settings
     name: str = "scenario"
     market: pd.DataFrame | None = None  # market.csv (SPEC section 6); empty when the scenario has none
+    # What the loader read in a way the user should know (name variants unified, coordinates converted,
+    # plausibility warnings on the tables; optimizer/plausibility.py).
+    warnings: tuple[InputWarning, ...] = ()
 
     def __post_init__(self) -> None:
         if self.market is None:
@@ -52,17 +57,26 @@ class Scenario:
         problems = check_exclusions(settings, self.sites, "--set") + check_market(settings, self.market, sources)
         if problems:
             raise ScenarioError(problems)
-        return dataclasses.replace(self, settings=settings)
+        return dataclasses.replace(self, settings=names.canonical_settings(settings, self.sites))
 
     def with_tables(self, **frames: pd.DataFrame) -> "Scenario":
         """A copy with some tables replaced by (possibly user-edited) frames, validated again."""
         current = {name: getattr(self, name) for name in T.TABLES}
         current.update(frames)
-        tables = validate_frames(current)
+        notes: list[InputWarning] = []
+        tables = validate_frames(current, notes=notes)
         problems = check_market(self.settings, tables["market"], {})
         if problems:
             raise ScenarioError(problems)
-        return dataclasses.replace(self, **tables)
+        impossible, found = _table_review(tables)
+        out = dataclasses.replace(self, **tables, warnings=tuple(notes + found),
+                                  settings=names.canonical_settings(self.settings, tables["sites"]))
+        from .plausibility import review
+
+        impossible += review(out)[0]
+        if impossible:
+            raise ScenarioError(impossible)
+        return out
 
     def fingerprint(self) -> str:
         """Stable hash of the tables and settings, for caches."""
@@ -108,7 +122,8 @@ def empty_table(spec: T.TableSpec) -> pd.DataFrame:
 
 
 def validate_frames(
-    raw: Mapping[str, pd.DataFrame | None], *, strings: bool = False, skip: set[str] = frozenset()
+    raw: Mapping[str, pd.DataFrame | None], *, strings: bool = False, skip: set[str] = frozenset(),
+    notes: list[InputWarning] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Validate all tables (string frames if ``strings``, else typed/edited frames); raise all problems at once.
 
@@ -129,16 +144,51 @@ def validate_frames(
             continue
         if not strings:
             frame = T.frame_to_strings(frame, spec)
+        frame, early = _read_habits(frame, spec, notes)
         checked, found = T.validate_table(frame, spec)
-        problems.extend(found)
+        taken = {(p.row, p.column) for p in early}  # a converted-or-refused cell is reported once
+        problems.extend(early + [p for p in found if (p.row, p.column) not in taken])
         if checked is not None:
             typed[name] = checked
     if problems or skip:
+        raise ScenarioError(_with_percent_hints(problems))
+    typed, problems, unified = names.unify(typed)
+    if problems:
         raise ScenarioError(problems)
+    if notes is not None:
+        notes.extend(InputWarning(u.file, u.row, u.column, u.typed, str(u).split(": ", 1)[1], u.read_as, None, "name")
+                     for u in unified)
     problems = T.check_references(typed)
     if problems:
         raise ScenarioError(problems)
     return typed
+
+
+def _with_percent_hints(problems: list[Problem]) -> list[Problem]:
+    from .plausibility import percent_hint
+
+    return [percent_hint(p) for p in problems]
+
+
+def _read_habits(frame: pd.DataFrame, spec: T.TableSpec, notes: list[InputWarning] | None) -> tuple[pd.DataFrame, list[Problem]]:
+    """Before the table's own checks: names exported as 'formula-safe' lose their apostrophe, and
+    coordinates in degrees-minutes-seconds or with N/S/E/W are converted (or refused with a hint)."""
+    frame = frame.copy()
+    markers: list[Problem] = []
+    for col in spec.columns:
+        if col.kind == "text" and col.name in frame.columns:
+            frame[col.name] = [spreadsheet.unneutralise(c) if isinstance(c, str) else c for c in frame[col.name]]
+            for r, c in zip(frame["_row"], frame[col.name]):
+                if isinstance(c, str) and spreadsheet.is_error_marker(c):
+                    markers.append(Problem(spec.file, int(r), col.name, f"'{c.strip()}' is not a name",
+                                           spreadsheet.error_hint(c)))
+    problems, converted = coords.convert_frame(frame, spec.file)
+    problems = markers + problems
+    if notes is not None:
+        for row, column, cell, value in converted:
+            notes.append(InputWarning(spec.file, row, column, cell, f"'{cell}' is read as {value:g} (decimal degrees, "
+                                      "south and west negative)", "decimal degrees", None, "coordinate"))
+    return frame, problems
 
 
 def check_exclusions(settings: Settings, sites: pd.DataFrame, source: str | Mapping[str, str]) -> list[Problem]:
@@ -148,13 +198,13 @@ def check_exclusions(settings: Settings, sites: pd.DataFrame, source: str | Mapp
     """
     problems = []
     pol = settings.policy
-    for key, names, column, what in (
+    for key, wanted, column, what in (
         ("policy.exclude_jurisdictions", pol.exclude_jurisdictions, "jurisdiction", "a jurisdiction"),
         ("policy.exclude_sites", getattr(pol, "exclude_sites", ()), "site", "a site"),
     ):
         known = sorted(set(sites[column]))
         where = source if isinstance(source, str) else source.get(key, TOML_FILE)
-        for name in names:
+        for name in names.match_names(wanted, known)[1]:
             if name not in known:
                 problems.append(Problem(where, None, key, f"'{name}' is not {what} of sites.csv",
                                         T._did_you_mean(name, known) or (f"{column}s are: " + ", ".join(known[:10])
@@ -211,6 +261,7 @@ def scenario_from_files(files: Mapping[str, bytes], overrides: Mapping[str, Any]
         problems.extend(found)
         frame = None
         if text is not None:
+            text, _ = spreadsheet.strip_sep_line(text)  # Excel's "sep=," line: Excel hides it, so do we
             frame, found = T.parse_csv_text(text, spec)
             problems.extend(found)
         if frame is None:
@@ -230,11 +281,12 @@ def scenario_from_files(files: Mapping[str, bytes], overrides: Mapping[str, Any]
     try:
         settings = build_settings(doc, overrides)
     except ScenarioError as exc:
-        problems.extend(_locate_toml(exc.problems, toml_text))
+        problems.extend(_with_percent_hints(_locate_toml(exc.problems, toml_text)))
     # Files that failed to decode or parse were reported above; still validate the others.
     typed = None
+    notes: list[InputWarning] = []
     try:
-        typed = validate_frames(raw, strings=True, skip=unreadable)
+        typed = validate_frames(raw, strings=True, skip=unreadable, notes=notes)
     except ScenarioError as exc:
         problems.extend(exc.problems)
     if typed is not None and settings is not None:
@@ -249,7 +301,24 @@ def scenario_from_files(files: Mapping[str, bytes], overrides: Mapping[str, Any]
     if problems:
         raise ScenarioError(_dedupe(problems))
     assert typed is not None and settings is not None
-    return Scenario(settings=settings, name=name, **typed)
+    impossible, found = _table_review(typed)
+    scn = Scenario(settings=names.canonical_settings(settings, typed["sites"]), name=name,
+                   warnings=tuple(notes + found), **typed)
+    from .plausibility import review  # physically impossible numbers are bad input, like any other
+
+    impossible += review(scn)[0]
+    if impossible:
+        raise ScenarioError(impossible)
+    return scn
+
+
+def _table_review(tables: Mapping[str, pd.DataFrame]) -> tuple[list[Problem], list[InputWarning]]:
+    """Unit-slip checks on the tables alone (optimizer/plausibility.py): (impossible values, warnings)."""
+    import types
+
+    from .plausibility import table_review
+
+    return table_review(types.SimpleNamespace(**tables))
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

@@ -190,12 +190,17 @@ _DECLARED: tuple[Setting, ...] = (
             "the sample command's default number of sampled futures", **_between(1, 1e6)),
     Setting("risk.seed", "int", 2021, "", "Seed",
             "the sample command's default seed: the same seed gives the same files anywhere", **_between(0, 1e18)),
+    # [checks]
+    Setting("checks.confirm", "strlist", (), "", "Confirmed values",
+            "extension: values confirmed despite a plausibility warning, as \"FILE:COLUMN\" (e.g. "
+            "\"sites.csv:power_usd_kwh\", \"sites.csv:location\") or a setting's key (e.g. \"market.fee_share\"); "
+            "each silences that column's or key's warnings"),
 )
 SETTINGS: dict[str, Setting] = {s.key: s for s in _DECLARED}
 ALL_KEYS: tuple[str, ...] = tuple(SETTINGS)
 # The dataclass of each [section], in file order; the section classes keep their historical names.
 _CLASS_NAMES = {"market": "Market", "horizon": "Horizon", "logistics": "Logistics", "policy": "Policy",
-                "solver": "SolverSettings", "risk": "Risk"}
+                "solver": "SolverSettings", "risk": "Risk", "checks": "Checks"}
 
 
 def _section_class(section: str) -> type:
@@ -216,6 +221,7 @@ Logistics = SECTIONS["logistics"]
 Policy = SECTIONS["policy"]
 SolverSettings = SECTIONS["solver"]
 Risk = SECTIONS["risk"]
+Checks = SECTIONS["checks"]
 
 
 def _to_dict(self: Any) -> dict[str, dict[str, Any]]:

@@ -23,6 +23,7 @@ import highspy
 import numpy as np
 import pulp
 
+from . import cbcstatus
 from .errors import SolverFailure
 from .model import LinearModel, to_pulp
 from .settings import SolverSettings
@@ -168,8 +169,9 @@ def cbc_path() -> str | None:
 
 
 def _cbc_solver(model: LinearModel, settings: SolverSettings, tmp: str) -> pulp.LpSolver:
-    # pulp.COIN_CMD is PuLP's supported CBC interface (PULP_CBC_CMD is deprecated, gone in 4.0).
-    solver = pulp.COIN_CMD(
+    # pulp.COIN_CMD is PuLP's supported CBC interface (PULP_CBC_CMD is deprecated, gone in 4.0); this
+    # subclass also keeps CBC's own status line, which PuLP's status codes misreport (cbcstatus.py).
+    solver = cbcstatus.StatusReadingCBC(
         path=cbc_path(), msg=False, mip=model.mode == "mip",
         timeLimit=settings.time_limit_s, gapRel=settings.mip_gap, threads=1,
     )
@@ -211,16 +213,20 @@ def _solve_pulp(model: LinearModel, settings: SolverSettings) -> RawSolution:
             bound = -bound
         return RawSolution(status, obj, x, duals, gap, bound, "highs", "pulp", seconds, build)
     with tempfile.TemporaryDirectory(prefix="rigshift-cbc-") as tmp:
-        _run(prob, _cbc_solver(model, settings, tmp))
+        cbc = _cbc_solver(model, settings, tmp)
+        _run(prob, cbc)
     seconds = time.perf_counter() - t1
-    st, sol_st = prob.status, prob.sol_status
-    if st == pulp.LpStatusInfeasible or sol_st == pulp.LpSolutionInfeasible:
+    # PuLP folds CBC's status line into codes that call a time-limit stop "Optimal" and some limit
+    # stops "Infeasible": read CBC's own line. An infeasibility claim and any point are then checked
+    # by the engine's guard (optimizer/guard.py).
+    kind = cbcstatus.classify(cbc.status_line)
+    if kind == "infeasible":
         return RawSolution("infeasible", np.nan, np.zeros(model.n_cols), None, None, None, "cbc", "pulp", seconds, build)
-    if sol_st == pulp.LpSolutionNoSolutionFound or st == pulp.LpStatusNotSolved:
+    if kind == "stopped":
         raise SolverFailure("CBC stopped before finding any plan (time limit?); raise solver.time_limit_s")
-    if st != pulp.LpStatusOptimal:
-        raise SolverFailure(f"CBC stopped with status {pulp.LpStatus[st]}")
-    status = "optimal" if sol_st == pulp.LpSolutionOptimal else "time_limit"
+    if kind != "optimal" and kind != "stopped_with_point":
+        raise SolverFailure(f"CBC stopped with status '{cbc.status_line or pulp.LpStatus[prob.status]}'")
+    status = "optimal" if kind == "optimal" else "time_limit"
     x = np.array([v.varValue or 0.0 for v in variables])
     duals = np.array([c.pi if c.pi is not None else 0.0 for c in constraints], float) if model.mode == "lp" else None
     obj = float(pulp.value(prob.objective) or 0.0)

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from . import spreadsheet
 from .errors import Problem
 
 Check = Callable[[np.ndarray], np.ndarray]
@@ -249,8 +250,8 @@ def parse_csv_text(text: str, spec: TableSpec) -> tuple[pd.DataFrame | None, lis
             continue
         if col.required:
             hint = _did_you_mean(col.name, unknown)
-            if hint is None and "" in header:
-                hint = "the header has an empty column name: a stray comma?"
+            if hint is None:  # say what the column means, and which header may hold it
+                hint = spreadsheet.missing_column_hint(col.name, col.description, col.unit, header)
             problems.append(Problem(file, 1, col.name, "required column is missing", hint))
             continue
         # A misspelt optional column would otherwise be ignored and its default used silently.
@@ -337,6 +338,9 @@ def _parse_number(cell: str) -> tuple[float, str | None, str | None]:
 
 
 def _number_hint(cell: str) -> str | None:
+    marker = spreadsheet.error_hint(cell)
+    if marker:
+        return marker
     if _SPACE_THOUSANDS.match(cell):
         return "write it without thousands separators, e.g. " + re.sub(r"[ \u00a0\u202f'’]", "", cell).replace(",", ".")
     if _EURO_NUMBER.match(cell):
@@ -376,9 +380,7 @@ def validate_table(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame |
                     problems.append(Problem(file, int(r), col.name, "is longer than 200 characters"))
                 elif any(ord(ch) < 32 for ch in cell):
                     problems.append(Problem(file, int(r), col.name, "contains control characters"))
-                elif cell.startswith(_FORMULA_START):
-                    problems.append(Problem(file, int(r), col.name, f"'{cell}' starts with '{cell[0]}'",
-                                            "names may not start with = + - @: spreadsheets run such cells as formulas"))
+                # A name starting with = + - @ is a name ("@Home Hosting"): exports neutralise it (safe_text_cell).
             out[col.name] = pd.Series(cells, index=frame.index, dtype=object)
             continue
         values = _fast_numbers(cells, whole=col.kind == "integer")
@@ -395,7 +397,8 @@ def validate_table(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame |
                 else:
                     value = float(col.default)
             elif col.kind == "integer" and not float(value).is_integer():
-                problems.append(Problem(file, int(r), col.name, f"'{cell}' is not a whole number", "counts are whole rigs"))
+                problems.append(Problem(file, int(r), col.name, f"'{cell}' is not a whole number",
+                                        "counts are whole rigs" if col.unit == "rigs" else "write a whole number"))
             values[i] = value
         limits = PLAUSIBLE.get((file, col.name))
         if col.check is not None and len(values):

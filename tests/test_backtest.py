@@ -83,6 +83,10 @@ def test_backtest_bad_history_names_file_row_column(tmp_path):
     assert run.returncode == 2
     assert "bans.csv, row 2, column 'jurisdiction'" in run.stderr and "J9" in run.stderr
     assert "bans.csv, row 3, column 'ban_month'" in run.stderr and "beyond the horizon" in run.stderr
+    _write_rows(history / "bans.csv", ["jurisdiction", "ban_month"], [["J2", 1.5]])
+    run = subprocess.run([sys.executable, "-m", "optimizer", "backtest", str(folder), "--history", str(history),
+                          "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 2 and "bans.csv, row 2, column 'ban_month': '1.5' is not a whole number" in run.stderr
 
 
 def test_china_2021_backtest_equals_an_independent_evaluation():

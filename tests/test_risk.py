@@ -502,6 +502,8 @@ def test_later_ban_costs_no_more_and_bad_stress_or_frontier_arguments_exit_2(tmp
     assert (late["value_lost_usd"] <= early["value_lost_usd"] + 1.0).all()
     assert (late["value_lost_if_kept_usd"] <= early["value_lost_if_kept_usd"] + 1.0).all()
     assert (early.loc[early["rigs_in_jurisdiction_base"] == 0, "value_lost_usd"].abs() < 1e-6).all()
+    # banned from month 0, a site earns nothing: every rig there leaves
+    assert np.allclose(early["rigs_leaving_jurisdiction"], early["rigs_in_jurisdiction_base"], atol=1e-6)
     assert main(["stress", str(CHINA), "--out", str(tmp_path / "s"), "--month", "24"]) == 2
     assert "--month" in capsys.readouterr().err
     (tmp_path / "k").mkdir()

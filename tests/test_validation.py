@@ -105,8 +105,7 @@ CASES = [
     # --- text, keys and references
     ("empty-name", dict(sites_csv=sub(SITES, "Quebec Hydro,Quebec", "Quebec Hydro,")), None,
      [("sites.csv", 4, "jurisdiction", "is empty")]),
-    ("formula-name", dict(sites_csv=sub(SITES, "Georgia Tbilisi,", "=HYPERLINK(\"x\"),")), None,
-     [("sites.csv", 5, "site", "starts with '='")]),
+    # A formula-like name is a name now (issue 10): tests/test_trust.py checks it loads and exports neutralised.
     ("control-character", dict(origins_csv=sub(ORIGINS, "Xinjiang,China", "Xin\x07jiang,China")), None,
      [("origins.csv", 3, "origin", "control characters")]),
     ("long-name", dict(origins_csv=sub(ORIGINS, "Xinjiang,China", "Xinjiang,China" + "a" * 300)), None,
@@ -120,7 +119,8 @@ CASES = [
      [("rigs.csv", 5, "hashrate_ths", "not a number"), ("rigs.csv", 5, "model", "duplicate")]),
     ("unknown-origin", dict(fleet_csv=sub(FLEET, "Sichuan,Antminer S9", "Sichaun,Antminer S9")), None,
      [("fleet.csv", 3, "origin", "unknown origin 'Sichaun'"), ("fleet.csv", 3, "origin", "did you mean 'Sichuan'")]),
-    ("unknown-model", dict(fleet_csv=sub(FLEET, "Xinjiang,Antminer S9", "Xinjiang,antminer s9")), None,
+    # "antminer s9" is the same name as "Antminer S9" now (issue 10: case is ignored); a real typo is unknown.
+    ("unknown-model", dict(fleet_csv=sub(FLEET, "Xinjiang,Antminer S9", "Xinjiang,Antminer S9i")), None,
      [("fleet.csv", 5, "model", "not in rigs.csv"), ("fleet.csv", 5, "model", "'Antminer S9'")]),
     ("unknown-lane-site", dict(lanes_csv=sub(LANES, "Ekibastuz", "Ekibastus")), None,
      [("lanes.csv", 2, "site", "unknown site 'Ekibastus'")]),

@@ -27,7 +27,7 @@ import streamlit as st
 import optimizer
 from optimizer.tables import TABLES as TABLE_SPECS
 
-from . import compute
+from . import compute, trust
 from .labels import column_label, table_of_file
 
 TABLES = ("sites", "fleet")
@@ -144,7 +144,9 @@ def _live(table: str) -> dict[tuple[int, str], Any]:
 
 
 def _normalise(value: Any) -> Any:
-    if isinstance(value, bool) or value is None:
+    if value is None:  # a cleared cell
+        return ""
+    if isinstance(value, bool):
         return value
     if isinstance(value, float) and math.isnan(value):
         return ""
@@ -246,15 +248,8 @@ def _validate(scn: optimizer.Scenario, edits: dict[str, dict[tuple[int, str], An
             if col == "exclude":
                 continue
             text = str(value).strip()
-            if text == "":
-                original = cell_text(getattr(scn, table).iloc[row][col])
-                problems.append(f"{_who(scn, table, row)}, {column_label(table, col)}: left empty; type a number "
-                                f"(it was {original})")
-                bad[table].add((row, col))
             full.at[row, col] = text
         frames[table] = full
-    if problems:
-        return frames, problems, bad, None
     try:
         return frames, [], bad, compute.with_tables(scn, frames)
     except optimizer.ScenarioError as exc:
@@ -322,7 +317,36 @@ def _config(table: str) -> dict:
     return cfg
 
 
-def _message_box(table: str, problems: list[str], n_edits: int) -> None:
+def empty_default_notes(scn: optimizer.Scenario, edits: dict[tuple[int, str], Any]) -> list[str]:
+    """'<site>: <column> is empty, so its default applies', for each optional site cell the user emptied."""
+    emptied = [(row, col) for (row, col), value in edits.items()
+               if col in trust.OPTIONAL_SITE_COLUMNS and str(value).strip() == ""]
+    if not emptied:
+        return []
+    frame = pd.DataFrame({"site": scn.sites["site"].to_numpy()})
+    for col in {c for _, c in emptied}:
+        values = scn.sites[col].to_numpy(float).copy()
+        for row, c in emptied:
+            if c == col:
+                values[row] = float("nan")
+        frame[col] = values
+    return trust.empty_defaults(frame)
+
+
+def excluded_on_screen(scn: optimizer.Scenario) -> list[str] | None:
+    """The sites ticked "exclude" in the grid now (None when the user has not touched the ticks)."""
+    base = base_frame(scn, "sites")
+    edits = current_edits("sites", base)
+    if not any(col == "exclude" for _, col in edits):
+        return None
+    flags = base["exclude"].astype(bool).tolist()
+    for (row, col), value in edits.items():
+        if col == "exclude":
+            flags[row] = bool(value)
+    return [name for name, flag in zip(base["site"], flags) if flag]
+
+
+def _message_box(table: str, problems: list[str], n_edits: int, notes: list[str] = ()) -> None:
     """A fixed-height box under a grid: the grid above it never moves, whatever it says."""
     box = st.container(height=MESSAGE_BOX_PX, border=True, key=f"grid_messages_{table}")
     with box:
@@ -333,6 +357,8 @@ def _message_box(table: str, problems: list[str], n_edits: int) -> None:
                 st.markdown("- " + escape_markdown(line))
         elif n_edits:
             st.caption(f":material/edit: {n_edits} cell(s) edited. Every value was read exactly as typed.")
+        for note in notes:
+            st.info(trust.md_escape(note), icon=":material/info:")
         else:
             st.caption("Click a cell to edit it; numbers are read exactly as you type them.")
 
@@ -370,13 +396,18 @@ def render(scn: optimizer.Scenario) -> Edited:
         data = bases[t].copy()
         for (row, col), value in committed(t).items():  # the grid adds its own edits on top
             data.at[row, col] = value
+        data[KEYS[t]] = trust.safe_frame(data[KEYS[t]])  # names a spreadsheet would run are shown neutralised
         shown[t] = st.data_editor(_marks(data, t, set(edits[t]), bad.get(t, set())), key=widget_key(t), hide_index=True,
                                   num_rows="fixed", column_config=_config(t),
                                   width="stretch" if t == "sites" else "content")
-        _message_box(t, per_table_problems[t], len(edits[t]))
+        _message_box(t, per_table_problems[t], len(edits[t]),
+                     empty_default_notes(scn, edits[t]) if t == "sites" else [])
 
-    exclude = shown["sites"]["exclude"].fillna(False).astype(bool).to_numpy()
-    excluded = bases["sites"].loc[exclude, "site"].tolist()
+    exclude = bases["sites"]["exclude"].astype(bool).to_numpy().copy()
+    for (row, col), value in edits["sites"].items():
+        if col == "exclude":
+            exclude[row] = bool(value)
+    excluded = bases["sites"].loc[exclude, "site"].tolist()  # the real names, not the neutralised ones shown
     if not any(c != "exclude" for t in TABLES for (_, c) in edits[t]):
         frames, edited_scn = {}, None  # only exclusions: the tables are the scenario's own
     return Edited(frames, excluded, changed, problems, edited_scn, bad)

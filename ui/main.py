@@ -17,7 +17,7 @@ import streamlit as st
 import optimizer
 from optimizer.tables import TABLES
 
-from . import analysis, compute, controls, editors, headline, mapview, views
+from . import analysis, compute, controls, editors, headline, mapview, trust, views
 
 ICON = Path(__file__).resolve().parents[1] / "static" / "rigshift-icon.png"
 SOURCE = "source"
@@ -101,7 +101,13 @@ def _read_upload(files: list[Any]) -> tuple[dict[str, bytes], str, list[str]]:
     missing = [name for name in REQUIRED_FILES if name not in data]
     current = st.session_state.get("active_source")
     if missing and current:
-        donor = base_scenario(current).files()
+        # The tables as edited on screen, when the user has edited them (README: "combines with what you see").
+        edited = st.session_state["last_good_tables"].get(current)
+        donor_scn = edited or base_scenario(current)
+        donor = donor_scn.files()
+        if "scenario.toml" not in data:  # the sites ticked "exclude" on screen carry over too
+            donor["scenario.toml"] = trust.toml_with_exclusions(
+                donor_scn, editors.excluded_on_screen(base_scenario(current)), data.get("sites.csv"))
         for name in missing:
             data[name] = donor[name]
         if "lanes.csv" not in data and "lanes.csv" in donor:
@@ -180,6 +186,14 @@ def _pin(scn: optimizer.Scenario, res: optimizer.Result, fp: str, source: str) -
 
 
 # ---------------------------------------------------------------- the page
+
+
+def _warnings_box(warnings: list[dict], note: str | None) -> None:
+    """Plausibility warnings (unit slips, unified names, converted coordinates) next to the plan."""
+    lines = [trust.md_escape(w.get("text", "")) for w in warnings] + ([trust.md_escape(note)] if note else [])
+    if lines:
+        st.warning("**Check these inputs** (the plan uses them as given):\n\n" + "\n".join(f"- {x}" for x in lines),
+                   icon=":material/warning:")
 
 
 def _problems_box(title: str, lines: list[str]) -> None:
@@ -275,6 +289,7 @@ def main() -> None:
     except optimizer.ScenarioError as exc:
         settings_problems = [str(p) for p in exc.problems]
         scn = tables
+    scn, cap_note = trust.cap_time_limit(scn)  # a shared server: no upload holds a core for hours
     fp = scn.fingerprint()
     res: optimizer.Result | None = None
     failure: list[str] = []
@@ -322,6 +337,7 @@ def main() -> None:
                        + (f" {len(edited.excluded_sites)} site(s) excluded by you." if edited.excluded_sites else "")
                        + (f" {len(ss[views.PINS])} plan(s) pinned; deltas are against '{baseline['label']}'."
                           if baseline else ""))
+            _warnings_box(shown.summary.get("warnings") or [], cap_note)
 
     if shown is None:
         with tab_export:
@@ -330,11 +346,11 @@ def main() -> None:
     with tab_plan:
         mapview.show(shown_scn, shown, base, edited.excluded_sites)
         st.markdown("#### Allocation")
-        views.allocation_table(shown)
+        views.allocation_table(trust.safe_result(shown))
         st.markdown("#### Sites")
-        views.sites_table(shown)
+        views.sites_table(trust.safe_result(shown))
         st.markdown("#### Exposure by place (state or country)")
-        views.jurisdictions_table(shown)
+        views.jurisdictions_table(trust.safe_result(shown))
     with tab_time:
         if tab_time.open:
             analysis.timeline(shown_scn, shown)

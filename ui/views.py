@@ -14,7 +14,7 @@ import streamlit as st
 import optimizer
 from optimizer.settings import get_value
 
-from . import compute, fmt, headline, tornado
+from . import compute, fmt, headline, tornado, trust
 from .labels import setting_label
 
 
@@ -372,7 +372,8 @@ def compare(scn: optimizer.Scenario, res: optimizer.Result, source: str, fp: str
     table["current vs baseline"] = [_delta(m, res.summary.get(m.field), base["summary"].get(m.field)) or "same"
                                     for m in METRICS]
     st.markdown("**Headline numbers**")
-    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch", key="compare_metrics")
+    st.dataframe(trust.safe_frame(pd.DataFrame(table)).rename(columns=trust.safe_text_cell), hide_index=True,
+                 width="stretch", key="compare_metrics")  # pin names head columns: neutralised like any user text
 
     now = flat_settings(scn.settings)
     diff = [{"setting": setting_label(k), "baseline": _show(base["settings"].get(k)), "current": _show(v)}
@@ -380,7 +381,7 @@ def compare(scn: optimizer.Scenario, res: optimizer.Result, source: str, fp: str
     st.markdown("**Settings that differ**" + ("" if base["source"] == source else
                                                f" (baseline is from scenario '{base['source']}')"))
     if diff:
-        st.dataframe(pd.DataFrame(diff), hide_index=True, key="compare_settings")
+        st.dataframe(trust.safe_frame(pd.DataFrame(diff)), hide_index=True, key="compare_settings")
     else:
         st.caption("Same what-if settings" + (": the difference is in the tables." if base["fp"] != fp else
                                               "; the inputs are identical."))
@@ -390,7 +391,7 @@ def compare(scn: optimizer.Scenario, res: optimizer.Result, source: str, fp: str
     if moves.empty:
         st.caption("The two plans move every rig the same way.")
     else:
-        st.dataframe(moves, hide_index=True, width="stretch", key="compare_moves", column_config={
+        st.dataframe(trust.safe_frame(moves), hide_index=True, width="stretch", key="compare_moves", column_config={
             "baseline_rigs": st.column_config.NumberColumn("baseline rigs", format="%.1f"),
             "current_rigs": st.column_config.NumberColumn("current rigs", format="%.1f"),
             "change": st.column_config.NumberColumn("change", format="%+.1f"),
