@@ -321,9 +321,8 @@ def test_grids_keep_what_is_typed_or_refuse_it_in_place(page, china):
     page.screenshot(path=str(ARTIFACTS / "grid-error.png"))
     assert china.sites.loc[2, "site"] in message_box(page, "sites") and "Capacity (MW)" in message_box(page, "sites")
     # the rows are marked: the check column names the refused and the edited cells
-    assert cell_value(visible_grids(page).nth(0), 2, 2) == "refused: Capacity (MW)"
-    assert cell_value(visible_grids(page).nth(0), 2, 0) == "edited: Capacity (MW)"
-    assert cell_value(visible_grids(page).nth(1), 2, 1) == "refused: Rigs"
+    for grid, row, text in ((0, 2, "refused: Capacity (MW)"), (0, 0, "edited: Capacity (MW)"), (1, 1, "refused: Rigs")):
+        wait_until(lambda: cell_value(visible_grids(page).nth(grid), 2, row) == text, timeout_s=20, what=text)
     assert metric(page, "Plan value") == expected  # the plan keeps the last valid tables
     assert abs(page_top(visible_grids(page).nth(0)) - top_before) < 1, "the sites grid moved"
     assert abs(page_top(visible_grids(page).nth(1)) - fleet_top) < 1, "the fleet grid moved"
