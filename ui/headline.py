@@ -85,10 +85,11 @@ def decision_sentence(summary: dict[str, Any]) -> str:
         return (f"**Relocating does not pay here**: the best plan is worth {fmt.usd(value)}, "
                 f"against {fmt.usd(sell_all)} for selling everything now.")
     gain = value - sell_all
-    payback = summary.get("payback_months")
+    payback = summary.get("cash_payback_months")
     return (f"**Relocating {fmt.rigs(moved)} of {fmt.rigs(total)} rigs is worth {fmt.usd(value)}, against "
             f"{fmt.usd(sell_all)} for selling everything now** ({'+' if gain >= 0 else '-'}{fmt.usd(abs(gain))}"
-            + (f"; the move pays for itself in {payback:.1f} months" if payback is not None and not np.isnan(payback) else "")
+            + (f"; the move's upfront costs are repaid in {payback:.1f} months" if payback is not None
+               and not np.isnan(payback) else "")
             + ").")
 
 

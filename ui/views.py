@@ -31,7 +31,7 @@ class Metric:
 
     def text(self, summary: dict[str, Any]) -> str:
         """What the app prints for this metric of a plan."""
-        if self.field == "payback_months" and (summary.get("rigs_relocated") or 0) < 0.5:
+        if self.field == "cash_payback_months" and (summary.get("rigs_relocated") or 0) < 0.5:
             return "n/a"
         return self.show(summary.get(self.field))
 
@@ -49,12 +49,11 @@ METRICS = [
     Metric("Power used", "mw_relocated", fmt.mw, "MW drawn at the new sites, cooling overhead included."),
     Metric("Power price", "avg_power_usd_kwh", fmt.usd_per_kwh,
            "Average power price of the sites used (USD per kWh), weighted by MW.", lower_is_better=True),
-    Metric("Ban chance", "ban_probability_weighted", fmt.pct,
-           "Chance that a site in the plan is forced to stop within the horizon, weighted by hashrate.",
-           lower_is_better=True),
+    Metric("Ban chance", "expected_share_hashrate_banned", fmt.pct,
+           "Expected share of the moved hashrate that a ban stops within the horizon.", lower_is_better=True),
     Metric("Upfront spend", "upfront_usd", fmt.usd, "Freight, import duty and site opening costs, paid before any rig earns.",
            lower_is_better=True),
-    Metric("Payback", "payback_months", fmt.months,
+    Metric("Payback", "cash_payback_months", fmt.months,
            "Months until the moved rigs' expected, discounted earnings repay the upfront spend.",
            lower_is_better=True),
 ]
@@ -66,7 +65,7 @@ def _delta(metric: Metric, now: Any, before: Any) -> str | None:
     d = float(now) - float(before)
     if abs(d) < 1e-9 * max(1.0, abs(float(before))) or metric.show(now) == metric.show(before):
         return None  # no change at the precision shown: no (red) "+0.0000"
-    text = metric.show(abs(d)) if metric.field not in ("ban_probability_weighted",) else f"{100 * abs(d):.1f} pts"
+    text = metric.show(abs(d)) if metric.field != "expected_share_hashrate_banned" else f"{100 * abs(d):.1f} pts"
     return ("+" if d > 0 else "-") + text
 
 
