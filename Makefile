@@ -7,7 +7,7 @@ PORT ?= 8501
 SCENARIO ?= datasets/china-2021
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test bench install install-dev browser solve clean
+.PHONY: run test bench install install-dev browser postgres report-libs solve clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON_BOOT) -m venv $(VENV)
@@ -28,15 +28,30 @@ browser:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
 	fi
 
-run: install
+# Debian's PostgreSQL server for the library's concurrency tests (the fixture starts its own throwaway server).
+postgres:
+	@if [ ! -d /usr/lib/postgresql ]; then \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; \
+	fi
+
+# Pango and fonts for WeasyPrint's PDF reports (python -m optimizer report, the app's report button).
+# Offline without them, `make run` still starts: only the PDF download says what is missing.
+report-libs:
+	@if ! /sbin/ldconfig -p | grep -q libpangoft2-1.0; then \
+		($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core) \
+		|| echo "warning: could not install Pango; PDF reports need it (HTML and XLSX reports work)"; \
+	fi
+
+run: install report-libs
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
-test: install-dev browser
+test: install-dev browser postgres report-libs
 	$(PY) -m pytest
 
 bench: install-dev
 	$(PY) -m bench
 	$(PY) -m bench.risk
+	$(PY) -m bench.targets
 
 solve: install
 	$(PY) -m optimizer solve $(SCENARIO) --out out/$(notdir $(SCENARIO))

@@ -34,6 +34,7 @@ def main() -> None:
         timings["write"] = time.perf_counter() - t
         result.update(objective=res.summary["objective_usd"], variables=res.summary["n_variables"],
                       constraints=res.summary["n_constraints"], status=res.summary["status"], backend=res.summary["backend"])
+        result.update(mip_gap=res.summary["mip_gap"], best_bound=res.summary["best_bound_usd"])
     else:
         scn = scn.with_overrides({"solver.prune_dominated": False})
         t = time.perf_counter()

@@ -13,6 +13,7 @@ KPIs) and analysis.py (shadow prices, entry prices, payback, explain); engine.py
 from .analysis import breakdown
 from .economics import compute as compute_economics, hashprice_today, margin_path
 from .engine import solve
+from .planner import Planner
 from .errors import InfeasibleError, Problem, ScenarioError, SolverFailure
 from .results import Result
 from .scenario import Scenario, load_scenario, read_zip, scenario_from_files
@@ -22,4 +23,5 @@ __all__ = [
     "ALL_KEYS", "InfeasibleError", "Problem", "Result", "Scenario", "ScenarioError", "Settings",
     "SolverFailure", "breakdown", "compute_economics", "hashprice_today", "load_scenario", "margin_path", "read_zip",
     "scenario_from_files", "solve",
+    "Planner",
 ]

@@ -50,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--history", required=True, help="history folder: market.csv (realised hashprice) and bans.csv")
     b.add_argument("--out", required=True, help="output folder")
     b.add_argument("--plan", help="allocation.csv of the plan (default: the plan `solve` makes)")
+    # The workspace (saved-scenario library, decision report) lives outside the model pipeline.
+    from workspace.cli import add_commands
+
+    add_commands(sub, common)
     return p
 
 
@@ -207,7 +211,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = {"solve": _cmd_solve, "explain": _cmd_explain, "validate": _cmd_validate,
-               "backtest": _cmd_backtest}.get(args.command)
+               "backtest": _cmd_backtest}.get(args.command) or getattr(args, "handler", None)
     if command is None:
         from .risk_cli import COMMANDS
 

@@ -70,9 +70,10 @@ def violations(scn: Scenario, econ: Economics, model, raw, check_objective: bool
         return f"{origins[g]} / {models[g]}"
 
     # Nonnegativity.
-    neg = np.nonzero(x_all < -RIG_TOL)[0]
+    plan_cols = x_all[: model.n_cols - len(model.extra_names)]  # the risk model's eta is free: not a decision
+    neg = np.nonzero(plan_cols < -RIG_TOL)[0]
     if len(neg):
-        out.append(f"{len(neg)} decision(s) are negative (lowest {x_all[neg].min():.6g})")
+        out.append(f"{len(neg)} decision(s) are negative (lowest {plan_cols[neg].min():.6g})")
     # Selling and storing only where allowed (the columns are absent otherwise; a caller may still pass them).
     if not pol.allow_sell and np.any(np.abs(sell) > RIG_TOL):
         out.append("rigs are sold although selling is switched off")

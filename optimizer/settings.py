@@ -166,7 +166,9 @@ _DECLARED: tuple[Setting, ...] = (
             "the solver stops here and returns the best plan found", **_between(0, 1e6, lo_open=True)),
     Setting("solver.backend", "str", "auto", "", "Solver path",
             "extension: \"pulp\" (the modeller of record), \"direct\" (the same matrix straight into HiGHS), "
-            "\"auto\" (direct above 20,000 columns; CBC always goes through PuLP)", **_one_of("auto", "pulp", "direct")),
+            "\"columns\" (column generation on the same matrix, for LPs where selling or storing is allowed), "
+            "\"auto\" (above 20,000 columns: columns for such LPs when lp_algorithm is \"auto\", else direct; "
+            "CBC always goes through PuLP)", **_one_of("auto", "pulp", "direct", "columns")),
     Setting("solver.lp_algorithm", "str", "auto", "", "LP algorithm",
             "extension: HiGHS's LP algorithm, \"simplex\", \"ipm\" (interior point with crossover), \"choose\" "
             "(HiGHS's own choice), \"auto\" (ipm above 20,000 columns, else choose)",

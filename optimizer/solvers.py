@@ -25,6 +25,7 @@ import pulp
 
 from . import cbcstatus
 from .errors import SolverFailure
+from . import mip_start, transport
 from .model import LinearModel, to_pulp
 from .settings import SolverSettings
 
@@ -73,6 +74,8 @@ def choose_backend(model: LinearModel, settings: SolverSettings) -> str:
         return "pulp"
     if settings.backend == "auto":
         return "direct" if model.n_cols > DIRECT_ABOVE_COLUMNS else "pulp"
+    if settings.backend == "columns" and settings.name != "highs":
+        return "pulp"
     return settings.backend
 
 
@@ -96,6 +99,11 @@ def _highs_options(model: LinearModel, settings: SolverSettings) -> dict[str, ob
 
 def solve_model(model: LinearModel, settings: SolverSettings) -> RawSolution:
     backend = choose_backend(model, settings)
+    if backend == "columns" or (backend == "direct" and settings.backend == "auto" and settings.lp_algorithm == "auto"
+                                and model.n_cols > transport.COLUMNS_ABOVE and transport.eligible(model, settings)):
+        if transport.eligible(model, settings):
+            return transport.solve_columns(model, settings)  # issue 13: column generation, same optimum
+        backend = "direct"
     if backend == "direct":
         if settings.name != "highs":
             raise SolverFailure("the direct backend feeds HiGHS only; use backend 'pulp' with CBC")
@@ -144,6 +152,12 @@ def _solve_direct(model: LinearModel, settings: SolverSettings) -> RawSolution:
     for key, value in _highs_options(model, settings).items():
         h.setOptionValue(key, value)
     h.passModel(lp)
+    start = None
+    if mip_start.wanted(model, settings):  # issue 13: a good first plan, then HiGHS's search
+        start, left = mip_start.prepare(model, settings)
+        h.setOptionValue("time_limit", left)
+        if mip_start.usable(model, start):
+            mip_start.apply(h, start)
     build = time.perf_counter() - t0
     t1 = time.perf_counter()
     h.run()
@@ -151,6 +165,8 @@ def _solve_direct(model: LinearModel, settings: SolverSettings) -> RawSolution:
     status, gap, bound = _highs_status(h, model.mode)
     if status == "infeasible":
         return RawSolution("infeasible", np.nan, np.zeros(model.n_cols), None, None, None, "highs", "direct", seconds, build)
+    if start is not None:
+        gap, bound = mip_start.tighten(float(h.getInfo().objective_function_value), gap, bound, start)
     sol = h.getSolution()
     x = np.asarray(sol.col_value, float)
     # HiGHS reports duals of the problem as posed; with sense kMaximize they are d(obj)/d(rhs) already.
@@ -195,6 +211,8 @@ def _solve_pulp(model: LinearModel, settings: SolverSettings) -> RawSolution:
     if settings.name == "highs":
         solver = pulp.HiGHS(msg=False, mip=model.mode == "mip")
         solver.optionsDict.update(_highs_options(model, settings))  # applied by PuLP after it makes its Highs()
+        if mip_start.wanted(model, settings):  # issue 13: a good first plan, then HiGHS's search
+            solver = mip_start.started_pulp_highs(model, settings, variables, solver)
         _run(prob, solver)
         seconds = time.perf_counter() - t1
         h = prob.solverModel

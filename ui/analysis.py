@@ -315,7 +315,7 @@ def breakeven_hashprice(scn: optimizer.Scenario, w: np.ndarray, iterations: int 
     return np.where(~ok_lo & ok_hi, E.hashprice_today(scn) * np.sqrt(lo * hi), np.nan)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32, ttl=3600)
 def _site_economics(fp: str, _scn: optimizer.Scenario, _res: optimizer.Result) -> pd.DataFrame:
     return site_economics(_scn, _res)
 

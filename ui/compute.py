@@ -3,22 +3,47 @@
 The engine does the work; this module only decides what to remember. A scenario's
 fingerprint covers its tables and settings, so a key built from it changes exactly when
 the plan could change. Scenario objects travel as ``_scn`` (unhashed) beside their key.
+
+No cache hands one session's data to another: scenarios built from a user's uploads or
+table edits are remembered in that session only (``_session_memo``); the process-wide
+caches are ``st.cache_data`` (each caller gets its own copy, so nobody can change what
+another session sees), keyed by a hash of the full inputs (a hit needs the very same
+inputs), bounded in entries and in time.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Hashable, TypeVar
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 import optimizer
+from optimizer import tables as T
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATASET = "china-2021"
+CACHE_TTL_S = 3600  # process-wide entries live an hour at most
+V = TypeVar("V")
+
+
+def _session_memo(name: str, key: Hashable, make: Callable[[], V], max_entries: int) -> V:
+    """Remember ``make()`` under ``key`` in this browser session only (least recently used go first)."""
+    store: OrderedDict[Hashable, Any] = st.session_state.setdefault(f"_memo_{name}", OrderedDict())
+    if key in store:
+        store.move_to_end(key)
+        return store[key]
+    value = make()
+    store[key] = value
+    while len(store) > max_entries:
+        store.popitem(last=False)
+    return value
 
 
 def datasets_dir() -> Path:
@@ -41,14 +66,45 @@ def _folder_stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file()))
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
+_TABLE_HASHES: dict[tuple[int, ...], tuple[tuple, Any]] = {}  # frames (kept alive) -> sha256 state after them
+_TABLE_HASHES_MAX = 16
+_TABLE_HASHES_LOCK = threading.Lock()
+
+
+def fingerprint(scn: optimizer.Scenario) -> str:
+    """``scn.fingerprint()``, with the tables' part remembered by the identity of their frames.
+
+    What-ifs keep the same table objects (``with_overrides``), so a rerun hashes only the settings
+    instead of every table again (issue 13: reruns that change nothing cost little)."""
+    frames = tuple(getattr(scn, name) for name in T.TABLES)
+    key = tuple(id(f) for f in frames)
+    with _TABLE_HASHES_LOCK:
+        hit = _TABLE_HASHES.get(key)
+    if hit is None or any(a is not b for a, b in zip(hit[0], frames)):
+        h = hashlib.sha256()
+        for frame in frames:
+            h.update(pd.util.hash_pandas_object(frame.drop(columns=["_row"], errors="ignore"), index=False).values.tobytes())
+        hit = (frames, h)
+        with _TABLE_HASHES_LOCK:
+            if len(_TABLE_HASHES) >= _TABLE_HASHES_MAX:
+                _TABLE_HASHES.pop(next(iter(_TABLE_HASHES)))
+            _TABLE_HASHES[key] = hit
+    h = hit[1].copy()
+    h.update(repr(scn.settings).encode())
+    return h.hexdigest()[:16]
+
+
+@st.cache_data(show_spinner=False, max_entries=16, ttl=CACHE_TTL_S)
 def _load_builtin(path: str, stamp: tuple) -> optimizer.Scenario:
     return optimizer.load_scenario(path)
 
 
 def load_builtin(name: str) -> optimizer.Scenario:
+    """A built-in scenario: loaded once per process (each session gets its own copy), and kept as one
+    object per session so the tables' fingerprint is remembered by identity across reruns."""
     folder = datasets_dir() / name
-    return _load_builtin(str(folder), _folder_stamp(folder))
+    stamp = _folder_stamp(folder)
+    return _session_memo("builtin", (str(folder), stamp), lambda: _load_builtin(str(folder), stamp), max_entries=4)
 
 
 def files_digest(files: dict[str, bytes]) -> str:
@@ -58,18 +114,10 @@ def files_digest(files: dict[str, bytes]) -> str:
     return h.hexdigest()[:16]
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
-def _scenario_from_files(digest: str, name: str, _files: dict[str, bytes]) -> optimizer.Scenario:
-    return optimizer.scenario_from_files(_files, name=name)
-
-
 def scenario_from_files(files: dict[str, bytes], name: str) -> optimizer.Scenario:
-    return _scenario_from_files(files_digest(files), name, files)
-
-
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _with_tables(base_fp: str, edits_key: str, _base: optimizer.Scenario, _frames: dict[str, pd.DataFrame]) -> optimizer.Scenario:
-    return _base.with_tables(**_frames)
+    """An uploaded (or saved) scenario, validated once per distinct file set in this session."""
+    return _session_memo("uploads", (files_digest(files), name),
+                         lambda: optimizer.scenario_from_files(files, name=name), max_entries=16)
 
 
 def frame_key(frame: pd.DataFrame) -> str:
@@ -80,17 +128,39 @@ def frame_key(frame: pd.DataFrame) -> str:
 def with_tables(base: optimizer.Scenario, frames: dict[str, pd.DataFrame]) -> optimizer.Scenario:
     """``base.with_tables(**frames)``, validated by the engine once per distinct edit."""
     key = "|".join(f"{name}:{frame_key(frames[name])}" for name in sorted(frames))
-    return _with_tables(base.fingerprint(), key, base, frames)
+    return _session_memo("edits", (fingerprint(base), key), lambda: base.with_tables(**frames), max_entries=32)
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def _solve(fp: str, _scn: optimizer.Scenario) -> optimizer.Result:
-    return optimizer.solve(_scn)
+@st.cache_data(show_spinner=False, max_entries=512, ttl=CACHE_TTL_S)
+def _solve(fp: str, _scn: optimizer.Scenario, _planner: optimizer.Planner | None = None) -> optimizer.Result:
+    return _planner.solve_scenario(_scn) if _planner is not None else optimizer.solve(_scn)
+
+
+PLANNER_KEY = "_rigshift_planner"
+
+
+def session_planner() -> optimizer.Planner | None:
+    """This session's planner (one kept HiGHS model per session; issue 13), made on first use."""
+    try:
+        planner = st.session_state.get(PLANNER_KEY)
+        if planner is None:
+            planner = st.session_state[PLANNER_KEY] = optimizer.Planner(None)
+        return planner
+    except Exception:  # noqa: BLE001 - outside a Streamlit session (bare-mode scripts, tests): no planner
+        return None
+
+
+def large(scn: optimizer.Scenario) -> bool:
+    """Marketplace-sized: more (rig batch, site) pairs than the engine's column-generation threshold.
+    Small scenarios solve in milliseconds cold, and cold solves give exactly optimizer.solve's plan
+    (a warm re-solve may land on another, equally good plan where the optimum is not unique)."""
+    return int((scn.fleet["count"] > 0).sum()) * len(scn.sites) > optimizer.transport.COLUMNS_ABOVE
 
 
 def solve(scn: optimizer.Scenario, fp: str | None = None) -> optimizer.Result:
-    """The engine's plan; raises what optimizer.solve raises (errors are never cached)."""
-    return _solve(fp or scn.fingerprint(), scn)
+    """The engine's plan (warm from this session's planner on marketplace-sized scenarios); raises
+    what optimizer.solve raises (errors are never cached)."""
+    return _solve(fp or fingerprint(scn), scn, session_planner() if large(scn) else None)
 
 
 # ---------------------------------------------------------------- sensitivity
@@ -105,9 +175,10 @@ class Sweep:
     current_value: float
 
 
-def _point(scn: optimizer.Scenario, key: str, value: float) -> dict:
+def _point(scn: optimizer.Scenario, key: str, value: float, planner: optimizer.Planner | None = None) -> dict:
     try:
-        s = optimizer.solve(scn.with_overrides({key: float(value)}), details=False).summary
+        moved = scn.with_overrides({key: float(value)})
+        s = (planner.solve_scenario(moved, details=False) if planner else optimizer.solve(moved, details=False)).summary
         return {"value": float(value), "objective_usd": s["objective_usd"], "rigs_relocated": s["rigs_relocated"],
                 "rigs_sold": s["rigs_sold"], "rigs_idle": s["rigs_idle"], "status": s["status"]}
     except (optimizer.InfeasibleError, optimizer.SolverFailure) as exc:
@@ -122,37 +193,40 @@ def sweep_grid(current: float, lo_factor: float, hi_factor: float, n: int) -> li
     return sorted(grid)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=64, ttl=CACHE_TTL_S)
 def _sweep(fp: str, key: str, grid: tuple[float, ...], _scn: optimizer.Scenario) -> pd.DataFrame:
-    return pd.DataFrame([_point(_scn, key, v) for v in grid])
+    planner = optimizer.Planner(_scn)  # neighbouring points re-solve warm from one kept model
+    return pd.DataFrame([_point(_scn, key, v, planner) for v in grid])
 
 
 def sweep(scn: optimizer.Scenario, key: str, grid: list[float], fp: str | None = None) -> Sweep:
     current = float(getattr(getattr(scn.settings, key.split(".")[0]), key.split(".")[1]))
-    return Sweep(key, _sweep(fp or scn.fingerprint(), key, tuple(grid), scn), current)
+    return Sweep(key, _sweep(fp or fingerprint(scn), key, tuple(grid), scn), current)
 
 
-def _relocates(scn: optimizer.Scenario, btc_price_usd: float) -> bool:
+def _relocates(scn: optimizer.Scenario, btc_price_usd: float, planner: optimizer.Planner | None = None) -> bool:
     try:
-        res = optimizer.solve(scn.with_overrides({"market.btc_price_usd": float(btc_price_usd)}), details=False)
+        moved = scn.with_overrides({"market.btc_price_usd": float(btc_price_usd)})
+        res = planner.solve_scenario(moved, details=False) if planner else optimizer.solve(moved, details=False)
     except (optimizer.InfeasibleError, optimizer.SolverFailure):
         return False
     return res.summary["rigs_relocated"] > 0.5
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=64, ttl=CACHE_TTL_S)
 def _breakeven(fp: str, tolerance_usd: float, _scn: optimizer.Scenario) -> float | None:
     current = _scn.settings.market.btc_price_usd
-    if _relocates(_scn, 0.0):
+    planner = optimizer.Planner(_scn)  # the bisection's solves re-solve warm from one kept model
+    if _relocates(_scn, 0.0, planner):
         return 0.0  # relocating pays even with a worthless coin (e.g. a fixed hashprice)
     lo, hi = 0.0, max(current, 1000.0)
-    while not _relocates(_scn, hi):
+    while not _relocates(_scn, hi, planner):
         lo, hi = hi, hi * 2
         if hi > 64 * max(current, 1000.0):
             return None  # no price we would call plausible makes relocation pay
     while hi - lo > tolerance_usd:
         mid = (lo + hi) / 2
-        if _relocates(_scn, mid):
+        if _relocates(_scn, mid, planner):
             hi = mid
         else:
             lo = mid
@@ -165,4 +239,27 @@ def breakeven_btc_price(scn: optimizer.Scenario, tolerance_usd: float = 50.0, fp
     Found by bisection on whole solves, to within ``tolerance_usd``; None if relocation
     does not pay below 64 times today's price. Only meaningful when hashprice is derived.
     """
-    return _breakeven(fp or scn.fingerprint(), tolerance_usd, scn)
+    return _breakeven(fp or fingerprint(scn), tolerance_usd, scn)
+
+
+# ---------------------------------------------------------------- downloads (issue 13: built once per plan)
+
+
+@st.cache_data(show_spinner=False, max_entries=32, ttl=CACHE_TTL_S)
+def _plan_files(fp: str, _res: optimizer.Result) -> dict[str, str]:
+    return _res.files()
+
+
+def plan_files(scn: optimizer.Scenario, res: optimizer.Result) -> dict[str, str]:
+    """``res.files()`` for the plan of ``scn``, built once per scenario fingerprint."""
+    return _plan_files(fingerprint(scn), res)
+
+
+@st.cache_data(show_spinner=False, max_entries=32, ttl=CACHE_TTL_S)
+def _scenario_zip(fp: str, _scn: optimizer.Scenario) -> bytes:
+    return _scn.to_zip()
+
+
+def scenario_zip(scn: optimizer.Scenario) -> bytes:
+    """``scn.to_zip()``, built once per scenario fingerprint."""
+    return _scenario_zip(fingerprint(scn), scn)

@@ -18,6 +18,7 @@ import optimizer
 from optimizer.tables import TABLES
 
 from . import analysis, compute, controls, editors, headline, mapview, trust, views
+from . import workspace as team_workspace
 
 ICON = Path(__file__).resolve().parents[1] / "static" / "rigshift-icon.png"
 SOURCE = "source"
@@ -175,6 +176,12 @@ def _reset_whatifs() -> None:
         controls.apply_defaults(base_scenario(source).settings)
 
 
+@st.fragment
+def _pin_name_box() -> None:
+    st.text_input("Name for the pinned plan", key="pin_name", placeholder="name this plan (optional)",
+                  label_visibility="collapsed")
+
+
 def _pin(scn: optimizer.Scenario, res: optimizer.Result, fp: str, source: str) -> None:
     pins = st.session_state[views.PINS]
     name = (st.session_state.get("pin_name") or "").strip()
@@ -205,6 +212,7 @@ def main() -> None:
     st.set_page_config(page_title="Rigshift", page_icon=str(ICON), layout="wide")
     headline.style()
     _init()
+    team_workspace.start()  # restore the autosave named in the URL, or open the plan a link names
     ss = st.session_state
     builtins = compute.builtin_names()
     options = builtins + list(ss[UPLOADS])
@@ -231,6 +239,7 @@ def main() -> None:
         if ss["upload_notice"]:
             st.success(ss["upload_notice"], icon=":material/check_circle:")
         side_notice = st.container()
+        library_box = st.container()  # the workspace panel is drawn here once the plan is solved
 
     if not options:
         return
@@ -290,7 +299,7 @@ def main() -> None:
         settings_problems = [str(p) for p in exc.problems]
         scn = tables
     scn, cap_note = trust.cap_time_limit(scn)  # a shared server: no upload holds a core for hours
-    fp = scn.fingerprint()
+    fp = compute.fingerprint(scn)
     res: optimizer.Result | None = None
     failure: list[str] = []
     try:
@@ -310,6 +319,8 @@ def main() -> None:
     if res is None and ss["last_plan"] is not None:
         _, shown_scn, shown = ss["last_plan"]
 
+    team_workspace.panel(library_box, source=source, base=base, overrides=overrides, scn=scn, res=res,
+                         has_edits=edited.changed)
     with problems_area:
         if settings_problems:
             _problems_box("Some what-if values are not valid:", settings_problems)
@@ -324,8 +335,8 @@ def main() -> None:
         with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
             st.markdown(f"### {scn.name}: relocation plan" + (" (last plan that solved)" if stale and shown else ""),
                         width="stretch")
-            st.text_input("Name for the pinned plan", key="pin_name", placeholder="name this plan (optional)",
-                          label_visibility="collapsed", width=220)
+            with st.container(width=220):
+                _pin_name_box()  # a fragment: typing a name reruns only this box (issue 13)
             st.button("Pin this plan", key="pin", type="primary", icon=":material/push_pin:", disabled=res is None,
                       on_click=_pin, args=(scn, res, fp, source), width="content",
                       help="Keep this plan to compare against (Compare tab); pin as many as you like.")

@@ -54,7 +54,11 @@ class _Deck(pdk.Deck):
     """A Deck serialised compactly (pydeck pretty-prints, about twice the bytes)."""
 
     def to_json(self) -> str:
-        return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
+        cached = self.__dict__.get("_rigshift_json")
+        if cached is None:  # serialised once per built deck
+            cached = json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
+            self.__dict__["_rigshift_json"] = cached
+        return cached
 
 
 class CachedDeck:
@@ -238,8 +242,26 @@ def arc_rows(flow: pd.DataFrame) -> list[dict]:
 # ---------------------------------------------------------------- the deck
 
 
+_BUILT: dict[tuple, pdk.Deck] = {}
+_BUILT_MAX = 16
+
+
 def build(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.ViewState,
           excluded_sites: list[str] | tuple[str, ...] = ()) -> pdk.Deck:
+    """The map for a plan; the same (scenario, plan, view, exclusions) reuses the built Deck and its JSON."""
+    key = (scn.fingerprint(), res.summary.get("objective_usd"), res.summary.get("status"),
+           (initial_view.latitude, initial_view.longitude, initial_view.zoom), tuple(excluded_sites))
+    deck = _BUILT.get(key)
+    if deck is None:
+        deck = _build(scn, res, initial_view, excluded_sites)
+        if len(_BUILT) >= _BUILT_MAX:
+            _BUILT.pop(next(iter(_BUILT)))
+        _BUILT[key] = deck
+    return deck
+
+
+def _build(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.ViewState,
+           excluded_sites: list[str] | tuple[str, ...] = ()) -> pdk.Deck:
     """The map as a pydeck Deck: countries, flows (arcs), sites and origins (markers that keep a pixel size)."""
     layers = [
         pdk.Layer("GeoJsonLayer", COUNTRIES_URL, id="countries", stroked=True, filled=True,
@@ -301,7 +323,7 @@ def legend_html() -> str:
 # ---------------------------------------------------------------- on the page
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=64, ttl=3600)
 def _cached_json(key: str, _scn: optimizer.Scenario, _res: optimizer.Result, view: tuple[float, float, float],
                  excluded_sites: tuple[str, ...]) -> str:
     lat, lon, zoom = view

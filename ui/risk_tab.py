@@ -30,7 +30,7 @@ class Outcomes:
     summary: dict
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32, ttl=3600)
 def _samples(fp: str, n: int, seed: int, _scn: optimizer.Scenario) -> sampler.SampleSet:
     with Runner.from_env() as runner:
         return sampler.draw(_scn, n, seed, mapper=lambda fn, items: runner.map(_star, items, fn=fn))
@@ -40,7 +40,7 @@ def _star(item: tuple, fn):
     return fn(*item)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32, ttl=3600)
 def _outcomes(fp: str, n: int, seed: int, _scn: optimizer.Scenario, _res: optimizer.Result) -> Outcomes:
     smp = _samples(fp, n, seed, _scn)
     econ = economics.compute(_scn)
@@ -59,7 +59,7 @@ def _outcomes(fp: str, n: int, seed: int, _scn: optimizer.Scenario, _res: optimi
     return Outcomes(npv, fan, summary)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
 def _frontier(fp: str, n: int, seed: int, _scn: optimizer.Scenario) -> risk.Frontier:
     smp = _samples(fp, n, seed, _scn)
     with Runner.from_env() as runner:
@@ -80,7 +80,7 @@ def _pin_frontier_plan(scn: optimizer.Scenario, fr: risk.Frontier, source: str, 
                                                                       scn_w.fingerprint()))
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
 def _stress(fp: str, month: int, _scn: optimizer.Scenario) -> pd.DataFrame:
     with Runner.from_env() as runner:
         return risk.stress(_scn, month, runner).table

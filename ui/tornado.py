@@ -99,7 +99,7 @@ def tornado(scn: optimizer.Scenario) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("swing_usd", ascending=False).reset_index(drop=True)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32, ttl=3600)
 def cached(fp: str, _scn: optimizer.Scenario) -> pd.DataFrame:
     return tornado(_scn)
 

@@ -443,7 +443,7 @@ def scenario_zip_name(name: str) -> str:
 
 def export(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool) -> None:
     st.markdown("The plan's files, byte for byte as `python -m optimizer solve` writes them:")
-    files = res.files() if res is not None else {}
+    files = compute.plan_files(scn, res) if res is not None else {}
     cols = st.columns(4)
     for col, (name, mime) in zip(cols, [("allocation.csv", "text/csv"), ("sites.csv", "text/csv"),
                                         ("jurisdictions.csv", "text/csv"), ("summary.json", "application/json")]):
@@ -454,6 +454,6 @@ def export(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool) -
     st.markdown("The whole scenario as it stands here - your table edits and every what-if value in "
                 "`scenario.toml` - as a zip that the app (upload it) and the CLI load back to this same plan:")
     zip_name = scenario_zip_name(scn.name)
-    st.download_button("scenario.zip", scn.to_zip(), file_name=zip_name, mime="application/zip",
+    st.download_button("scenario.zip", compute.scenario_zip(scn), file_name=zip_name, mime="application/zip",
                        key="dl_scenario_zip", on_click="ignore", icon=":material/folder_zip:")
     st.code(f"unzip {zip_name} -d my-scenario && python -m optimizer solve my-scenario --out out/", language="bash")

@@ -1,0 +1,40 @@
+"""Issue 13's cheap reruns: the app's remembered fingerprint is the engine's, the map specification and
+download bytes are built once per plan, and the basemap is served as a static file."""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import optimizer
+from ui import compute, mapview
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_remembered_fingerprint_equals_the_engines():
+    scn = optimizer.load_scenario(ROOT / "datasets" / "china-2021")
+    for s in (scn, scn.with_overrides({"market.btc_price_usd": 41000.0}), scn,
+              scn.with_tables(sites=scn.sites.assign(capacity_mw=scn.sites["capacity_mw"] * 2))):
+        assert compute.fingerprint(s) == s.fingerprint()
+        assert compute.fingerprint(s) == s.fingerprint()  # and again from the remembered tables
+
+
+def test_map_spec_built_once_per_plan():
+    scn = optimizer.load_scenario(ROOT / "datasets" / "china-2021")
+    res = optimizer.solve(scn)
+    view = mapview.view_state(scn)
+    a = mapview.build(scn, res, view)
+    assert mapview.build(scn, res, view) is a
+    assert a.to_json() is a.to_json()  # serialised once
+    moved = scn.with_overrides({"market.btc_price_usd": 20000.0})
+    b = mapview.build(moved, optimizer.solve(moved), view)
+    assert b is not a and b.to_json() != a.to_json()
+
+
+def test_basemap_is_served_statically():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["enableStaticServing"] is True
+    assert (ROOT / "static" / mapview.COUNTRIES.name).read_bytes() == mapview.COUNTRIES.read_bytes()
+    scn = optimizer.load_scenario(ROOT / "datasets" / "china-2021")
+    text = mapview.build(scn, optimizer.solve(scn), mapview.view_state(scn)).to_json()
+    assert mapview.COUNTRIES_URL in text and '"FeatureCollection"' not in text

@@ -1,0 +1,625 @@
+"""The app's workspace: the library panel, autosave and restore, links to a plan, the report.
+
+- **Autosave.** Every rerun that changes what the user has (source, uploads, table edits, what-if
+  controls, pins) writes it to the library database under the browser tab's workspace id, which
+  rides in the URL as ``?ws=...``. Reloading the page (same URL) restores it; a closed tab
+  reopened from history does too.
+- **Links.** The URL also names the plan: ``scenario=NAME&owner=WHO&v=N`` for a library entry
+  (``dataset=NAME`` for a built-in scenario) plus every what-if that differs from the scenario's
+  own settings, as ``section.key=value`` (TOML values). The link shown in the panel leaves out
+  ``ws`` so a colleague who opens it gets the same plan in a workspace of their own.
+- **Library.** Save, open, rename, duplicate and delete named scenarios (tables with edits,
+  settings, controls, pins and the plan's result); see ``workspace.repository``.
+- **Report.** One click downloads the decision report (HTML, PDF) or the workbook (XLSX).
+
+Who you are: the logged-in e-mail when the app runs with Streamlit's login (``st.login``),
+else the name typed in the panel (default ``guest``). Your saves, renames and deletes only
+touch your own entries; everyone can open and duplicate everyone's.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import threading
+import time
+import tomllib
+import uuid
+from typing import Any, Callable
+from urllib.parse import urlencode, urlsplit
+
+import pandas as pd
+import streamlit as st
+import tomli_w
+
+import optimizer
+from optimizer.settings import get_value
+
+from . import compute, controls, fmt, views
+
+WS_PARAM = "ws"
+USER_KEY = "ws_user"
+REFS = "ws_library_refs"  # source label -> {"owner", "name", "version"}
+LIBRARY_PREFIX = "library: "
+UPLOADS = "uploads"  # as ui.main.UPLOADS
+UPLOAD_PREFIX = "upload: "
+MAX_AUTOSAVE_BYTES = 20 * 1024 * 1024
+GUEST = "guest"
+LIST_LIMIT = 300  # newest entries offered in the panel (the CLI lists them all)
+
+
+# ---------------------------------------------------------------- database
+
+
+_failures: dict[str, tuple[float, str]] = {}  # URL -> (when it failed, why): not retried on every rerun
+RETRY_AFTER_S = 60.0
+
+
+def library() -> Any | None:
+    """The configured library (None, with the reason kept for the panel, when it cannot be opened).
+
+    A database that cannot be opened is tried again after RETRY_AFTER_S, not on every rerun
+    (an unreachable server would otherwise stall each slider move for its connect timeout)."""
+    from workspace.config import resolve_url
+
+    url = resolve_url(_url())
+    failed = _failures.get(url)
+    if failed and time.monotonic() - failed[0] < RETRY_AFTER_S:
+        st.session_state["ws_db_error"] = failed[1]
+        return None
+    try:
+        from workspace.repository import Library
+
+        lib = Library(url)
+    except Exception as exc:  # noqa: BLE001 - the app keeps working without a library
+        why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        _failures[url] = (time.monotonic(), why)
+        st.session_state["ws_db_error"] = why
+        return None
+    _failures.pop(url, None)
+    return lib
+
+
+def _url() -> str | None:
+    """st.secrets' [connections.rigshift] url when the app has secrets (env and defaults otherwise)."""
+    import os
+
+    from workspace.config import ENV_URL
+
+    if os.environ.get(ENV_URL):
+        return None  # resolve_url takes it from the environment
+    try:
+        section = st.secrets.get("connections", {}).get("rigshift", {})
+        url = section.get("url") if hasattr(section, "get") else None
+    except Exception:  # noqa: BLE001 - no secrets file at all
+        url = None
+    return url or None
+
+
+def current_user() -> str:
+    try:
+        if st.user.is_logged_in and st.user.get("email"):
+            return str(st.user.get("email"))
+    except Exception:  # noqa: BLE001 - auth not configured
+        pass
+    return (st.session_state.get(USER_KEY) or "").strip() or GUEST
+
+
+def _logged_in() -> bool:
+    try:
+        return bool(st.user.is_logged_in)
+    except Exception:  # noqa: BLE001
+        return False
+
+
+# ---------------------------------------------------------------- pins and files as JSON
+
+
+def _b64(files: dict[str, bytes]) -> dict[str, str]:
+    return {k: base64.b64encode(v).decode() for k, v in files.items()}
+
+
+def _unb64(files: dict[str, str]) -> dict[str, bytes]:
+    return {k: base64.b64decode(v) for k, v in files.items()}
+
+
+def pins_to_json(pins: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for p in pins:
+        out.append({"label": p["label"], "source": p["source"], "fp": p["fp"],
+                    "summary": json.loads(json.dumps(p["summary"], default=_json_default)),
+                    "allocation": p["allocation"].to_json(orient="split", index=False),
+                    "sites": p["sites"].to_json(orient="split", index=False),
+                    "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in p["settings"].items()}})
+    return out
+
+
+def pins_from_json(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for p in items or []:
+        try:
+            out.append({"label": p["label"], "source": p["source"], "fp": p["fp"], "summary": dict(p["summary"]),
+                        "allocation": pd.read_json(io.StringIO(p["allocation"]), orient="split", dtype=False),
+                        "sites": pd.read_json(io.StringIO(p["sites"]), orient="split", dtype=False),
+                        "settings": {k: tuple(v) if isinstance(v, list) else v for k, v in p["settings"].items()}})
+        except (KeyError, ValueError, TypeError):
+            continue  # a pin from an older layout: skip it rather than lose the rest
+    return out
+
+
+def _json_default(v: Any) -> Any:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def result_record(res: optimizer.Result) -> dict[str, Any]:
+    files = res.files()
+    return {"summary": json.loads(files["summary.json"]), "files": files}
+
+
+# ---------------------------------------------------------------- link parameters
+
+
+def encode_value(value: Any) -> str:
+    """A setting as it goes into the URL: TOML syntax (as ``--set``), ``none`` for unset."""
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        value = list(value)
+    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
+
+
+def decode_value(text: str) -> Any:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def whatif_params(base: optimizer.Settings, overrides: dict[str, Any]) -> dict[str, str]:
+    """The what-ifs that differ from the scenario's own settings, as URL parameters."""
+    out = {}
+    for key, value in overrides.items():
+        if key == "policy.exclude_sites":
+            continue  # a table edit: it travels in a saved scenario, not in a link
+        own = get_value(base, key)
+        same = (tuple(value) == tuple(own)) if isinstance(value, (list, tuple)) and isinstance(own, (list, tuple)) else value == own
+        if not same:
+            out[key] = encode_value(value)
+    return out
+
+
+def _link_overrides(params: dict[str, str]) -> dict[str, Any]:
+    keys = set(optimizer.ALL_KEYS) - {"policy.exclude_sites"}
+    return {k: decode_value(v) for k, v in params.items() if k in keys}
+
+
+# ---------------------------------------------------------------- start of a session: restore or open a link
+
+
+def start() -> None:
+    """Once per browser session, before any widget: restore the autosave named by ``?ws=`` or open
+    the plan the URL names; mint a workspace id when there is none."""
+    ss = st.session_state
+    if ss.get("ws_started"):
+        return
+    ss["ws_started"] = True
+    ss.setdefault(REFS, {})
+    params = {k: st.query_params.get(k) for k in st.query_params}
+    ws = (params.get(WS_PARAM) or "").strip()[:64]
+    lib = library()
+    restored = someone_elses = False
+    if ws and lib is not None:
+        try:
+            rec = lib.restore(ws)
+        except Exception as exc:  # noqa: BLE001
+            ss["ws_db_error"] = f"{type(exc).__name__}: {exc}"
+            rec = None
+        if rec is not None:
+            owner, saved_at, state = rec
+            if not _logged_in() or owner == current_user():
+                _restore(state, saved_at)
+                restored = True
+            else:
+                someone_elses = True  # a signed-in colleague opened a URL with your workspace id: not theirs
+    if not ws or someone_elses:
+        ws = uuid.uuid4().hex[:16]
+    ss["ws_id"] = ws
+    if not restored:
+        _open_link(params, lib)
+
+
+def _restore(state: dict[str, Any], saved_at: Any) -> None:
+    ss = st.session_state
+    if state.get("user") and not _logged_in():
+        ss[USER_KEY] = state["user"]
+    uploads = {label: _unb64(files) for label, files in (state.get("uploads") or {}).items()}
+    ss[UPLOADS].update(uploads)
+    ss["memory"].update(state.get("memory") or {})
+    ss[REFS].update(state.get("refs") or {})
+    source = state.get("source")
+    edited = state.get("edited")
+    if source and edited:
+        stem = source.removeprefix(UPLOAD_PREFIX)
+        label = UPLOAD_PREFIX + (stem if stem.endswith("(edited)") else f"{stem} (edited)")
+        ss[UPLOADS][label] = _unb64(edited)
+        ss["memory"][label] = (state.get("memory") or {}).get(source, {})
+        ss[REFS].pop(label, None)
+        source = label
+    if source and (source in ss[UPLOADS] or source in compute.builtin_names()):
+        ss["pending_source"] = source
+    ss[views.PINS] = pins_from_json(state.get("pins") or [])
+    ss["ws_last_digest"] = None
+    when = saved_at.strftime("%Y-%m-%d %H:%M UTC") if hasattr(saved_at, "strftime") else str(saved_at)
+    ss["upload_notice"] = (f"Restored your workspace as you left it ({when})"
+                           + (", table edits included" if edited else "") + ".")
+
+
+def _open_link(params: dict[str, str], lib: Any | None) -> None:
+    """Open the plan a link names: a library entry or a built-in scenario, with its what-ifs."""
+    ss = st.session_state
+    name, dataset = params.get("scenario"), params.get("dataset")
+    overrides = _link_overrides(params)
+    label = None
+    try:
+        if name and lib is not None:
+            owner = params.get("owner") or current_user()
+            version = int(params["v"]) if (params.get("v") or "").isdigit() else None
+            saved = lib.load(owner, name, version)
+            label = _register(saved)
+            base = compute.scenario_from_files(ss[UPLOADS][label], label)
+        elif dataset and dataset in compute.builtin_names():
+            label = dataset
+            base = compute.load_builtin(dataset)
+        else:
+            if name and lib is None:
+                ss["upload_problems"] = ["The link names a saved scenario, but the library cannot be opened: "
+                                         + ss.get("ws_db_error", "")]
+            return
+        settings = base.with_overrides(overrides).settings if overrides else base.settings
+    except Exception as exc:  # noqa: BLE001 - a bad or stale link: say so, keep the default scenario
+        ss["upload_problems"] = [f"The link could not be opened: {exc}"]
+        return
+    ss["memory"][label] = controls.defaults(settings)
+    ss["pending_source"] = label
+    ss["upload_notice"] = f"Opened the linked plan: {label.removeprefix(LIBRARY_PREFIX)}" + (
+        f" with {len(overrides)} what-if setting(s) from the link." if overrides else ".")
+
+
+def _register(saved: Any) -> str:
+    """Put a library version among the session's scenarios; returns its source label."""
+    ss = st.session_state
+    i = saved.info
+    label = f"{LIBRARY_PREFIX}{i.name}" + ("" if i.owner == current_user() else f" ({i.owner})")
+    ss[UPLOADS][label] = dict(saved.files)
+    ss[REFS][label] = {"owner": i.owner, "name": i.name, "version": i.version}
+    if saved.controls:
+        ss["memory"][label] = dict(saved.controls)
+    else:
+        ss["memory"].pop(label, None)
+    have = {(p["label"], p["fp"]) for p in ss.get(views.PINS) or []}
+    for p in pins_from_json(saved.pins):
+        if (p["label"], p["fp"]) not in have:
+            ss.setdefault(views.PINS, []).append(p)
+    return label
+
+
+# ---------------------------------------------------------------- every rerun: URL, autosave, panel
+
+
+def _readme(source: str, files: dict[str, bytes] | None) -> str | None:
+    if files and "README.md" in files:
+        try:
+            return files["README.md"].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    stem = source.removeprefix(UPLOAD_PREFIX).removeprefix(LIBRARY_PREFIX).removesuffix(" (edited)")
+    for name in compute.builtin_names():
+        if stem == name or stem.startswith(name + " "):
+            path = compute.datasets_dir() / name / "README.md"
+            return path.read_text(encoding="utf-8") if path.is_file() else None
+    return None
+
+
+def _base_url() -> str:
+    try:
+        url = st.context.url or ""
+    except Exception:  # noqa: BLE001 - AppTest has no browser URL
+        url = ""
+    base = url.split("?", 1)[0].split("#", 1)[0] or "http://localhost:8501/"
+    return base if urlsplit(base).path else base + "/"
+
+
+def plan_params(source: str, base: optimizer.Scenario, overrides: dict[str, Any]) -> dict[str, str] | None:
+    """The URL parameters naming this plan, or None when its scenario has no name a colleague can open."""
+    ref = (st.session_state.get(REFS) or {}).get(source)
+    if ref:
+        params = {"scenario": ref["name"], "owner": ref["owner"], "v": str(ref["version"])}
+    elif source in compute.builtin_names():
+        params = {"dataset": source}
+    else:
+        return None
+    params.update(whatif_params(base.settings, overrides))
+    return params
+
+
+def _sync_url(plan: dict[str, str] | None) -> None:
+    desired = {WS_PARAM: st.session_state["ws_id"], **(plan or {})}
+    current = {k: st.query_params.get(k) for k in st.query_params}
+    if current != desired:
+        st.query_params.from_dict(desired)
+
+
+def _state(source: str, has_edits: bool) -> dict[str, Any]:
+    ss = st.session_state
+    memory = dict(ss.get("memory") or {})
+    memory[source] = controls.control_state()
+    good = (ss.get("last_good_tables") or {}).get(source) if has_edits else None
+    return {"v": 1, "user": current_user(), "source": source,
+            "uploads": {label: _b64(files) for label, files in ss[UPLOADS].items()},
+            "memory": json.loads(json.dumps(memory, default=_json_default)),
+            "refs": dict(ss.get(REFS) or {}),
+            "edited": _b64(good.files()) if good is not None else None,
+            "pins": pins_to_json(ss.get(views.PINS) or [])}
+
+
+def autosave(lib: Any, source: str, has_edits: bool) -> None:
+    ss = st.session_state
+    state = _state(source, has_edits)
+    text = json.dumps(state, sort_keys=True)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    if digest == ss.get("ws_last_digest"):
+        return
+    if len(text) > MAX_AUTOSAVE_BYTES:
+        ss["ws_autosave_problem"] = (f"Your workspace is {len(text) / 1e6:.0f} MB, more than the {MAX_AUTOSAVE_BYTES / 1e6:.0f} MB "
+                                     "kept automatically: save it to the library (or export a zip) before you reload.")
+        return
+    try:
+        lib.autosave(ss["ws_id"], current_user(), state)
+    except Exception as exc:  # noqa: BLE001 - never lose the page over an autosave
+        ss["ws_autosave_problem"] = f"Autosave failed ({type(exc).__name__}: {exc}); save to the library before you reload."
+        return
+    ss["ws_last_digest"] = digest
+    ss.pop("ws_autosave_problem", None)
+
+
+PANEL = "Library, link and report"
+
+
+def panel(box: Any, *, source: str, base: optimizer.Scenario, overrides: dict[str, Any], scn: optimizer.Scenario,
+          res: optimizer.Result | None, has_edits: bool) -> None:
+    """Sync the URL, autosave, and draw the workspace panel into ``box`` (a sidebar container)."""
+    ss = st.session_state
+    lib = library()
+    plan = plan_params(source, base, overrides) if not has_edits else None
+    _sync_url(plan)
+    if lib is not None:
+        autosave(lib, source, has_edits)
+    attention = bool(ss.get("ws_notice") or ss.get("ws_problem") or ss.get("ws_autosave_problem") or lib is None)
+    with box, st.expander(PANEL, expanded=attention, icon=":material/folder_shared:"):
+        if lib is None:
+            st.warning("The library database cannot be opened, so nothing is saved automatically: "
+                       + ss.get("ws_db_error", "") + ". Export a zip before you reload.", icon=":material/warning:")
+        else:
+            _library_panel(lib, source, scn, res)
+            if ss.get("ws_autosave_problem"):
+                st.warning(ss["ws_autosave_problem"], icon=":material/warning:")
+            else:
+                st.caption("Your work is saved as you go: reload this page and you are back here.")
+        st.markdown("**Link to this plan**")
+        if plan is not None:
+            link = _base_url() + "?" + urlencode(plan)
+            st.code(link, language=None, wrap_lines=True)
+            st.caption("Anyone who opens it sees this scenario with these what-if settings.")
+        else:
+            st.caption("Table edits and uploads are not in a link yet: save the scenario to the library "
+                       "and the link names it.")
+        _report_buttons(source, scn, res, plan)
+
+
+def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimizer.Result | None) -> None:
+    ss = st.session_state
+    if _logged_in():
+        st.caption(f"Signed in as {current_user()}.")
+    else:
+        ss.setdefault(USER_KEY, GUEST)
+        st.text_input("Your name", key=USER_KEY, help="Saves are kept under this name. With the app's login "
+                                                      "switched on, your e-mail is used instead.")
+    default_name = source.removeprefix(LIBRARY_PREFIX).removeprefix(UPLOAD_PREFIX)
+    ref = (ss.get(REFS) or {}).get(source)
+    if ref and ref["owner"] == current_user():
+        default_name = ref["name"]
+    if ss.get("ws_save_for") != source:
+        ss["ws_save_name"] = default_name
+        ss["ws_save_for"] = source
+    st.text_input("Save as", key="ws_save_name", help="Saving under an existing name adds a new version; "
+                                                      "nothing is overwritten.")
+    st.button("Save to library", key="ws_save", icon=":material/save:", type="primary", width="stretch",
+              on_click=_save, args=(lib, source, scn, res))
+    if ss.get("ws_notice"):
+        st.success(ss["ws_notice"], icon=":material/check_circle:")
+    if ss.get("ws_problem"):
+        st.error(ss["ws_problem"], icon=":material/error:")
+    try:
+        entries = lib.list(None, limit=LIST_LIMIT)
+    except Exception as exc:  # noqa: BLE001
+        st.error(f"The library cannot be listed: {exc}")
+        return
+    if not entries:
+        st.caption("Nothing saved yet.")
+        return
+    keys = [f"{e.owner}\u241f{e.name}" for e in entries]
+    by_key = dict(zip(keys, entries))
+    if ss.get("ws_pick") not in keys:
+        ss["ws_pick"] = keys[0]
+
+    def label(k: str) -> str:
+        e = by_key[k]
+        return f"{e.name} ({e.owner}, v{e.version}, {e.saved_at:%d %b %H:%M}, {fmt.usd(e.objective_usd)})"
+
+    st.selectbox("Saved scenarios (the whole team's)", keys, key="ws_pick", format_func=label)
+    chosen = by_key[ss["ws_pick"]]
+    mine = chosen.owner == current_user()
+    c1, c2 = st.columns(2)
+    c1.button("Open", key="ws_open", icon=":material/folder_open:", width="stretch", on_click=_open,
+              args=(lib, chosen.owner, chosen.name))
+    c2.button("Delete", key="ws_delete", icon=":material/delete:", width="stretch", disabled=not mine,
+              on_click=_delete, args=(lib, chosen.owner, chosen.name),
+              help="Delete this entry and all its versions." if mine else "Only its owner can delete it.")
+    st.text_input("New name", key="ws_new_name", placeholder="for rename or duplicate")
+    c3, c4 = st.columns(2)
+    c3.button("Rename", key="ws_rename", width="stretch", disabled=not mine,
+              on_click=_rename, args=(lib, chosen.owner, chosen.name))
+    c4.button("Duplicate", key="ws_duplicate", width="stretch",
+              on_click=_duplicate, args=(lib, chosen.owner, chosen.name),
+              help="Copy it into your own library under the new name.")
+
+
+def _say(notice: str = "", problem: str = "") -> None:
+    st.session_state["ws_notice"], st.session_state["ws_problem"] = notice, problem
+
+
+def _save(lib: Any, source: str, scn: optimizer.Scenario, res: optimizer.Result | None) -> None:
+    ss = st.session_state
+    name = (ss.get("ws_save_name") or "").strip()
+    files = dict(scn.files())
+    readme = _readme(source, ss[UPLOADS].get(source))
+    if readme:
+        files["README.md"] = readme.encode("utf-8")
+    try:
+        info = lib.save(current_user(), name, files, scenario_name=scn.name, saved_by=current_user(),
+                        controls=json.loads(json.dumps(controls.control_state(), default=_json_default)),
+                        pins=pins_to_json(ss.get(views.PINS) or []),
+                        result=result_record(res) if res is not None else None)
+    except Exception as exc:  # noqa: BLE001 - a LibraryError or a database error, shown in place
+        _say(problem=f"Not saved: {exc}")
+        return
+    from . import main as app
+
+    app._remember_controls()
+    label = _register(lib.load(info.owner, info.name, info.version))
+    ss["pending_source"] = label
+    ss["ws_save_for"] = label
+    _say(notice=f"Saved '{info.name}' as version {info.version}.")
+
+
+def _open(lib: Any, owner: str, name: str) -> None:
+    ss = st.session_state
+    try:
+        saved = lib.load(owner, name)
+    except Exception as exc:  # noqa: BLE001
+        _say(problem=f"Not opened: {exc}")
+        return
+    old = ss.get("active_source")
+    from . import main as app
+
+    app._remember_controls()
+    kept = app._keep_edits(old) if old else None
+    ss["pending_source"] = _register(saved)
+    _say(notice=f"Opened '{name}' version {saved.info.version} (saved by {saved.info.saved_by})."
+         + (f" Your table edits are kept as scenario '{kept}'." if kept else ""))
+
+
+def _delete(lib: Any, owner: str, name: str) -> None:
+    try:
+        n = lib.delete(current_user(), name)
+    except Exception as exc:  # noqa: BLE001
+        _say(problem=f"Not deleted: {exc}")
+        return
+    _say(notice=f"Deleted '{name}' ({n} version{'s' if n != 1 else ''}). Scenarios already open stay open.")
+
+
+def _rename(lib: Any, owner: str, name: str) -> None:
+    ss = st.session_state
+    new = (ss.get("ws_new_name") or "").strip()
+    try:
+        info = lib.rename(current_user(), name, new)
+    except Exception as exc:  # noqa: BLE001
+        _say(problem=f"Not renamed: {exc}")
+        return
+    for ref in (ss.get(REFS) or {}).values():
+        if ref["owner"] == info.owner and ref["name"] == name:
+            ref["name"] = info.name
+    ss["ws_pick"] = f"{info.owner}\u241f{info.name}"
+    _say(notice=f"Renamed '{name}' to '{info.name}'.")
+
+
+def _duplicate(lib: Any, owner: str, name: str) -> None:
+    ss = st.session_state
+    new = (ss.get("ws_new_name") or "").strip()
+    try:
+        info = lib.duplicate(owner, name, new, new_owner=current_user())
+    except Exception as exc:  # noqa: BLE001
+        _say(problem=f"Not duplicated: {exc}")
+        return
+    ss["ws_pick"] = f"{info.owner}\u241f{info.name}"
+    _say(notice=f"Copied '{name}' to your '{info.name}'.")
+
+
+# ---------------------------------------------------------------- the report
+
+
+def risk_summary(scn: optimizer.Scenario, res: optimizer.Result) -> dict[str, Any] | None:
+    """The Risk tab's figures for this plan (expected value, P5/P50/P95, CVaR, chance below selling)
+    when the tab has computed them in this session, for the report's risk section; else None."""
+    ss = st.session_state
+    if not all(k in ss for k in ("risk_n", "risk_seed", "risk_alpha", "risk_rho", "risk_vol")):
+        return None
+    try:
+        from . import risk_tab
+
+        scn_r = scn.with_overrides({"risk.alpha": float(ss["risk_alpha"]), "risk.ban_correlation": float(ss["risk_rho"]),
+                                    "risk.hashprice_volatility": float(ss["risk_vol"])})
+        out = risk_tab._outcomes(scn_r.fingerprint(), int(ss["risk_n"]), int(ss["risk_seed"]), scn_r, res)
+        return dict(out.summary)
+    except Exception:  # noqa: BLE001 - the report goes out without its risk section rather than not at all
+        return None
+
+
+
+def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result | None, plan: dict[str, str] | None) -> None:
+    st.markdown("**Decision report**")
+    if res is None:
+        st.caption("No plan for the current settings, so no report.")
+        return
+    ss = st.session_state
+    readme = _readme(source, ss[UPLOADS].get(source))
+    link = _base_url() + "?" + urlencode(plan) if plan is not None else None
+    author = current_user()
+    risk_view = risk_summary(scn, res)
+    lock = threading.Lock()
+    made: dict[str, Any] = {}
+
+    def report() -> Any:
+        with lock:  # the three downloads share one build
+            if "r" not in made:
+                from workspace.report import build_report
+
+                made["r"] = build_report(scn, res, readme=readme, source=source, author=author, link=link,
+                                         risk=risk_view)
+            return made["r"]
+
+    def safe(make: Callable[[], bytes | str]) -> Callable[[], bytes | str]:
+        def run() -> bytes | str:
+            try:
+                return make()
+            except OSError as exc:  # WeasyPrint without Pango: say so in the file rather than fail silently
+                return f"The PDF could not be made here ({exc}); install Pango (make report-libs) or use the HTML report."
+        return run
+
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in scn.name).strip("-") or "plan"
+    st.download_button("Report (HTML)", lambda: report().html, file_name=f"{stem}-report.html", mime="text/html",
+                       key="ws_report_html", on_click="ignore", icon=":material/description:", width="stretch",
+                       help="The decision report as a web page that prints well.")
+    st.download_button("Report (PDF)", safe(lambda: report().pdf()), file_name=f"{stem}-report.pdf", mime="application/pdf",
+                       key="ws_report_pdf", on_click="ignore", icon=":material/picture_as_pdf:", width="stretch")
+    st.download_button("Tables (XLSX)", lambda: report().xlsx(), file_name=f"{stem}-plan.xlsx",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       key="ws_report_xlsx", on_click="ignore", icon=":material/table:", width="stretch")
+    st.caption("Scenario in plain words, the answer against selling everything, the map, allocation, shadow and "
+               "entry prices, assumptions, sources and settings.")
