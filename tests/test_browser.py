@@ -331,7 +331,9 @@ def test_grids_keep_what_is_typed_or_refuse_it_in_place(page, china):
     page.get_by_role("button", name="Undo last edit").click()
     idle(page)
     wait_until(lambda: "'abc'" not in message_box(page, "sites"), what="undo of abc")
-    assert cell_value(visible_grids(page).nth(0), cap_col, 2) == f"{china.sites.loc[2, 'capacity_mw']:g}"
+    original = f"{china.sites.loc[2, 'capacity_mw']:g}"
+    wait_until(lambda: cell_value(visible_grids(page).nth(0), cap_col, 2) == original, timeout_s=20,
+               what="the capacity back to its own value")
     assert "'2.5' is not a whole number" in message_box(page, "fleet")
 
 
