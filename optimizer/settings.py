@@ -135,7 +135,7 @@ _DECLARED: tuple[Setting, ...] = (
     Setting("logistics.lead_days_per_1000km", "float", 2.0, "days/1000 km", "Lead time per 1000 km (days)",
             "lead time where no lane is given, per 1000 km of great-circle distance", **_between(0, 1e5)),
     # [policy]
-    Setting("policy.risk_aversion", "float", 1.0, "", "Risk aversion (lambda)",
+    Setting("policy.risk_aversion", "float", 1.0, "", "Caution about bans",
             "lambda: penalty per rig = lambda x chance of a ban within the horizon x resale value",
             **_between(0, 1e6)),
     Setting("policy.max_jurisdiction_share", "float", 1.0, "share of fleet TH/s",
@@ -149,7 +149,7 @@ _DECLARED: tuple[Setting, ...] = (
             "a rig may be sold at today's resale price instead of relocated"),
     Setting("policy.allow_idle", "bool", True, "", "Allow storing rigs",
             "a rig may be stored and sold at its salvage value at the horizon"),
-    Setting("policy.integer_rigs", "bool", False, "", "Whole rigs only (MIP)",
+    Setting("policy.integer_rigs", "bool", False, "", "Whole rigs only",
             "whole rig counts: a mixed-integer program, slower, and no shadow prices"),
     Setting("policy.exclude_jurisdictions", "strlist", (), "", "Excluded jurisdictions",
             "no rig may go to a site in these jurisdictions"),

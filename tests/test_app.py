@@ -18,7 +18,8 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 import optimizer
-from ui import views
+from ui import mapview, views
+from ui.labels import setting_label
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
@@ -63,6 +64,19 @@ def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
         if all(c in value.columns for c in columns):
             return value
     raise AssertionError(f"no table with columns {columns}")
+
+
+def edit_cells(at: AppTest, table: str, rows: dict[int, dict[str, object]]) -> AppTest:
+    """Type into a grid: the cell edits the browser would send for the grid as drawn now."""
+    key = f"{table}_editor_{at.session_state['grid_version_' + table]}"
+    at.session_state[key] = {"edited_rows": rows, "added_rows": [], "deleted_rows": []}
+    return at
+
+
+def grid_messages(at: AppTest) -> str:
+    """What the message boxes under the grids say, one line each, markdown escapes removed."""
+    lines = [m.value for m in at.markdown if m.value.startswith("- ")] + [c.value for c in at.caption]
+    return "\n".join(re.sub(r"\\(.)", r"\1", line) for line in lines)
 
 
 def errors(at: AppTest) -> list[str]:
@@ -112,7 +126,10 @@ def test_opens_on_china_2021_and_shows_the_engines_plan(at, china):
     assert not errors(at)
     res = optimizer.solve(china)
     assert shown_metrics(at) == expected_metrics(res.summary)
-    assert any(f"{res.summary['n_variables']} variables" in c.value for c in at.caption)
+    assert any(c.value.startswith("The best plan, computed in") for c in at.caption)
+    assert not any("variables" in c.value or "highs" in c.value.lower() for c in at.caption)
+    assert any(m.value.startswith("**Relocating") and views.fmt.usd(res.summary["sell_all_usd"]) in m.value
+               for m in at.markdown)
     # the tables are the engine's tables
     alloc = table_with(at, "action", "origin", "model", "value_usd")
     pd.testing.assert_frame_equal(alloc.reset_index(drop=True), res.allocation.reset_index(drop=True),
@@ -124,7 +141,7 @@ def test_opens_on_china_2021_and_shows_the_engines_plan(at, china):
 
 def test_controls_start_at_the_scenarios_settings(at, china):
     s = china.settings
-    assert at.slider(key="ctl_market_btc_price_usd").value == pytest.approx(s.market.btc_price_usd)
+    assert at.number_input(key="ctl_market_btc_price_usd").value == s.market.btc_price_usd  # 31338, not 31500
     assert at.slider(key="ctl_horizon_months").value == s.horizon.months
     assert at.slider(key="ctl_policy_max_jurisdiction_share").value == pytest.approx(100 * s.policy.max_jurisdiction_share)
     assert at.toggle(key="ctl_policy_allow_sell").value is s.policy.allow_sell
@@ -134,13 +151,13 @@ def test_controls_start_at_the_scenarios_settings(at, china):
 # ---------------------------------------------------------------- what-ifs
 
 
-def test_btc_slider_resolves_to_the_engines_plan(at, china):
+def test_typed_btc_price_resolves_to_the_engines_plan(at, china):
     before = shown_metrics(at)
-    at.slider(key="ctl_market_btc_price_usd").set_value(45000.0).run()
+    at.number_input(key="ctl_market_btc_price_usd").set_value(45123.0).run()
     ok(at)
     after = shown_metrics(at)
     assert after != before
-    res = optimizer.solve(china.with_overrides({"market.btc_price_usd": 45000.0}))
+    res = optimizer.solve(china.with_overrides({"market.btc_price_usd": 45123.0}))
     assert after == expected_metrics(res.summary)
     # headline numbers move the way the economics say they must
     assert res.summary["objective_usd"] > optimizer.solve(china).summary["objective_usd"]
@@ -181,7 +198,7 @@ def test_fixed_hashprice(at, china):
     ok(at)
     res = optimizer.solve(china.with_overrides({"market.hashprice_usd_th_day": 0.2}))
     assert shown_metrics(at) == expected_metrics(res.summary)
-    at.slider(key="ctl_market_btc_price_usd").set_value(60000.0).run()  # no longer moves the plan
+    at.number_input(key="ctl_market_btc_price_usd").set_value(60000.0).run()  # no longer moves the plan
     assert shown_metrics(at) == expected_metrics(res.summary)
 
 
@@ -193,8 +210,8 @@ def test_integer_rigs_is_a_mip(at):
     res = optimizer.solve(optimizer.load_scenario(TINY, overrides={"policy.integer_rigs": True}))
     assert res.summary["mode"] == "mip"
     assert shown_metrics(at) == expected_metrics(res.summary)
-    assert any("mixed-integer" in c.value for c in at.caption)
-    assert (table_with(at, "capacity_value")["capacity_value"].isin(["", "n/a (integer plan)"])).all()
+    assert any("in whole rigs" in c.value for c in at.caption)
+    assert (table_with(at, "capacity_value")["capacity_value"].isin(["", "not computed for whole-rig plans"])).all()
 
 
 def test_reset_whatifs_restores_the_scenario(at, china):
@@ -229,21 +246,68 @@ def deck(at: AppTest) -> dict:
     return json.loads(at.get("deck_gl_json_chart")[0].proto.json)
 
 
-def test_map_layers_and_a_camera_that_stays_put(at):
+def test_map_layers_plain_text_tooltips_and_a_camera_that_stays_put(at, china):
     spec = deck(at)
-    types = {layer["@@type"]: layer for layer in spec["layers"]}
-    assert {"GeoJsonLayer", "ArcLayer", "ColumnLayer", "ScatterplotLayer"} <= set(types)
-    assert types["ArcLayer"]["greatCircle"] is True
-    assert "mapStyle" not in spec or not spec["mapStyle"]
-    assert json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip)["html"] == "{tip}"
-    arcs_before = len(types["ArcLayer"]["data"])
-    view_before = spec["initialViewState"]
-    at.slider(key="ctl_market_btc_price_usd").set_value(15000.0).run()
-    spec2 = deck(at)
-    assert spec2["initialViewState"] == view_before  # the camera does not jump on a slider move
-    assert {la["@@type"]: len(la["data"]) for la in spec2["layers"]}["ArcLayer"] != arcs_before
-    tips = [d["tip"] for d in types["ColumnLayer"]["data"]]
+    types = {layer["id"]: layer for layer in spec["layers"]}
+    assert {"countries", "flows", "sites", "origins"} <= set(types)
+    assert types["flows"]["greatCircle"] is True
+    # no basemap server: Streamlit's "no style" sentinel, and the countries come from the app itself
+    assert spec["mapStyle"] == mapview.NO_BASEMAP
+    assert types["countries"]["data"] == mapview.COUNTRIES_URL and mapview.COUNTRIES.is_file()
+    assert mapview.COUNTRIES_URL.startswith("app/static/")
+    assert json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip)["text"] == "{tip}"  # text, never html
+    assert "html" not in json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip)
+    # markers keep a visible size whatever the zoom
+    assert types["sites"]["radiusMinPixels"] >= 4 and types["origins"]["radiusMinPixels"] >= 4
+    # one arc per (origin country, destination jurisdiction); rigs re-derived from the allocation
+    res = optimizer.solve(china)
+    reloc = res.allocation[res.allocation["action"] == "relocate"].merge(china.origins[["origin", "country"]], on="origin")
+    pairs = reloc.groupby(["country", "jurisdiction"])["rigs"].sum()
+    arcs = types["flows"]["data"]
+    assert len(arcs) == len(pairs) < len(reloc.groupby(["origin", "site"]))
+    for arc in arcs:
+        head = arc["tip"].splitlines()
+        country, jur = head[0].split(" to ", 1)
+        assert head[1].startswith(f"{pairs[(country, jur)]:,.0f} rigs")
+    tips = [d["tip"] for d in types["sites"]["data"]]
     assert any("One more MW here is worth" in t for t in tips)
+    assert not any("<" in t or "&" in t for layer in ("sites", "origins", "flows") for t in
+                   (d["tip"] for d in types[layer]["data"]))
+    view_before = spec["initialViewState"]
+    at.number_input(key="ctl_market_btc_price_usd").set_value(15000.0).run()
+    spec2 = deck(at)
+    assert spec2["initialViewState"] == view_before  # the camera does not jump on a what-if
+    assert len({la["id"]: la for la in spec2["layers"]}["flows"]["data"]) != len(arcs)
+
+
+def test_first_view_frames_the_pacific_the_short_way():
+    """Sites in Alaska, Chukotka and Kamchatka, fleet in China: the view centres over the Pacific."""
+    from ui.mapview import lon_window, view_state
+
+    scn = optimizer.load_scenario(ROOT / "tests" / "fixtures" / "antimeridian")
+    lons = list(scn.origins["lon"]) + list(scn.sites["lon"])
+    centre, span = lon_window(lons)
+    # hand-worked: 87.62 (Xinjiang) eastward to -147.72 (Fairbanks) = 124.66 degrees, centred at 149.95
+    assert span == pytest.approx(360 - 87.62 - 147.72, abs=1e-9)
+    assert centre == pytest.approx(87.62 + span / 2, abs=1e-9)
+    v = view_state(scn)
+    assert v.longitude == pytest.approx(149.95, abs=0.01)
+    # every point lies within the half-width the zoom shows (640 px map)
+    half_deg = 640 / 2 / (512 * 2 ** v.zoom) * 360
+    assert all(abs((lon - v.longitude + 540) % 360 - 180) <= half_deg for lon in lons)
+    assert lon_window([170.0, -170.0]) == (pytest.approx(-180.0), pytest.approx(20.0))
+    assert lon_window([0.0, 10.0]) == (pytest.approx(5.0), pytest.approx(10.0))
+
+
+def test_markup_in_names_stays_text(at):
+    at.file_uploader(key="upload").set_value(("markup.zip", zip_folder(ROOT / "tests" / "fixtures" / "markup-names"),
+                                              "application/zip")).run()
+    ok(at)
+    spec = deck(at)
+    tips = {la["id"]: [d["tip"] for d in la["data"]] for la in spec["layers"] if la["id"] != "countries"}
+    assert tips["origins"][0].splitlines()[0] == "Garze <img src=x onerror=document.title='injected'> (China)"
+    assert tips["sites"][0].startswith("Garze hydro <b>2</b> (Sichuan)")
+    assert json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip) == {"text": "{tip}", "style": mapview.TOOLTIP_STYLE}
 
 
 # ---------------------------------------------------------------- table edits
@@ -252,25 +316,71 @@ def test_map_layers_and_a_camera_that_stays_put(at):
 def test_valid_site_and_fleet_edits_reach_the_engine(at, china):
     used = optimizer.solve(china).sites
     site_row = int(used["mw_used"].idxmax())
-    at.session_state["sites_editor"] = {"edited_rows": {site_row: {"capacity_mw": 0.5, "power_usd_kwh": 0.02}},
-                                        "added_rows": [], "deleted_rows": []}
-    at.session_state["fleet_editor"] = {"edited_rows": {0: {"count": 100}}, "added_rows": [], "deleted_rows": []}
-    at.run()
+    edit_cells(at, "sites", {site_row: {"capacity_mw": "0.5", "power_usd_kwh": "0.02"}})
+    edit_cells(at, "fleet", {0: {"count": "1e3"}}).run()  # 1e3 is a thousand rigs, not 13
     ok(at)
     assert not errors(at)
     sites = china.sites.copy()
     sites.loc[site_row, ["capacity_mw", "power_usd_kwh"]] = [0.5, 0.02]
     fleet = china.fleet.copy()
-    fleet.loc[0, "count"] = 100
+    fleet.loc[0, "count"] = 1000
     res = optimizer.solve(china.with_tables(sites=sites, fleet=fleet))
     assert shown_metrics(at) == expected_metrics(res.summary)
+    assert "2 cell(s) edited" in grid_messages(at) and "1 cell(s) edited" in grid_messages(at)
+
+
+@pytest.mark.parametrize("table,column,typed,message", [
+    ("fleet", "count", "2.5", "'2.5' is not a whole number"),
+    ("sites", "capacity_mw", "abc", "'abc' is not a number"),
+    ("sites", "power_usd_kwh", "0,05", "'0,05' uses a decimal comma"),
+    ("sites", "reg_risk", "1.5", "1.5 is out of range"),
+    ("sites", "capacity_mw", "", "is empty"),  # a required cell typed empty: the user typed nothing
+])
+def test_a_refused_cell_names_the_row_the_column_and_what_was_typed(at, china, table, column, typed, message):
+    good = shown_metrics(at)
+    edit_cells(at, table, {2: {column: typed}}).run()
+    ok(at)
+    shown = grid_messages(at)
+    who = china.sites.loc[2, "site"] if table == "sites" else f"{china.fleet.loc[2, 'origin']} / {china.fleet.loc[2, 'model']}"
+    label = views_label(table, column)
+    plain = next(line for line in shown.splitlines() if message in line)
+    assert plain.startswith(f"- {who}, {label}: "), plain
+    assert ("is empty" not in plain or typed == "") and ".csv" not in plain and "column '" not in plain, plain
+    assert not re.search(rf"\b{column}\b", plain), plain  # the label, not the file's column name
+    assert shown_metrics(at) == good  # the plan keeps the last valid tables
+    assert any("refused" in w.value for w in at.warning)  # said in the sidebar, not above the grid
+    check = next(df.value for df in at.dataframe if df.key == f"{table}_editor_{at.session_state['grid_version_' + table]}")
+    assert check.loc[2, "check"] == f"refused: {label}"
+
+
+def views_label(table: str, column: str) -> str:
+    from ui.labels import column_label
+
+    return column_label(table, column)
+
+
+def test_undo_goes_one_edit_back(at, china):
+    edit_cells(at, "sites", {0: {"capacity_mw": "5"}}).run()
+    edit_cells(at, "sites", {0: {"capacity_mw": "5"}, 1: {"capacity_mw": "abc"}}).run()
+    ok(at)
+    assert "'abc' is not a number" in grid_messages(at).replace("\\", "")
+    at.button(key="grid_undo").click().run()
+    ok(at)
+    assert "abc" not in grid_messages(at)
+    assert at.session_state["grid_edits_sites"] == {(0, "capacity_mw"): "5"}
+    sites = china.sites.copy()
+    sites.loc[0, "capacity_mw"] = 5.0
+    assert shown_metrics(at) == expected_metrics(optimizer.solve(china.with_tables(sites=sites)).summary)
+    at.button(key="grid_undo").click().run()
+    ok(at)
+    assert at.session_state["grid_edits_sites"] == {}
+    assert shown_metrics(at) == expected_metrics(optimizer.solve(china).summary)
 
 
 def test_excluding_a_site_solves_it_excluded(at, china):
     used = optimizer.solve(china).sites
     site_row = int(used["mw_used"].idxmax())
-    at.session_state["sites_editor"] = {"edited_rows": {site_row: {"exclude": True}}, "added_rows": [], "deleted_rows": []}
-    at.run()
+    edit_cells(at, "sites", {site_row: {"exclude": True}}).run()
     ok(at)
     res = optimizer.solve(china.with_overrides({"policy.exclude_sites": [china.sites.loc[site_row, "site"]]}))
     assert res.sites.loc[site_row, "excluded"]
@@ -279,26 +389,16 @@ def test_excluding_a_site_solves_it_excluded(at, china):
     assert any("1 site(s) excluded by you" in c.value for c in at.caption)
 
 
-def test_bad_edit_shows_the_engines_message_and_nothing_is_lost(at, china):
+def test_bad_edit_keeps_the_last_plan_and_the_session_works_on(at, china):
     good = shown_metrics(at)
-    at.session_state["sites_editor"] = {"edited_rows": {2: {"reg_risk": 1.5}}, "added_rows": [], "deleted_rows": []}
-    at.run()
+    edit_cells(at, "sites", {2: {"reg_risk": "1.5"}}).run()
     ok(at)
-    with pytest.raises(optimizer.ScenarioError) as info:
-        sites = china.sites.copy()
-        sites.loc[2, "reg_risk"] = 1.5
-        china.with_tables(sites=sites)
-    shown = "\n".join(errors(at))
-    engine_msg = str(info.value.problems[0])
-    assert engine_msg in shown and "sites.csv, row 4, column 'reg_risk'" in shown
-    assert china.sites.loc[2, "site"] in shown  # which site that spreadsheet row is
-    assert shown_metrics(at) == good  # the plan uses the last valid tables
-    assert at.session_state["sites_editor"]["edited_rows"] == {2: {"reg_risk": 1.5}}  # the edit is still there
-    # the rest of the session keeps working
+    assert "1.5 is out of range" in grid_messages(at).replace("\\", "")
+    assert shown_metrics(at) == good
     at.slider(key="ctl_policy_risk_aversion").set_value(2.0).run()
     ok(at)
     assert shown_metrics(at) == expected_metrics(optimizer.solve(china.with_overrides({"policy.risk_aversion": 2.0})).summary)
-    assert engine_msg in "\n".join(errors(at))
+    assert "1.5 is out of range" in grid_messages(at).replace("\\", "")
 
 
 # ---------------------------------------------------------------- uploads
@@ -310,7 +410,7 @@ def test_upload_a_zipped_scenario(at):
     assert at.selectbox(key="source").value.startswith("upload: tiny")
     tiny = optimizer.load_scenario(TINY)
     assert shown_metrics(at) == expected_metrics(optimizer.solve(tiny).summary)
-    assert at.slider(key="ctl_market_btc_price_usd").value == pytest.approx(tiny.settings.market.btc_price_usd)
+    assert at.number_input(key="ctl_market_btc_price_usd").value == pytest.approx(tiny.settings.market.btc_price_usd)
     # and back to the built-in one
     at.selectbox(key="source").set_value("china-2021").run()
     ok(at)
@@ -370,7 +470,7 @@ def test_pin_then_compare_two_plans(at, china):
     table = table_with(at, "metric", "current")
     assert list(table.columns[-2:]) == ["current", "current vs baseline"]
     settings = table_with(at, "setting", "baseline")
-    assert list(settings["setting"]) == ["policy.max_jurisdiction_share"]
+    assert list(settings["setting"]) == [setting_label("policy.max_jurisdiction_share")]
     moves = table_with(at, "baseline_rigs", "current_rigs", "change")
     assert len(moves) and (moves["change"].abs() > 0.5).all()
     # a second pin is welcome
@@ -402,11 +502,10 @@ def test_sensitivity_on_demand_with_the_sell_everything_price(at, china):
 
 
 def test_exports_match_the_cli_and_the_scenario_zip_round_trips(at, china, downloads):
-    at.slider(key="ctl_market_btc_price_usd").set_value(40000.0)
+    at.number_input(key="ctl_market_btc_price_usd").set_value(40000.0)
     at.slider(key="ctl_policy_risk_aversion").set_value(1.5)
     at.run()
-    at.session_state["sites_editor"] = {"edited_rows": {1: {"capacity_mw": 4.0}}, "added_rows": [], "deleted_rows": []}
-    at.run()
+    edit_cells(at, "sites", {1: {"capacity_mw": "4"}}).run()
     ok(at)
     sites = china.sites.copy()
     sites.loc[1, "capacity_mw"] = 4.0
@@ -431,13 +530,14 @@ def test_engine_never_imports_the_ui():
 
 def test_switching_scenarios_keeps_edits_and_what_ifs(at, china):
     at.slider(key="ctl_policy_risk_aversion").set_value(2.5).run()
-    at.session_state["sites_editor"] = {"edited_rows": {0: {"capacity_mw": 9.0}}, "added_rows": [], "deleted_rows": []}
-    at.run()
+    edit_cells(at, "sites", {0: {"capacity_mw": "9"}}).run()
     edited_view = shown_metrics(at)
     at.file_uploader(key="upload").set_value(("tiny.zip", zip_folder(TINY), "application/zip")).run()
     ok(at)
     assert at.selectbox(key="source").value.startswith("upload: tiny")
-    assert not at.session_state["sites_editor"]["edited_rows"]  # the editor now shows the new scenario's own table
+    assert not at.session_state["grid_edits_sites"]  # the grid now shows the new scenario's own table
+    key = f"sites_editor_{at.session_state['grid_version_sites']}"
+    assert key not in at.session_state or not (at.session_state[key] or {}).get("edited_rows")
     kept = "upload: china-2021 (edited)"
     assert kept in at.selectbox(key="source").options
     at.selectbox(key="source").set_value(kept).run()
@@ -482,3 +582,126 @@ def test_partial_upload_with_fewer_sites_drops_their_freight_quotes(at, china):
     files["sites.csv"] = sites.to_csv(index=False).encode()
     files["lanes.csv"] = lanes[lanes["site"] != gone].to_csv(index=False).encode()
     assert shown_metrics(at) == expected_metrics(optimizer.solve(optimizer.scenario_from_files(files)).summary)
+
+
+# ---------------------------------------------------------------- what analysts read
+
+
+def test_scenario_in_plain_words_and_the_decision_in_one_line(at, china):
+    res = optimizer.solve(china)
+    text = "\n".join(m.value for m in at.markdown)
+    rigs = int(china.fleet["count"].sum())
+    mw = float((china.fleet.merge(china.rigs, on="model").eval("count * power_w")).sum() / 1e6)
+    assert f"**{rigs:,} rigs**" in text and f"{mw:,.1f} MW at the wall" in text
+    assert f"**{len(china.sites)} candidate sites**" in text and f"**{china.sites['capacity_mw'].sum():,.1f} MW**" in text
+    assert (f"worth {views.fmt.usd(res.summary['objective_usd'])}, against "
+            f"{views.fmt.usd(res.summary['sell_all_usd'])} for selling everything now") in text
+
+
+def test_no_jargon_on_screen(at):
+    at.button(key="sens_run").click().run()
+    ok(at)
+    shown = "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption] + [m.label for m in at.metric]
+                      + [w.label for w in at.slider] + [w.label for w in at.toggle] + [i.value for i in at.info])
+    for word in ("highs", "variables", "SPEC", "policy.", "market.", "lambda", "MIP", ".csv row", "value_usd"):
+        assert word not in shown, word
+
+
+def test_a_zero_change_shows_no_delta():
+    m = next(m for m in views.METRICS if m.field == "avg_power_usd_kwh")
+    assert views._delta(m, 0.04376, 0.043761) is None  # equal at the 4 decimals shown: no red "+0.0000"
+    assert views._delta(m, 0.0450, 0.0438) == "+$0.0012/kWh"
+
+
+def test_an_exported_scenario_name_does_not_grow():
+    name = views.scenario_zip_name("china-2021")
+    assert name == "china-2021-scenario.zip"
+    for uploaded in (name, "china-2021-scenario (1).zip", "china-2021-scenario-scenario.zip"):
+        assert views.scenario_zip_name(views.scenario_stem(Path(uploaded).stem)) == name
+
+
+def test_explain_never_recommends_an_excluded_site(at, china):
+    jur = "Norway"
+    site = china.sites.loc[china.sites["jurisdiction"] == jur, "site"].iloc[0]
+    at.multiselect(key="ctl_policy_exclude_jurisdictions").set_value([jur]).run()
+    at.selectbox(key="explain_site").set_value(site).run()
+    ok(at)
+    caption = next(c.value for c in at.caption if "the best use of this rig is" in c.value)
+    assert "relocate here" not in caption
+    assert any(f"{jur} is excluded" in w.value for w in at.warning)
+
+
+def test_timeline_batches_and_cash_rederived_from_the_plan(china):
+    from optimizer import economics as E
+    from ui import analysis
+
+    res = optimizer.solve(china)
+    b = analysis.batches(china, res)
+    reloc = res.allocation[res.allocation["action"] == "relocate"]
+    assert b["rigs"].sum() == pytest.approx(reloc["rigs"].sum())
+    lanes = china.lanes.set_index(["origin", "site"])["lead_days"]
+    for r in b.itertuples():  # a quoted lane's lead time, else the distance formula
+        if (r.origin, r.site) in lanes.index:
+            assert r.hashing_day == pytest.approx(lanes[(r.origin, r.site)])
+        else:
+            lg = china.settings.logistics
+            assert r.hashing_day == pytest.approx(lg.lead_base_days + lg.lead_days_per_1000km * r.distance_km / 1000)
+    m = analysis.monthly(china, res)
+    assert len(m) == china.settings.horizon.months
+    # the cash line ends at the plan value plus the ban-risk charge (a cost in the value, not a cash flow)
+    penalty = sum(r.rigs * optimizer.breakdown(china, r.origin, r.model, r.site)["risk_penalty_usd"]
+                  for r in reloc.itertuples())
+    assert m["plan_cum_usd"].iloc[-1] == pytest.approx(res.summary["objective_usd"] + penalty, rel=1e-9)
+    assert (m["sell_now_usd"] == res.summary["sell_all_usd"]).all()
+    # nothing hashes before its batch lands
+    first_day = b["hashing_day"].min()
+    assert m.loc[m["month"] * E.DAYS_PER_MONTH <= first_day, "hashrate_online_ehs"].sum() == 0
+
+
+def test_site_break_even_prices_make_relocating_worth_selling(china):
+    from optimizer import economics as E
+    from ui import analysis
+
+    res = optimizer.solve(china)
+    se = analysis.site_economics(china, res)
+    mix = analysis.site_mix(china, res)
+    g = E.groups(china)
+    finite = [j for j in range(len(se)) if pd.notna(se.loc[j, "breakeven_power_usd_kwh"])
+              and pd.notna(se.loc[j, "breakeven_hashprice"])]
+    assert len(finite) >= 2
+    # a site not worth it even with free power has no break-even power price, and one above today's hashprice
+    for j in set(range(len(se))) - set(finite):
+        assert se.loc[j, "breakeven_hashprice"] > optimizer.hashprice_today(china)
+    for j in (finite[0], finite[-1]):
+        site = china.sites.loc[j, "site"]
+
+        def advantage(scn: optimizer.Scenario) -> float:
+            return sum(mix.weights[k, j] * (optimizer.breakdown(scn, g.origin[k], g.model[k], site)["value_relocate_usd"]
+                                            - optimizer.breakdown(scn, g.origin[k], g.model[k], site)["value_sell_usd"])
+                       for k in range(len(g)))
+
+        sites = china.sites.copy()
+        sites.loc[j, "power_usd_kwh"] = se.loc[j, "breakeven_power_usd_kwh"]
+        scale = float(mix.weights[:, j].sum() * 1000)  # USD per thousand rigs is the tolerance
+        assert abs(advantage(china.with_tables(sites=sites))) < 1e-3 * scale
+        hp = china.with_overrides({"market.hashprice_usd_th_day": float(se.loc[j, "breakeven_hashprice"])})
+        assert abs(advantage(hp)) < 1e-3 * scale
+    # the cost stack per MW: revenue - costs + resale left = value, per MW of the rigs there
+    costs = se[analysis.COST_TERMS].sum(axis=1)
+    assert (se["value"] - (se["revenue"] - costs + se["resale left"])).abs().max() < 1e-6
+
+
+def test_tornado_moves_each_driver_and_resolves(china):
+    from ui import tornado
+
+    df = tornado.tornado(china)
+    assert set(df["driver"]) == {"BTC price", "Hashrate growth", "Power prices", "Lead times", "Resale prices", "Ban risk"}
+    base = optimizer.solve(china).summary["objective_usd"]
+    assert (df["base_usd"] == base).all()
+    row = df.set_index("driver").loc["BTC price"]
+    assert row["high_usd"] == pytest.approx(optimizer.solve(
+        china.with_overrides({"market.btc_price_usd": china.settings.market.btc_price_usd * 1.3})).summary["objective_usd"])
+    # dearer power and longer lead times can only lower the best plan's value
+    assert df.set_index("driver").loc["Power prices", "high_usd"] <= base + 1e-6
+    assert df.set_index("driver").loc["Lead times", "high_usd"] <= base + 1e-6
+    assert list(df["swing_usd"]) == sorted(df["swing_usd"], reverse=True)

@@ -84,12 +84,12 @@ def test_save_link_and_library_actions(db, china):
 
     at = run_app()
     at.text_input(key="ws_user").set_value("ann").run()
-    at.slider(key="ctl_market_btc_price_usd").set_value(45000.0).run()
+    at.number_input(key="ctl_market_btc_price_usd").set_value(45000.0).run()
     at.text_input(key="ws_save_name").set_value("board").run()
     at.button(key="ws_save").click().run()
     assert not at.exception
     assert params_of(at) | {"ws": ""} == {"ws": "", "scenario": "board", "owner": "ann", "v": "1"}
-    at.slider(key="ctl_market_btc_price_usd").set_value(50000.0).run()
+    at.number_input(key="ctl_market_btc_price_usd").set_value(50000.0).run()
     link = {k: v for k, v in params_of(at).items() if k != "ws"}
     assert link["market.btc_price_usd"] == "50000.0"
     want = expected(china.with_overrides({"market.btc_price_usd": 50000.0}))

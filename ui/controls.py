@@ -12,22 +12,25 @@ from typing import Any
 import streamlit as st
 
 import optimizer
-from optimizer.settings import SETTINGS, get_value
+from optimizer.settings import get_value
+
+from .labels import setting_help, setting_label
 
 
 @dataclass(frozen=True)
 class Slider:
-    key: str  # the scenario.toml key, "section.name"; label and help come from SETTINGS[key]
+    key: str  # the scenario.toml key, "section.name"; label and help: ui.labels (optimizer.settings.SETTINGS)
     lo: float
     hi: float
     step: float
     scale: float = 1.0  # widget value = setting * scale (100 for percentages)
     fmt: str = "%.2f"
     integer: bool = False
+    typed: bool = False  # a number box (any value, typed or stepped) instead of a slider
 
     @property
     def label(self) -> str:
-        return SETTINGS[self.key].label
+        return setting_label(self.key)
 
     @property
     def widget_key(self) -> str:
@@ -45,14 +48,9 @@ def widget_key(setting_key: str) -> str:
     return "ctl_" + setting_key.replace(".", "_")
 
 
-def setting_help(key: str) -> str:
-    """A control's help text: the setting's declaration (optimizer.settings.SETTINGS)."""
-    s = SETTINGS[key]
-    return s.meaning[:1].upper() + s.meaning[1:] + "."
-
-
 MARKET = [
-    Slider("market.btc_price_usd", 1000.0, 150000.0, 500.0, fmt="$%.0f"),
+    # Typed, not a slider: a slider's step would snap the scenario's own 31,338 to 31,500.
+    Slider("market.btc_price_usd", 1.0, 10_000_000.0, 500.0, fmt="%.0f", typed=True),
     Slider("market.network_hashrate_ehs", 10.0, 1000.0, 1.0, fmt="%.1f EH/s"),
     Slider("market.hashprice_monthly_change", -15.0, 10.0, 0.5, scale=100, fmt="%.1f%%"),
 ]
@@ -69,7 +67,7 @@ ADVANCED = [
     Slider("horizon.salvage_fraction", 0.0, 100.0, 1.0, scale=100, fmt="%.0f%%"),
 ]
 SLIDERS = MARKET + HORIZON + POLICY + ADVANCED
-TOGGLES = ["policy.allow_sell", "policy.allow_idle", "policy.integer_rigs"]  # labels and help: SETTINGS
+TOGGLES = ["policy.allow_sell", "policy.allow_idle", "policy.integer_rigs"]  # labels and help: ui.labels
 BUDGET_ON, BUDGET_MUSD = "ctl_policy_budget_on", "ctl_policy_budget_musd"
 HASHPRICE_ON, HASHPRICE = "ctl_market_hashprice_fixed", "ctl_market_hashprice_usd_th_day"
 EXCLUDE = widget_key("policy.exclude_jurisdictions")
@@ -123,6 +121,11 @@ def render(settings: optimizer.Settings, jurisdictions: list[str]) -> dict[str, 
         current = st.session_state[s.widget_key]
         lo, hi = min(lo, current), max(hi, current)
         step = int(s.step) if s.integer else float(s.step)
+        if s.typed:
+            v = st.number_input(s.label, min_value=lo, max_value=hi, step=step, format=s.fmt, help=setting_help(s.key),
+                                key=s.widget_key)
+            overrides[s.key] = s.to_setting(v)
+            return
         v = st.slider(s.label, min_value=lo, max_value=hi, step=step, format=s.fmt, help=setting_help(s.key),
                       key=s.widget_key)
         overrides[s.key] = s.to_setting(v)
@@ -131,7 +134,7 @@ def render(settings: optimizer.Settings, jurisdictions: list[str]) -> dict[str, 
         wk = widget_key(key)
         if wk not in st.session_state:
             st.session_state[wk] = base[wk]
-        overrides[key] = bool(st.toggle(SETTINGS[key].label, help=setting_help(key), key=wk))
+        overrides[key] = bool(st.toggle(setting_label(key), help=setting_help(key), key=wk))
 
     def ensure(key: str) -> None:
         if key not in st.session_state:
@@ -168,7 +171,7 @@ def render(settings: optimizer.Settings, jurisdictions: list[str]) -> dict[str, 
         toggle(key)
     ensure(EXCLUDE)
     options = sorted(set(jurisdictions) | set(st.session_state[EXCLUDE]))
-    excluded = st.multiselect(SETTINGS["policy.exclude_jurisdictions"].label, options, key=EXCLUDE,
+    excluded = st.multiselect(setting_label("policy.exclude_jurisdictions"), options, key=EXCLUDE,
                               help=setting_help("policy.exclude_jurisdictions"))
     overrides["policy.exclude_jurisdictions"] = list(excluded)
 
@@ -176,6 +179,7 @@ def render(settings: optimizer.Settings, jurisdictions: list[str]) -> dict[str, 
         for s in ADVANCED:
             slider(s)
         ensure(SOLVER)
-        overrides["solver.name"] = st.selectbox(SETTINGS["solver.name"].label, ["highs", "cbc"], key=SOLVER,
+        overrides["solver.name"] = st.selectbox(setting_label("solver.name"), ["highs", "cbc"], key=SOLVER,
+                                                format_func={"highs": "HiGHS (faster, default)", "cbc": "CBC"}.get,
                                                 help=setting_help("solver.name"))
     return overrides

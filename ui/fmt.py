@@ -47,13 +47,17 @@ def usd_kwh(value: float | None) -> str:
     return "n/a" if _missing(value) else f"{float(value):.4f}"
 
 
+def usd_per_kwh(value: float | None) -> str:
+    return "n/a" if _missing(value) else f"${float(value):.4f}/kWh"
+
+
 def pct(value: float | None, digits: int = 1) -> str:
     return "n/a" if _missing(value) else f"{100 * float(value):.{digits}f}%"
 
 
 def months(value: float | None) -> str:
     """Payback: None means the upfront spend is never repaid within the horizon."""
-    return "never" if _missing(value) else f"{float(value):.1f}"
+    return "never" if _missing(value) else f"{float(value):.1f} months"
 
 
 def hashprice(value: float | None) -> str:

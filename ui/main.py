@@ -17,9 +17,10 @@ import streamlit as st
 import optimizer
 from optimizer.tables import TABLES
 
-from . import compute, controls, editors, mapview, trust, views
+from . import analysis, compute, controls, editors, headline, mapview, trust, views
 from . import workspace as team_workspace
 
+ICON = Path(__file__).resolve().parents[1] / "static" / "rigshift-icon.png"
 SOURCE = "source"
 UPLOAD = "upload"
 UPLOADS = "uploads"  # label -> {file name: bytes}
@@ -86,7 +87,7 @@ def _read_upload(files: list[Any]) -> tuple[dict[str, bytes], str, list[str]]:
         if len(files) > 1:
             notes.append(f"loaded the newest zip, {newest.name}; the other {len(files) - 1} uploaded file(s) were "
                          "left aside (remove them from the uploader if you no longer need them)")
-        return optimizer.read_zip(newest.getvalue(), newest.name), Path(newest.name).stem, notes
+        return optimizer.read_zip(newest.getvalue(), newest.name), views.scenario_stem(Path(newest.name).stem), notes
     data: dict[str, bytes] = {}
     for f in files:
         name = Path(f.name).name
@@ -207,7 +208,9 @@ def _problems_box(title: str, lines: list[str]) -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="Rigshift", page_icon=":material/conveyor_belt:", layout="wide")
+    # A local icon: a Material icon name would make the browser fetch it from a font server.
+    st.set_page_config(page_title="Rigshift", page_icon=str(ICON), layout="wide")
+    headline.style()
     _init()
     team_workspace.start()  # restore the autosave named in the URL, or open the plan a link names
     ss = st.session_state
@@ -235,6 +238,7 @@ def main() -> None:
                 _problems_box("The upload was not loaded; the scenario you had is still active.", ss["upload_problems"])
         if ss["upload_notice"]:
             st.success(ss["upload_notice"], icon=":material/check_circle:")
+        side_notice = st.container()
         library_box = st.container()  # the workspace panel is drawn here once the plan is solved
 
     if not options:
@@ -266,31 +270,25 @@ def main() -> None:
 
     head = st.container()
     problems_area = st.container()
-    tab_plan, tab_sens, tab_explain, tab_compare, tab_data, tab_export, tab_risk = st.tabs(
-        ["Plan", "Sensitivity", "Explain", "Compare", "Edit data", "Export", "Risk"])
+    # Switching tabs reruns, so the Timeline and Site economics run (and redraw) only while open.
+    tab_plan, tab_time, tab_sites, tab_sens, tab_explain, tab_compare, tab_data, tab_export, tab_risk = st.tabs(
+        ["Plan", "Timeline", "Site economics", "Sensitivity", "Explain", "Compare", "Edit data", "Export", "Risk"],
+        key="main_tabs", on_change="rerun")
 
-    # ---- the user's table edits, validated by the engine
+    # ---- the user's table edits, read and validated by the engine
     with tab_data:
-        edit_box = st.container()
         edited = editors.render(base)
-        st.button("Discard all table edits", key="reset_edits", on_click=editors.reset, icon=":material/undo:")
-    edit_problems: list[str] = []
     tables = base
-    if edited.changed:
-        try:
-            tables = compute.with_tables(base, edited.frames)
-            ss["last_good_tables"][source] = tables
-        except optimizer.ScenarioError as exc:
-            edit_problems = [editors.locate(p, base) for p in exc.problems]
-            tables = ss["last_good_tables"].get(source, base)
+    if edited.scenario is not None:
+        tables = edited.scenario
+        ss["last_good_tables"][source] = tables
+    elif edited.problems:
+        tables = ss["last_good_tables"].get(source, base)
     else:
         ss["last_good_tables"].pop(source, None)
-    if edit_problems:
-        with edit_box:
-            _problems_box("These edits are not valid yet; the plan uses your last valid tables. Fix the cells below:",
-                          edit_problems)
-        with problems_area:
-            st.warning("Some table edits are not valid (see **Edit data**); the plan uses your last valid tables.",
+    if edited.problems:
+        with side_notice:  # not above the grid: a message there would push the grid under the cursor
+            st.warning("Some table edits are refused (see **Edit data**); the plan uses your last valid tables.",
                        icon=":material/warning:")
 
     # ---- what-ifs on top, then the plan
@@ -333,14 +331,18 @@ def main() -> None:
 
     baseline = views.baseline_pin()
     with head:
-        title, name_box, pin_box = st.columns([6, 2.2, 1.3], vertical_alignment="bottom")
-        title.markdown(f"### {scn.name}: relocation plan" + (" (last plan that solved)" if stale and shown else ""))
-        with name_box:
-            _pin_name_box()  # a fragment: typing a name reruns only this box (issue 13)
-        pin_box.button("Pin this plan", key="pin", type="primary", icon=":material/push_pin:", disabled=res is None,
-                       on_click=_pin, args=(scn, res, fp, source), width="stretch",
-                       help="Keep this plan to compare against (Compare tab); pin as many as you like.")
+        # title, then the pin controls; a wrapping row, so neither is squeezed on a narrow screen
+        with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
+            st.markdown(f"### {scn.name}: relocation plan" + (" (last plan that solved)" if stale and shown else ""),
+                        width="stretch")
+            with st.container(width=220):
+                _pin_name_box()  # a fragment: typing a name reruns only this box (issue 13)
+            st.button("Pin this plan", key="pin", type="primary", icon=":material/push_pin:", disabled=res is None,
+                      on_click=_pin, args=(scn, res, fp, source), width="content",
+                      help="Keep this plan to compare against (Compare tab); pin as many as you like.")
+        st.markdown(headline.scenario_sentence(shown_scn if shown is not None else scn))
         if shown is not None:
+            st.markdown(headline.decision_sentence(shown.summary))
             views.metrics(shown.summary, baseline["summary"] if baseline else None, baseline["label"] if baseline else "")
             st.caption(views.solve_caption(shown.summary)
                        + (f" {len(edited.excluded_sites)} site(s) excluded by you." if edited.excluded_sites else "")
@@ -353,16 +355,19 @@ def main() -> None:
             views.export(scn, None, True)
         return
     with tab_plan:
-        st.pydeck_chart(mapview.build(shown_scn, shown, mapview.view_state(base), edited.excluded_sites),
-                        key="plan_map", height=520)
-        st.caption("Columns: sites, height = MW used, colour = regulatory risk (green low, red high; faint = unused). "
-                   "Arcs: rigs moved, width = rigs. Circles: where the fleet stands now. Hover for the economics.")
+        mapview.show(shown_scn, shown, base, edited.excluded_sites)
         st.markdown("#### Allocation")
         views.allocation_table(trust.safe_result(shown))
         st.markdown("#### Sites")
         views.sites_table(trust.safe_result(shown))
-        st.markdown("#### Exposure by jurisdiction")
+        st.markdown("#### Exposure by place (state or country)")
         views.jurisdictions_table(trust.safe_result(shown))
+    with tab_time:
+        if tab_time.open:
+            analysis.timeline(shown_scn, shown)
+    with tab_sites:
+        if tab_sites.open:
+            analysis.site_view(shown_scn, shown, shown_scn.fingerprint())
     with tab_sens:
         if stale:
             st.info("No plan for the current settings.")

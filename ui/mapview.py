@@ -1,69 +1,84 @@
-"""The plan on a world map: origins, candidate sites as columns, arcs for the rigs moved.
+"""The plan on a world map: where the fleet stands, the candidate sites, and the flows between them.
 
-Works offline: no map tiles are needed because the countries are drawn from a bundled
-Natural Earth GeoJSON (see ui/assets/README.md). The camera's starting view depends only on
-the scenario's coordinates, so moving a slider never moves the map.
+Works offline: no map tiles and no map-style server. The countries are drawn from a bundled
+Natural Earth GeoJSON served by the app itself (static/README.md), and the deck asks Streamlit
+for no basemap.
+Tooltips are plain text (``tooltip={"text": ...}``): every field is computed here, so a
+name typed by a user is shown as text and never run as markup.
+
+Flows are bundled by (origin country, destination jurisdiction): a whole country's fleet
+leaving for Texas is one arc, whose width is the rigs moved, instead of a fan of one arc per
+(origin, site). The camera frames every origin and site, across the antimeridian when that
+is the shorter way round, and depends only on the scenario's coordinates, so a slider move
+never moves the map.
 """
 from __future__ import annotations
 
 import json
 import math
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pydeck as pdk
+import streamlit as st
 from pydeck.bindings.json_tools import default_serialize
 
 import optimizer
 
-from . import compute, fmt
+from . import fmt
 
-COUNTRIES = Path(__file__).parent / "assets" / "world-countries-110m.geojson"
-COLUMN_RADIUS_M = 70_000
-TALLEST_COLUMN_M = 1_800_000  # the largest site at full capacity
-TOOLTIP_STYLE = {"backgroundColor": "#1f2430", "color": "white", "fontSize": "12px", "maxWidth": "360px"}
-
-
-COUNTRIES_PLACEHOLDER = "__rigshift_countries__"
-# The basemap as a static file (Streamlit static serving, .streamlit/config.toml; static/ is a copy of
-# ui/assets' file): the browser fetches and caches it once instead of receiving it with every rerun.
+COUNTRIES = Path(__file__).resolve().parents[1] / "static" / "world-countries-110m.geojson"
+# Served by Streamlit's static file serving (.streamlit/config.toml): the browser loads it once and
+# deck.gl keeps the tessellated countries across reruns because the URL does not change.
 COUNTRIES_URL = "app/static/world-countries-110m.geojson"
-STATIC_COUNTRIES = Path(__file__).resolve().parents[1] / "static" / COUNTRIES.name
+# Streamlit adds a Carto basemap (an outbound request) unless the style is pydeck's default
+# sentinel, which its frontend reads as "no basemap".
+NO_BASEMAP = "__MAP_STYLE__"
+TOOLTIP_STYLE = {"backgroundColor": "#1f2430", "color": "white", "fontSize": "12px", "maxWidth": "300px",
+                 "whiteSpace": "pre-line", "lineHeight": "1.35", "padding": "6px 8px", "borderRadius": "4px",
+                 "zIndex": "1000"}
+TOOLTIP = {"text": "{tip}", "style": TOOLTIP_STYLE}
+RISK_SCALE_MAX = 0.30  # reg_risk a year at which the colour scale is fully red
+MAP_WIDTH_PX, MAP_HEIGHT_PX = 640, 500  # the first view is framed for a map this size (a laptop's)
+ORIGIN_COLOUR = [31, 71, 136, 230]
+ARC_SOURCE_COLOUR = [31, 71, 136, 210]
+ARC_TARGET_COLOUR = [232, 113, 10, 230]
 
 
-@lru_cache(maxsize=1)
-def countries() -> dict[str, Any]:
-    with COUNTRIES.open(encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-@lru_cache(maxsize=1)
-def _countries_json() -> str:
-    return json.dumps(countries(), separators=(",", ":"))
+# ---------------------------------------------------------------- basemap
 
 
 class _Deck(pdk.Deck):
-    """A Deck whose JSON is compact and reuses the basemap's serialised GeoJSON.
-
-    pydeck pretty-prints (about 1 MB and 150 ms per rerun with the countries); this keeps a
-    slider move cheap. The countries layer carries a placeholder swapped for the cached text.
-    """
+    """A Deck serialised compactly (pydeck pretty-prints, about twice the bytes)."""
 
     def to_json(self) -> str:
         cached = self.__dict__.get("_rigshift_json")
-        if cached is None:
-            text = json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
-            cached = text.replace(json.dumps(COUNTRIES_PLACEHOLDER), _countries_json(), 1)
+        if cached is None:  # serialised once per built deck
+            cached = json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
             self.__dict__["_rigshift_json"] = cached
         return cached
 
 
+class CachedDeck:
+    """What ``st.pydeck_chart`` needs from a Deck (``to_json``), holding an already built JSON text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._tooltip = TOOLTIP  # Streamlit sends the tooltip beside the spec
+
+
+    def to_json(self) -> str:
+        return self.text
+
+
+# ---------------------------------------------------------------- colours and camera
+
+
 def risk_colour(reg_risk: float, alpha: int) -> list[int]:
-    """Green (safe) through amber to red (reg_risk 0.30 a year or more)."""
-    t = min(max(float(reg_risk) / 0.30, 0.0), 1.0)
+    """Green (safe) through amber to red (reg_risk RISK_SCALE_MAX a year or more), RGBA 0-255."""
+    t = min(max(float(reg_risk) / RISK_SCALE_MAX, 0.0), 1.0)
     if t < 0.5:
         r, g, b = 46 + (245 - 46) * 2 * t, 160 + (180 - 160) * 2 * t, 67 - 67 * 2 * t
     else:
@@ -71,46 +86,171 @@ def risk_colour(reg_risk: float, alpha: int) -> list[int]:
     return [int(r), int(g), int(b), int(alpha)]
 
 
-def view_state(scn: optimizer.Scenario) -> pdk.ViewState:
-    """A camera that frames every origin and site; a function of coordinates only."""
+def legend_gradient() -> str:
+    """CSS linear-gradient of the risk colour scale, 0 to RISK_SCALE_MAX."""
+    stops = [risk_colour(RISK_SCALE_MAX * i / 4, 255) for i in range(5)]
+    return "linear-gradient(to right, " + ", ".join(f"rgb({r},{g},{b}) {25 * i}%" for i, (r, g, b, _) in enumerate(stops)) + ")"
+
+
+def lon_window(lon: np.ndarray) -> tuple[float, float]:
+    """(centre, span) in degrees of the shortest longitude interval holding every point, either way round.
+
+    The interval is the circle minus its largest gap between neighbouring longitudes, so points
+    on both sides of the Pacific give a window across the antimeridian. Centre is in [-180, 180).
+    """
+    lon = np.sort(np.mod(np.asarray(lon, float) + 180.0, 360.0) - 180.0)
+    if len(lon) == 0:
+        return 0.0, 360.0
+    if len(lon) == 1:
+        return float(lon[0]), 0.0
+    gaps = np.diff(np.concatenate([lon, [lon[0] + 360.0]]))
+    k = int(np.argmax(gaps))
+    start = lon[(k + 1) % len(lon)]
+    span = 360.0 - float(gaps[k])
+    centre = (start + span / 2 + 180.0) % 360.0 - 180.0
+    return float(centre), span
+
+
+def _mercator_y(lat: np.ndarray) -> np.ndarray:
+    lat = np.radians(np.clip(lat, -85.0, 85.0))
+    return np.log(np.tan(np.pi / 4 + lat / 2))
+
+
+def view_state(scn: optimizer.Scenario, width_px: int = MAP_WIDTH_PX, height_px: int = MAP_HEIGHT_PX) -> pdk.ViewState:
+    """A flat camera that frames every origin and site (a function of their coordinates only)."""
     lat = np.concatenate([scn.origins["lat"].to_numpy(float), scn.sites["lat"].to_numpy(float)])
     lon = np.concatenate([scn.origins["lon"].to_numpy(float), scn.sites["lon"].to_numpy(float)])
     if not len(lat):
-        return pdk.ViewState(latitude=20.0, longitude=0.0, zoom=1.0, pitch=35, bearing=0)
-    lon_span = float(lon.max() - lon.min()) or 1.0
-    lat_span = float(lat.max() - lat.min()) or 1.0
-    zoom = max(0.6, min(6.0, math.log2(min(360 / (lon_span * 1.3), 170 / (lat_span * 1.6))) + 0.6))
-    return pdk.ViewState(latitude=round(float(lat.mean()), 2), longitude=round(float((lon.max() + lon.min()) / 2), 2),
-                         zoom=round(zoom, 2), pitch=35, bearing=0)
+        return pdk.ViewState(latitude=20.0, longitude=0.0, zoom=1.0, pitch=0, bearing=0)
+    centre_lon, span = lon_window(lon)
+    y = _mercator_y(lat)
+    y_mid = float((y.max() + y.min()) / 2)
+    centre_lat = math.degrees(2 * math.atan(math.exp(y_mid)) - math.pi / 2)
+    # At zoom z the world is 512 * 2**z px wide; keep 15% margin each side.
+    span_x = max(span, 8.0) * 1.3 / 360.0
+    span_y = max(float(y.max() - y.min()), 0.15) * 1.3 / (2 * math.pi)
+    zoom = math.log2(min(width_px / (512 * span_x), height_px / (512 * span_y)))
+    return pdk.ViewState(latitude=round(centre_lat, 2), longitude=round(centre_lon, 2),
+                         zoom=round(max(0.3, min(6.0, zoom)), 2), pitch=0, bearing=0)
 
 
-def _site_tip(row: pd.Series, mult: float) -> str:
-    lines = [f"<b>{row['site']}</b> ({row['jurisdiction']})",
-             f"MW used: {row['mw_used']:.2f} of {row['capacity_mw']:.2f} ({100 * row['utilization']:.0f}%)",
-             f"Rigs: {row['rigs']:,.0f}, {row['hashrate_ths'] / 1e3:,.1f} PH/s",
-             f"Power: ${row['power_usd_kwh'] * mult:.4f}/kWh, PUE {row['pue']:.2f}, uptime {100 * row['uptime']:.0f}%",
-             f"Regulatory risk: {100 * row['reg_risk']:.1f}% a year"]
+# ---------------------------------------------------------------- layer data
+
+
+def site_tip(row: pd.Series, mult: float) -> str:
+    """The hover text of one site: plain text, one fact a line."""
+    lines = [f"{row['site']} ({row['jurisdiction']})"]
+    if row.get("excluded_by_user"):
+        lines.append("Left out of the plan by you")
+    lines += [f"Uses {row['mw_used']:.2f} of {row['capacity_mw']:.2f} MW ({100 * row['utilization']:.0f}%)",
+              f"{row['rigs']:,.0f} rigs, {row['hashrate_ths'] / 1e3:,.1f} PH/s",
+              f"Power ${row['power_usd_kwh'] * mult:.4f}/kWh, PUE {row['pue']:.2f}, uptime {100 * row['uptime']:.0f}%",
+              f"Regulatory risk {100 * row['reg_risk']:.1f}% a year"]
     shadow = row.get("shadow_usd_per_mw")
-    if shadow is not None and not pd.isna(shadow) and row["mw_used"] > 0:
+    if shadow is not None and not pd.isna(shadow) and row["mw_used"] > 0 and shadow > 0:
         lines.append(f"One more MW here is worth {fmt.usd(shadow)}")
     entry = row.get("entry_power_usd_kwh")
     if entry is not None and not pd.isna(entry):
         lines.append("Not worth using even with free power" if entry < 0
-                     else f"Would enter the plan at power below ${entry:.4f}/kWh")
-    if row.get("excluded_by_user"):
-        lines.append("<i>Excluded (capacity set to 0)</i>")
-    return "<br/>".join(lines)
+                     else f"Worth using if power cost under ${entry:.4f}/kWh")
+    return "\n".join(lines)
 
 
-_BUILT: dict[tuple, pdk.Deck] = {}  # the last few map specifications, by what they show (issue 13)
+def site_rows(scn: optimizer.Scenario, res: optimizer.Result, excluded_sites: tuple[str, ...] = ()) -> list[dict]:
+    mult = scn.settings.policy.power_price_multiplier
+    sites = scn.sites[["site", "lat", "lon", "power_usd_kwh", "pue", "uptime", "reg_risk"]].merge(
+        res.sites, on="site", how="left")
+    sites["excluded_by_user"] = sites["site"].isin(set(excluded_sites))
+    biggest = float(sites["mw_used"].max()) if len(sites) else 0.0
+    rows = []
+    for _, row in sites.iterrows():
+        used = row["mw_used"] > 1e-6
+        share = float(row["mw_used"]) / biggest if used and biggest > 0 else 0.0
+        rows.append({
+            "position": [float(row["lon"]), float(row["lat"])],
+            "radius": 30_000 + 170_000 * math.sqrt(share),
+            "colour": risk_colour(row["reg_risk"], 235 if used else 70),
+            "line": [60, 60, 60, 220] if used else [120, 120, 120, 160],
+            "tip": site_tip(row, mult),
+        })
+    return rows
+
+
+def origin_rows(scn: optimizer.Scenario, res: optimizer.Result) -> list[dict]:
+    counts = scn.fleet.groupby("origin")["count"].sum()
+    moved = res.allocation.groupby(["origin", "action"])["rigs"].sum().unstack(fill_value=0.0)
+    total = float(counts.max() or 1.0) if len(counts) else 1.0
+    words = {"relocate": "relocated", "sell": "sold now", "idle": "stored"}
+    rows = []
+    for _, row in scn.origins.iterrows():
+        n = float(counts.get(row["origin"], 0.0))
+        parts = [f"{moved.loc[row['origin'], a]:,.0f} {words[a]}" for a in ("relocate", "sell", "idle")
+                 if row["origin"] in moved.index and a in moved.columns and moved.loc[row["origin"], a] > 0.5]
+        rows.append({
+            "position": [float(row["lon"]), float(row["lat"])],
+            "radius": 40_000 + 160_000 * math.sqrt(n / total),
+            "tip": "\n".join([f"{row['origin']} ({row['country']})", f"Fleet here: {n:,.0f} rigs"] + parts),
+        })
+    return rows
+
+
+def flows(scn: optimizer.Scenario, res: optimizer.Result) -> pd.DataFrame:
+    """Relocated rigs bundled by (origin country, destination jurisdiction).
+
+    Columns: country, jurisdiction, rigs, mw, src_lon, src_lat (rig-weighted origin centre),
+    dst_lon, dst_lat (MW-weighted site centre), origins, sites (text). One row per arc.
+    """
+    reloc = res.allocation[(res.allocation["action"] == "relocate") & (res.allocation["rigs"] > 1e-6)]
+    cols = ["country", "jurisdiction", "rigs", "mw", "src_lon", "src_lat", "dst_lon", "dst_lat", "origins", "sites"]
+    if reloc.empty:
+        return pd.DataFrame(columns=cols)
+    o = scn.origins[["origin", "country", "lat", "lon"]].rename(columns={"lat": "o_lat", "lon": "o_lon"})
+    s = scn.sites[["site", "jurisdiction", "lat", "lon"]].rename(columns={"lat": "s_lat", "lon": "s_lon"})
+    df = reloc.drop(columns=["jurisdiction"], errors="ignore").merge(o, on="origin").merge(s, on="site")
+    out = []
+    for (country, jur), g in df.groupby(["country", "jurisdiction"], sort=False):
+        by_origin = g.groupby("origin").agg(rigs=("rigs", "sum"), lat=("o_lat", "first"), lon=("o_lon", "first"))
+        by_site = g.groupby("site").agg(mw=("mw", "sum"), rigs=("rigs", "sum"), lat=("s_lat", "first"), lon=("s_lon", "first"))
+        out.append({
+            "country": country, "jurisdiction": jur, "rigs": float(g["rigs"].sum()), "mw": float(g["mw"].sum()),
+            "src_lon": _mean_lon(by_origin["lon"], by_origin["rigs"]),
+            "src_lat": float(np.average(by_origin["lat"], weights=by_origin["rigs"])),
+            "dst_lon": _mean_lon(by_site["lon"], by_site["mw"] + 1e-9),
+            "dst_lat": float(np.average(by_site["lat"], weights=by_site["mw"] + 1e-9)),
+            "origins": ", ".join(f"{k} {v:,.0f}" for k, v in by_origin["rigs"].sort_values(ascending=False).items()),
+            "sites": ", ".join(f"{k} {v:,.0f}" for k, v in by_site["rigs"].sort_values(ascending=False).items()),
+        })
+    return pd.DataFrame(out, columns=cols).sort_values("rigs", ascending=False).reset_index(drop=True)
+
+
+def _mean_lon(lon: pd.Series, weights: pd.Series) -> float:
+    """Weighted mean longitude on the circle (points either side of 180 average near 180, not 0)."""
+    a = np.radians(lon.to_numpy(float))
+    w = weights.to_numpy(float)
+    return float(np.degrees(np.arctan2((w * np.sin(a)).sum(), (w * np.cos(a)).sum())))
+
+
+def arc_rows(flow: pd.DataFrame) -> list[dict]:
+    biggest = float(flow["rigs"].max()) if len(flow) else 1.0
+    return [{
+        "source": [round(f.src_lon, 3), round(f.src_lat, 3)], "target": [round(f.dst_lon, 3), round(f.dst_lat, 3)],
+        "width": 1.5 + 6.5 * math.sqrt(f.rigs / biggest),
+        "tip": f"{f.country} to {f.jurisdiction}\n{f.rigs:,.0f} rigs, {f.mw:.2f} MW\nFrom: {f.origins}\nTo: {f.sites}",
+    } for f in flow.itertuples()]
+
+
+# ---------------------------------------------------------------- the deck
+
+
+_BUILT: dict[tuple, pdk.Deck] = {}
 _BUILT_MAX = 16
 
 
 def build(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.ViewState,
           excluded_sites: list[str] | tuple[str, ...] = ()) -> pdk.Deck:
     """The map for a plan; the same (scenario, plan, view, exclusions) reuses the built Deck and its JSON."""
-    key = (compute.fingerprint(scn), res.summary.get("objective_usd"), res.summary.get("status"),
-           json.dumps(initial_view.__dict__, sort_keys=True, default=str), tuple(excluded_sites))
+    key = (scn.fingerprint(), res.summary.get("objective_usd"), res.summary.get("status"),
+           (initial_view.latitude, initial_view.longitude, initial_view.zoom), tuple(excluded_sites))
     deck = _BUILT.get(key)
     if deck is None:
         deck = _build(scn, res, initial_view, excluded_sites)
@@ -122,62 +262,86 @@ def build(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.View
 
 def _build(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.ViewState,
            excluded_sites: list[str] | tuple[str, ...] = ()) -> pdk.Deck:
-    mult = scn.settings.policy.power_price_multiplier
-    sites = scn.sites.drop(columns=["_row"], errors="ignore")[
-        ["site", "lat", "lon", "power_usd_kwh", "pue", "uptime", "reg_risk"]
-    ].merge(res.sites, on="site", how="left")
-    sites["excluded_by_user"] = sites["site"].isin(set(excluded_sites))
-    cap_max = float(sites["capacity_mw"].max() or 1.0) if len(sites) else 1.0
-    site_rows = []
-    for _, row in sites.iterrows():
-        used = row["mw_used"] > 1e-6
-        site_rows.append({
-            "position": [float(row["lon"]), float(row["lat"])],
-            "elevation": float(max(row["mw_used"], 0.0) / cap_max * TALLEST_COLUMN_M) if used else 2_000.0,
-            "colour": risk_colour(row["reg_risk"], 230 if used else 90),
-            "tip": _site_tip(row, mult),
-        })
-
-    origins = scn.origins.drop(columns=["_row"], errors="ignore")
-    counts = scn.fleet.groupby("origin")["count"].sum()
-    moved = res.allocation.groupby(["origin", "action"])["rigs"].sum().unstack(fill_value=0.0)
-    total = float(counts.max() or 1.0) if len(counts) else 1.0
-    origin_rows = []
-    for _, row in origins.iterrows():
-        n = float(counts.get(row["origin"], 0.0))
-        parts = [f"{a}: {moved.loc[row['origin'], a]:,.0f}" for a in ("relocate", "sell", "idle")
-                 if row["origin"] in moved.index and a in moved.columns and moved.loc[row["origin"], a] > 0.5]
-        origin_rows.append({
-            "position": [float(row["lon"]), float(row["lat"])],
-            "radius": 40_000 + 160_000 * math.sqrt(n / total),
-            "tip": f"<b>{row['origin']}</b> ({row['country']})<br/>Fleet here: {n:,.0f} rigs<br/>" + "<br/>".join(parts),
-        })
-
-    reloc = res.allocation[res.allocation["action"] == "relocate"]
-    flows = reloc.groupby(["origin", "site"], as_index=False).agg(rigs=("rigs", "sum"), mw=("mw", "sum"))
-    pos_o = {r["origin"]: (float(r["lon"]), float(r["lat"])) for _, r in origins.iterrows()}
-    pos_s = {r["site"]: (float(r["lon"]), float(r["lat"])) for _, r in sites.iterrows()}
-    biggest = float(flows["rigs"].max()) if len(flows) else 1.0
-    arc_rows = [{
-        "source": list(pos_o[f["origin"]]), "target": list(pos_s[f["site"]]),
-        "width": 1.0 + 9.0 * float(f["rigs"]) / biggest,
-        "tip": f"<b>{f['origin']} &rarr; {f['site']}</b><br/>{f['rigs']:,.0f} rigs, {f['mw']:.2f} MW",
-    } for _, f in flows.iterrows() if f["origin"] in pos_o and f["site"] in pos_s]
-
+    """The map as a pydeck Deck: countries, flows (arcs), sites and origins (markers that keep a pixel size)."""
     layers = [
-        pdk.Layer("GeoJsonLayer", COUNTRIES_URL if STATIC_COUNTRIES.is_file() else COUNTRIES_PLACEHOLDER, id="countries", stroked=True, filled=True,
-                  get_fill_color=[236, 236, 232, 255], get_line_color=[160, 160, 160, 255],
+        pdk.Layer("GeoJsonLayer", COUNTRIES_URL, id="countries", stroked=True, filled=True,
+                  get_fill_color=[236, 236, 232, 255], get_line_color=[165, 165, 165, 255],
                   line_width_min_pixels=0.5, pickable=False),
-        pdk.Layer("ArcLayer", arc_rows, id="flows", get_source_position="source", get_target_position="target",
-                  get_width="width", width_units="pixels", great_circle=True, get_height=0.35,
-                  get_source_color=[31, 71, 136, 200], get_target_color=[232, 113, 10, 220], pickable=True),
-        pdk.Layer("ColumnLayer", site_rows, id="sites", get_position="position", get_elevation="elevation",
-                  elevation_scale=1, radius=COLUMN_RADIUS_M, get_fill_color="colour", extruded=True,
-                  pickable=True, auto_highlight=True),
-        pdk.Layer("ScatterplotLayer", origin_rows, id="origins", get_position="position", get_radius="radius",
-                  get_fill_color=[31, 71, 136, 200], get_line_color=[255, 255, 255, 255], stroked=True,
-                  line_width_min_pixels=1, pickable=True),
+        pdk.Layer("ArcLayer", arc_rows(flows(scn, res)), id="flows", get_source_position="source",
+                  get_target_position="target", get_width="width", width_units="pixels", great_circle=True,
+                  get_source_color=ARC_SOURCE_COLOUR, get_target_color=ARC_TARGET_COLOUR, pickable=True,
+                  auto_highlight=True),
+        pdk.Layer("ScatterplotLayer", site_rows(scn, res, tuple(excluded_sites)), id="sites", get_position="position",
+                  get_radius="radius", radius_min_pixels=5, radius_max_pixels=28, get_fill_color="colour",
+                  get_line_color="line", stroked=True, line_width_min_pixels=1, pickable=True, auto_highlight=True),
+        pdk.Layer("ScatterplotLayer", origin_rows(scn, res), id="origins", get_position="position",
+                  get_radius="radius", radius_min_pixels=6, radius_max_pixels=24, get_fill_color=ORIGIN_COLOUR,
+                  get_line_color=[255, 255, 255, 255], stroked=True, line_width_min_pixels=1.5, pickable=True),
     ]
-    return _Deck(layers=layers, initial_view_state=initial_view, map_style=None,
-                    views=[pdk.View(type="MapView", controller=True, repeat=True)],
-                    tooltip={"html": "{tip}", "style": TOOLTIP_STYLE})
+    # Without a depth test marks draw (and are picked) in layer order: sites and origins stay on top of
+    # the arcs, which are lifted off the ground and would otherwise hide them from the pointer.
+    return _Deck(layers=layers, initial_view_state=initial_view, map_style=NO_BASEMAP, map_provider=None,
+                 parameters={"depthTest": False},
+                 views=[pdk.View(type="MapView", controller=True, repeat=True)],
+                 tooltip=TOOLTIP)
+
+
+def deck_json(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.ViewState,
+              excluded_sites: list[str] | tuple[str, ...] = ()) -> str:
+    return build(scn, res, initial_view, excluded_sites).to_json()
+
+
+LEGEND_CSS = """
+<style>
+.rs-legend {font-size: 0.85rem; line-height: 1.35;}
+.rs-legend .rs-bar {height: 10px; border-radius: 3px; margin: 4px 0 2px 0;}
+.rs-legend .rs-ticks {display: flex; justify-content: space-between; font-size: 0.75rem; color: #666;}
+.rs-legend .rs-dot {display: inline-block; width: 12px; height: 12px; border-radius: 50%; vertical-align: -1px;
+  margin-right: 6px;}
+.rs-legend .rs-arc {display: inline-block; width: 26px; height: 5px; border-radius: 3px; vertical-align: 2px;
+  margin-right: 6px; background: linear-gradient(to right, rgb(31,71,136), rgb(232,113,10));}
+.rs-legend p {margin: 0 0 0.55rem 0;}
+</style>
+"""
+
+
+def legend_html() -> str:
+    """The legend beside the map: the risk colour scale and what each mark means (static, no user text)."""
+    pct = int(round(100 * RISK_SCALE_MAX))
+    return (LEGEND_CSS + '<div class="rs-legend" data-testid="rs-map-legend">'
+            "<p><b>Sites</b>: size = MW used; faint = unused</p>"
+            "<p>Colour = regulatory risk a year"
+            f'<div class="rs-bar" style="background:{legend_gradient()}"></div>'
+            f'<div class="rs-ticks"><span>0%</span><span>{pct // 2}%</span><span>{pct}%+</span></div></p>'
+            f'<p><span class="rs-dot" style="background:rgb(31,71,136)"></span>Where the fleet stands now '
+            "(size = rigs)</p>"
+            '<p><span class="rs-arc"></span>Rigs moved, from a country to a state or country '
+            "(width = rigs)</p>"
+            "<p>Hover any mark for its numbers.</p></div>")
+
+
+# ---------------------------------------------------------------- on the page
+
+
+@st.cache_data(show_spinner=False, max_entries=64, ttl=3600)
+def _cached_json(key: str, _scn: optimizer.Scenario, _res: optimizer.Result, view: tuple[float, float, float],
+                 excluded_sites: tuple[str, ...]) -> str:
+    lat, lon, zoom = view
+    return deck_json(_scn, _res, pdk.ViewState(latitude=lat, longitude=lon, zoom=zoom, pitch=0, bearing=0),
+                     excluded_sites)
+
+
+def show(scn: optimizer.Scenario, res: optimizer.Result, framing: optimizer.Scenario,
+         excluded_sites: list[str] | tuple[str, ...] = (), height_px: int = MAP_HEIGHT_PX) -> None:
+    """The map with its legend beside it (below it on a phone). ``framing`` fixes the first view."""
+    v = view_state(framing)
+    key = scn.fingerprint() + "|" + repr(res.summary.get("objective_usd"))
+    text = _cached_json(key, scn, res, (v.latitude, v.longitude, v.zoom), tuple(excluded_sites))
+    left, right = st.columns([5, 1.3], gap="small")
+    with left:
+        st.pydeck_chart(CachedDeck(text), key="plan_map", height=height_px)
+    with right:
+        st.html(LEGEND_HTML)  # built from constants only: no user text
+
+
+LEGEND_HTML = legend_html()

@@ -14,7 +14,8 @@ import streamlit as st
 import optimizer
 from optimizer.settings import get_value
 
-from . import compute, fmt, trust
+from . import compute, fmt, headline, tornado, trust
+from .labels import setting_label
 
 
 # ---------------------------------------------------------------- headline metrics
@@ -30,30 +31,30 @@ class Metric:
 
     def text(self, summary: dict[str, Any]) -> str:
         """What the app prints for this metric of a plan."""
-        if self.field == "payback_months" and (summary.get("rigs_relocated") or 0) < 0.5:
+        if self.field == "cash_payback_months" and (summary.get("rigs_relocated") or 0) < 0.5:
             return "n/a"
         return self.show(summary.get(self.field))
 
 
 METRICS = [
     Metric("Plan value", "objective_usd", fmt.usd,
-           "The optimum: value of every relocated rig (discounted margin + salvage - freight - duty - risk penalty) "
-           "+ resale of rigs sold now + salvage of rigs stored - site opening costs."),
-    Metric("Rigs relocated", "rigs_relocated", fmt.rigs, "Rigs shipped to a new site."),
-    Metric("Rigs sold", "rigs_sold", fmt.rigs, "Rigs sold now at their resale price.", lower_is_better=True),
-    Metric("Rigs stored", "rigs_idle", fmt.rigs, "Rigs stored and sold at their salvage value at the horizon.",
+           "What the plan is worth today: every relocated rig's discounted earnings after power and hosting, plus "
+           "its resale value left at the end, less freight, import duty and a charge for the risk of a ban; plus "
+           "the resale of rigs sold now and of rigs stored; less site opening costs."),
+    Metric("Rigs moved", "rigs_relocated", fmt.rigs, "Rigs shipped to a new site."),
+    Metric("Rigs sold now", "rigs_sold", fmt.rigs, "Rigs sold now at their second-hand price.", lower_is_better=True),
+    Metric("Rigs stored", "rigs_idle", fmt.rigs, "Rigs stored and sold at the end of the horizon.",
            lower_is_better=True),
-    Metric("Hashrate deployed", "hashrate_relocated_ths", fmt.ehs, "Hashrate of the relocated rigs (1 EH/s = 1e6 TH/s)."),
-    Metric("Power deployed", "mw_relocated", fmt.mw, "MW drawn at the new sites, facility overhead (PUE) included."),
-    Metric("Avg power $/kWh", "avg_power_usd_kwh", fmt.usd_kwh,
-           "MW-weighted power price of the sites used, multiplier included.", lower_is_better=True),
-    Metric("Chance of a ban", "ban_probability_weighted", fmt.pct,
-           "Hashrate-weighted probability that a site in the plan is forced to stop within the horizon: "
-           "1 - (1 - reg_risk)^(months / 12).", lower_is_better=True),
-    Metric("Upfront spend", "upfront_usd", fmt.usd, "Freight + import duty + site opening costs, paid before any rig earns.",
+    Metric("Hashrate moved", "hashrate_relocated_ths", fmt.ehs, "Hashrate of the rigs moved (1 EH/s = 1,000,000 TH/s)."),
+    Metric("Power used", "mw_relocated", fmt.mw, "MW drawn at the new sites, cooling overhead included."),
+    Metric("Power price", "avg_power_usd_kwh", fmt.usd_per_kwh,
+           "Average power price of the sites used (USD per kWh), weighted by MW.", lower_is_better=True),
+    Metric("Ban chance", "expected_share_hashrate_banned", fmt.pct,
+           "Expected share of the moved hashrate that a ban stops within the horizon.", lower_is_better=True),
+    Metric("Upfront spend", "upfront_usd", fmt.usd, "Freight, import duty and site opening costs, paid before any rig earns.",
            lower_is_better=True),
-    Metric("Payback (months)", "payback_months", fmt.months,
-           "Months until the relocated rigs' expected, discounted operating margin repays the upfront spend.",
+    Metric("Payback", "cash_payback_months", fmt.months,
+           "Months until the moved rigs' expected, discounted earnings repay the upfront spend.",
            lower_is_better=True),
 ]
 
@@ -62,31 +63,19 @@ def _delta(metric: Metric, now: Any, before: Any) -> str | None:
     if now is None or before is None or pd.isna(now) or pd.isna(before):
         return None
     d = float(now) - float(before)
-    if abs(d) < 1e-9 * max(1.0, abs(float(before))):
-        return None
-    text = metric.show(abs(d)) if metric.field not in ("ban_probability_weighted",) else f"{100 * abs(d):.1f} pts"
+    if abs(d) < 1e-9 * max(1.0, abs(float(before))) or metric.show(now) == metric.show(before):
+        return None  # no change at the precision shown: no (red) "+0.0000"
+    text = metric.show(abs(d)) if metric.field != "expected_share_hashrate_banned" else f"{100 * abs(d):.1f} pts"
     return ("+" if d > 0 else "-") + text
 
 
 def metrics(summary: dict[str, Any], baseline: dict[str, Any] | None = None, baseline_label: str = "") -> None:
-    """Two rows of st.metric; deltas against the pinned baseline when there is one."""
-    for row in (METRICS[:5], METRICS[5:]):
-        cols = st.columns(len(row))
-        for col, m in zip(cols, row):
-            delta = _delta(m, summary.get(m.field), baseline.get(m.field)) if baseline else None
-            col.metric(m.label, m.text(summary), delta=delta,
-                       delta_color="inverse" if m.lower_is_better else "normal",
-                       help=m.help + (f" Delta against pinned plan '{baseline_label}'." if baseline else ""), border=True)
+    """The headline cards; deltas against the pinned baseline when there is one."""
+    headline.cards(METRICS, summary, _delta, baseline, baseline_label)
 
 
 def solve_caption(summary: dict[str, Any]) -> str:
-    mode = "linear program" if summary["mode"] == "lp" else "mixed-integer program"
-    status = "optimal" if summary["status"] == "optimal" else summary["status"].replace("_", " ")
-    return (f"{status.capitalize()} {mode} solved by {summary['solver']} "
-            f"({summary['n_variables']} variables, {summary['n_constraints']} constraints) in "
-            f"{fmt.seconds(summary['solve_seconds'])}. Hashprice today {fmt.hashprice(summary['hashprice_usd_th_day'])}; "
-            f"selling the whole fleet now would bring {fmt.usd(summary['sell_all_usd'])}; "
-            f"{summary['sites_used']} sites used.")
+    return headline.solve_line(summary)
 
 
 # ---------------------------------------------------------------- tables
@@ -95,6 +84,8 @@ def solve_caption(summary: dict[str, Any]) -> str:
 def allocation_table(res: optimizer.Result) -> None:
     c = st.column_config
     st.dataframe(res.allocation, hide_index=True, width="stretch", key="allocation_table", column_config={
+        "action": c.TextColumn("what happens"), "origin": c.TextColumn("now at"), "model": c.TextColumn("rig model"),
+        "site": c.TextColumn("goes to"), "jurisdiction": c.TextColumn("place"),
         "rigs": c.NumberColumn("rigs", format="%.1f"),
         "mw": c.NumberColumn("MW", format="%.3f"),
         "hashrate_ths": c.NumberColumn("hashrate (TH/s)", format="%.0f"),
@@ -109,7 +100,7 @@ def sites_frame(res: optimizer.Result) -> pd.DataFrame:
     def shadow_text(row: pd.Series) -> str:
         v = row["shadow_usd_per_mw"]
         if pd.isna(v):
-            return "n/a (integer plan)" if row["mw_used"] > 0 else ""
+            return "not computed for whole-rig plans" if row["mw_used"] > 0 else ""
         if row["mw_used"] <= 1e-6:
             return ""
         return f"one more MW here is worth {fmt.usd(v)}" if v > 0 else "not binding"
@@ -136,7 +127,8 @@ def sites_table(res: optimizer.Result) -> None:
             "utilization": c.ProgressColumn("utilisation", min_value=0.0, max_value=1.0, format="percent"),
             "rigs": c.NumberColumn("rigs", format="%.0f"),
             "hashrate_ths": c.NumberColumn("TH/s", format="%.0f"),
-            "capacity_value": c.TextColumn("shadow price of capacity",
+            "site": c.TextColumn("site"), "jurisdiction": c.TextColumn("place"),
+            "capacity_value": c.TextColumn("value of one more MW",
                                            help="What one more MW of capacity at this site would add to the plan value "
                                                 "(the capacity constraint's dual; LP plans only)."),
             "shadow_usd_per_mw": c.NumberColumn("USD per extra MW", format="dollar"),
@@ -158,8 +150,10 @@ def jurisdictions_table(res: optimizer.Result) -> None:
         "hashrate_ths": c.NumberColumn("TH/s", format="%.0f"),
         "share_of_fleet_hashrate": c.ProgressColumn("share of fleet hashrate", min_value=0.0, max_value=1.0,
                                                     format="percent"),
-        "cap_ths": c.NumberColumn("cap (TH/s)", format="%.0f", help="max share per jurisdiction x fleet hashrate"),
-        "shadow_usd_per_ths": c.NumberColumn("USD per extra TH/s of cap", format="%.2f"),
+        "jurisdiction": c.TextColumn("place"), "sites": c.NumberColumn("sites"),
+        "cap_ths": c.NumberColumn("most allowed (TH/s)", format="%.0f",
+                                  help="The most of the fleet's hashrate one regulator may host"),
+        "shadow_usd_per_ths": c.NumberColumn("USD per extra TH/s allowed", format="%.2f"),
     })
 
 
@@ -178,14 +172,15 @@ def power_grid(current: float) -> list[float]:
 
 
 def sensitivity(scn: optimizer.Scenario, fp: str) -> None:
-    st.markdown("Plan value if only the BTC price (left) or the power-price multiplier (right) changed, "
-                "every other setting as it is now. Each point is a full re-solve.")
+    st.markdown("How the plan value responds to each driver, every other setting as it is now. Each point is "
+                "the best plan for the moved value (a full re-solve).")
     c1, c2 = st.columns([1, 3])
     c1.button("Compute sensitivity", key=SENS_RUN, type="primary")
     c2.toggle("Keep it up to date after every change (slower)", key=SENS_AUTO)
     if st.session_state.get(SENS_RUN) or st.session_state.get(SENS_AUTO):
         n = len(btc_grid(scn.settings.market.btc_price_usd)) + len(power_grid(scn.settings.policy.power_price_multiplier))
-        with st.spinner(f"Solving {n} plans and bisecting for the sell-everything price..."):
+        with st.spinner(f"Solving {n + 12} plans and searching for the sell-everything price..."):
+            tornado.cached(fp, scn)
             btc = compute.sweep(scn, "market.btc_price_usd", btc_grid(scn.settings.market.btc_price_usd), fp)
             power = compute.sweep(scn, "policy.power_price_multiplier",
                                   power_grid(scn.settings.policy.power_price_multiplier), fp)
@@ -195,10 +190,13 @@ def sensitivity(scn: optimizer.Scenario, fp: str) -> None:
                                          "fixed_hp": fixed_hp}
     last = st.session_state.get("sens_last")
     if not last:
-        st.info("Press **Compute sensitivity** to sweep the BTC price and the power price (about 40 solves).")
+        st.info("Press **Compute sensitivity** for the plan value over every driver and two detailed sweeps "
+                "(about 50 solves, a few seconds).")
         return
     if last["fp"] != fp:
         st.warning("These charts are for earlier settings. Press **Compute sensitivity** to refresh them.")
+    else:
+        tornado.show(scn, fp)
     left, right = st.columns(2)
     with left:
         st.altair_chart(_sweep_chart(last["btc"], "BTC price (USD)", "$,.0f", last["breakeven"]), width="stretch",
@@ -212,7 +210,7 @@ def sensitivity(scn: optimizer.Scenario, fp: str) -> None:
                         f"(it {'sells' if scn.settings.policy.allow_sell else 'stores'} the whole fleet). "
                         f"Today: ${last['btc'].current_value:,.0f}.")
     with right:
-        st.altair_chart(_sweep_chart(last["power"], "power-price multiplier", ".2f", None), width="stretch",
+        st.altair_chart(_sweep_chart(last["power"], "power prices (x the tables)", ".2f", None), width="stretch",
                         key="sens_power_chart")
     with st.expander("Sweep data"):
         st.dataframe(pd.concat([last["btc"].frame.assign(axis="btc_price_usd"),
@@ -253,10 +251,11 @@ def explain(scn: optimizer.Scenario, res: optimizer.Result) -> None:
                 -res.summary["fixed_costs_usd"], res.summary["objective_usd"]],
     })
     parts["amount"] = parts["usd"].map(fmt.usd)
-    st.markdown("**How the plan value adds up** (the sum of `value_usd` in allocation.csv, less site opening costs)")
-    st.dataframe(parts[["term", "amount"]], hide_index=True, key="explain_parts")
+    st.markdown("**How the plan value adds up**")
+    st.dataframe(parts[["term", "amount"]], hide_index=True, key="explain_parts",
+                 column_config={"term": "", "amount": "USD"})
 
-    st.markdown("**One rig, term by term** - pick a rig group and a site to see SPEC section 2 applied.")
+    st.markdown("**One rig, term by term** - pick a rig group and a site to see what moving one rig there is worth.")
     groups = scn.fleet[scn.fleet["count"] > 0]
     if groups.empty or scn.sites.empty:
         st.info("The fleet is empty.")
@@ -275,25 +274,38 @@ def explain(scn: optimizer.Scenario, res: optimizer.Result) -> None:
     site = c3.selectbox("Site", sites, key="explain_site")
     b = optimizer.breakdown(scn, origin, model, site)
     rows = [
-        ("revenue (discounted, survival- and lead-time-weighted)", b["revenue_pv_usd"]),
+        ("revenue (discounted; counts only months after arrival and before a ban)", b["revenue_pv_usd"]),
         ("- power", -b["power_pv_usd"]), ("- hosting", -b["hosting_pv_usd"]),
-        ("= operating value (ops)", b["ops_usd"]), ("+ salvage at horizon (terminal)", b["terminal_usd"]),
-        (f"- freight ({b['freight_source']}, {b['distance_km']:,.0f} km, {b['lead_days']:.0f} days lead)", -b["freight_usd"]),
+        ("= operating value", b["ops_usd"]), ("+ resale value left at the end", b["terminal_usd"]),
+        (f"- freight ({'quoted' if b['freight_source'] == 'lanes.csv' else 'estimated from distance'}, "
+         f"{b['distance_km']:,.0f} km, hashing after {b['lead_days']:.0f} days)", -b["freight_usd"]),
         ("- import duty", -b["duty_usd"]),
-        (f"- risk penalty (ban chance {100 * b['ban_probability']:.1f}% within horizon)", -b["risk_penalty_usd"]),
+        (f"- risk charge (ban chance {100 * b['ban_probability']:.1f}% within the horizon)", -b["risk_penalty_usd"]),
         ("= value of relocating one rig", b["value_relocate_usd"]),
         ("value of selling it now", b["value_sell_usd"]), ("value of storing it", b["value_idle_usd"]),
     ]
     table = pd.DataFrame(rows, columns=["term", "usd_per_rig"])
     st.dataframe(table, hide_index=True, key="explain_terms",
                  column_config={"usd_per_rig": st.column_config.NumberColumn("USD per rig", format="%.2f")})
-    best = max((b["value_relocate_usd"], "relocate here"), (b["value_sell_usd"], "sell now"), (b["value_idle_usd"], "store"))
+    pol = scn.settings.policy
+    jur = scn.sites.loc[scn.sites["site"] == site, "jurisdiction"].iloc[0]
+    why_not = (f"{jur} is excluded in the what-ifs" if jur in set(pol.exclude_jurisdictions)
+               else "you left this site out" if site in set(pol.exclude_sites)
+               else "this site has no capacity" if float(scn.sites.loc[scn.sites["site"] == site, "capacity_mw"].iloc[0]) <= 0
+               else None)
+    options = [(b["value_relocate_usd"], "relocate here")] if why_not is None else []
+    options += [(b["value_sell_usd"], "sell now")] if pol.allow_sell else []
+    options += [(b["value_idle_usd"], "store")] if pol.allow_idle else []
+    best = max(options) if options else (0.0, "none of the allowed actions")
+    if why_not:
+        st.warning(f"Rigs cannot go to {site}: {why_not}. The terms below show what it would be worth.",
+                   icon=":material/block:")
     here = alloc[(alloc["origin"] == origin) & (alloc["model"] == model)]
     st.caption(f"Hashprice today {fmt.hashprice(b['hashprice_usd_th_day'])}. Taken alone, the best use of this rig is "
                f"**{best[1]}**. The plan itself: " + (", ".join(
                    f"{r.rigs:,.0f} {r.action}" + (f" to {r.site}" if r.action == "relocate" else "")
                    for r in here.itertuples()) or "none") +
-               " (capacity, jurisdiction caps and the budget are shared, so rigs compete for the best sites).")
+               " (capacity, the limit per regulator and the budget are shared, so rigs compete for the best sites).")
 
 
 def _valid(key: str, options: list[str], default: str) -> None:
@@ -363,7 +375,7 @@ def compare(scn: optimizer.Scenario, res: optimizer.Result, source: str, fp: str
                  width="stretch", key="compare_metrics")  # pin names head columns: neutralised like any user text
 
     now = flat_settings(scn.settings)
-    diff = [{"setting": k, "baseline": _show(base["settings"].get(k)), "current": _show(v)}
+    diff = [{"setting": setting_label(k), "baseline": _show(base["settings"].get(k)), "current": _show(v)}
             for k, v in now.items() if base["settings"].get(k) != v]
     st.markdown("**Settings that differ**" + ("" if base["source"] == source else
                                                f" (baseline is from scenario '{base['source']}')"))
@@ -417,6 +429,18 @@ def allocation_diff(before: pd.DataFrame, after: pd.DataFrame, tolerance: float 
 # ---------------------------------------------------------------- export
 
 
+def scenario_stem(name: str) -> str:
+    """A scenario's name without what our own export adds ("-scenario", a browser's " (1)"), so it cannot grow."""
+    stem = re.sub(r"\s*\(\d+\)$", "", name.strip())
+    while re.search(r"-scenario$", stem):
+        stem = stem[: -len("-scenario")]
+    return stem or "scenario"
+
+
+def scenario_zip_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", scenario_stem(name)).strip("-") + "-scenario.zip"
+
+
 def export(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool) -> None:
     st.markdown("The plan's files, byte for byte as `python -m optimizer solve` writes them:")
     files = compute.plan_files(scn, res) if res is not None else {}
@@ -429,7 +453,7 @@ def export(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool) -
         st.caption("The current settings have no plan; the plan files are disabled until they do.")
     st.markdown("The whole scenario as it stands here - your table edits and every what-if value in "
                 "`scenario.toml` - as a zip that the app (upload it) and the CLI load back to this same plan:")
-    zip_name = re.sub(r"[^A-Za-z0-9._-]+", "-", scn.name).strip("-") + "-scenario.zip"
+    zip_name = scenario_zip_name(scn.name)
     st.download_button("scenario.zip", compute.scenario_zip(scn), file_name=zip_name, mime="application/zip",
                        key="dl_scenario_zip", on_click="ignore", icon=":material/folder_zip:")
     st.code(f"unzip {zip_name} -d my-scenario && python -m optimizer solve my-scenario --out out/", language="bash")

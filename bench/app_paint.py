@@ -1,0 +1,101 @@
+"""Map first paint and change-to-paint in a real browser, for this checkout and optionally another.
+
+    .venv/bin/python -m bench.app_paint [--baseline DIR] [--reps N]
+
+First paint: navigation to the map canvas showing countries and marks (many distinct colours).
+Change-to-paint: four steps of the power-prices slider to the map canvas changing. Both sides
+run at once and are measured alternately, which evens out a shared machine's load. DIR is
+another checkout (``git archive <commit> | tar -x -C DIR``) with this one's .venv linked in.
+Needs Debian's chromium (``make browser``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
+from tests.test_browser import CANVAS, painted  # noqa: E402
+
+
+def serve(root: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.port", str(port), "--server.fileWatcherType", "none"], cwd=root,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.25)
+    return proc, url
+
+
+def measure(browser, url: str) -> tuple[float, float]:
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    try:
+        t0 = time.monotonic()
+        page.goto(url, wait_until="load")
+        page.wait_for_selector(CANVAS, timeout=120_000)
+        canvas = page.locator(CANVAS).first
+        while not painted(canvas.screenshot()):
+            time.sleep(0.05)
+        first = time.monotonic() - t0
+        page.wait_for_timeout(1500)
+        before = canvas.screenshot()
+        thumb = page.locator("[data-testid='stSlider']").filter(has_text="Power-price").locator(
+            "input[type='range'], [role='slider']").first
+        thumb.focus()
+        t0 = time.monotonic()
+        for _ in range(4):
+            thumb.press("ArrowRight")
+        while canvas.screenshot() == before and time.monotonic() - t0 < 60:
+            time.sleep(0.05)
+        return first, time.monotonic() - t0
+    finally:
+        ctx.close()
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--baseline", type=Path, help="another checkout to compare with")
+    ap.add_argument("--reps", type=int, default=3)
+    args = ap.parse_args()
+    roots = {"this": ROOT} | ({"baseline": args.baseline} if args.baseline else {})
+    servers = {name: serve(root) for name, root in roots.items()}
+    out: dict[str, dict[str, list[float]]] = {name: {"first_paint_s": [], "change_to_paint_s": []} for name in roots}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            for _ in range(args.reps):
+                for name, (_, url) in servers.items():
+                    first, change = measure(browser, url)
+                    out[name]["first_paint_s"].append(round(first, 2))
+                    out[name]["change_to_paint_s"].append(round(change, 2))
+            browser.close()
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(timeout=20)
+    for name, series in out.items():
+        print(name, {k: {"median": statistics.median(v), "runs": v} for k, v in series.items()})
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
