@@ -594,8 +594,12 @@ def test_scenario_in_plain_words_and_the_decision_in_one_line(at, china):
     mw = float((china.fleet.merge(china.rigs, on="model").eval("count * power_w")).sum() / 1e6)
     assert f"**{rigs:,} rigs**" in text and f"{mw:,.1f} MW at the wall" in text
     assert f"**{len(china.sites)} candidate sites**" in text and f"**{china.sites['capacity_mw'].sum():,.1f} MW**" in text
-    assert (f"worth {views.fmt.usd(res.summary['objective_usd'])}, against "
-            f"{views.fmt.usd(res.summary['sell_all_usd'])} for selling everything now") in text
+    s = res.summary
+    # The headline is expected money against selling now; the caution charge and the plan value after it follow.
+    assert (f"expected to be worth {views.fmt.usd(s['objective_usd'] + s['risk_charge_usd'])}, against "
+            f"{views.fmt.usd(s['sell_all_usd'])} for selling everything now") in text
+    assert f"caution charge for ban risk ({views.fmt.usd(s['risk_charge_usd'])}) the plan value is " \
+           f"{views.fmt.usd(s['objective_usd'])}" in text
 
 
 def test_no_jargon_on_screen(at):
@@ -705,3 +709,41 @@ def test_tornado_moves_each_driver_and_resolves(china):
     assert df.set_index("driver").loc["Power prices", "high_usd"] <= base + 1e-6
     assert df.set_index("driver").loc["Lead times", "high_usd"] <= base + 1e-6
     assert list(df["swing_usd"]) == sorted(df["swing_usd"], reverse=True)
+
+
+# ---------------------------------------------------------------- hashprice outlook and what happened (issue 11)
+
+
+def _solve_with(china, overrides):
+    return optimizer.solve(china.with_overrides(overrides)).summary
+
+
+def test_pool_fee_and_separate_drifts_move_the_plan_as_the_engine_does(at, china):
+    at.slider(key="ctl_market_pool_fee").set_value(5.0).run()
+    assert not at.exception
+    assert shown_metrics(at) == expected_metrics(_solve_with(china, {"market.pool_fee": 0.05}))
+    at.checkbox(key="ctl_market_drifts_on").check().run()
+    at.slider(key="ctl_market_btc_price_monthly_change").set_value(2.0).run()
+    at.slider(key="ctl_market_network_hashrate_monthly_change").set_value(4.0).run()
+    assert not at.exception and not [e.value for e in at.error]
+    expected = _solve_with(china, {"market.pool_fee": 0.05, "market.btc_price_monthly_change": 0.02,
+                                   "market.network_hashrate_monthly_change": 0.04,
+                                   "market.hashprice_monthly_change": -0.02})
+    assert shown_metrics(at) == expected_metrics(expected)
+
+
+def test_what_happened_tab_shows_the_backtest_of_the_plan(china):
+    from optimizer import backtest
+
+    at = new_app()
+    assert "What happened" in [t.label for t in at.tabs]
+    res = optimizer.solve(china)
+    bt = backtest.backtest(china, backtest.load_history(CHINA / "history", china))
+    text = "\n".join(m.value for m in at.markdown)
+    if "would have realised" not in text:  # tabs that draw only while open: open it as a user would
+        at.session_state["main_tabs"] = "What happened"
+        at.run()
+        text = "\n".join(m.value for m in at.markdown)
+    assert (f"would have realised **{views.fmt.usd(bt.summary['realised_npv_usd'])}**, against "
+            f"**{views.fmt.usd(bt.summary['expected_npv_usd'])}** expected") in text
+    assert bt.summary["expected_npv_usd"] == pytest.approx(res.summary["expected_value_usd"], rel=1e-9)

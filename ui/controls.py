@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 import optimizer
-from optimizer.settings import get_value
+from optimizer.settings import SETTINGS, get_value
 
 from .labels import setting_help, setting_label
 
@@ -52,8 +52,15 @@ MARKET = [
     # Typed, not a slider: a slider's step would snap the scenario's own 31,338 to 31,500.
     Slider("market.btc_price_usd", 1.0, 10_000_000.0, 500.0, fmt="%.0f", typed=True),
     Slider("market.network_hashrate_ehs", 10.0, 1000.0, 1.0, fmt="%.1f EH/s"),
-    Slider("market.hashprice_monthly_change", -15.0, 10.0, 0.5, scale=100, fmt="%.1f%%"),
+    Slider("market.pool_fee", 0.0, 10.0, 0.1, scale=100, fmt="%.1f%%"),
 ]
+# The hashprice outlook (SPEC section 6): one trend, or BTC price and network hashrate moving apart.
+TREND = Slider("market.hashprice_monthly_change", -15.0, 10.0, 0.5, scale=100, fmt="%.1f%%")
+DRIFTS = [
+    Slider("market.btc_price_monthly_change", -15.0, 15.0, 0.5, scale=100, fmt="%.1f%%"),
+    Slider("market.network_hashrate_monthly_change", -15.0, 15.0, 0.5, scale=100, fmt="%.1f%%"),
+]
+DRIFTS_ON = "ctl_market_drifts_on"
 HORIZON = [
     Slider("horizon.months", 1, 60, 1, fmt="%d months", integer=True),
     Slider("horizon.discount_rate", 0.0, 50.0, 0.5, scale=100, fmt="%.1f%%"),
@@ -66,7 +73,7 @@ POLICY = [
 ADVANCED = [
     Slider("horizon.salvage_fraction", 0.0, 100.0, 1.0, scale=100, fmt="%.0f%%"),
 ]
-SLIDERS = MARKET + HORIZON + POLICY + ADVANCED
+SLIDERS = MARKET + [TREND] + DRIFTS + HORIZON + POLICY + ADVANCED
 TOGGLES = ["policy.allow_sell", "policy.allow_idle", "policy.integer_rigs"]  # labels and help: ui.labels
 BUDGET_ON, BUDGET_MUSD = "ctl_policy_budget_on", "ctl_policy_budget_musd"
 HASHPRICE_ON, HASHPRICE = "ctl_market_hashprice_fixed", "ctl_market_hashprice_usd_th_day"
@@ -85,7 +92,8 @@ def _bounds(s: Slider, value: float) -> tuple[Any, Any]:
 
 def defaults(settings: optimizer.Settings) -> dict[str, Any]:
     """Widget values that reproduce ``settings`` exactly."""
-    out: dict[str, Any] = {s.widget_key: s.to_widget(get_value(settings, s.key)) for s in SLIDERS}
+    out: dict[str, Any] = {s.widget_key: s.to_widget(get_value(settings, s.key) or 0.0) for s in SLIDERS}
+    out[DRIFTS_ON] = any(get_value(settings, s.key) is not None for s in DRIFTS)
     for key in TOGGLES:
         out[widget_key(key)] = bool(get_value(settings, key))
     budget = settings.policy.budget_usd
@@ -109,13 +117,17 @@ def control_state() -> dict[str, Any]:
     return {k: st.session_state[k] for k in st.session_state if isinstance(k, str) and k.startswith("ctl_")}
 
 
-def render(settings: optimizer.Settings, jurisdictions: list[str]) -> dict[str, Any]:
-    """Draw the controls in the current container; return the overrides they stand for."""
+def render(settings: optimizer.Settings, jurisdictions: list[str], market_path: bool = False) -> dict[str, Any]:
+    """Draw the controls in the current container; return the overrides they stand for.
+
+    ``market_path``: the scenario's hashprice comes month by month from its market.csv, so the
+    hashprice-outlook controls (trend, BTC and network drifts) are not offered (SPEC section 6).
+    """
     overrides: dict[str, Any] = {}
     base = defaults(settings)
 
     def slider(s: Slider) -> None:
-        lo, hi = _bounds(s, get_value(settings, s.key))
+        lo, hi = _bounds(s, get_value(settings, s.key) or 0.0)
         if s.widget_key not in st.session_state:
             st.session_state[s.widget_key] = base[s.widget_key]
         current = st.session_state[s.widget_key]
@@ -151,10 +163,27 @@ def render(settings: optimizer.Settings, jurisdictions: list[str]) -> dict[str, 
             return float(st.number_input(label, min_value=0.0, step=step, format=fmt, key=key))
         return None
 
-    overrides["market.hashprice_usd_th_day"] = optional_number(
-        HASHPRICE_ON, "Fix today's hashprice instead of deriving it",
-        "When fixed, BTC price and network hashrate no longer move the plan.",
-        HASHPRICE, "Hashprice today (USD per TH/s per day)", 0.005, "%.4f")
+    if market_path:
+        st.caption("Hashprice: month by month from the scenario's market.csv (the outlook controls do not apply).")
+    else:
+        ensure(DRIFTS_ON)
+        drifts = st.checkbox("Move BTC price and network hashrate separately", key=DRIFTS_ON,
+                             help="Instead of one hashprice trend: the BTC price and the network hashrate each change "
+                                  "by their own % a month, and the block subsidy halves on schedule while fees do not.")
+        if drifts:
+            for d in DRIFTS:
+                slider(d)
+            # the single trend and a fixed hashprice do not go with drifts: back to their defaults (absent)
+            overrides[TREND.key] = SETTINGS[TREND.key].default
+            overrides["market.hashprice_usd_th_day"] = None
+        else:
+            slider(TREND)
+            for d in DRIFTS:
+                overrides[d.key] = None
+            overrides["market.hashprice_usd_th_day"] = optional_number(
+                HASHPRICE_ON, "Fix today's hashprice instead of deriving it",
+                "When fixed, BTC price and network hashrate no longer move the plan.",
+                HASHPRICE, "Hashprice today (USD per TH/s per day)", 0.005, "%.4f")
 
     st.markdown("**Horizon**")
     for s in HORIZON:

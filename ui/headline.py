@@ -78,19 +78,27 @@ def scenario_sentence(scn: optimizer.Scenario) -> str:
 
 
 def decision_sentence(summary: dict[str, Any]) -> str:
-    """The decision in one line: what relocating is worth against selling everything now."""
-    value, sell_all = summary["objective_usd"], summary["sell_all_usd"]
+    """The decision in one line: what relocating is expected to be worth against selling everything now,
+    and what the caution about bans takes off (the plan value the optimiser maximises)."""
+    expected, sell_all = summary["expected_value_usd"], summary["sell_all_usd"]
     moved, total = summary["rigs_relocated"], summary.get("rigs_total") or np.nan
     if moved < 0.5:
-        return (f"**Relocating does not pay here**: the best plan is worth {fmt.usd(value)}, "
+        return (f"**Relocating does not pay here**: the best plan is worth {fmt.usd(summary['objective_usd'])}, "
                 f"against {fmt.usd(sell_all)} for selling everything now.")
-    gain = value - sell_all
-    payback = summary.get("cash_payback_months")
-    return (f"**Relocating {fmt.rigs(moved)} of {fmt.rigs(total)} rigs is worth {fmt.usd(value)}, against "
-            f"{fmt.usd(sell_all)} for selling everything now** ({'+' if gain >= 0 else '-'}{fmt.usd(abs(gain))}"
-            + (f"; the move's upfront costs are repaid in {payback:.1f} months" if payback is not None
-               and not np.isnan(payback) else "")
-            + ").")
+    gain = expected - sell_all
+    parts = [f"{'+' if gain >= 0 else '-'}{fmt.usd(abs(gain))}" + (f", {gain / sell_all:+.1%}" if sell_all > 0 else "")]
+    charge = summary.get("risk_charge_usd") or 0.0
+    if charge > 0:
+        parts.append(f"after the caution charge for ban risk ({fmt.usd(charge)}) the plan value is "
+                     f"{fmt.usd(summary['objective_usd'])}")
+    payback = summary.get("payback_vs_selling_months")
+    if payback is not None and not np.isnan(payback):
+        parts.append(f"counting the resale given up, the move pays back in {payback:.1f} months")
+    else:
+        parts.append("counting the resale given up, the move does not pay back within the horizon before the rigs' "
+                     "end value")
+    return (f"**Relocating {fmt.rigs(moved)} of {fmt.rigs(total)} rigs is expected to be worth {fmt.usd(expected)}, "
+            f"against {fmt.usd(sell_all)} for selling everything now** ({'; '.join(parts)}).")
 
 
 def solve_line(summary: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ import streamlit as st
 import optimizer
 from optimizer.tables import TABLES
 
-from . import analysis, compute, controls, editors, headline, mapview, trust, views
+from . import analysis, compute, controls, editors, headline, mapview, outlook, trust, views
 from . import workspace as team_workspace
 
 ICON = Path(__file__).resolve().parents[1] / "static" / "rigshift-icon.png"
@@ -264,16 +264,19 @@ def main() -> None:
     with st.sidebar:
         st.divider()
         st.subheader("What if...")
-        overrides = controls.render(base.settings, sorted(base.sites["jurisdiction"].unique().tolist()))
+        overrides = controls.render(base.settings, sorted(base.sites["jurisdiction"].unique().tolist()),
+                                    market_path=bool(len(base.market)))
         st.button("Reset what-ifs to the scenario's values", key="reset_whatifs", on_click=_reset_whatifs,
                   icon=":material/restart_alt:")
 
     head = st.container()
     problems_area = st.container()
     # Switching tabs reruns, so the Timeline and Site economics run (and redraw) only while open.
-    tab_plan, tab_time, tab_sites, tab_sens, tab_explain, tab_compare, tab_data, tab_export, tab_risk = st.tabs(
-        ["Plan", "Timeline", "Site economics", "Sensitivity", "Explain", "Compare", "Edit data", "Export", "Risk"],
-        key="main_tabs", on_change="rerun")
+    history = outlook.history_dir(source)  # built-in scenarios that ship what happened get a backtest tab
+    names = ["Plan", "Timeline", "Site economics", "Sensitivity", "Explain", "Compare", "Edit data", "Export", "Risk"]
+    tabs = st.tabs(names + (["What happened"] if history is not None else []), key="main_tabs", on_change="rerun")
+    tab_plan, tab_time, tab_sites, tab_sens, tab_explain, tab_compare, tab_data, tab_export, tab_risk = tabs[:9]
+    tab_history = tabs[9] if history is not None else None
 
     # ---- the user's table edits, read and validated by the engine
     with tab_data:
@@ -362,6 +365,8 @@ def main() -> None:
         views.sites_table(trust.safe_result(shown))
         st.markdown("#### Exposure by place (state or country)")
         views.jurisdictions_table(trust.safe_result(shown))
+        st.markdown("#### Hashprice path")
+        outlook.hashprice_chart(shown_scn)
     with tab_time:
         if tab_time.open:
             analysis.timeline(shown_scn, shown)
@@ -384,3 +389,7 @@ def main() -> None:
         from . import risk_tab
 
         risk_tab.render(scn, res, stale, source)
+    if tab_history is not None:
+        with tab_history:
+            if tab_history.open:
+                outlook.what_happened(shown_scn, shown, compute.fingerprint(shown_scn), history)

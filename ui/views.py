@@ -31,16 +31,30 @@ class Metric:
 
     def text(self, summary: dict[str, Any]) -> str:
         """What the app prints for this metric of a plan."""
-        if self.field == "cash_payback_months" and (summary.get("rigs_relocated") or 0) < 0.5:
+        if self.field in PER_MOVED_RIG and (summary.get("rigs_relocated") or 0) < 0.5:
             return "n/a"
         return self.show(summary.get(self.field))
 
 
+# Figures about the moved rigs only: "n/a" when nothing moves. Shares change in points, not percent.
+PER_MOVED_RIG = ("cash_payback_months", "payback_vs_selling_months", "expected_share_hashrate_banned", "prob_any_ban")
+SHARES = ("expected_share_hashrate_banned", "prob_any_ban")
+
 METRICS = [
     Metric("Plan value", "objective_usd", fmt.usd,
-           "What the plan is worth today: every relocated rig's discounted earnings after power and hosting, plus "
-           "its resale value left at the end, less freight, import duty and a charge for the risk of a ban; plus "
-           "the resale of rigs sold now and of rigs stored; less site opening costs."),
+           "What the optimiser maximises: the plan's expected value less the caution charge for ban risk. "
+           "Expected value: every relocated rig's discounted earnings after power and hosting (each month weighted by "
+           "the chance mining is still allowed), plus its resale value left at the end, less freight and import duty; "
+           "plus the resale of rigs sold now and of rigs stored; less site opening costs."),
+    Metric("Expected value", "expected_value_usd", fmt.usd,
+           "The money the plan is expected to make: the plan value before the caution charge. Bans are already "
+           "priced in, through each site's yearly chance of a ban."),
+    Metric("Vs selling now", "value_vs_sell_all_usd", fmt.usd,
+           "Expected value minus what selling the whole fleet today would fetch: what relocating adds."),
+    Metric("Caution charge", "risk_charge_usd", fmt.usd,
+           "The charge for ban risk the plan value subtracts: caution about bans x chance of a ban within the "
+           "horizon x resale value, per rig moved. A preference, not money: raising the caution raises it.",
+           lower_is_better=True),
     Metric("Rigs moved", "rigs_relocated", fmt.rigs, "Rigs shipped to a new site."),
     Metric("Rigs sold now", "rigs_sold", fmt.rigs, "Rigs sold now at their second-hand price.", lower_is_better=True),
     Metric("Rigs stored", "rigs_idle", fmt.rigs, "Rigs stored and sold at the end of the horizon.",
@@ -49,12 +63,19 @@ METRICS = [
     Metric("Power used", "mw_relocated", fmt.mw, "MW drawn at the new sites, cooling overhead included."),
     Metric("Power price", "avg_power_usd_kwh", fmt.usd_per_kwh,
            "Average power price of the sites used (USD per kWh), weighted by MW.", lower_is_better=True),
-    Metric("Ban chance", "expected_share_hashrate_banned", fmt.pct,
+    Metric("Hashrate banned", "expected_share_hashrate_banned", fmt.pct,
            "Expected share of the moved hashrate that a ban stops within the horizon.", lower_is_better=True),
+    Metric("Any ban", "prob_any_ban", fmt.pct,
+           "Chance that at least one state or country the plan uses bans mining within the horizon "
+           "(each taken on its own; the Risk tab's sampled futures add how bans move together).", lower_is_better=True),
     Metric("Upfront spend", "upfront_usd", fmt.usd, "Freight, import duty and site opening costs, paid before any rig earns.",
            lower_is_better=True),
-    Metric("Payback", "cash_payback_months", fmt.months,
+    Metric("Cash payback", "cash_payback_months", fmt.months,
            "Months until the moved rigs' expected, discounted earnings repay the upfront spend.",
+           lower_is_better=True),
+    Metric("Payback vs selling", "payback_vs_selling_months", fmt.months,
+           "Months until the moved rigs' expected, discounted earnings repay the upfront spend plus the resale value "
+           "given up by not selling them today (their value at the end of the horizon not counted).",
            lower_is_better=True),
 ]
 
@@ -65,7 +86,7 @@ def _delta(metric: Metric, now: Any, before: Any) -> str | None:
     d = float(now) - float(before)
     if abs(d) < 1e-9 * max(1.0, abs(float(before))) or metric.show(now) == metric.show(before):
         return None  # no change at the precision shown: no (red) "+0.0000"
-    text = metric.show(abs(d)) if metric.field != "expected_share_hashrate_banned" else f"{100 * abs(d):.1f} pts"
+    text = metric.show(abs(d)) if metric.field not in SHARES else f"{100 * abs(d):.1f} pts"
     return ("+" if d > 0 else "-") + text
 
 
