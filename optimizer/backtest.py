@@ -30,7 +30,7 @@ from . import economics
 from . import tables as T
 from .engine import solve
 from .errors import Problem, ScenarioError
-from .results import _jsonable
+from .results import _jsonable, write_files
 from .risk import Plan, pair_terms, plan_from_result, plan_npv, read_plan, relocation_values
 from .samples import one_future
 from .scenario import Scenario, empty_table
@@ -132,11 +132,7 @@ class Backtest:
                 "backtest_jurisdictions.csv": T.to_csv_text(self.jurisdictions, ["jurisdiction"])}
 
     def write(self, out_dir: str | Path) -> Path:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        for name, text in self.files().items():
-            (out / name).write_text(text, encoding="utf-8")
-        return out
+        return write_files(out_dir, self.files())
 
 
 def backtest(scn: Scenario, history: History, plan: Plan | None = None) -> Backtest:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from . import analysis, economics
 from .engine import solve
@@ -63,6 +63,15 @@ def _add_risk_commands(sub, common) -> None:
     add_commands(sub, common)
 
 
+def write_out(out: str, write: Callable[[], Any]) -> None:
+    """Run ``write``; an unwritable --out is a usage error (exit 2 with a message), not an internal one."""
+    try:
+        write()
+    except OSError as exc:
+        raise ScenarioError(Problem("--out", None, None, f"cannot write to {out}: {exc.strerror or exc}",
+                                    "give a folder you can write to (it is created if missing)")) from None
+
+
 def parse_overrides(items: Sequence[str], solver: str | None) -> dict[str, str]:
     out: dict[str, str] = {}
     problems = []
@@ -100,11 +109,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         res = solve_with_samples(scn, args)
     else:
         res = solve(scn)
-    try:
-        res.write(args.out)
-    except OSError as exc:  # an unwritable --out is a usage error, not an internal one
-        raise ScenarioError(Problem("--out", None, None, f"cannot write to {args.out}: {exc.strerror or exc}",
-                                    "give a folder you can write to (it is created if missing)")) from None
+    write_out(args.out, lambda: res.write(args.out))
     s = res.summary
     print(f"{s['status']} ({s['mode']}, {s['solver']}): plan value ${s['objective_usd']:,.0f}; "
           f"relocate {s['rigs_relocated']:,.0f}, sell {s['rigs_sold']:,.0f}, store {s['rigs_idle']:,.0f} rigs; "
@@ -189,11 +194,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from .backtest import run
 
     bt = run(_load(args), args.history, args.plan)
-    try:
-        bt.write(args.out)
-    except OSError as exc:
-        raise ScenarioError(Problem("--out", None, None, f"cannot write to {args.out}: {exc.strerror or exc}",
-                                    "give a folder you can write to (it is created if missing)")) from None
+    write_out(args.out, lambda: bt.write(args.out))
     s = bt.summary
     print(f"realised ${s['realised_npv_usd']:,.0f} against ${s['expected_npv_usd']:,.0f} expected; "
           f"selling everything now: ${s['sell_all_usd']:,.0f}; written to {args.out}")

@@ -15,6 +15,23 @@ from .scenario import Scenario, check_exclusions, check_market
 from .solvers import solve_model
 
 
+def prepare(scn: Scenario) -> tuple[Scenario, list]:
+    """The checks before any solve: (the scenario with its names made canonical, its input warnings).
+
+    Raises ScenarioError: an exclusion or market.csv that the (possibly edited) tables no longer fit,
+    or a unit slip that is physically impossible.
+    """
+    # Tables edited after loading (with_tables) may have dropped an excluded site or jurisdiction.
+    problems = check_exclusions(scn.settings, scn.sites, "scenario settings") + check_market(scn.settings, scn.market, {})
+    if problems:
+        raise ScenarioError(problems)
+    scn = dataclasses.replace(scn, settings=names.canonical_settings(scn.settings, scn.sites))
+    problems, warnings = plausibility.review(scn)  # unit slips: impossible ones are bad input
+    if problems:
+        raise ScenarioError(problems)
+    return scn, warnings
+
+
 def solve(scn: Scenario, solver: str | None = None, details: bool = True) -> Result:
     """The optimal plan for a scenario. Never prints.
 
@@ -26,14 +43,7 @@ def solve(scn: Scenario, solver: str | None = None, details: bool = True) -> Res
     """
     if solver is not None:
         scn = scn.with_overrides({"solver.name": solver})
-    # Tables edited after loading (with_tables) may have dropped an excluded site or jurisdiction.
-    problems = check_exclusions(scn.settings, scn.sites, "scenario settings") + check_market(scn.settings, scn.market, {})
-    if problems:
-        raise ScenarioError(problems)
-    scn = dataclasses.replace(scn, settings=names.canonical_settings(scn.settings, scn.sites))
-    problems, warnings = plausibility.review(scn)  # unit slips: impossible ones are bad input
-    if problems:
-        raise ScenarioError(problems)
+    scn, warnings = prepare(scn)
     t0 = time.perf_counter()
     econ = economics.compute(scn)
     if not (np.isfinite(econ.value_usd).all() and np.isfinite(econ.upfront_usd).all()):

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
+from .model import to_highs
+
 # Share of the time limit the start may use; HiGHS gets the rest.
 START_SHARE = 0.6
 
@@ -140,7 +142,7 @@ def find_start(model, settings, deadline: float) -> Start | None:
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
-    relaxed = highs_lp(model, skip=("link",))
+    relaxed = to_highs(model, skip=("link",))
     relaxed.integrality_ = []
     h.passModel(relaxed)
     ycols = np.asarray(model.y_col, np.int32)
@@ -221,32 +223,6 @@ def _reorder(x: np.ndarray, order: np.ndarray) -> np.ndarray:
     out = np.zeros(len(x))
     out[order] = x
     return out
-
-
-def highs_lp(model, skip: tuple[str, ...] = ()) -> highspy.HighsLp:
-    """The model as a HighsLp (maximise), integrality included, without the row families in ``skip``."""
-    import scipy.sparse as sp
-
-    blocks = [b for b in model.blocks if b.family not in skip]
-    csc = (sp.vstack([b.matrix for b in blocks], format="csc") if blocks else sp.csc_matrix((0, model.n_cols)))
-    row_lo = np.concatenate([b.lower for b in blocks]) if blocks else np.zeros(0)
-    row_up = np.concatenate([b.upper for b in blocks]) if blocks else np.zeros(0)
-    inf = highspy.kHighsInf
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = model.n_cols, csc.shape[0]
-    lp.sense_ = highspy.ObjSense.kMaximize
-    lp.col_cost_ = model.cost
-    lp.col_lower_ = model.lower
-    lp.col_upper_ = np.where(np.isinf(model.upper), inf, model.upper)
-    lp.row_lower_ = np.where(np.isinf(row_lo), -inf, row_lo)
-    lp.row_upper_ = np.where(np.isinf(row_up), inf, row_up)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
-    lp.a_matrix_.value_ = csc.data
-    if model.integer.any():
-        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in model.integer]
-    return lp
 
 
 def wanted(model, settings) -> bool:

@@ -34,13 +34,13 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from . import economics, guard, names, plausibility, transport
+from . import economics, engine, guard, transport
 from . import tables as T
 from .engine import solve as engine_solve
-from .errors import ScenarioError, SolverFailure
+from .errors import SolverFailure
 from .model import build_model
 from .results import Result, assemble
-from .scenario import Scenario, check_exclusions, check_market
+from .scenario import Scenario
 from .solvers import RawSolution, _highs_status
 
 # Economics kept for recent settings (each is a few (groups x sites) arrays; bounded memory).
@@ -83,14 +83,7 @@ class Planner:
             return self._solve_scenario(scn, details)
 
     def _solve_scenario(self, scn: Scenario, details: bool) -> Result:
-        # the engine's checks, in the engine's order (optimizer/engine.py)
-        problems = check_exclusions(scn.settings, scn.sites, "scenario settings") + check_market(scn.settings, scn.market, {})
-        if problems:
-            raise ScenarioError(problems)
-        scn = dataclasses.replace(scn, settings=names.canonical_settings(scn.settings, scn.sites))
-        problems, warnings = plausibility.review(scn)
-        if problems:
-            raise ScenarioError(problems)
+        scn, warnings = engine.prepare(scn)  # the engine's own checks, in its order
         t0 = time.perf_counter()
         econ = self._economics(scn)
         if not (np.isfinite(econ.value_usd).all() and np.isfinite(econ.upfront_usd).all()):

@@ -26,6 +26,15 @@ JURIS_COLUMNS = ["jurisdiction", "sites", "capacity_mw", "mw_used", "rigs", "has
                  "cap_ths", "shadow_usd_per_ths", "excluded"]
 
 
+def write_files(out_dir: str | Path, files: dict[str, str]) -> Path:
+    """Write {file name: text} into ``out_dir`` (created if missing), UTF-8; returns the folder."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+    return out
+
+
 @dataclass
 class Result:
     """A solved plan: plain DataFrames and a summary dict; picklable, no solver objects."""
@@ -38,11 +47,7 @@ class Result:
 
     def write(self, out_dir: str | Path) -> Path:
         """allocation.csv, sites.csv, jurisdictions.csv and summary.json, as the CLI writes them."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        for name, text in self.files().items():
-            (out / name).write_text(text, encoding="utf-8")
-        return out
+        return write_files(out_dir, self.files())
 
     def files(self) -> dict[str, str]:
         return {

@@ -32,7 +32,7 @@ from .economics import Economics
 from .engine import solve as solve_plan
 from .errors import InfeasibleError, Problem, ScenarioError, SolverFailure
 from .model import build_model
-from .results import Result, _jsonable, assemble
+from .results import Result, _jsonable, assemble, write_files
 from .risk_model import define_cvar, outcome_matrix
 from .samples import SampleSet
 from .scaleout import Runner
@@ -337,11 +337,7 @@ class RiskReport:
                 "risk.json": json.dumps(_jsonable({k: self.summary[k] for k in RISK_JSON_KEYS}), indent=2) + "\n"}
 
     def write(self, out_dir: str | Path) -> Path:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        for name, text in self.files().items():
-            (out / name).write_text(text, encoding="utf-8")
-        return out
+        return write_files(out_dir, self.files())
 
 
 def evaluate(scn: Scenario, samples: SampleSet, plan: Plan | None = None, runner: Runner | None = None,

@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any, Callable
 
+from .cli import write_out
 from .errors import Problem, ScenarioError
 from .scenario import Scenario
 
@@ -60,14 +61,6 @@ def _samples(args: argparse.Namespace, scn: Scenario):
     return load_samples(args.samples, scn)
 
 
-def _writable(out: str, write: Callable[[], Any]) -> None:
-    try:
-        write()
-    except OSError as exc:
-        raise ScenarioError(Problem("--out", None, None, f"cannot write to {out}: {exc.strerror or exc}",
-                                    "give a folder you can write to (it is created if missing)")) from None
-
-
 def solve_with_samples(scn: Scenario, args: argparse.Namespace):
     """`solve --samples`: the risk-aware plan (a Result, written by cli._cmd_solve)."""
     from .risk import solve_risk
@@ -91,7 +84,7 @@ def cmd_risk(args: argparse.Namespace) -> int:
     plan = read_plan(scn, econ, args.plan) if args.plan else None
     with _runner(args) as runner:
         report = evaluate(scn, samples, plan, runner, econ)
-    _writable(args.out, lambda: report.write(args.out))
+    write_out(args.out, lambda: report.write(args.out))
     s = report.summary
     print(f"{s['n_samples']:,} samples: expected ${s['expected_npv_usd']:,.0f}; P5 ${s['p5_usd']:,.0f}, "
           f"P50 ${s['p50_usd']:,.0f}, P95 ${s['p95_usd']:,.0f}; CVaR{s['risk_alpha']:g} ${s['cvar_usd']:,.0f}; "
@@ -106,7 +99,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     scn = _load(args)
     with _runner(args) as runner:
         samples = draw(scn, args.n, args.seed, mapper=lambda fn, items: runner.map(_star, items, fn=fn))
-    _writable(args.out, lambda: samples.write(args.out))
+    write_out(args.out, lambda: samples.write(args.out))
     rs = scn.settings.risk
     banned = (samples.ban_month < samples.months).any(axis=1).mean()
     print(f"{samples.n:,} samples (seed {rs.seed if args.seed is None else args.seed}, ban correlation "
@@ -137,7 +130,7 @@ def cmd_frontier(args: argparse.Namespace) -> int:
     samples = _samples(args, scn)
     with _runner(args) as runner:
         fr = frontier(scn, samples, weights, runner)
-    _writable(args.out, lambda: fr.write(args.out))
+    write_out(args.out, lambda: fr.write(args.out))
     for _, row in fr.table.iterrows():
         if row["status"] == "infeasible":
             print(f"weight {row['risk_weight']:.2f}: {row['note']}")
@@ -153,7 +146,7 @@ def cmd_stress(args: argparse.Namespace) -> int:
     scn = _load(args)
     with _runner(args) as runner:
         st = stress(scn, args.month, runner)
-    _writable(args.out, lambda: st.write(args.out))
+    write_out(args.out, lambda: st.write(args.out))
     top = st.table.sort_values("value_lost_usd", ascending=False).head(5)
     print(f"ban from month {args.month}, base plan ${st.summary['base_objective_usd']:,.0f}; largest losses:")
     for _, row in top.iterrows():

@@ -26,7 +26,7 @@ import pulp
 from . import cbcstatus
 from .errors import SolverFailure
 from . import mip_start, transport
-from .model import LinearModel, to_pulp
+from .model import LinearModel, to_highs, to_pulp
 from .settings import SolverSettings
 
 
@@ -131,23 +131,7 @@ def _highs_status(h: highspy.Highs, mode: str) -> tuple[str, float | None, float
 
 def _solve_direct(model: LinearModel, settings: SolverSettings) -> RawSolution:
     t0 = time.perf_counter()
-    csc = model.matrix().tocsc()
-    row_lo, row_up = model.row_bounds()
-    lp = highspy.HighsLp()
-    lp.num_col_ = model.n_cols
-    lp.num_row_ = csc.shape[0]
-    lp.sense_ = highspy.ObjSense.kMaximize
-    lp.col_cost_ = model.cost
-    lp.col_lower_ = model.lower
-    lp.col_upper_ = np.where(np.isinf(model.upper), highspy.kHighsInf, model.upper)
-    lp.row_lower_ = np.where(np.isinf(row_lo), -highspy.kHighsInf, row_lo)
-    lp.row_upper_ = np.where(np.isinf(row_up), highspy.kHighsInf, row_up)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
-    lp.a_matrix_.value_ = csc.data
-    if model.integer.any():
-        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous for i in model.integer]
+    lp = to_highs(model)
     h = highspy.Highs()
     for key, value in _highs_options(model, settings).items():
         h.setOptionValue(key, value)
