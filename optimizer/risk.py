@@ -318,7 +318,8 @@ def summarize(npv: np.ndarray, weights: np.ndarray, alpha: float, sell_all_usd: 
         "p5_usd": weighted_lower_quantile(npv, weights, 0.05),
         "p50_usd": weighted_lower_quantile(npv, weights, 0.50),
         "p95_usd": weighted_lower_quantile(npv, weights, 0.95),
-        "prob_below_sell_all": float(weights[npv < sell_all_usd].sum()),
+        # strictly below, beyond solver noise (an LP plan's rig counts come back as 8999.999999999995)
+        "prob_below_sell_all": float(weights[npv < sell_all_usd - 1e-9 * max(1.0, abs(sell_all_usd))].sum()),
         "cvar_usd": cvar(npv, weights, alpha),
         "risk_alpha": float(alpha),
         "n_samples": int(len(npv)),

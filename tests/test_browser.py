@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 import optimizer
+from ui import views
 from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, chromium_missing_reason, running_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -348,7 +349,7 @@ def test_headline_reads_whole_at_every_width(page):
         page.set_viewport_size({"width": width, "height": 900})
         page.wait_for_timeout(1200)
         values = page.locator("[data-testid='stMetricValue']")
-        assert values.count() == 10
+        assert values.count() == len(views.METRICS)
         cut = values.evaluate_all("els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)")
         assert cut == [], f"cut off at {width} px: {cut}"
         boxes = values.evaluate_all("els => els.map(e => e.getBoundingClientRect().right)")

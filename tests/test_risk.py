@@ -511,3 +511,12 @@ def test_later_ban_costs_no_more_and_bad_stress_or_frontier_arguments_exit_2(tmp
     assert main(["frontier", str(CHINA), "--samples", str(tmp_path / "k"), "--out", str(tmp_path / "f"),
                  "--weights", "0,1.5"]) == 2
     assert "--weights" in capsys.readouterr().err
+
+
+def test_a_plan_worth_exactly_selling_is_never_below_selling():
+    # An LP plan that sells everything comes back with rig counts like 8999.999999999995: its NPV equals
+    # selling to the last few digits, and must not count as "below selling".
+    sell_all = 83_313_500.0
+    npv = np.array([sell_all * (1 - 1e-15), sell_all, sell_all * (1 - 1e-6)])
+    s = risk.summarize(npv, np.full(3, 1 / 3), 0.05, sell_all)
+    assert s["prob_below_sell_all"] == pytest.approx(1 / 3)  # only the one $83 below

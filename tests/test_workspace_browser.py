@@ -117,21 +117,24 @@ def type_into(page, label: str, text: str) -> None:
     idle(page)
 
 
-def move_btc(page, presses: int) -> float:
-    """Press the BTC price slider's arrow keys; the slider's value when the app has settled."""
-    thumb = page.locator("[data-testid='stSlider']").filter(has_text="BTC price (USD)").locator("input[type='range']")
-    thumb.focus()
-    for _ in range(presses):
-        thumb.press("ArrowRight")
+def _btc_box(page):
+    return page.locator("[data-testid='stNumberInput']").filter(has_text="BTC price").locator("input")
+
+
+def move_btc(page, steps: int) -> float:
+    """Type a BTC price ``steps`` x $500 above the one shown (the box the app has); the value when settled."""
+    box = _btc_box(page)
+    value = float(box.input_value()) + 500 * steps
+    box.fill(f"{value:.0f}")
+    box.press("Enter")
     idle(page)
     page.wait_for_timeout(500)
     idle(page)
-    return float(re.sub(r"[^0-9.]", "", thumb.get_attribute("aria-valuetext")))
+    return float(_btc_box(page).input_value())
 
 
 def btc_shown(page) -> float:
-    thumb = page.locator("[data-testid='stSlider']").filter(has_text="BTC price (USD)").locator("input[type='range']")
-    return float(re.sub(r"[^0-9.]", "", thumb.get_attribute("aria-valuetext")))
+    return float(_btc_box(page).input_value())
 
 
 def save(page, name: str) -> None:

@@ -117,6 +117,19 @@ def control_state() -> dict[str, Any]:
     return {k: st.session_state[k] for k in st.session_state if isinstance(k, str) and k.startswith("ctl_")}
 
 
+def _drifts_from_trend() -> None:
+    """On ticking the drifts: start them where the trend was, so ticking alone does not change the outlook.
+
+    With the BTC price flat, hp_t falls by the network's growth: (1 + g) = 1 / (1 + gh), gh = 1/(1 + g) - 1.
+    """
+    ss = st.session_state
+    if not ss.get(DRIFTS_ON):
+        return
+    g = float(ss.get(TREND.widget_key, 0.0)) / TREND.scale
+    ss[DRIFTS[0].widget_key] = 0.0
+    ss[DRIFTS[1].widget_key] = round((1 / (1 + g) - 1) * DRIFTS[1].scale, 1)
+
+
 def render(settings: optimizer.Settings, jurisdictions: list[str], market_path: bool = False) -> dict[str, Any]:
     """Draw the controls in the current container; return the overrides they stand for.
 
@@ -167,9 +180,11 @@ def render(settings: optimizer.Settings, jurisdictions: list[str], market_path: 
         st.caption("Hashprice: month by month from the scenario's market.csv (the outlook controls do not apply).")
     else:
         ensure(DRIFTS_ON)
-        drifts = st.checkbox("Move BTC price and network hashrate separately", key=DRIFTS_ON,
+        drifts = st.checkbox("Move BTC price and network hashrate separately", key=DRIFTS_ON, on_change=_drifts_from_trend,
                              help="Instead of one hashprice trend: the BTC price and the network hashrate each change "
-                                  "by their own % a month, and the block subsidy halves on schedule while fees do not.")
+                                  "by their own % a month, and the block subsidy halves on schedule while fees do not. "
+                                  "Ticking it starts from today's trend: the network hashrate grows by as much as the "
+                                  "hashprice trend takes off, the BTC price stays flat.")
         if drifts:
             for d in DRIFTS:
                 slider(d)

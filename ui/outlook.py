@@ -41,9 +41,10 @@ def hashprice_chart(scn: optimizer.Scenario, realised: pd.DataFrame | None = Non
                                                 "calendar": _month_labels(scn, len(r)),
                                                 "hashprice_usd_th_day": r["hashprice_usd_th_day"].to_numpy(float),
                                                 "path": "what happened"})], ignore_index=True)
+    last = int(frame["month"].max())
     line = alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("month:Q", title="Month of the horizon"),
-        y=alt.Y("hashprice_usd_th_day:Q", title="Hashprice (USD per TH/s per day)"),
+        x=alt.X("month:Q", title="Month of the horizon", scale=alt.Scale(domain=[0, last], nice=False)),
+        y=alt.Y("hashprice_usd_th_day:Q", title="USD per TH/s per day", scale=alt.Scale(zero=True)),
         color=alt.Color("path:N", title=None, legend=alt.Legend(orient="bottom")),
         tooltip=[alt.Tooltip("calendar:N", title="Month"), alt.Tooltip("path:N", title="Path"),
                  alt.Tooltip("hashprice_usd_th_day:Q", title="USD/TH/day", format=".4f")])
@@ -54,7 +55,7 @@ def hashprice_chart(scn: optimizer.Scenario, realised: pd.DataFrame | None = Non
         layers.append(alt.Chart(marks).mark_rule(strokeDash=[4, 3], color="grey").encode(x="month:Q"))
         layers.append(alt.Chart(marks).mark_text(align="left", dx=4, dy=-6, color="grey").encode(
             x="month:Q", y=alt.value(10), text="label:N"))
-    st.altair_chart(alt.layer(*layers).properties(height=240), use_container_width=True)
+    st.altair_chart(alt.layer(*layers).properties(height=280), width="stretch", height=320)
     words = economics.hashprice_source(scn)
     st.caption(f"Hashprice path: {'from the scenario''s market.csv' if words == 'market.csv' else words}"
                + (f"; halving in month {', '.join(map(str, halvings))}" if halvings and "halving" not in words else "")
@@ -93,11 +94,13 @@ def what_happened(scn: optimizer.Scenario, res: optimizer.Result, fp: str, folde
     st.caption(f"Bans that came within the horizon: {bans}. The realised value uses the hashprice that came "
                "and stops every rig in a place from its ban month on; expected is the plan's value before the caution "
                "charge. One history, not a forecast: the Risk tab shows how often such outcomes come up.")
-    table = bt.jurisdictions.rename(columns={
+    table = bt.jurisdictions.assign(ban_month=[("no ban" if m is None or m != m else str(int(m)))
+                                               for m in bt.jurisdictions["ban_month"].astype(object)])
+    table = table.rename(columns={
         "jurisdiction": "Place", "ban_month": "Banned from month", "rigs": "Rigs moved there",
         "hashrate_ths": "Hashrate (TH/s)", "expected_usd": "Expected (USD)", "realised_usd": "Realised (USD)",
         "realised_minus_expected_usd": "Realised - expected (USD)"})
-    st.dataframe(table, hide_index=True, use_container_width=True,
+    st.dataframe(table, hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%,.0f") for c in table.columns[2:]})
     st.markdown("##### Hashprice: assumed and realised")
     hashprice_chart(scn, realised)

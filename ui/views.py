@@ -49,8 +49,9 @@ METRICS = [
     Metric("Expected value", "expected_value_usd", fmt.usd,
            "The money the plan is expected to make: the plan value before the caution charge. Bans are already "
            "priced in, through each site's yearly chance of a ban."),
-    Metric("Vs selling now", "value_vs_sell_all_usd", fmt.usd,
-           "Expected value minus what selling the whole fleet today would fetch: what relocating adds."),
+    Metric("Expected gain vs selling", "value_vs_sell_all_usd", fmt.usd,
+           "Expected value minus what selling the whole fleet today would fetch: what relocating is expected to add "
+           "(before the caution charge; the plan value minus selling is this less the charge)."),
     Metric("Caution charge", "risk_charge_usd", fmt.usd,
            "The charge for ban risk the plan value subtracts: caution about bans x chance of a ban within the "
            "horizon x resale value, per rig moved. A preference, not money: raising the caution raises it.",
@@ -296,12 +297,12 @@ def explain(scn: optimizer.Scenario, res: optimizer.Result) -> None:
     b = optimizer.breakdown(scn, origin, model, site)
     rows = [
         ("revenue (discounted; counts only months after arrival and before a ban)", b["revenue_pv_usd"]),
-        ("- power", -b["power_pv_usd"]), ("- hosting", -b["hosting_pv_usd"]),
+        ("- power", b["power_pv_usd"]), ("- hosting", b["hosting_pv_usd"]),
         ("= operating value", b["ops_usd"]), ("+ resale value left at the end", b["terminal_usd"]),
         (f"- freight ({'quoted' if b['freight_source'] == 'lanes.csv' else 'estimated from distance'}, "
-         f"{b['distance_km']:,.0f} km, hashing after {b['lead_days']:.0f} days)", -b["freight_usd"]),
-        ("- import duty", -b["duty_usd"]),
-        (f"- risk charge (ban chance {100 * b['ban_probability']:.1f}% within the horizon)", -b["risk_penalty_usd"]),
+         f"{b['distance_km']:,.0f} km, hashing after {b['lead_days']:.0f} days)", b["freight_usd"]),
+        ("- import duty", b["duty_usd"]),
+        (f"- risk charge (ban chance {100 * b['ban_probability']:.1f}% within the horizon)", b["risk_penalty_usd"]),
         ("= value of relocating one rig", b["value_relocate_usd"]),
         ("value of selling it now", b["value_sell_usd"]), ("value of storing it", b["value_idle_usd"]),
     ]
