@@ -394,7 +394,8 @@ def _setting_text(v: Any) -> str:
 def _solve_caption(s: Mapping[str, Any]) -> str:
     mode = "linear program" if s.get("mode") == "lp" else "mixed-integer program"
     secs = s.get("solve_seconds")
-    return (f"{str(s.get('status', '')).replace('_', ' ')} {mode}, solved by {s.get('solver')} "
+    solver = {"highs": "the HiGHS solver", "cbc": "the CBC solver"}.get(str(s.get("solver")), str(s.get("solver")))
+    return (f"{str(s.get('status', '')).replace('_', ' ')} {mode}, solved by {solver} "
             f"({s.get('n_variables')} variables, {s.get('n_constraints')} constraints"
             + (f", {secs:.2f} s" if isinstance(secs, (int, float)) and np.isfinite(secs) else "") + ")")
 
