@@ -744,6 +744,10 @@ def test_what_happened_tab_shows_the_backtest_of_the_plan(china):
         at.session_state["main_tabs"] = "What happened"
         at.run()
         text = "\n".join(m.value for m in at.markdown)
+    assert not at.exception, [e.value for e in at.exception]
+    places = table_with(at, "Place", "Banned from month")
+    assert places.set_index("Place").loc["Kazakhstan", "Banned from month"] == "6"
+    assert (places["Banned from month"] == "no ban").sum() == len(places) - 1
     assert (f"would have realised **{views.fmt.usd(bt.summary['realised_npv_usd'])}**, against "
             f"**{views.fmt.usd(bt.summary['expected_npv_usd'])}** expected") in text
     assert bt.summary["expected_npv_usd"] == pytest.approx(res.summary["expected_value_usd"], rel=1e-9)

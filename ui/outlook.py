@@ -94,8 +94,7 @@ def what_happened(scn: optimizer.Scenario, res: optimizer.Result, fp: str, folde
     st.caption(f"Bans that came within the horizon: {bans}. The realised value uses the hashprice that came "
                "and stops every rig in a place from its ban month on; expected is the plan's value before the caution "
                "charge. One history, not a forecast: the Risk tab shows how often such outcomes come up.")
-    table = bt.jurisdictions.assign(ban_month=[("no ban" if m is None or m != m else str(int(m)))
-                                               for m in bt.jurisdictions["ban_month"].astype(object)])
+    table = bt.jurisdictions.assign(ban_month=["no ban" if pd.isna(m) else str(int(m)) for m in bt.jurisdictions["ban_month"]])
     table = table.rename(columns={
         "jurisdiction": "Place", "ban_month": "Banned from month", "rigs": "Rigs moved there",
         "hashrate_ths": "Hashrate (TH/s)", "expected_usd": "Expected (USD)", "realised_usd": "Realised (USD)",

@@ -49,7 +49,7 @@ METRICS = [
     Metric("Expected value", "expected_value_usd", fmt.usd,
            "The money the plan is expected to make: the plan value before the caution charge. Bans are already "
            "priced in, through each site's yearly chance of a ban."),
-    Metric("Expected gain vs selling", "value_vs_sell_all_usd", fmt.usd,
+    Metric("Gain vs selling", "value_vs_sell_all_usd", fmt.usd,
            "Expected value minus what selling the whole fleet today would fetch: what relocating is expected to add "
            "(before the caution charge; the plan value minus selling is this less the charge)."),
     Metric("Caution charge", "risk_charge_usd", fmt.usd,
