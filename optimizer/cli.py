@@ -9,6 +9,7 @@ from . import analysis, economics
 from .engine import solve
 from .errors import InfeasibleError, Problem, ScenarioError, SolverFailure
 from .scenario import Scenario, load_scenario
+from .tables import _did_you_mean
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_NOT_PROVEN, EXIT_INTERNAL = 0, 2, 3, 4, 1
 
@@ -133,7 +134,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
             found, _ = match_names([given], table[column])
             setattr(args, attr, found[0] if found else given)
     if args.site not in set(scn.sites["site"]):
-        raise ScenarioError(Problem("--site", None, None, f"unknown site '{args.site}'", "see sites.csv"))
+        raise ScenarioError(Problem("--site", None, None, f"unknown site '{args.site}'",
+                                    _did_you_mean(args.site, scn.sites["site"].astype(str).tolist()) or "see sites.csv"))
     g = economics.groups(scn)
     if args.model:
         g = g[g["model"] == args.model]
@@ -184,7 +186,7 @@ def _print_months(m: dict) -> None:
     print(f"  {'month':>5} {'hp_usd_th_day':>13} {'revenue':>10} {'power':>10} {'hosting':>9} "
           f"{'a_t':>6} {'S_t':>6} {'d_t':>6} {'margin':>10}")
     for t in range(len(m["discount"])):
-        print(f"  {t:>5} {m['hashprice_usd_th_day'][t]:>13.6g} {m['revenue_usd'][t]:>10,.2f} {m['power_usd'][t]:>10,.2f} "
+        print(f"  {t:>5} {m['hashprice_usd_th_day'][t]:>13.6f} {m['revenue_usd'][t]:>10,.2f} {m['power_usd'][t]:>10,.2f} "
               f"{m['hosting_usd'][t]:>9,.2f} {m['availability'][t]:>6.3f} {m['survival'][t]:>6.3f} "
               f"{m['discount'][t]:>6.3f} {m['margin_usd'][t]:>10,.2f}")
     print("  (margin = max(0, revenue - power) - hosting; ops = sum of a_t x S_t x d_t x margin)")

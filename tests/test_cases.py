@@ -284,3 +284,9 @@ def test_market_csv_hashprice_per_ph_is_flagged():
     scn = optimizer.scenario_from_files({**tiny_files(), "market.csv": market.encode()})
     flagged = [w for w in scn.warnings if w.file == "market.csv"]
     assert flagged and flagged[0].row == 2 and flagged[0].likely == "USD/PH/day" and "0.25" in flagged[0].message
+
+
+def test_explain_unknown_site_suggests_the_close_one(capsys):
+    rc = cli_main(["explain", str(Path(__file__).resolve().parents[1] / "datasets" / "china-2021"), "--site", "TX Rockdale"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "unknown site 'TX Rockdale'" in err and "did you mean 'TX Rockdale self-build'?" in err
