@@ -4,6 +4,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def location(file: str, row: int | None, column: str | None) -> str:
+    """Where in the input, as a spreadsheet user finds it: "sites.csv, row 3, column 'capacity_mw'"."""
+    where = file
+    if row is not None:
+        where += f", row {row}"
+    if column:
+        where += f", column '{column}'"
+    return where
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with the input, located as a spreadsheet user would find it.
@@ -19,12 +29,7 @@ class Problem:
     hint: str | None = None
 
     def __str__(self) -> str:
-        where = self.file
-        if self.row is not None:
-            where += f", row {self.row}"
-        if self.column:
-            where += f", column '{self.column}'"
-        text = f"{where}: {self.message}"
+        text = f"{location(self.file, self.row, self.column)}: {self.message}"
         if self.hint:
             text += f" ({self.hint})"
         return text

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .errors import location
+
 
 @dataclass(frozen=True)
 class InputWarning:
@@ -25,12 +27,7 @@ class InputWarning:
     kind: str = "unit"  # unit | name | coordinate | location
 
     def __str__(self) -> str:
-        where = self.file
-        if self.row is not None:
-            where += f", row {self.row}"
-        if self.column:
-            where += f", column '{self.column}'"
-        text = f"{where}: {self.message}"
+        text = f"{location(self.file, self.row, self.column)}: {self.message}"
         if self.confirm:
             text += f" (if {self.value} is right, confirm it in scenario.toml: [checks] confirm = [\"{self.confirm}\"])"
         return text

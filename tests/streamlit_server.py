@@ -68,3 +68,16 @@ def running_app(log_path: Path, startup_s: float = 60) -> Iterator[tuple[str, su
             proc.kill()
             proc.wait(timeout=10)
         log.close()
+
+
+@contextlib.contextmanager
+def chromium(timeout_ms: float) -> Iterator:
+    """Debian's Chromium through playwright, headless with the flags this machine needs; closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=timeout_ms)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -12,22 +12,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import optimizer
+from tests.test_app import new_app
 from ui import trust, views
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "app.py"
 CHINA = ROOT / "datasets" / "china-2021"
 TINY = ROOT / "tests" / "fixtures" / "tiny"
 CASES = ROOT / "tests" / "data" / "cases"
 
 pytestmark = pytest.mark.skipif(not (CHINA / "sites.csv").is_file(), reason="datasets/china-2021 is not in this checkout")
-
-
-def new_app() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=90)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def zipped(files: dict[str, bytes]) -> bytes:

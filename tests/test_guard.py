@@ -15,28 +15,10 @@ from optimizer import cbcstatus, diagnose, economics, engine
 from optimizer.cli import main as cli_main
 from optimizer.errors import SolverFailure
 from tests import scenario_builder as sb
+from tests.test_engine import hand_scenario as hand  # the worked example: A fills S1, 50 more A go to S2, B is sold
 
 ROOT = Path(__file__).resolve().parents[1]
 PATHS = [("highs", "pulp"), ("highs", "direct"), ("cbc", "pulp")]
-
-
-def hand(**sections) -> dict:
-    """Two models at one origin, three sites (tests/test_engine.py's worked example): A fills S1
-    (0.3 MW = 100 rigs), 50 more A go to S2, B is sold."""
-    return sb.scenario(
-        rigs=[{"model": "A", "hashrate_ths": 100, "power_w": 3000, "resale_usd": 1000},
-              {"model": "B", "hashrate_ths": 14, "power_w": 1400, "resale_usd": 50}],
-        origins=[{"origin": "O1", "country": "X", "lat": 0, "lon": 0}],
-        fleet=[{"origin": "O1", "model": "A", "count": 150}, {"origin": "O1", "model": "B", "count": 200}],
-        sites=[{"site": "S1", "jurisdiction": "J1", "lat": 10, "lon": 10, "capacity_mw": 0.3, "power_usd_kwh": 0.05},
-               {"site": "S2", "jurisdiction": "J2", "lat": 20, "lon": 20, "capacity_mw": 10, "power_usd_kwh": 0.10},
-               {"site": "S3", "jurisdiction": "J3", "lat": 30, "lon": 30, "capacity_mw": 10, "power_usd_kwh": 0.12}],
-        lanes=[{"origin": "O1", "site": s, "ship_usd_per_rig": f, "lead_days": 0}
-               for s, f in (("S1", 100), ("S2", 100), ("S3", 300))],
-        market={"hashprice_usd_th_day": 0.1, "hashprice_monthly_change": 0.0},
-        horizon={"months": 12, "discount_rate": 0.0, "salvage_fraction": 0.25},
-        **sections,
-    )
 
 
 def load(tmp_path, sc, path, mode, **overrides) -> optimizer.Scenario:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import optimizer
-from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, chromium_missing_reason, running_app
+from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, chromium, chromium_missing_reason, running_app
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -54,14 +54,8 @@ def app_url(db_url):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=WAIT_MS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(WAIT_MS) as b:
+        yield b
 
 
 def open_page(browser, url: str):
