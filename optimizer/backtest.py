@@ -66,10 +66,7 @@ def _read_table(folder: Path, spec: T.TableSpec, label: str) -> pd.DataFrame:
     except OSError as exc:
         raise ScenarioError(Problem(where, None, None, f"cannot be read: {exc.strerror or exc}",
                                     "a history folder holds market.csv and bans.csv")) from None
-    text, problems = T.decode(data, where)
-    frame = None
-    if text is not None:
-        frame, problems = T.parse_csv_text(text, spec)
+    frame, problems = T.read_csv(data, spec, where)
     if frame is not None:
         frame, problems = T.validate_table(frame, spec)
     if problems:

@@ -292,11 +292,7 @@ def _table(files: dict[str, bytes], spec: T.TableSpec, problems: list[Problem]) 
             problems.append(Problem(spec.file, None, None, "is missing",
                                     "a sample set needs samples.csv and bans.csv (hashprice.csv optional)"))
         return None
-    text, found = T.decode(data, spec.file)
-    problems.extend(found)
-    if text is None:
-        return None
-    frame, found = T.parse_csv_text(text, spec)
+    frame, found = T.read_csv(data, spec)
     problems.extend(found)
     if frame is None:
         return None

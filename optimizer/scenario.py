@@ -257,13 +257,8 @@ def scenario_from_files(files: Mapping[str, bytes], overrides: Mapping[str, Any]
         if data is None:
             raw[key] = None
             continue
-        text, found = T.decode(data, spec.file)
+        frame, found = T.read_csv(data, spec)
         problems.extend(found)
-        frame = None
-        if text is not None:
-            text, _ = spreadsheet.strip_sep_line(text)  # Excel's "sep=," line: Excel hides it, so do we
-            frame, found = T.parse_csv_text(text, spec)
-            problems.extend(found)
         if frame is None:
             unreadable.add(key)
         raw[key] = frame

@@ -209,6 +209,18 @@ def decode(data: bytes, file: str) -> tuple[str | None, list[Problem]]:
         ]
 
 
+def read_csv(data: bytes, spec: TableSpec, file: str | None = None) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """File bytes to the string frame ``validate_table`` reads: UTF-8 decoded, Excel's ``sep=,`` first
+    line dropped (Excel hides it, so do we), split as CSV. None with the problems when it cannot be read.
+    ``file`` names the file in problems (default: the spec's file name)."""
+    text, problems = decode(data, file or spec.file)
+    if text is None:
+        return None, problems
+    text, _ = spreadsheet.strip_sep_line(text)
+    named = spec if file is None else TableSpec(file, spec.columns, spec.key, spec.required, spec.min_rows)
+    return parse_csv_text(text, named)
+
+
 def parse_csv_text(text: str, spec: TableSpec) -> tuple[pd.DataFrame | None, list[Problem]]:
     """Split CSV text into a DataFrame of stripped strings plus a ``_row`` column (spreadsheet row)."""
     file = spec.file

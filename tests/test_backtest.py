@@ -103,3 +103,14 @@ def test_china_2021_backtest_equals_an_independent_evaluation():
     # What the plan expected is its section-2 value without the risk charge: summary.json's expected_value_usd.
     assert bt.summary["expected_npv_usd"] == pytest.approx(res.summary["expected_value_usd"], rel=1e-9)
     assert bt.summary["sell_all_usd"] == pytest.approx(res.summary["sell_all_usd"])
+
+
+def test_history_saved_by_excel_with_its_sep_line_reads_the_same(tmp_path):
+    # Excel's "sep=," first line is understood in history files as in scenario files (one reader for both).
+    folder, history, plan = _hand(tmp_path)
+    scn = optimizer.load_scenario(folder)
+    plain = B.run(scn, history, plan).summary["realised_npv_usd"]
+    for name in ("market.csv", "bans.csv"):
+        path = history / name
+        path.write_text("sep=,\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    assert B.run(scn, history, plan).summary["realised_npv_usd"] == pytest.approx(plain, rel=1e-15)
