@@ -24,7 +24,7 @@ import streamlit as st
 import optimizer
 from optimizer import economics as E
 
-from . import fmt
+from . import charts, compute, fmt
 
 ZERO_RIGS = 1e-6
 
@@ -114,12 +114,13 @@ def monthly(scn: optimizer.Scenario, res: optimizer.Result) -> pd.DataFrame:
     })
 
 
-def timeline(scn: optimizer.Scenario, res: optimizer.Result) -> None:
-    b = batches(scn, res)
+def timeline(scn: optimizer.Scenario, res: optimizer.Result, fp: str | None = None) -> None:
+    """The Timeline tab; ``fp`` (the plan's scenario fingerprint) lets a rerun reuse the tables and charts."""
+    fp = fp or compute.fingerprint(scn)
+    b, m = compute.per_session("timeline", fp, lambda: (batches(scn, res), monthly(scn, res)), 2)
     if b.empty:
         st.info("This plan moves no rigs: nothing ships.")
         return
-    m = monthly(scn, res)
     first, last = b["hashing_day"].min(), b["hashing_day"].max()
     crossing = m.loc[m["plan_cum_usd"] >= m["sell_now_usd"], "month"]
     st.markdown(f"Every batch ships at the start; the first rigs hash after **{first:.0f} days**, the last after "
@@ -127,30 +128,34 @@ def timeline(scn: optimizer.Scenario, res: optimizer.Result) -> None:
                 + (f"The plan's cash passes what selling everything now brings in **month {int(crossing.iloc[0])}**."
                    if len(crossing) else "Within the horizon the plan's cash never passes what selling now brings; "
                    "its value is in the resale value left at the end."))
-    gantt = b.assign(batch=b["origin"] + " to " + b["site"],
-                     label=b["rigs"].map(lambda v: f"{v:,.0f} rigs"))
-    height = max(160, 24 * len(gantt))
-    bars = alt.Chart(gantt).mark_bar(height=12).encode(
-        y=alt.Y("batch:N", sort=alt.EncodingSortField("hashing_day", order="ascending"), title=None,
-                axis=alt.Axis(labelLimit=260, labelOverlap=False)),
-        x=alt.X("ship_day:Q", title="days from the start (ships at 0, hashing at the end of the bar)"),
-        x2="hashing_day:Q",
-        color=alt.Color("freight:N", title="lead time", scale=alt.Scale(range=["#1f4788", "#e8710a"])),
-        tooltip=[alt.Tooltip("batch:N", title="batch"), alt.Tooltip("rigs:Q", format=",.0f"),
-                 alt.Tooltip("hashing_day:Q", title="starts hashing (day)", format=".0f"),
-                 alt.Tooltip("distance_km:Q", title="distance (km)", format=",.0f"),
-                 alt.Tooltip("freight:N", title="lead time")])
-    text = alt.Chart(gantt).mark_text(align="left", dx=4, fontSize=11).encode(
-        y=alt.Y("batch:N", sort=alt.EncodingSortField("hashing_day", order="ascending")), x="hashing_day:Q",
-        text="label:N")
+
+    def gantt_chart() -> alt.LayerChart:
+        gantt = b.assign(batch=b["origin"] + " to " + b["site"],
+                         label=b["rigs"].map(lambda v: f"{v:,.0f} rigs"))
+        height = max(160, 24 * len(gantt))
+        bars = alt.Chart(gantt).mark_bar(height=12).encode(
+            y=alt.Y("batch:N", sort=alt.EncodingSortField("hashing_day", order="ascending"), title=None,
+                    axis=alt.Axis(labelLimit=260, labelOverlap=False)),
+            x=alt.X("ship_day:Q", title="days from the start (ships at 0, hashing at the end of the bar)"),
+            x2="hashing_day:Q",
+            color=alt.Color("freight:N", title="lead time", scale=alt.Scale(range=["#1f4788", "#e8710a"])),
+            tooltip=[alt.Tooltip("batch:N", title="batch"), alt.Tooltip("rigs:Q", format=",.0f"),
+                     alt.Tooltip("hashing_day:Q", title="starts hashing (day)", format=".0f"),
+                     alt.Tooltip("distance_km:Q", title="distance (km)", format=",.0f"),
+                     alt.Tooltip("freight:N", title="lead time")])
+        text = alt.Chart(gantt).mark_text(align="left", dx=4, fontSize=11).encode(
+            y=alt.Y("batch:N", sort=alt.EncodingSortField("hashing_day", order="ascending")), x="hashing_day:Q",
+            text="label:N")
+        return (bars + text).properties(height=height)
+
     st.markdown("**When each batch starts hashing**")
-    st.altair_chart((bars + text).properties(height=height), width="stretch", key="timeline_gantt")
+    charts.show("timeline_gantt", fp, gantt_chart, width="stretch", key="timeline_gantt")
     st.caption("The model knows the door-to-door time only: packing, freight, customs and installation together.")
 
     left, right = st.columns(2)
     with left:
         st.markdown("**Hashrate online** (expected, EH/s)")
-        st.altair_chart(alt.Chart(m).mark_area(line=True, opacity=0.5, color="#1f4788").encode(
+        charts.show("timeline_hashrate", fp, lambda: alt.Chart(m).mark_area(line=True, opacity=0.5, color="#1f4788").encode(
             x=alt.X("month:Q", title="month"), y=alt.Y("hashrate_online_ehs:Q", title="EH/s"),
             tooltip=["month", alt.Tooltip("hashrate_online_ehs:Q", title="EH/s", format=".3f")]
         ).properties(height=260), width="stretch", key="timeline_hashrate")
@@ -160,7 +165,7 @@ def timeline(scn: optimizer.Scenario, res: optimizer.Result) -> None:
             pd.DataFrame({"month": m["month"], "usd_m": m["plan_cum_usd"] / 1e6, "line": "this plan"}),
             pd.DataFrame({"month": m["month"], "usd_m": m["sell_now_usd"] / 1e6, "line": "sell everything now"}),
         ])
-        st.altair_chart(alt.Chart(long).mark_line(point=False).encode(
+        charts.show("timeline_cash", fp, lambda: alt.Chart(long).mark_line(point=False).encode(
             x=alt.X("month:Q", title="month"), y=alt.Y("usd_m:Q", title="USD million"),
             color=alt.Color("line:N", title=None, scale=alt.Scale(range=["#e8710a", "#555555"]),
                             legend=alt.Legend(orient="bottom")),
@@ -327,25 +332,29 @@ def site_view(scn: optimizer.Scenario, res: optimizer.Result, fp: str) -> None:
                 "thousand per MW), for the rigs the plan sends there (the whole fleet's mix at unused sites). "
                 "The black tick is revenue; a site pays when revenue clears the costs by more than the rigs "
                 "would fetch if sold now (grey tick, net of the resale value left at the end).")
-    order = df.sort_values("value", ascending=False)["site"].tolist()
-    long = df.melt(id_vars=["site", "used"], value_vars=COST_TERMS, var_name="cost", value_name="usd_per_mw")
-    long["k"] = long["usd_per_mw"] / 1e3
-    ticks = df.assign(revenue_k=df["revenue"] / 1e3,
-                      hurdle_k=(df[COST_TERMS].sum(axis=1) + df["sell now"] - df["resale left"]) / 1e3)
-    height = max(240, 24 * len(df))
-    y = alt.Y("site:N", sort=order, title=None, axis=alt.Axis(labelLimit=240, labelOverlap=False))
-    stack = alt.Chart(long).mark_bar().encode(
-        y=y, x=alt.X("k:Q", title="USD thousand per MW over the horizon", stack="zero"),
-        color=alt.Color("cost:N", sort=COST_TERMS, title=None, legend=alt.Legend(orient="bottom", columns=5),
-                        scale=alt.Scale(domain=COST_TERMS, range=["#1f4788", "#6b8fd6", "#e8710a", "#f2b27a", "#c0392b"])),
-        opacity=alt.condition("datum.used", alt.value(1.0), alt.value(0.45)),
-        tooltip=["site", "cost", alt.Tooltip("k:Q", title="USD thousand per MW", format=",.1f")])
-    rev = alt.Chart(ticks).mark_tick(color="black", thickness=3, size=18).encode(
-        y=y, x="revenue_k:Q", tooltip=["site", alt.Tooltip("revenue_k:Q", title="revenue (USD k per MW)", format=",.1f")])
-    hurdle = alt.Chart(ticks).mark_tick(color="#888", thickness=2, size=18).encode(
-        y=y, x="hurdle_k:Q", tooltip=["site", alt.Tooltip("hurdle_k:Q", title="costs + selling instead (USD k/MW)",
-                                                          format=",.1f")])
-    st.altair_chart((stack + rev + hurdle).properties(height=height), width="stretch", key="site_econ_chart")
+
+    def chart() -> alt.LayerChart:
+        order = df.sort_values("value", ascending=False)["site"].tolist()
+        long = df.melt(id_vars=["site", "used"], value_vars=COST_TERMS, var_name="cost", value_name="usd_per_mw")
+        long["k"] = long["usd_per_mw"] / 1e3
+        ticks = df.assign(revenue_k=df["revenue"] / 1e3,
+                          hurdle_k=(df[COST_TERMS].sum(axis=1) + df["sell now"] - df["resale left"]) / 1e3)
+        height = max(240, 24 * len(df))
+        y = alt.Y("site:N", sort=order, title=None, axis=alt.Axis(labelLimit=240, labelOverlap=False))
+        stack = alt.Chart(long).mark_bar().encode(
+            y=y, x=alt.X("k:Q", title="USD thousand per MW over the horizon", stack="zero"),
+            color=alt.Color("cost:N", sort=COST_TERMS, title=None, legend=alt.Legend(orient="bottom", columns=5),
+                            scale=alt.Scale(domain=COST_TERMS, range=["#1f4788", "#6b8fd6", "#e8710a", "#f2b27a", "#c0392b"])),
+            opacity=alt.condition("datum.used", alt.value(1.0), alt.value(0.45)),
+            tooltip=["site", "cost", alt.Tooltip("k:Q", title="USD thousand per MW", format=",.1f")])
+        rev = alt.Chart(ticks).mark_tick(color="black", thickness=3, size=18).encode(
+            y=y, x="revenue_k:Q", tooltip=["site", alt.Tooltip("revenue_k:Q", title="revenue (USD k per MW)", format=",.1f")])
+        hurdle = alt.Chart(ticks).mark_tick(color="#888", thickness=2, size=18).encode(
+            y=y, x="hurdle_k:Q", tooltip=["site", alt.Tooltip("hurdle_k:Q", title="costs + selling instead (USD k/MW)",
+                                                              format=",.1f")])
+        return (stack + rev + hurdle).properties(height=height)
+
+    charts.show("site_econ", fp, chart, width="stretch", key="site_econ_chart")
     table = df[["site", "jurisdiction", "used", "revenue", "value", "breakeven_power_usd_kwh", "breakeven_hashprice"]].copy()
     table["power_now"] = scn.sites["power_usd_kwh"].to_numpy(float) * mult
     st.markdown("**Break-even prices**: moving rigs to a site beats selling them now while its power price stays "

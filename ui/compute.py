@@ -5,7 +5,7 @@ fingerprint covers its tables and settings, so a key built from it changes exact
 the plan could change. Scenario objects travel as ``_scn`` (unhashed) beside their key.
 
 No cache hands one session's data to another: scenarios built from a user's uploads or
-table edits are remembered in that session only (``_session_memo``); the process-wide
+table edits are remembered in that session only (``per_session``); the process-wide
 caches are ``st.cache_data`` (each caller gets its own copy, so nobody can change what
 another session sees), keyed by a hash of the full inputs (a hit needs the very same
 inputs), bounded in entries and in time.
@@ -33,7 +33,7 @@ CACHE_TTL_S = 3600  # process-wide entries live an hour at most
 V = TypeVar("V")
 
 
-def _session_memo(name: str, key: Hashable, make: Callable[[], V], max_entries: int) -> V:
+def per_session(name: str, key: Hashable, make: Callable[[], V], max_entries: int) -> V:
     """Remember ``make()`` under ``key`` in this browser session only (least recently used go first)."""
     store: OrderedDict[Hashable, Any] = st.session_state.setdefault(f"_memo_{name}", OrderedDict())
     if key in store:
@@ -104,7 +104,7 @@ def load_builtin(name: str) -> optimizer.Scenario:
     object per session so the tables' fingerprint is remembered by identity across reruns."""
     folder = datasets_dir() / name
     stamp = _folder_stamp(folder)
-    return _session_memo("builtin", (str(folder), stamp), lambda: _load_builtin(str(folder), stamp), max_entries=4)
+    return per_session("builtin", (str(folder), stamp), lambda: _load_builtin(str(folder), stamp), max_entries=4)
 
 
 def files_digest(files: dict[str, bytes]) -> str:
@@ -116,7 +116,7 @@ def files_digest(files: dict[str, bytes]) -> str:
 
 def scenario_from_files(files: dict[str, bytes], name: str) -> optimizer.Scenario:
     """An uploaded (or saved) scenario, validated once per distinct file set in this session."""
-    return _session_memo("uploads", (files_digest(files), name),
+    return per_session("uploads", (files_digest(files), name),
                          lambda: optimizer.scenario_from_files(files, name=name), max_entries=16)
 
 
@@ -128,7 +128,7 @@ def frame_key(frame: pd.DataFrame) -> str:
 def with_tables(base: optimizer.Scenario, frames: dict[str, pd.DataFrame]) -> optimizer.Scenario:
     """``base.with_tables(**frames)``, validated by the engine once per distinct edit."""
     key = "|".join(f"{name}:{frame_key(frames[name])}" for name in sorted(frames))
-    return _session_memo("edits", (fingerprint(base), key), lambda: base.with_tables(**frames), max_entries=32)
+    return per_session("edits", (fingerprint(base), key), lambda: base.with_tables(**frames), max_entries=32)
 
 
 @st.cache_data(show_spinner=False, max_entries=512, ttl=CACHE_TTL_S)

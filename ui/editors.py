@@ -279,7 +279,7 @@ def locate(problem: optimizer.Problem, scn: optimizer.Scenario,
 
 
 def _marks(frame: pd.DataFrame, table: str, edited: set[tuple[int, str]],
-           bad: set[tuple[int, str]]) -> tuple[pd.DataFrame, Any]:
+           bad: set[tuple[int, str]]) -> Any:
     """The grid's data with the check column filled in, styled: refused rows red, edited rows yellow.
 
     Streamlit colours only read-only cells of an editable grid, so the marks go on the row's
@@ -295,6 +295,8 @@ def _marks(frame: pd.DataFrame, table: str, edited: set[tuple[int, str]],
         out.at[row, STATUS] = "; ".join(parts)
         colour[row] = BAD_BG if refused else EDITED_BG
 
+    # Always a Styler, even with nothing to mark: the grid's identity includes the data's format, and a
+    # change from plain frame to Styler would reset the grid and drop the cell being typed.
     def paint(df: pd.DataFrame) -> pd.DataFrame:
         css = pd.DataFrame("", index=df.index, columns=df.columns)
         for row, bg in colour.items():
@@ -368,14 +370,36 @@ def escape_markdown(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~:$])", r"\\\1", text)
 
 
-def render(scn: optimizer.Scenario) -> Edited:
-    """Draw both grids with their message boxes; validate the edits with the engine."""
-    bases = {t: base_frame(scn, t) for t in TABLES}
+def render(scn: optimizer.Scenario, draw: bool = True) -> Edited:
+    """Read the edits and validate them with the engine; draw both grids with their message boxes when
+    ``draw`` (their tab is open). Undrawn, the grids' own edits are folded into the committed ones:
+    Streamlit forgets the state of a widget a run does not draw, and no edit may be lost."""
+    fp = compute.fingerprint(scn)
+    bases = compute.per_session("grid_bases", fp, lambda: {t: base_frame(scn, t) for t in TABLES}, 2)
     edits = {t: current_edits(t, bases[t]) for t in TABLES}
     _remember(edits)
-    frames, problems, bad, edited_scn = _validate(scn, edits)
+    if any(col != "exclude" for t in TABLES for (_, col) in edits[t]):
+        key = (fp, tuple(sorted((t, row, col, str(v)) for t in TABLES for (row, col), v in edits[t].items())))
+        frames, problems, bad, edited_scn = compute.per_session("grid_valid", key, lambda: _validate(scn, edits), 4)
+    else:  # nothing but ticks (or nothing): the tables are the scenario's own, nothing to validate
+        frames, problems, bad, edited_scn = {}, [], {t: set() for t in TABLES}, None
     changed = any(edits[t] for t in TABLES)
+    if draw:
+        _draw(scn, bases, edits, problems, bad, changed)
+    else:
+        for t in TABLES:
+            st.session_state[_edits_key(t)] = dict(edits[t])
 
+    exclude = bases["sites"]["exclude"].astype(bool).to_numpy().copy()
+    for (row, col), value in edits["sites"].items():
+        if col == "exclude":
+            exclude[row] = bool(value)
+    excluded = bases["sites"].loc[exclude, "site"].tolist()  # the real names, not the neutralised ones shown
+    return Edited(frames, excluded, changed, problems, edited_scn, bad)
+
+
+def _draw(scn: optimizer.Scenario, bases: dict[str, pd.DataFrame], edits: dict[str, dict], problems: list[str],
+          bad: dict[str, set[tuple[int, str]]], changed: bool) -> None:
     top = st.columns([1, 1, 3], vertical_alignment="center")
     top[0].button("Undo last edit", key="grid_undo", on_click=undo, disabled=not can_undo(), icon=":material/undo:",
                   width="stretch")
@@ -383,7 +407,6 @@ def render(scn: optimizer.Scenario) -> Edited:
                   icon=":material/delete_sweep:", width="stretch")
     top[2].caption("Rows you edited turn yellow, refused ones red; the Check column names the cells.")
 
-    shown = {}
     sections = {"sites": "**Sites** - capacity, power price, ban risk and the other terms of each candidate site; "
                          "tick *Leave out* to keep a site out of the plan.",
                 "fleet": "**Fleet** - how many rigs of each model stand at each place now."}
@@ -397,17 +420,7 @@ def render(scn: optimizer.Scenario) -> Edited:
         for (row, col), value in committed(t).items():  # the grid adds its own edits on top
             data.at[row, col] = value
         data[KEYS[t]] = trust.safe_frame(data[KEYS[t]])  # names a spreadsheet would run are shown neutralised
-        shown[t] = st.data_editor(_marks(data, t, set(edits[t]), bad.get(t, set())), key=widget_key(t), hide_index=True,
-                                  num_rows="fixed", column_config=_config(t),
-                                  width="stretch" if t == "sites" else "content")
+        st.data_editor(_marks(data, t, set(edits[t]), bad.get(t, set())), key=widget_key(t), hide_index=True,
+                       num_rows="fixed", column_config=_config(t), width="stretch" if t == "sites" else "content")
         _message_box(t, per_table_problems[t], len(edits[t]),
                      empty_default_notes(scn, edits[t]) if t == "sites" else [])
-
-    exclude = bases["sites"]["exclude"].astype(bool).to_numpy().copy()
-    for (row, col), value in edits["sites"].items():
-        if col == "exclude":
-            exclude[row] = bool(value)
-    excluded = bases["sites"].loc[exclude, "site"].tolist()  # the real names, not the neutralised ones shown
-    if not any(c != "exclude" for t in TABLES for (_, c) in edits[t]):
-        frames, edited_scn = {}, None  # only exclusions: the tables are the scenario's own
-    return Edited(frames, excluded, changed, problems, edited_scn, bad)

@@ -27,6 +27,23 @@ UPLOADS = "uploads"  # label -> {file name: bytes}
 UPLOAD_PREFIX = "upload: "
 REQUIRED_FILES = [spec.file for spec in TABLES.values() if spec.required]
 KNOWN_FILES = {spec.file for spec in TABLES.values()} | {"scenario.toml"}
+TAB_LABELS = ["Plan", "Timeline", "Site economics", "Sensitivity", "Explain", "Compare", "Edit data", "Export", "Risk"]
+# Widget values that must outlive their tab: a closed tab's widgets are not drawn, and Streamlit
+# forgets the value of a widget that a run does not draw unless it is written back to Session State.
+TAB_WIDGETS = {
+    "Sensitivity": (views.SENS_AUTO,),
+    "Explain": ("explain_origin", "explain_model", "explain_site"),
+    "Compare": (views.BASELINE,),
+    "Risk": ("risk_n", "risk_seed", "risk_alpha", "risk_rho", "risk_vol", "risk_frontier_pick", "risk_stress_month"),
+}
+
+
+def _keep_widget_values(tab: str) -> None:
+    """Keep the values of a closed tab's widgets (and the grids' cell edits, kept by editors.render)."""
+    ss = st.session_state
+    for key in TAB_WIDGETS.get(tab, ()):
+        if key in ss:
+            ss[key] = ss[key]
 
 
 def _init() -> None:
@@ -271,16 +288,17 @@ def main() -> None:
 
     head = st.container()
     problems_area = st.container()
-    # Switching tabs reruns, so the Timeline and Site economics run (and redraw) only while open.
+    # Only the open tab runs and draws (issue 13): switching tabs reruns the page with that tab open.
     history = outlook.history_dir(source)  # built-in scenarios that ship what happened get a backtest tab
-    names = ["Plan", "Timeline", "Site economics", "Sensitivity", "Explain", "Compare", "Edit data", "Export", "Risk"]
-    tabs = st.tabs(names + (["What happened"] if history is not None else []), key="main_tabs", on_change="rerun")
-    tab_plan, tab_time, tab_sites, tab_sens, tab_explain, tab_compare, tab_data, tab_export, tab_risk = tabs[:9]
-    tab_history = tabs[9] if history is not None else None
+    labels = TAB_LABELS + (["What happened"] if history is not None else [])
+    tabs = dict(zip(labels, st.tabs(labels, key="main_tabs", on_change="rerun")))
+    for label, tab in tabs.items():
+        if not tab.open:
+            _keep_widget_values(label)
 
-    # ---- the user's table edits, read and validated by the engine
-    with tab_data:
-        edited = editors.render(base)
+    # ---- the user's table edits, read and validated by the engine (the grids are drawn while their tab is open)
+    with tabs["Edit data"]:
+        edited = editors.render(base, draw=bool(tabs["Edit data"].open))
     tables = base
     if edited.scenario is not None:
         tables = edited.scenario
@@ -332,6 +350,7 @@ def main() -> None:
             if shown is not None:
                 st.info("Below: the last plan that solved, so you can compare while you adjust.", icon=":material/history:")
 
+    shown_fp = ss["last_plan"][0] if stale and shown is not None else fp
     baseline = views.baseline_pin()
     with head:
         # title, then the pin controls; a wrapping row, so neither is squeezed on a narrow screen
@@ -343,7 +362,8 @@ def main() -> None:
             st.button("Pin this plan", key="pin", type="primary", icon=":material/push_pin:", disabled=res is None,
                       on_click=_pin, args=(scn, res, fp, source), width="content",
                       help="Keep this plan to compare against (Compare tab); pin as many as you like.")
-        st.markdown(headline.scenario_sentence(shown_scn if shown is not None else scn))
+        said_scn, said_fp = (shown_scn, shown_fp) if shown is not None else (scn, fp)
+        st.markdown(compute.per_session("scenario_sentence", said_fp, lambda: headline.scenario_sentence(said_scn), 2))
         if shown is not None:
             st.markdown(headline.decision_sentence(shown.summary))
             views.metrics(shown.summary, baseline["summary"] if baseline else None, baseline["label"] if baseline else "")
@@ -354,42 +374,49 @@ def main() -> None:
             _warnings_box(shown.summary.get("warnings") or [], cap_note)
 
     if shown is None:
-        with tab_export:
-            views.export(scn, None, True)
+        with tabs["Export"]:
+            if tabs["Export"].open:
+                views.export(scn, None, True)
         return
-    with tab_plan:
-        mapview.show(shown_scn, shown, base, edited.excluded_sites)
-        st.markdown("#### Allocation")
-        views.allocation_table(trust.safe_result(shown))
-        st.markdown("#### Sites")
-        views.sites_table(trust.safe_result(shown))
-        st.markdown("#### Exposure by place (state or country)")
-        views.jurisdictions_table(trust.safe_result(shown))
-        st.markdown("#### Hashprice path")
-        outlook.hashprice_chart(shown_scn)
-    with tab_time:
-        if tab_time.open:
-            analysis.timeline(shown_scn, shown)
-    with tab_sites:
-        if tab_sites.open:
-            analysis.site_view(shown_scn, shown, shown_scn.fingerprint())
-    with tab_sens:
-        if stale:
-            st.info("No plan for the current settings.")
-        else:
-            views.sensitivity(scn, fp)
-    with tab_explain:
-        views.explain(shown_scn, shown)
-    with tab_compare:
-        if not stale:
+    with tabs["Plan"]:
+        if tabs["Plan"].open:
+            mapview.show(shown_scn, shown, base, edited.excluded_sites, fp=shown_fp)
+            safe = compute.per_session("safe_result", shown_fp, lambda: trust.safe_result(shown), 2)
+            st.markdown("#### Allocation")
+            views.allocation_table(safe)
+            st.markdown("#### Sites")
+            views.sites_table(safe)
+            st.markdown("#### Exposure by place (state or country)")
+            views.jurisdictions_table(safe)
+            st.markdown("#### Hashprice path")
+            outlook.hashprice_chart(shown_scn, fp=shown_fp)
+    with tabs["Timeline"]:
+        if tabs["Timeline"].open:
+            analysis.timeline(shown_scn, shown, shown_fp)
+    with tabs["Site economics"]:
+        if tabs["Site economics"].open:
+            analysis.site_view(shown_scn, shown, shown_fp)
+    with tabs["Sensitivity"]:
+        if tabs["Sensitivity"].open:
+            if stale:
+                st.info("No plan for the current settings.")
+            else:
+                views.sensitivity(scn, fp)
+    with tabs["Explain"]:
+        if tabs["Explain"].open:
+            views.explain(shown_scn, shown)
+    with tabs["Compare"]:
+        if tabs["Compare"].open and not stale:
             views.compare(scn, res, source, fp)
-    with tab_export:
-        views.export(scn, res, stale)
-    with tab_risk:
-        from . import risk_tab
+    with tabs["Export"]:
+        if tabs["Export"].open:
+            views.export(scn, res, stale)
+    with tabs["Risk"]:
+        if tabs["Risk"].open:
+            from . import risk_tab
 
-        risk_tab.render(scn, res, stale, source)
-    if tab_history is not None:
-        with tab_history:
-            if tab_history.open:
-                outlook.what_happened(shown_scn, shown, compute.fingerprint(shown_scn), history)
+            risk_tab.render(scn, res, stale, source)
+    if history is not None:
+        with tabs["What happened"]:
+            if tabs["What happened"].open:
+                outlook.what_happened(shown_scn, shown, shown_fp, history)

@@ -332,10 +332,11 @@ def _cached_json(key: str, _scn: optimizer.Scenario, _res: optimizer.Result, vie
 
 
 def show(scn: optimizer.Scenario, res: optimizer.Result, framing: optimizer.Scenario,
-         excluded_sites: list[str] | tuple[str, ...] = (), height_px: int = MAP_HEIGHT_PX) -> None:
-    """The map with its legend beside it (below it on a phone). ``framing`` fixes the first view."""
+         excluded_sites: list[str] | tuple[str, ...] = (), height_px: int = MAP_HEIGHT_PX, fp: str | None = None) -> None:
+    """The map with its legend beside it (below it on a phone). ``framing`` fixes the first view;
+    ``fp`` is ``scn``'s fingerprint when the caller has it (else it is computed)."""
     v = view_state(framing)
-    key = scn.fingerprint() + "|" + repr(res.summary.get("objective_usd"))
+    key = (fp or scn.fingerprint()) + "|" + repr(res.summary.get("objective_usd"))
     text = _cached_json(key, scn, res, (v.latitude, v.longitude, v.zoom), tuple(excluded_sites))
     left, right = st.columns([5, 1.3], gap="small")
     with left:

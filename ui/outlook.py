@@ -15,7 +15,7 @@ import optimizer
 from optimizer import backtest, economics
 from optimizer.risk import plan_from_result
 
-from . import compute, fmt
+from . import charts, compute, fmt
 
 
 def _month_labels(scn: optimizer.Scenario, months: int) -> list[str]:
@@ -32,8 +32,20 @@ def hashprice_frame(scn: optimizer.Scenario) -> pd.DataFrame:
     return pd.DataFrame({"month": range(len(hp)), "calendar": _month_labels(scn, len(hp)), "hashprice_usd_th_day": hp})
 
 
-def hashprice_chart(scn: optimizer.Scenario, realised: pd.DataFrame | None = None) -> None:
-    """Line chart of hp_t over the horizon, each halving month marked; the realised path beside it if given."""
+def hashprice_chart(scn: optimizer.Scenario, realised: pd.DataFrame | None = None, fp: str | None = None) -> None:
+    """Line chart of hp_t over the horizon, each halving month marked; the realised path beside it if given.
+    ``fp``: the scenario's fingerprint when the caller has it (the chart is then built once per scenario)."""
+    halvings = list(economics.halving_months(scn.settings)) if not len(scn.market) else []
+    key = (fp or compute.fingerprint(scn), None if realised is None else compute.frame_key(realised))
+    charts.show("hashprice", key, lambda: _hashprice_layers(scn, realised, halvings), width="stretch", height=320)
+    words = economics.hashprice_source(scn)
+    st.caption(f"Hashprice path: {'from the scenario''s market.csv' if words == 'market.csv' else words}"
+               + (f"; halving in month {', '.join(map(str, halvings))}" if halvings and "halving" not in words else "")
+               + ". Revenue per rig also loses the pool fee "
+               f"({fmt.pct(scn.settings.market.pool_fee)}).")
+
+
+def _hashprice_layers(scn: optimizer.Scenario, realised: pd.DataFrame | None, halvings: list[int]) -> alt.LayerChart:
     frame = hashprice_frame(scn).assign(path="assumed by the plan")
     if realised is not None:
         r = realised.sort_values("month")
@@ -48,19 +60,13 @@ def hashprice_chart(scn: optimizer.Scenario, realised: pd.DataFrame | None = Non
         color=alt.Color("path:N", title=None, legend=alt.Legend(orient="bottom")),
         tooltip=[alt.Tooltip("calendar:N", title="Month"), alt.Tooltip("path:N", title="Path"),
                  alt.Tooltip("hashprice_usd_th_day:Q", title="USD/TH/day", format=".4f")])
-    halvings = list(economics.halving_months(scn.settings)) if not len(scn.market) else []
     layers = [line]
     if halvings:
         marks = pd.DataFrame({"month": halvings, "label": ["halving"] * len(halvings)})
         layers.append(alt.Chart(marks).mark_rule(strokeDash=[4, 3], color="grey").encode(x="month:Q"))
         layers.append(alt.Chart(marks).mark_text(align="left", dx=4, dy=-6, color="grey").encode(
             x="month:Q", y=alt.value(10), text="label:N"))
-    st.altair_chart(alt.layer(*layers).properties(height=280), width="stretch", height=320)
-    words = economics.hashprice_source(scn)
-    st.caption(f"Hashprice path: {'from the scenario''s market.csv' if words == 'market.csv' else words}"
-               + (f"; halving in month {', '.join(map(str, halvings))}" if halvings and "halving" not in words else "")
-               + ". Revenue per rig also loses the pool fee "
-               f"({fmt.pct(scn.settings.market.pool_fee)}).")
+    return alt.layer(*layers).properties(height=280)
 
 
 def history_dir(source: str) -> Path | None:

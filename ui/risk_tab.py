@@ -18,7 +18,7 @@ import optimizer
 from optimizer import economics, risk, samples as sampler
 from optimizer.scaleout import Runner
 
-from . import fmt
+from . import charts, compute, fmt
 
 FRONTIER_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -123,9 +123,9 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
     except optimizer.ScenarioError as exc:
         st.error("\n".join(str(p) for p in exc.problems))
         return
-    fp = scn_r.fingerprint()
+    fp = compute.fingerprint(scn_r)
     with st.spinner(f"Playing the plan out in {n:,} futures..."):
-        out = _outcomes(fp, n, seed, scn_r, res)
+        out = compute.per_session("risk_outcomes", (fp, n, seed), lambda: _outcomes(fp, n, seed, scn_r, res), 2)
     s = out.summary
     # A table rather than st.metric: the page's headline metrics stay those of the plan.
     stats = pd.DataFrame([{
@@ -140,44 +140,56 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
         # The right tail is long (hashprice booms): bins span P0.5-P99.5, outliers are counted in the caption.
         lo, hi = np.quantile(out.npv, [0.005, 0.995])
         shown_npv = out.npv[(out.npv >= lo) & (out.npv <= hi)]
-        hist = pd.DataFrame({"npv_musd": shown_npv / 1e6})
-        marks = pd.DataFrame({"musd": [s["p5_usd"] / 1e6, s["p50_usd"] / 1e6, s["p95_usd"] / 1e6, s["sell_all_usd"] / 1e6],
-                              "what": ["P5", "P50", "P95", "sell everything now"]})
-        chart = alt.Chart(hist).mark_bar(opacity=0.7).encode(
-            x=alt.X("npv_musd:Q", bin=alt.Bin(maxbins=60), title="plan value (USD million)"),
-            y=alt.Y("count():Q", title="samples"))
-        rules = alt.Chart(marks).mark_rule(strokeDash=[4, 3]).encode(
-            x="musd:Q", color=alt.Color("what:N", title=None), tooltip=["what", alt.Tooltip("musd:Q", format=",.1f")])
-        st.altair_chart(chart + rules, width="stretch", key="risk_hist")
+
+        def histogram() -> alt.LayerChart:
+            hist = pd.DataFrame({"npv_musd": shown_npv / 1e6})
+            marks = pd.DataFrame({"musd": [s["p5_usd"] / 1e6, s["p50_usd"] / 1e6, s["p95_usd"] / 1e6,
+                                           s["sell_all_usd"] / 1e6],
+                                  "what": ["P5", "P50", "P95", "sell everything now"]})
+            chart = alt.Chart(hist).mark_bar(opacity=0.7).encode(
+                x=alt.X("npv_musd:Q", bin=alt.Bin(maxbins=60), title="plan value (USD million)"),
+                y=alt.Y("count():Q", title="samples"))
+            rules = alt.Chart(marks).mark_rule(strokeDash=[4, 3]).encode(
+                x="musd:Q", color=alt.Color("what:N", title=None), tooltip=["what", alt.Tooltip("musd:Q", format=",.1f")])
+            return chart + rules
+
+        charts.show("risk_hist", (fp, n, seed), histogram, width="stretch", key="risk_hist")
         st.caption(f"{len(out.npv) - len(shown_npv):,} of {len(out.npv):,} samples beyond the 0.5th-99.5th percentiles "
                    f"are not drawn (lowest {_musd(out.npv.min())}, highest {_musd(out.npv.max())}).")
     with right:
         st.markdown("**Value earned over the months** (discounted operating value, P5-P95 band and median)")
-        fan = out.fan.assign(p5=out.fan["p5"] / 1e6, p50=out.fan["p50"] / 1e6, p95=out.fan["p95"] / 1e6)
-        band = alt.Chart(fan).mark_area(opacity=0.3).encode(
-            x=alt.X("month:Q", title="month"), y=alt.Y("p5:Q", title="USD million"), y2="p95:Q")
-        line = alt.Chart(fan).mark_line().encode(x="month:Q", y="p50:Q")
-        st.altair_chart(band + line, width="stretch", key="risk_fan")
+
+        def fan_chart() -> alt.LayerChart:
+            fan = out.fan.assign(p5=out.fan["p5"] / 1e6, p50=out.fan["p50"] / 1e6, p95=out.fan["p95"] / 1e6)
+            band = alt.Chart(fan).mark_area(opacity=0.3).encode(
+                x=alt.X("month:Q", title="month"), y=alt.Y("p5:Q", title="USD million"), y2="p95:Q")
+            return band + alt.Chart(fan).mark_line().encode(x="month:Q", y="p50:Q")
+
+        charts.show("risk_fan", (fp, n, seed), fan_chart, width="stretch", key="risk_fan")
 
     st.markdown("#### Frontier: expected value against the bad tail")
     if st.button("Compute the frontier (5 risk-aware plans)", key="risk_frontier_go", icon=":material/show_chart:"):
         st.session_state["risk_frontier_on"] = True
     if st.session_state.get("risk_frontier_on"):
         with st.spinner("Solving risk-aware plans..."):
-            fr = _frontier(fp, n, seed, scn_r)
+            fr = compute.per_session("risk_frontier", (fp, n, seed), lambda: _frontier(fp, n, seed, scn_r), 2)
         table = fr.table
         ok = table[table["status"] != "infeasible"].copy()
         ok["E_musd"], ok["cvar_musd"] = ok["expected_npv_usd"] / 1e6, ok["cvar_usd"] / 1e6
-        current = pd.DataFrame({"E_musd": [s["expected_npv_usd"] / 1e6], "cvar_musd": [s["cvar_usd"] / 1e6],
-                                "label": ["current plan"]})
-        pts = alt.Chart(ok).mark_line(point=True).encode(
-            x=alt.X("cvar_musd:Q", title=f"CVaR {alpha:.0%} (USD million)", scale=alt.Scale(zero=False)),
-            y=alt.Y("E_musd:Q", title="expected value (USD million)", scale=alt.Scale(zero=False)),
-            tooltip=["risk_weight", alt.Tooltip("E_musd:Q", format=",.1f"), alt.Tooltip("cvar_musd:Q", format=",.1f"),
-                     "sites_used"])
-        cur = alt.Chart(current).mark_point(shape="diamond", size=160, filled=True, color="red").encode(
-            x="cvar_musd:Q", y="E_musd:Q", tooltip=["label"])
-        st.altair_chart(pts + cur, width="stretch", key="risk_frontier_chart")
+
+        def frontier_chart() -> alt.LayerChart:
+            current = pd.DataFrame({"E_musd": [s["expected_npv_usd"] / 1e6], "cvar_musd": [s["cvar_usd"] / 1e6],
+                                    "label": ["current plan"]})
+            pts = alt.Chart(ok).mark_line(point=True).encode(
+                x=alt.X("cvar_musd:Q", title=f"CVaR {alpha:.0%} (USD million)", scale=alt.Scale(zero=False)),
+                y=alt.Y("E_musd:Q", title="expected value (USD million)", scale=alt.Scale(zero=False)),
+                tooltip=["risk_weight", alt.Tooltip("E_musd:Q", format=",.1f"), alt.Tooltip("cvar_musd:Q", format=",.1f"),
+                         "sites_used"])
+            cur = alt.Chart(current).mark_point(shape="diamond", size=160, filled=True, color="red").encode(
+                x="cvar_musd:Q", y="E_musd:Q", tooltip=["label"])
+            return pts + cur
+
+        charts.show("risk_frontier", (fp, n, seed), frontier_chart, width="stretch", key="risk_frontier_chart")
         st.caption("Each point is the plan maximising (1 - w) x expected value + w x CVaR for a weight w; the red "
                    "diamond is the plan on the Plan tab. `python -m optimizer frontier` writes each point as a plan folder.")
         shown_table = pd.DataFrame({
@@ -201,15 +213,20 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
         st.session_state["risk_stress_on"] = True
     if st.session_state.get("risk_stress_on"):
         with st.spinner("Re-planning without each jurisdiction..."):
-            table = _stress(scn.fingerprint(), month, scn)
-        data = table.assign(loss_musd=table["value_lost_usd"] / 1e6)
-        chart = alt.Chart(data).mark_circle(size=120).encode(
-            x=alt.X("ban_probability_horizon:Q", title="likelihood: ban within the horizon", axis=alt.Axis(format="%")),
-            y=alt.Y("loss_musd:Q", title="impact: value lost after re-planning (USD million)"),
-            tooltip=["jurisdiction", alt.Tooltip("ban_probability_horizon:Q", format=".1%"),
-                     alt.Tooltip("loss_musd:Q", format=",.2f"), alt.Tooltip("rigs_leaving_jurisdiction:Q", format=",.0f")])
-        text = chart.mark_text(dx=8, align="left").encode(text="jurisdiction:N")
-        st.altair_chart(chart + text, width="stretch", key="risk_stress_chart")
+            sfp = compute.fingerprint(scn)
+            table = compute.per_session("risk_stress", (sfp, month), lambda: _stress(sfp, month, scn), 2)
+
+        def stress_chart() -> alt.LayerChart:
+            data = table.assign(loss_musd=table["value_lost_usd"] / 1e6)
+            chart = alt.Chart(data).mark_circle(size=120).encode(
+                x=alt.X("ban_probability_horizon:Q", title="likelihood: ban within the horizon", axis=alt.Axis(format="%")),
+                y=alt.Y("loss_musd:Q", title="impact: value lost after re-planning (USD million)"),
+                tooltip=["jurisdiction", alt.Tooltip("ban_probability_horizon:Q", format=".1%"),
+                         alt.Tooltip("loss_musd:Q", format=",.2f"),
+                         alt.Tooltip("rigs_leaving_jurisdiction:Q", format=",.0f")])
+            return chart + chart.mark_text(dx=8, align="left").encode(text="jurisdiction:N")
+
+        charts.show("risk_stress", (sfp, month), stress_chart, width="stretch", key="risk_stress_chart")
         st.dataframe(pd.DataFrame({
             "jurisdiction": table["jurisdiction"],
             "ban within horizon": table["ban_probability_horizon"].map(lambda v: f"{v:.1%}"),

@@ -564,11 +564,22 @@ def _duplicate(lib: Any, owner: str, name: str) -> None:
 # ---------------------------------------------------------------- the report
 
 
-def risk_summary(scn: optimizer.Scenario, res: optimizer.Result) -> dict[str, Any] | None:
-    """The Risk tab's figures for this plan (expected value, P5/P50/P95, CVaR, chance below selling)
-    when the tab has computed them in this session, for the report's risk section; else None."""
+RISK_KEYS = ("risk_n", "risk_seed", "risk_alpha", "risk_rho", "risk_vol")
+
+
+def _risk_inputs() -> dict[str, Any] | None:
+    """The Risk tab's settings in this session (None until the tab has been opened)."""
     ss = st.session_state
-    if not all(k in ss for k in ("risk_n", "risk_seed", "risk_alpha", "risk_rho", "risk_vol")):
+    return {k: ss[k] for k in RISK_KEYS} if all(k in ss for k in RISK_KEYS) else None
+
+
+def risk_summary(scn: optimizer.Scenario, res: optimizer.Result,
+                 inputs: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The Risk tab's figures for this plan (expected value, P5/P50/P95, CVaR, chance below selling)
+    when the tab has computed them in this session, for the report's risk section; else None.
+    ``inputs``: the tab's settings as taken by ``_risk_inputs`` (default: read them now)."""
+    ss = inputs if inputs is not None else _risk_inputs()
+    if ss is None:
         return None
     try:
         from . import risk_tab
@@ -591,7 +602,7 @@ def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result 
     readme = _readme(source, ss[UPLOADS].get(source))
     link = _base_url() + "?" + urlencode(plan) if plan is not None else None
     author = current_user()
-    risk_view = risk_summary(scn, res)
+    risk_view = _risk_inputs()  # the Risk tab's settings now; its figures are looked up on click
     lock = threading.Lock()
     made: dict[str, Any] = {}
 
@@ -601,7 +612,7 @@ def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result 
                 from workspace.report import build_report
 
                 made["r"] = build_report(scn, res, readme=readme, source=source, author=author, link=link,
-                                         risk=risk_view)
+                                         risk=risk_summary(scn, res, risk_view))
             return made["r"]
 
     def safe(make: Callable[[], bytes | str]) -> Callable[[], bytes | str]:
