@@ -57,6 +57,7 @@ def test_an_emptied_optional_cell_says_its_default_applies():
     china = optimizer.load_scenario(CHINA)
     at.session_state["sites_editor"] = {"edited_rows": {0: {"hosting_usd_kw_month": None}}, "added_rows": [],
                                         "deleted_rows": []}
+    at.session_state["main_tabs"] = "Edit data"  # the notes sit under the grid, drawn while its tab is open
     at.run()
     assert not at.exception
     notes = "\n".join(i.value for i in at.info)

@@ -10,6 +10,8 @@ import optimizer
 from optimizer import risk, samples
 from ui import fmt
 
+from tests.test_app import open_tab
+
 ROOT = Path(__file__).resolve().parents[1]
 CHINA = ROOT / "datasets" / "china-2021"
 
@@ -18,6 +20,8 @@ def test_risk_tab_shows_the_engines_numbers_and_runs_frontier_and_stress():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+    assert not any(n.key == "risk_n" for n in at.number_input)  # a closed tab does not run
+    open_tab(at, "Risk")
     at.number_input(key="risk_n").set_value(400)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -47,3 +51,9 @@ def test_risk_tab_shows_the_engines_numbers_and_runs_frontier_and_stress():
     assert len(pins) == 1 and "CVaR weight 0.50" in pins[0]["label"]
     fr = risk.frontier(scn.with_overrides({}), smp, [0.5])
     assert pins[0]["summary"]["objective_usd"] == pytest.approx(fr.plans["weight_0.50"].summary["objective_usd"], rel=1e-9)
+    # the tab's settings outlive a visit to another tab (its widgets are not drawn meanwhile)
+    open_tab(at, "Plan")
+    open_tab(at, "Timeline")
+    open_tab(at, "Risk")
+    assert at.number_input(key="risk_n").value == 400
+    assert at.selectbox(key="risk_frontier_pick").value == "weight_0.50"

@@ -189,6 +189,7 @@ def test_report_gets_the_risk_tabs_figures(db):
 
     at = AppTest.from_function(_risk_script, default_timeout=120)
     at.run()
+    at.session_state["main_tabs"] = "Risk"  # only the open tab runs
     at.run()  # the tab's widgets exist from the second run on
     assert not at.exception, [e.value for e in at.exception]
     r = at.session_state["test_risk_summary"]
