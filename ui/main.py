@@ -404,7 +404,7 @@ def main() -> None:
                 views.sensitivity(scn, fp)
     with tabs["Explain"]:
         if tabs["Explain"].open:
-            views.explain(shown_scn, shown)
+            views.explain(shown_scn, shown, shown_fp)
     with tabs["Compare"]:
         if tabs["Compare"].open and not stale:
             views.compare(scn, res, source, fp)

@@ -85,8 +85,9 @@ def _backtest(fp: str, folder: str, _scn: optimizer.Scenario, _res: optimizer.Re
 def what_happened(scn: optimizer.Scenario, res: optimizer.Result, fp: str, folder: Path) -> None:
     """The current plan valued on what actually came: realised against expected against selling now."""
     try:
-        bt = _backtest(fp, str(folder), scn, res)
-        realised = backtest.load_history(folder, scn).market
+        bt, realised = compute.per_session(
+            "backtest", (fp, str(folder)),
+            lambda: (_backtest(fp, str(folder), scn, res), backtest.load_history(folder, scn).market), 2)
     except optimizer.ScenarioError as exc:
         st.warning("The scenario's history cannot be read: " + "; ".join(str(p) for p in exc.problems))
         return
@@ -108,4 +109,4 @@ def what_happened(scn: optimizer.Scenario, res: optimizer.Result, fp: str, folde
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%,.0f") for c in table.columns[2:]})
     st.markdown("##### Hashprice: assumed and realised")
-    hashprice_chart(scn, realised)
+    hashprice_chart(scn, realised, fp=fp)

@@ -262,8 +262,10 @@ def _sweep_chart(sw: compute.Sweep, title: str, axis_format: str, breakeven: flo
 # ---------------------------------------------------------------- explain
 
 
-def explain(scn: optimizer.Scenario, res: optimizer.Result) -> None:
-    """Where the plan value comes from, and the per-rig economics of any (origin, model, site)."""
+def explain(scn: optimizer.Scenario, res: optimizer.Result, fp: str | None = None) -> None:
+    """Where the plan value comes from, and the per-rig economics of any (origin, model, site).
+    ``fp``: the scenario's fingerprint when the caller has it (a rerun then reuses the breakdown)."""
+    fp = fp or compute.fingerprint(scn)
     alloc = res.allocation
     by_action = alloc.groupby("action")["value_usd"].sum()
     parts = pd.DataFrame({
@@ -294,7 +296,7 @@ def explain(scn: optimizer.Scenario, res: optimizer.Result) -> None:
     sites = scn.sites["site"].tolist()
     _valid("explain_site", sites, first["site"] if first is not None else sites[0])
     site = c3.selectbox("Site", sites, key="explain_site")
-    b = optimizer.breakdown(scn, origin, model, site)
+    b = compute.per_session("explain", (fp, origin, model, site), lambda: optimizer.breakdown(scn, origin, model, site), 4)
     rows = [
         ("revenue (discounted; counts only months after arrival and before a ban)", b["revenue_pv_usd"]),
         ("- power", b["power_pv_usd"]), ("- hosting", b["hosting_pv_usd"]),

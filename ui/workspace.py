@@ -488,7 +488,7 @@ def _save(lib: Any, source: str, scn: optimizer.Scenario, res: optimizer.Result 
     ss = st.session_state
     name = (ss.get("ws_save_name") or "").strip()
     files = dict(scn.files())
-    readme = _readme(source, ss[UPLOADS].get(source))
+    files = ss[UPLOADS].get(source)
     if readme:
         files["README.md"] = readme.encode("utf-8")
     try:
@@ -599,7 +599,7 @@ def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result 
         st.caption("No plan for the current settings, so no report.")
         return
     ss = st.session_state
-    readme = _readme(source, ss[UPLOADS].get(source))
+    files = ss[UPLOADS].get(source)
     link = _base_url() + "?" + urlencode(plan) if plan is not None else None
     author = current_user()
     risk_view = _risk_inputs()  # the Risk tab's settings now; its figures are looked up on click
@@ -611,8 +611,8 @@ def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result 
             if "r" not in made:
                 from workspace.report import build_report
 
-                made["r"] = build_report(scn, res, readme=readme, source=source, author=author, link=link,
-                                         risk=risk_summary(scn, res, risk_view))
+                made["r"] = build_report(scn, res, readme=_readme(source, files), source=source, author=author,
+                                         link=link, risk=risk_summary(scn, res, risk_view))
             return made["r"]
 
     def safe(make: Callable[[], bytes | str]) -> Callable[[], bytes | str]:
