@@ -488,7 +488,7 @@ def _save(lib: Any, source: str, scn: optimizer.Scenario, res: optimizer.Result 
     ss = st.session_state
     name = (ss.get("ws_save_name") or "").strip()
     files = dict(scn.files())
-    files = ss[UPLOADS].get(source)
+    readme = _readme(source, ss[UPLOADS].get(source))
     if readme:
         files["README.md"] = readme.encode("utf-8")
     try:
