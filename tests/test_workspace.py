@@ -117,6 +117,17 @@ def test_cli_rename_duplicate_delete_and_errors(tmp_path, sqlite_url, capsys):
     assert stuck.result is None and stuck.info.objective_usd is None
 
 
+def test_reading_a_library_that_is_not_there_says_so_and_creates_nothing(tmp_path, capsys):
+    missing = tmp_path / "typo" / "rigshift.db"
+    for command in (["list"], ["versions", "a"], ["load", "a", "--out", str(tmp_path / "o")], ["delete", "a"]):
+        assert cli(["library", *command, "--db", f"sqlite:///{missing}"]) == 2, command
+        assert str(missing) in capsys.readouterr().err
+    assert not missing.exists() and not missing.parent.exists()
+    assert cli(["library", "save", str(TINY), "--name", "a", "--no-solve", "--db", f"sqlite:///{missing}"]) == 0
+    assert missing.is_file()  # saving is what creates a library
+    assert cli(["library", "list", "--all", "--db", f"sqlite:///{missing}"]) == 0
+
+
 def test_owners_never_mix(sqlite_url):
     from workspace.errors import NotFound
     from workspace.repository import Library

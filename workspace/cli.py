@@ -90,6 +90,11 @@ def _cmd_library(args: argparse.Namespace) -> int:
     try:
         from .repository import Library
 
+        missing = _missing_sqlite_file(args.db)
+        if missing is not None and args.library_command != "save":
+            print(f"library: no library at {missing} (the file does not exist; check the path in --db, or save "
+                  "something there first with `library save`)", file=sys.stderr)
+            return EXIT_BAD_INPUT
         lib = Library(args.db)
         return _LIBRARY[args.library_command](lib, args, args.user or default_user())
     except LibraryError as exc:
@@ -101,6 +106,26 @@ def _cmd_library(args: argparse.Namespace) -> int:
         print(f"library: cannot use the database {_safe(resolve_url(args.db))}: {type(exc).__name__}: "
               f"{str(exc).splitlines()[0]}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def _missing_sqlite_file(explicit: str | None) -> Path | None:
+    """The SQLite file an explicitly named library URL (--db) points at, when it does not exist.
+
+    Only ``library save`` creates a library; reading commands on a mistyped path say so (exit 2)
+    instead of creating an empty database there. The default library is created on first use."""
+    if not explicit:
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(explicit)
+    except ArgumentError:
+        return None  # Library() reports the bad URL
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    path = Path(parsed.database).expanduser()
+    return None if path.exists() else path
 
 
 def _safe(url: str) -> str:
