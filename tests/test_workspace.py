@@ -240,6 +240,13 @@ def test_report_cli_files_hold_the_plans_numbers(tmp_path):
     head = [c.value for c in alloc[1]]
     rigs = sum(r[head.index("rigs")].value for r in alloc.iter_rows(min_row=2) if r[0].value == "relocate")
     assert rigs == pytest.approx(s["rigs_relocated"])
+    # settings read by their labels, each with the scenario.toml key that sets it and its value
+    from optimizer.settings import SETTINGS
+
+    rows = {r[2].value: (r[0].value, r[1].value) for r in wb["Settings"].iter_rows(min_row=2)}
+    assert rows["policy.risk_aversion"] == (SETTINGS["policy.risk_aversion"].label[:1].upper()
+                                            + SETTINGS["policy.risk_aversion"].label[1:], "1.5")
+    assert set(rows) == set(optimizer.ALL_KEYS)
 
 
 def test_report_risk_section_only_when_computed(tmp_path):

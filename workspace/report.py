@@ -331,8 +331,9 @@ def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str 
         ("site", "site", "text"), ("jurisdiction", "jurisdiction", "text"), ("power_usd_kwh", "power today (USD/kWh)", "kwh"),
         ("entry_text", "would enter the plan at", "text")])
 
-    settings = pd.DataFrame({"setting": list(optimizer.ALL_KEYS),
-                             "value": [_setting_text(get_value(scn.settings, k)) for k in optimizer.ALL_KEYS]})
+    settings = pd.DataFrame({"setting": [_setting_label(k) for k in optimizer.ALL_KEYS],
+                             "value": [_setting_text(get_value(scn.settings, k)) for k in optimizer.ALL_KEYS],
+                             "scenario.toml key": list(optimizer.ALL_KEYS)})
     sources = facts["sources"] if facts["sources"] is not None else pd.DataFrame(
         {"Source": ["The scenario came without a README, so its sources are not recorded here."]})
 
@@ -350,7 +351,7 @@ def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str 
         "Jurisdictions": Table("Allocation by jurisdiction", jur, jk),
         "Sites": Table("Sites", all_sites, sk),
         "Allocation": Table("Allocation", alloc, ak),
-        "Settings": Table("Settings", settings, {"setting": "text", "value": "text"}),
+        "Settings": Table("Settings", settings, {"setting": "text", "value": "text", "scenario.toml key": "text"}),
         "Sources": Table("Sources", sources, {c: "text" for c in sources.columns}),
     }
     if risk_rows:
@@ -379,6 +380,14 @@ def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str 
         settings=tables["Settings"], sources=tables["Sources"], links=facts["links"], assumptions=ASSUMPTIONS,
         solve_caption=_solve_caption(s), scenario_name=scn.name, version=_tool_version())
     return Report(html, tables, dict(s), when, map_png)
+
+
+def _setting_label(key: str) -> str:
+    """A setting's declared label ("market.btc_price_usd" -> "BTC price (USD)"); the key where none is declared."""
+    from optimizer.settings import SETTINGS
+
+    label = getattr(SETTINGS.get(key), "label", "") or ""
+    return label[:1].upper() + label[1:] if label.strip() else key
 
 
 def _setting_text(v: Any) -> str:
