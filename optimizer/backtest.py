@@ -82,10 +82,17 @@ def load_history(folder: str | Path, scn: Scenario) -> History:
     """
     folder = Path(folder)
     label = folder.name or str(folder)
-    market = _read_table(folder, T.MARKET, label)
-    bans = _read_table(folder, HISTORY_BANS, label)
-    H = scn.settings.horizon.months
     problems: list[Problem] = []
+    read = {}
+    for spec in (T.MARKET, HISTORY_BANS):  # both files' problems at once, not one file per attempt
+        try:
+            read[spec.file] = _read_table(folder, spec, label)
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ScenarioError(problems)
+    market, bans = read[T.MARKET.file], read[HISTORY_BANS.file]
+    H = scn.settings.horizon.months
     known = set(scn.sites["jurisdiction"].astype(str))
     out: dict[str, int] = {}
     for r, j, month in zip(bans["_row"], bans["jurisdiction"], bans["ban_month"]):

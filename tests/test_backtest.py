@@ -87,6 +87,12 @@ def test_backtest_bad_history_names_file_row_column(tmp_path):
     run = subprocess.run([sys.executable, "-m", "optimizer", "backtest", str(folder), "--history", str(history),
                           "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 2 and "bans.csv, row 2, column 'ban_month': '1.5' is not a whole number" in run.stderr
+    # both files broken: both reported in one go, not one file per attempt
+    (history / "market.csv").write_text((history / "market.csv").read_text().replace("month", "mnth", 1))
+    run = subprocess.run([sys.executable, "-m", "optimizer", "backtest", str(folder), "--history", str(history),
+                          "--out", str(tmp_path / "o")], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 2 and "market.csv" in run.stderr and "mnth" in run.stderr, run.stderr
+    assert "bans.csv, row 2, column 'ban_month'" in run.stderr, run.stderr
 
 
 def test_china_2021_backtest_equals_an_independent_evaluation():
