@@ -432,13 +432,13 @@ def validate_table(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame |
         else:
             out[col.name] = values
     if spec.key and all(k in out.columns for k in spec.key) and len(out):
-        keys = out[list(spec.key)].astype(str).agg("\x1f".join, axis=1)
-        blank = (out[list(spec.key)].astype(str) == "").any(axis=1)
-        dup = keys.duplicated(keep="first") & ~blank
-        first_row = dict(zip(keys[~dup], rows[~dup.to_numpy()]))
-        for r, k, d in zip(rows, keys, dup):
-            if d:
-                label = ", ".join(f"{c}={v!r}" for c, v in zip(spec.key, k.split("\x1f")))
+        parts = zip(*([str(v) for v in out[k].tolist()] for k in spec.key))  # plain lists: a row-wise pandas agg is slow
+        first_row: dict[tuple[str, ...], int] = {}
+        for r, k in zip(rows, parts):
+            if k not in first_row:
+                first_row[k] = r
+            elif "" not in k:
+                label = ", ".join(f"{c}={v!r}" for c, v in zip(spec.key, k))
                 problems.append(Problem(file, int(r), spec.key[-1], f"duplicate {label}", f"first given on row {first_row[k]}"))
     # Extra columns are kept (and ignored by the model), after the contract's columns.
     for name in frame.columns:
