@@ -319,5 +319,5 @@ def compute(scn: "Scenario") -> Economics:
         hashrate_ths=rigs["hashrate_ths"].to_numpy(float)[mi], power_w=power_w, resale_usd=resale,
         terminal_usd=terminal, mw_per_rig=mw, upfront_usd=upfront, penalty_usd=penalty, ops_usd=ops, value_usd=value,
         lead_days=lead_os, hp0=hashprice_today(scn),
-        origins=list(scn.origins["origin"]), models=list(rigs["model"]), sites=list(sites["site"]),
+        origins=scn.origins["origin"].tolist(), models=rigs["model"].tolist(), sites=sites["site"].tolist(),
     )

@@ -99,7 +99,11 @@ def violations(scn: Scenario, econ: Economics, model, raw, check_objective: bool
         opened = np.round(y) > 0
     else:
         opened = np.ones(S, bool)
-    for s in range(S):
+    limit = np.where(opened, cap, 0.0)  # the checks below, for all sites at once; the loop words the failures
+    flagged = ~(mw <= limit + MW_TOL + REL_TOL * np.abs(limit))
+    if y is not None:
+        flagged |= opened & (min_mw > 0) & ~(min_mw <= mw + MW_TOL + REL_TOL * np.abs(mw))
+    for s in np.nonzero(flagged)[0]:
         if not _within(mw[s], cap[s] if opened[s] else 0.0, MW_TOL):
             what = f"capacity {cap[s]:,.6g} MW" if opened[s] else "it is not opened"
             out.append(f"site {names[s]} uses {mw[s]:,.6g} MW but {what}")
@@ -108,7 +112,10 @@ def violations(scn: Scenario, econ: Economics, model, raw, check_objective: bool
     # Exclusions (names compared as the loader does: case, spaces and Unicode form do not matter).
     ex_j = {canon(n) for n in pol.exclude_jurisdictions}
     ex_s = {canon(n) for n in getattr(pol, "exclude_sites", ())}
-    excluded = np.array([canon(j) in ex_j or canon(n) in ex_s for j, n in zip(sites["jurisdiction"], names)], bool)
+    if ex_j or ex_s:
+        excluded = np.array([canon(j) in ex_j or canon(n) in ex_s for j, n in zip(sites["jurisdiction"].tolist(), names)], bool)
+    else:
+        excluded = np.zeros(S, bool)  # nothing excluded
     if excluded.any():
         sent = np.bincount(si, weights=np.abs(x), minlength=S)
         for s in np.nonzero(excluded & (sent > RIG_TOL))[0][:5]:
@@ -118,7 +125,9 @@ def violations(scn: Scenario, econ: Economics, model, raw, check_objective: bool
     total_ths = float((hashrate * count).sum())
     share = pol.max_jurisdiction_share
     if share < 1:
-        juris = np.array([canon(j) for j in sites["jurisdiction"]], dtype=object)
+        typed = sites["jurisdiction"].tolist()
+        canon_of = {j: canon(j) for j in set(typed)}  # a few jurisdictions over thousands of sites
+        juris = np.array([canon_of[j] for j in typed], dtype=object)
         ths_site = np.bincount(si, weights=x * hashrate[gi], minlength=S)
         for j in sorted(set(juris)):
             got = float(ths_site[juris == j].sum())

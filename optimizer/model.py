@@ -17,15 +17,18 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import highspy
 import numpy as np
 import pandas as pd
-import pulp
 import scipy.sparse as sp
 
 from .economics import Economics
 from .scenario import Scenario
+
+if TYPE_CHECKING:  # PuLP is imported where a PuLP model is made: a plain HiGHS solve never needs it
+    import pulp
 
 INF = np.inf
 _BARE_PART = re.compile(r'[^\[\],"\\\s](?:[^\[\],"\\]*[^\[\],"\\\s])?')
@@ -322,6 +325,8 @@ def define_budget(model: LinearModel, scn: Scenario, econ: Economics) -> None:
 
 def to_pulp(model: LinearModel, name: str = "rigshift") -> tuple[pulp.LpProblem, list[pulp.LpVariable], list[pulp.LpConstraint]]:
     """The same model as a PuLP problem; names are ``solver_name(label)`` of each column and row."""
+    import pulp
+
     prob = pulp.LpProblem(name, pulp.LpMaximize)
     variables = [
         prob.add_variable(n, lowBound=None if np.isinf(lo) else float(lo), upBound=None if np.isinf(up) else float(up),

@@ -27,6 +27,8 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
 
 def tidy(name: str) -> str:
     """The spelling kept: NFC, no invisible characters, trimmed, single spaces. Case is kept."""
+    if name.__class__ is str and name.isascii() and name.isprintable() and "  " not in name and name.strip() == name:
+        return name  # already tidy: printable ASCII is NFC, has no invisible characters and no spaces but " "
     text = unicodedata.normalize("NFC", str(name)).translate(_INVISIBLE)
     return _SPACES.sub(" ", text).strip()
 
@@ -98,7 +100,7 @@ def unify(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], lis
             continue
         first: dict[str, tuple[str, int]] = {}
         tidied = []
-        for r, name in zip(frame["_row"], frame[col]):
+        for r, name in zip(frame["_row"].tolist(), frame[col].tolist()):
             t = tidy(name)
             tidied.append(t)
             key = canon(t)
@@ -119,7 +121,7 @@ def unify(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], lis
             continue
         chosen: dict[str, str] = {}
         values = []
-        for r, name in zip(frame["_row"], frame[col]):
+        for r, name in zip(frame["_row"].tolist(), frame[col].tolist()):
             key = canon(name)
             read = chosen.setdefault(key, tidy(name))
             if read != name and read != tidy(name):
@@ -132,7 +134,7 @@ def unify(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], lis
             continue
         known = spelling.get(target, {})
         values = []
-        for r, name in zip(frame["_row"], frame[col]):
+        for r, name in zip(frame["_row"].tolist(), frame[col].tolist()):
             read = known.get(canon(name), tidy(name))
             if read != name and read != tidy(name):
                 notes.append(Unified(FILES[table], int(r), col, name, read, difference(name, read)))
@@ -143,9 +145,9 @@ def unify(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], lis
         if frame is None or not len(frame) or not all(k in frame.columns for k in keys):
             continue
         first: dict[tuple[str, ...], tuple[int, tuple[str, ...]]] = {}
-        for i, r in enumerate(frame["_row"]):
-            key = tuple(frame[k].iloc[i] for k in keys)
-            raw = tuple(str(typed[k].iloc[i]) for k in keys)
+        read_keys = list(zip(*(frame[k].tolist() for k in keys)))  # plain lists: .iloc per cell is slow
+        raw_keys = list(zip(*([str(v) for v in typed[k].tolist()] for k in keys)))
+        for r, key, raw in zip(frame["_row"].tolist(), read_keys, raw_keys):
             if key in first and first[key][1] != raw:  # exact repeats are reported by the table's own key check
                 row, earlier = first[key]
                 why = "; ".join(f"{k} '{a}' and '{b}' {difference(a, b)}" for k, a, b in zip(keys, raw, earlier) if a != b)

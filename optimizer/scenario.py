@@ -177,8 +177,9 @@ def _read_habits(frame: pd.DataFrame, spec: T.TableSpec, notes: list[InputWarnin
     markers: list[Problem] = []
     for col in spec.columns:
         if col.kind == "text" and col.name in frame.columns:
-            frame[col.name] = [spreadsheet.unneutralise(c) if isinstance(c, str) else c for c in frame[col.name]]
-            for r, c in zip(frame["_row"], frame[col.name]):
+            cells = [spreadsheet.unneutralise(c) if isinstance(c, str) else c for c in frame[col.name].tolist()]
+            frame[col.name] = cells
+            for r, c in zip(frame["_row"].tolist(), cells):
                 if isinstance(c, str) and spreadsheet.is_error_marker(c):
                     markers.append(Problem(spec.file, int(r), col.name, f"'{c.strip()}' is not a name",
                                            spreadsheet.error_hint(c)))
@@ -202,7 +203,9 @@ def check_exclusions(settings: Settings, sites: pd.DataFrame, source: str | Mapp
         ("policy.exclude_jurisdictions", pol.exclude_jurisdictions, "jurisdiction", "a jurisdiction"),
         ("policy.exclude_sites", getattr(pol, "exclude_sites", ()), "site", "a site"),
     ):
-        known = sorted(set(sites[column]))
+        if not wanted:
+            continue  # nothing excluded: nothing to look up among thousands of sites
+        known = sorted(set(sites[column].tolist()))
         where = source if isinstance(source, str) else source.get(key, TOML_FILE)
         for name in names.match_names(wanted, known)[1]:
             if name not in known:

@@ -18,16 +18,18 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import highspy
 import numpy as np
-import pulp
 
-from . import cbcstatus
 from .errors import SolverFailure
 from . import mip_start, transport
 from .model import LinearModel, to_highs, to_pulp
 from .settings import SolverSettings
+
+if TYPE_CHECKING:  # PuLP (and cbcstatus, built on it) is imported by the paths that use it
+    import pulp
 
 
 def _silence_highs_banner() -> None:
@@ -162,6 +164,8 @@ def _solve_direct(model: LinearModel, settings: SolverSettings) -> RawSolution:
 def cbc_path() -> str | None:
     """The CBC binary PuLP 3.x ships (``pulp.apis.coin_api.pulp_cbc_path``), or None to let
     ``pulp.COIN_CMD`` find ``cbc`` on the PATH (PuLP 4 ships none: ``pip install pulp[cbc]``)."""
+    import pulp
+
     bundled = getattr(pulp.apis.coin_api, "pulp_cbc_path", None)
     if bundled and os.path.isfile(bundled) and os.access(bundled, os.X_OK):
         return bundled
@@ -171,6 +175,8 @@ def cbc_path() -> str | None:
 def _cbc_solver(model: LinearModel, settings: SolverSettings, tmp: str) -> pulp.LpSolver:
     # pulp.COIN_CMD is PuLP's supported CBC interface (PULP_CBC_CMD is deprecated, gone in 4.0); this
     # subclass also keeps CBC's own status line, which PuLP's status codes misreport (cbcstatus.py).
+    from . import cbcstatus
+
     solver = cbcstatus.StatusReadingCBC(
         path=cbc_path(), msg=False, mip=model.mode == "mip",
         timeLimit=settings.time_limit_s, gapRel=settings.mip_gap, threads=1,
@@ -188,6 +194,10 @@ def _run(prob: pulp.LpProblem, solver: pulp.LpSolver) -> None:
 
 
 def _solve_pulp(model: LinearModel, settings: SolverSettings) -> RawSolution:
+    import pulp
+
+    from . import cbcstatus
+
     t0 = time.perf_counter()
     prob, variables, constraints = to_pulp(model)
     build = time.perf_counter() - t0

@@ -157,6 +157,7 @@ _THOUSANDS = re.compile(r"^[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 _SPACE_THOUSANDS = re.compile(r"^[+-]?\d{1,3}([ \u00a0\u202f'’]\d{3})+([.,]\d+)?$")
 _EURO_NUMBER = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+,\d+$")
+_CONTROL = re.compile(r"[\x00-\x1f]")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 # Cells starting with these are run as formulas by spreadsheets (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -313,7 +314,8 @@ def _did_you_mean(word: str, options: list[str], cutoff: float = 0.6) -> str | N
 
 def _fast_numbers(cells: list[str], whole: bool) -> np.ndarray | None:
     """All cells at once when every one is a plain finite number (whole if ``whole``), else None."""
-    if not cells or any(c == "" or "_" in c or not c.isascii() for c in cells):
+    joined = "".join(cells)  # the three tests below over the whole column at once
+    if not cells or min(map(len, cells)) == 0 or "_" in joined or not joined.isascii():
         return None  # numpy, like float(), would read full-width and other scripts' digits: the slow path refuses them
     try:
         values = np.asarray(cells, dtype=float)
@@ -385,6 +387,9 @@ def validate_table(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame |
         else:
             cells = ["" if c is None else str(c).strip() for c in frame[col.name].tolist()]
         if col.kind == "text":
+            if cells and min(map(len, cells)) > 0 and max(map(len, cells)) <= 200 and not _CONTROL.search("".join(cells)):
+                out[col.name] = pd.Series(cells, index=frame.index, dtype=object)
+                continue  # every cell passes the checks below (one scan of the column instead of one per cell)
             for r, cell in zip(rows, cells):
                 if cell == "":
                     problems.append(Problem(file, int(r), col.name, "is empty", "every row needs a value here"))
@@ -396,7 +401,14 @@ def validate_table(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame |
             out[col.name] = pd.Series(cells, index=frame.index, dtype=object)
             continue
         values = _fast_numbers(cells, whole=col.kind == "integer")
-        slow = values is None  # some cell is empty or unusual: parse cell by cell to say which
+        if values is None and not col.required:  # empty cells of an optional column take its default
+            empty = np.fromiter((c == "" for c in cells), bool, len(cells))
+            given = [c for c, e in zip(cells, empty) if not e]
+            part = _fast_numbers(given, whole=col.kind == "integer") if given else np.empty(0)
+            if part is not None:
+                values = np.full(len(cells), float(col.default))
+                values[~empty] = part
+        slow = values is None  # some cell is unusual: parse cell by cell to say which
         if slow:
             values = np.empty(len(cells))
         for i, (r, cell) in enumerate(zip(rows, cells) if slow else ()):
@@ -417,10 +429,15 @@ def validate_table(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame |
             with np.errstate(invalid="ignore"):
                 ok = col.check(np.nan_to_num(values, nan=0.0 if not col.required else 1.0))
             parsed_ok = ~np.isnan(values)
-            for r, cell, good, parsed, value in zip(rows, cells, ok, parsed_ok, values):
-                if parsed and not good:
+            flagged = parsed_ok & ~ok
+            if limits is not None:
+                with np.errstate(invalid="ignore"):
+                    flagged |= parsed_ok & ((values > limits[1]) | (values < limits[0]))
+            for i in np.flatnonzero(flagged):  # only the rows with a problem: the same checks, cell by cell
+                r, cell, good, value = rows[i], cells[i], ok[i], values[i]
+                if not good:
                     problems.append(Problem(file, int(r), col.name, f"{cell} is out of range: must be {col.demand}"))
-                elif parsed and limits is not None and cell != "":
+                elif limits is not None and cell != "":
                     lo, hi, hint = limits
                     if value > hi:
                         problems.append(Problem(file, int(r), col.name, f"{cell} is implausibly large: the limit is {hi:g}", hint))
@@ -432,13 +449,13 @@ def validate_table(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame |
         else:
             out[col.name] = values
     if spec.key and all(k in out.columns for k in spec.key) and len(out):
-        keys = out[list(spec.key)].astype(str).agg("\x1f".join, axis=1)
-        blank = (out[list(spec.key)].astype(str) == "").any(axis=1)
-        dup = keys.duplicated(keep="first") & ~blank
-        first_row = dict(zip(keys[~dup], rows[~dup.to_numpy()]))
-        for r, k, d in zip(rows, keys, dup):
-            if d:
-                label = ", ".join(f"{c}={v!r}" for c, v in zip(spec.key, k.split("\x1f")))
+        parts = zip(*([str(v) for v in out[k].tolist()] for k in spec.key))  # plain lists: a row-wise pandas agg is slow
+        first_row: dict[tuple[str, ...], int] = {}
+        for r, k in zip(rows, parts):
+            if k not in first_row:
+                first_row[k] = r
+            elif "" not in k:
+                label = ", ".join(f"{c}={v!r}" for c, v in zip(spec.key, k))
                 problems.append(Problem(file, int(r), spec.key[-1], f"duplicate {label}", f"first given on row {first_row[k]}"))
     # Extra columns are kept (and ignored by the model), after the contract's columns.
     for name in frame.columns:
@@ -536,8 +553,10 @@ def to_csv_text(frame: pd.DataFrame, text_columns: list[str] | None = None) -> s
     for name in out.columns:
         if not (out[name].dtype == object or pd.api.types.is_string_dtype(out[name])):
             continue
+        values = out[name].tolist()
         if text_columns is not None and name not in text_columns:
-            out[name] = [_one_line_ending(v) if isinstance(v, str) else v for v in out[name].tolist()]
-        else:
-            out[name] = [_export_text(v) if isinstance(v, str) else v for v in out[name].tolist()]
+            if any(isinstance(v, str) and "\r" in v for v in values):
+                out[name] = [_one_line_ending(v) if isinstance(v, str) else v for v in values]
+        elif any(isinstance(v, str) and (v.startswith(_EXPORT_FORMULA_START) or "\r" in v) for v in values):
+            out[name] = [_export_text(v) if isinstance(v, str) else v for v in values]
     return out.to_csv(index=False, lineterminator="\n")

@@ -31,6 +31,9 @@ COLUMNS_ABOVE = 20_000
 # Columns a site may bring into the master per pricing round, and initially.
 ADD_PER_SITE = 5
 INITIAL_PER_SITE = 3
+# A cold solve (the engine's) adds fewer per round: its master starts from estimated duals, and on the
+# 5,000-site marketplace two per site price out in as many rounds as five, over a master half the size.
+COLD_ADD_PER_SITE = 2
 # A kept master (the planner's) is trimmed back to this many columns per row after each solve.
 KEEP_COLUMNS_PER_ROW = 2
 # Share of sites in the sample LP that estimates the duals the initial columns are chosen by.
@@ -307,7 +310,7 @@ def solve_columns(model, settings):
     master = Master(lo, up, options)
     master.add(pricing.keys[init], pricing.cost[init], pricing.lower[init], pricing.upper[init], pricing.matrix[:, init])
     build = time.perf_counter() - t0
-    generate(master, pricing, tolerance(pricing.cost), deadline=deadline)
+    generate(master, pricing, tolerance(pricing.cost), per_site=COLD_ADD_PER_SITE, deadline=deadline)
     seconds = time.perf_counter() - t0 - build
     status, gap, bound = _highs_status(master.h, "lp")
     if status == "optimal" and not master.stats.priced_out:

@@ -370,3 +370,18 @@ def test_cli_unwritable_out_is_bad_input_not_internal_error(tmp_path, capsys):
     assert rc == 2, err
     assert "--out: cannot write to" in err and "Traceback" not in err and "internal error" not in err
     assert not_a_folder.read_text() == "keep me"
+
+
+def test_optional_column_mixing_given_and_empty_cells():
+    """Given cells are read, empty ones take the default, in one column (the column-at-once path), and one
+    unreadable cell among them is still reported on its own row (the cell-by-cell path)."""
+    mixed = ("site,jurisdiction,lat,lon,capacity_mw,power_usd_kwh,pue,reg_risk\n"
+             "A,X,10,10,5,0.04,1.2,\nB,Y,20,20,5,0.05,,0.1\nC,Y,30,30,5,0.05,1.3,0.2\n")
+    scn = optimizer.scenario_from_files(files_with(sites_csv=mixed, lanes_csv=None))
+    assert scn.sites["pue"].tolist() == [1.2, 1.0, 1.3]
+    assert scn.sites["reg_risk"].tolist() == [0.0, 0.1, 0.2]
+    bad = mixed.replace("C,Y,30,30,5,0.05,1.3,0.2", "C,Y,30,30,5,0.05,1.3x,0.2").replace(",,0.1", ",0.9,0.1")
+    problems = problems_of(files_with(sites_csv=bad, lanes_csv=None))
+    find(problems, "sites.csv", 4, "pue", "'1.3x' is not a number")
+    find(problems, "sites.csv", 3, "pue", "0.9 is out of range: must be >= 1")
+    assert not [p for p in problems if p.row == 2]
