@@ -67,6 +67,8 @@ class RawSolution:
     backend: str
     seconds: float
     build_seconds: float
+    canonical: str = ""  # how optimizer.canonical settled ties: unique | tie-broken | kept ("" not applied)
+    canonical_seconds: float = 0.0
 
 
 def choose_backend(model: LinearModel, settings: SolverSettings) -> str:

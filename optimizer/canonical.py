@@ -1,0 +1,201 @@
+"""One plan among equal-value optima: the canonical plan of an LP (issue 13).
+
+The relocation LP (SPEC section 3, LP mode) often has many optimal plans of exactly the same
+value: per-MW values are close to separable in (rig batch, site), so two batches can swap sites
+at no cost. Which optimal vertex a solver returns depends on the path (PuLP+HiGHS, the direct
+path, column generation, CBC, a warm re-solve from the last basis, the order of the rows in the
+CSVs). This module picks one by a rule, so the plan is a function of the scenario alone.
+
+**The rule.** Among all optimal plans, the canonical plan is the one that minimises
+``sum_j w_j * x_j`` with ``w_j = h(label_j) * mw_j``, where ``label_j`` is the column's label
+(``x[origin,model,site]``, ``sell[origin,model]``, ``idle[origin,model]``), ``h`` maps the
+label's BLAKE2b digest to [1, 2), and ``mw_j`` is the MW one unit of the column draws at its
+site (for selling and storing: the mean MW per rig of that batch over its sites). The weights
+depend on names only, never on row order or solve history; with weights spread over [1, 2) the
+minimiser is a single vertex (a tie in the secondary objective would need an exact coincidence
+of hash values).
+
+**How.** Given any optimal duals ``y`` (d(objective)/d(rhs), maximisation) of the LP
+``max c'x, lo <= Ax <= up, l <= x <= u``, the reduced costs ``d = c - A'y`` of *all* columns
+(column generation included: every column of the model is priced, not only the master's)
+describe the optimal face by complementary slackness, the same face for every optimal ``y``:
+columns with ``d_j > tol`` sit at their upper bound, ``d_j < -tol`` at their lower bound; rows
+with ``|y_i| * max_j |A_ij| > tol`` are held at their active bound (upper if ``y_i > 0``,
+lower if ``y_i < 0``); the other rows keep their bounds. ``tol = 1e-9 * max(1, max |c|)`` USD
+per unit (the column-generation tolerance, ``transport.tolerance``). A small secondary LP over
+the columns with ``|d_j| <= tol`` (typically the basic columns plus the tied ones; every other
+column is fixed) minimises the rule's objective. It is always solved with HiGHS (highspy,
+dual simplex, one thread), whatever ``solver.name`` says, so CBC plans follow the same rule;
+its columns and rows are sorted by label, so it is the same LP whatever the input order.
+
+**Fast path.** When no column has ``|d_j| <= tol`` the point is the only one the duals allow
+(it is kept as it is); this costs one pricing product ``A'y``. Otherwise the secondary LP is
+solved: it has about as many columns as the plan has nonzero decisions plus the ties, and rows
+only where those columns have entries.
+
+**Duals.** The duals of the solve are kept: every optimal dual certifies every optimal plan
+(complementary slackness), so they stay optimal for the canonical plan. Where the LP is dual
+degenerate as well, different paths may return different optimal duals (shadow prices):
+``canonical_duals`` picks one by the same kind of rule (see there).
+
+**Scope.** LP mode only, section-3 models (no extension columns such as the risk model's CVaR
+columns). MIPs (``policy.integer_rigs``, fixed costs, minimums) are returned as solved: a MIP
+optimum's ties would need a second MIP, not done. If the secondary LP fails (numerical
+trouble) the solver's point is kept and ``RawSolution.canonical`` says ``"kept"``.
+
+Shapes: ``model.n_cols`` columns, ``model.n_rows`` rows; ``raw.x`` (n_cols,), ``raw.row_dual``
+(n_rows,). Units: x in rigs, c in USD per rig, y in USD per row unit (per rig, MW, TH/s, USD).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+from .model import LinearModel, label
+
+# Reduced costs (USD per unit) within this share of the largest |cost| count as zero.
+REL_TOL = 1e-9
+INF = highspy.kHighsInf
+
+
+def applies(model: LinearModel, raw) -> bool:
+    """Whether the canonical step runs: an optimal LP point with duals, section-3 columns only."""
+    return (model.mode == "lp" and raw.status == "optimal" and raw.row_dual is not None
+            and not model.integer.any() and not model.extra_names and model.n_cols > 0
+            and len(raw.row_dual) == model.n_rows and np.isfinite(raw.row_dual).all())
+
+
+def tolerance(cost: np.ndarray) -> float:
+    """USD per unit: reduced costs within this of 0 are ties (``REL_TOL`` of the largest |cost|)."""
+    return REL_TOL * max(1.0, float(np.abs(cost).max()) if len(cost) else 1.0)
+
+
+def name_weight(text: str) -> float:
+    """A number in [1, 2) from a label's BLAKE2b digest: the same label, the same number, on any machine."""
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+    return 1.0 + int.from_bytes(digest, "big") / 2.0 ** 64
+
+
+def column_labels(model: LinearModel, cols: np.ndarray) -> list[str]:
+    """The labels of the given columns (x, sell, idle), computed for those columns only."""
+    keys, sites = model.group_keys, model.site_names
+    G = len(keys)
+    out = []
+    for j in cols:
+        j = int(j)
+        if j < model.n_x:
+            out.append(label("x", *keys[model.x_group[j]], sites[model.x_site[j]]))
+        elif model.sell_col is not None and model.sell_col[0] <= j < model.sell_col[0] + G:
+            out.append(label("sell", *keys[j - model.sell_col[0]]))
+        elif model.idle_col is not None and model.idle_col[0] <= j < model.idle_col[0] + G:
+            out.append(label("idle", *keys[j - model.idle_col[0]]))
+        else:
+            out.append(f"col[{j}]")
+    return out
+
+
+def column_mw(model: LinearModel) -> np.ndarray:
+    """(n_cols,) MW per unit: the capacity row's coefficient for x; a batch's mean over its sites for sell/idle."""
+    mw = np.ones(model.n_cols)
+    cap = model.block("capacity")
+    if cap is not None and model.n_x:
+        coo = cap.matrix.tocoo()
+        on = coo.col < model.n_x
+        mw[coo.col[on]] = coo.data[on]
+    G = len(model.group_keys)
+    if G and model.n_x:
+        total = np.bincount(model.x_group, weights=mw[: model.n_x], minlength=G)
+        n = np.bincount(model.x_group, minlength=G)
+        per_group = np.where(n > 0, total / np.maximum(n, 1), 1e-3)
+    else:
+        per_group = np.full(G, 1e-3)
+    for cols in (model.sell_col, model.idle_col):
+        if cols is not None:
+            mw[cols] = per_group
+    return np.maximum(mw, 1e-12)
+
+
+def canonical_plan(model: LinearModel, raw):
+    """The canonical optimal plan (module docstring) as a RawSolution with the same duals.
+
+    ``raw``: an optimal RawSolution of ``model`` (any path). Returns ``raw`` unchanged when the
+    rule does not apply (MIP, not optimal, no duals), else a copy with ``x`` the canonical plan,
+    ``objective`` its value c'x, ``canonical`` "unique" (fast path), "tie-broken" or "kept" (the
+    secondary LP failed; the solver's point stays) and ``canonical_seconds`` the time spent (also added to ``seconds``).
+    """
+    if not applies(model, raw):
+        return raw
+    t0 = time.perf_counter()
+    A = model.matrix().tocsc()
+    y = np.asarray(raw.row_dual, float)
+    c, lower, upper = model.cost, model.lower, model.upper
+    d = c - A.T @ y
+    tol = tolerance(c)
+    free = (np.abs(d) <= tol) & (upper > lower)
+
+    def done(x, how):
+        obj = float(c @ x) if x is not raw.x else raw.objective
+        spent = time.perf_counter() - t0
+        return dataclasses.replace(raw, x=x, objective=obj, canonical=how, canonical_seconds=spent,
+                                   seconds=raw.seconds + spent)
+
+    if not free.any():
+        return done(raw.x, "unique")
+    at_upper = (d > tol) & ~free
+    if np.isinf(upper[at_upper]).any():
+        return done(raw.x, "kept")  # the duals are not optimal: leave the solver's point to the guard
+    x_fixed = np.where(at_upper, upper, lower)
+    x_fixed[free] = 0.0
+    const = A @ x_fixed
+    lo, up = model.row_bounds()
+    absA = abs(A).tocsr()
+    row_scale = np.asarray(absA.max(axis=1).todense()).ravel() if A.shape[0] else np.zeros(0)
+    binding = np.abs(y) * row_scale > tol
+    row_lo = np.where(binding & (y > 0), up, lo).astype(float)
+    row_up = np.where(binding & (y < 0), lo, up).astype(float)
+    if np.isinf(row_lo[binding & (y > 0)]).any() or np.isinf(row_up[binding & (y < 0)]).any():
+        return done(raw.x, "kept")
+    F = np.nonzero(free)[0]
+    names = column_labels(model, F)
+    order = sorted(range(len(F)), key=names.__getitem__)
+    F = F[order]
+    names = [names[i] for i in order]
+    AF = A[:, F].tocsr()
+    rows = np.nonzero(np.diff(AF.indptr) > 0)[0]
+    row_names = model.row_labels()
+    rows = rows[np.argsort(np.array([row_names[i] for i in rows], dtype=object), kind="stable")]
+    sub = AF[rows].tocsc()
+    sub.sort_indices()
+    weights = np.array([name_weight(n) for n in names]) * column_mw(model)[F]
+    h = highspy.Highs()
+    for key, value in {"output_flag": False, "threads": 1, "solver": "simplex", "random_seed": 0}.items():
+        h.setOptionValue(key, value)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = len(F), len(rows)
+    lp.sense_ = highspy.ObjSense.kMinimize
+    lp.col_cost_ = weights
+    lp.col_lower_ = lower[F].astype(float)
+    lp.col_upper_ = np.where(np.isinf(upper[F]), INF, upper[F]).astype(float)
+    rl, ru = row_lo[rows] - const[rows], row_up[rows] - const[rows]
+    lp.row_lower_ = np.where(np.isneginf(rl), -INF, rl)
+    lp.row_upper_ = np.where(np.isposinf(ru), INF, ru)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = sub.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = sub.indices.astype(np.int32)
+    lp.a_matrix_.value_ = sub.data.astype(float)
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return done(raw.x, "kept")
+    x = x_fixed.copy()
+    x[F] = np.clip(np.asarray(h.getSolution().col_value, float), lower[F], upper[F])
+    # the face as described by rounded duals could hold a slightly worse point: never give up value
+    scale = float(np.abs(c * x).sum()) + float(np.abs(c * raw.x).sum()) + 1.0
+    if float(c @ x) < float(c @ raw.x) - 1e-9 * scale:
+        return done(raw.x, "kept")
+    return done(x, "tie-broken")
