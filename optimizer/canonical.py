@@ -7,10 +7,10 @@ path, column generation, CBC, a warm re-solve from the last basis, the order of 
 CSVs). This module picks one by a rule, so the plan is a function of the scenario alone.
 
 **The rule.** Among all optimal plans, the canonical plan is the one that minimises
-``sum_j w_j * x_j`` with ``w_j = h(label_j) * mw_j``, where ``label_j`` is the column's label
-(``x[origin,model,site]``, ``sell[origin,model]``, ``idle[origin,model]``), ``h`` maps the
-label's BLAKE2b digest to [1, 2), and ``mw_j`` is the MW one unit of the column draws at its
-site (for selling and storing: the mean MW per rig of that batch over its sites). The weights
+``sum_j w_j * x_j`` with ``w_j = h_j * mw_j``: ``h_j`` in [1, 2) is a hash of the column's names
+(the rig batch's origin and model, and the site, or "sell" / "idle"; ``column_keys``), and
+``mw_j`` is the MW one unit of the column draws at its site (for selling and storing: the mean
+MW per rig of that batch over its sites). The weights
 depend on names only, never on row order or solve history; with weights spread over [1, 2) the
 minimiser is a single vertex (a tie in the secondary objective would need an exact coincidence
 of hash values).
@@ -26,7 +26,7 @@ per unit (the column-generation tolerance, ``transport.tolerance``). A small sec
 the columns with ``|d_j| <= tol`` (typically the basic columns plus the tied ones; every other
 column is fixed) minimises the rule's objective. It is always solved with HiGHS (highspy,
 dual simplex, one thread), whatever ``solver.name`` says, so CBC plans follow the same rule;
-its columns and rows are sorted by label, so it is the same LP whatever the input order.
+its columns and rows are sorted by name, so it is the same LP whatever the input order.
 
 **Fast path.** When no column has ``|d_j| <= tol`` the point is the only one the duals allow
 (it is kept as it is); this costs one pricing product ``A'y``. Otherwise the secondary LP is
@@ -56,7 +56,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from .model import LinearModel, label
+from .model import LinearModel
 
 # Reduced costs (USD per unit) within this share of the largest |cost| count as zero.
 REL_TOL = 1e-9
@@ -75,28 +75,45 @@ def tolerance(cost: np.ndarray) -> float:
     return REL_TOL * max(1.0, float(np.abs(cost).max()) if len(cost) else 1.0)
 
 
-def name_weight(text: str) -> float:
-    """A number in [1, 2) from a label's BLAKE2b digest: the same label, the same number, on any machine."""
-    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
-    return 1.0 + int.from_bytes(digest, "big") / 2.0 ** 64
+def _digest64(texts) -> np.ndarray:
+    """(n,) uint64: the first 8 bytes of each text's BLAKE2b digest (the same on any machine)."""
+    return np.array([int.from_bytes(hashlib.blake2b(str(t).encode("utf-8"), digest_size=8).digest(), "big")
+                     for t in texts], dtype=np.uint64)
 
 
-def column_labels(model: LinearModel, cols: np.ndarray) -> list[str]:
-    """The labels of the given columns (x, sell, idle), computed for those columns only."""
-    keys, sites = model.group_keys, model.site_names
-    G = len(keys)
-    out = []
-    for j in cols:
-        j = int(j)
-        if j < model.n_x:
-            out.append(label("x", *keys[model.x_group[j]], sites[model.x_site[j]]))
-        elif model.sell_col is not None and model.sell_col[0] <= j < model.sell_col[0] + G:
-            out.append(label("sell", *keys[j - model.sell_col[0]]))
-        elif model.idle_col is not None and model.idle_col[0] <= j < model.idle_col[0] + G:
-            out.append(label("idle", *keys[j - model.idle_col[0]]))
-        else:
-            out.append(f"col[{j}]")
-    return out
+def _mix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser of a * golden + b (uint64, wrapping): one well-spread number per pair."""
+    z = a * np.uint64(0x9E3779B97F4A7C15) + b
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def column_keys(model: LinearModel, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the given columns: (h in [1, 2), batch name, second name), from names only.
+
+    The batch name is ``origin + "\\x1f" + model``; the second name is the site's name for a
+    relocation and ``"\\x1fsell"`` / ``"\\x1fidle"`` for selling and storing (a control character:
+    no site name collides). h = 1 + splitmix64(digest(batch) * golden + digest(second)) / 2^64 with
+    BLAKE2b digests; only the batches and sites of ``cols`` are hashed (vectorised mixing).
+    """
+    G = len(model.group_keys)
+    cols = np.asarray(cols, np.int64)
+    group = np.zeros(len(cols), np.int64)
+    second = np.full(len(cols), "\x1fidle", dtype=object)
+    is_x = cols < model.n_x
+    group[is_x] = model.x_group[cols[is_x]]
+    second[is_x] = np.asarray(model.site_names, dtype=object)[model.x_site[cols[is_x]]]
+    for tag, first in (("\x1fsell", model.sell_col), ("\x1fidle", model.idle_col)):
+        if first is not None:
+            on = (cols >= first[0]) & (cols < first[0] + G)
+            group[on] = cols[on] - first[0]
+            second[on] = tag
+    batch = np.array(["\x1f".join(map(str, k)) for k in model.group_keys] + [""], dtype=object)
+    used, g_inv = np.unique(group, return_inverse=True)
+    s_uniq, s_inv = np.unique(second.astype(str), return_inverse=True)
+    h = 1.0 + (_mix(_digest64(batch[used])[g_inv], _digest64(s_uniq)[s_inv]) >> np.uint64(11)).astype(float) / 2.0 ** 53
+    return h, batch[group].astype(str), second.astype(str)
 
 
 def column_mw(model: LinearModel) -> np.ndarray:
@@ -161,17 +178,16 @@ def canonical_plan(model: LinearModel, raw):
     if np.isinf(row_lo[binding & (y > 0)]).any() or np.isinf(row_up[binding & (y < 0)]).any():
         return done(raw.x, "kept")
     F = np.nonzero(free)[0]
-    names = column_labels(model, F)
-    order = sorted(range(len(F)), key=names.__getitem__)
-    F = F[order]
-    names = [names[i] for i in order]
+    h, batch_name, second_name = column_keys(model, F)
+    order = np.lexsort((second_name, batch_name))  # by names: the same LP whatever the input order
+    F, h = F[order], h[order]
     AF = A[:, F].tocsr()
     rows = np.nonzero(np.diff(AF.indptr) > 0)[0]
     row_names = model.row_labels()
     rows = rows[np.argsort(np.array([row_names[i] for i in rows], dtype=object), kind="stable")]
     sub = AF[rows].tocsc()
     sub.sort_indices()
-    weights = np.array([name_weight(n) for n in names]) * column_mw(model)[F]
+    weights = h * column_mw(model)[F]
     h = highspy.Highs()
     for key, value in {"output_flag": False, "threads": 1, "solver": "simplex", "random_seed": 0}.items():
         h.setOptionValue(key, value)
