@@ -60,6 +60,11 @@ from .model import LinearModel
 
 # Reduced costs (USD per unit) within this share of the largest |cost| count as zero.
 REL_TOL = 1e-9
+# Relative precision of the duals a path hands back: HiGHS's are doubles; PuLP reads CBC's from a
+# text file with 8 significant digits, so a reduced cost c_j - A_j'y carries up to this share of
+# |A_j|'|y| in rounding.
+DUAL_PRECISION = {"cbc": 1e-7}
+DEFAULT_DUAL_PRECISION = 1e-12
 INF = highspy.kHighsInf
 
 
@@ -153,7 +158,10 @@ def canonical_plan(model: LinearModel, raw):
     c, lower, upper = model.cost, model.lower, model.upper
     d = c - A.T @ y
     tol = tolerance(c)
-    free = (np.abs(d) <= tol) & (upper > lower)
+    absA = abs(A)
+    # per column: the rule's tolerance plus the rounding the path's duals carry
+    tol_col = tol + DUAL_PRECISION.get(raw.solver, DEFAULT_DUAL_PRECISION) * (absA.T @ np.abs(y))
+    free = (np.abs(d) <= tol_col) & (upper > lower)
 
     def done(x, how):
         obj = float(c @ x) if x is not raw.x else raw.objective
@@ -163,15 +171,14 @@ def canonical_plan(model: LinearModel, raw):
 
     if not free.any():
         return done(raw.x, "unique")
-    at_upper = (d > tol) & ~free
+    at_upper = (d > tol_col) & ~free
     if np.isinf(upper[at_upper]).any():
         return done(raw.x, "kept")  # the duals are not optimal: leave the solver's point to the guard
     x_fixed = np.where(at_upper, upper, lower)
     x_fixed[free] = 0.0
     const = A @ x_fixed
     lo, up = model.row_bounds()
-    absA = abs(A).tocsr()
-    row_scale = np.asarray(absA.max(axis=1).todense()).ravel() if A.shape[0] else np.zeros(0)
+    row_scale = np.asarray(absA.tocsr().max(axis=1).todense()).ravel() if A.shape[0] else np.zeros(0)
     binding = np.abs(y) * row_scale > tol
     row_lo = np.where(binding & (y > 0), up, lo).astype(float)
     row_up = np.where(binding & (y < 0), lo, up).astype(float)
@@ -210,8 +217,9 @@ def canonical_plan(model: LinearModel, raw):
         return done(raw.x, "kept")
     x = x_fixed.copy()
     x[F] = np.clip(np.asarray(h.getSolution().col_value, float), lower[F], upper[F])
-    # the face as described by rounded duals could hold a slightly worse point: never give up value
+    # the face as described by rounded duals could hold a slightly worse point: give up no more value
+    # than the tolerance that made those columns free
     scale = float(np.abs(c * x).sum()) + float(np.abs(c * raw.x).sum()) + 1.0
-    if float(c @ x) < float(c @ raw.x) - 1e-9 * scale:
+    if float(c @ x) < float(c @ raw.x) - 1e-9 * scale - float(tol_col[F] @ np.abs(x[F])):
         return done(raw.x, "kept")
     return done(x, "tie-broken")
