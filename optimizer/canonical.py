@@ -142,13 +142,34 @@ def column_mw(model: LinearModel) -> np.ndarray:
     return np.maximum(mw, 1e-12)
 
 
+def _is_plan(model: LinearModel, A: sp.spmatrix, raw) -> bool:
+    """Whether the solver's point keeps the model's bounds and rows and is worth what it reports, to
+    about the solver's tolerances (the guard re-derives the same from the tables, with its messages)."""
+    x = np.asarray(raw.x, float)
+    if x.shape != (model.n_cols,) or not np.isfinite(x).all() or not np.isfinite(raw.objective):
+        return False
+    slack = 1e-6 * (1.0 + np.abs(x))
+    if (x < model.lower - slack).any() or (x > model.upper + slack).any():
+        return False
+    act = A @ x
+    lo, up = model.row_bounds()
+    row_tol = 1e-6 * (1.0 + abs(A) @ np.abs(x))
+    if (act < lo - row_tol).any() or (act > up + row_tol).any():
+        return False
+    terms = np.abs(model.cost * x)
+    return abs(float(model.cost @ x) - float(raw.objective)) <= 1e-6 * float(terms.sum()) + 1e-3
+
+
 def canonical_plan(model: LinearModel, raw):
     """The canonical optimal plan (module docstring) as a RawSolution with the same duals.
 
     ``raw``: an optimal RawSolution of ``model`` (any path). Returns ``raw`` unchanged when the
     rule does not apply (MIP, not optimal, no duals), else a copy with ``x`` the canonical plan,
-    ``objective`` its value c'x, ``canonical`` "unique" (fast path), "tie-broken" or "kept" (the
-    secondary LP failed; the solver's point stays) and ``canonical_seconds`` the time spent (also added to ``seconds``).
+    ``canonical`` "unique" (fast path), "tie-broken" or "kept" (the solver's point stays: it is not
+    a plan of the model, which the guard then reports, or the secondary LP failed) and
+    ``canonical_seconds`` the time spent (also added to ``seconds``). ``objective`` stays the
+    solver's optimum: the canonical plan is worth the same within the tolerance, and the guard
+    still compares the two.
     """
     if not applies(model, raw):
         return raw
@@ -164,10 +185,11 @@ def canonical_plan(model: LinearModel, raw):
     free = (np.abs(d) <= tol_col) & (upper > lower)
 
     def done(x, how):
-        obj = float(c @ x) if x is not raw.x else raw.objective
         spent = time.perf_counter() - t0
-        return dataclasses.replace(raw, x=x, objective=obj, canonical=how, canonical_seconds=spent,
-                                   seconds=raw.seconds + spent)
+        return dataclasses.replace(raw, x=x, canonical=how, canonical_seconds=spent, seconds=raw.seconds + spent)
+
+    if not _is_plan(model, A, raw):
+        return done(raw.x, "kept")  # not a plan of this model: leave it to the guard, which says why
 
     if not free.any():
         return done(raw.x, "unique")
