@@ -51,10 +51,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
+import warnings
 
 import highspy
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from .model import LinearModel
 
@@ -66,6 +68,67 @@ REL_TOL = 1e-9
 DUAL_PRECISION = {"cbc": 1e-7}
 DEFAULT_DUAL_PRECISION = 1e-12
 INF = highspy.kHighsInf
+
+
+def canonical(model: LinearModel, raw):
+    """``canonical_plan`` then ``canonical_duals``: the plan and shadow prices every path agrees on."""
+    if not applies(model, raw):
+        return raw
+    mats = _Matrices(model)
+    return canonical_duals(model, canonical_plan(model, raw, mats), mats)
+
+
+class _Matrices:
+    """The model's matrix in the forms both steps need, each made once: A (CSC), A' (CSR, no copy),
+    |A|, each row's largest |coefficient| and the row labels."""
+
+    def __init__(self, model: LinearModel):
+        self.model = model
+        self.A = model.matrix().tocsc()
+        self.AT = self.A.T  # CSR view of the same arrays
+        self.absA = abs(self.A)
+        self._row_scale = None
+
+    @property
+    def row_scale(self) -> np.ndarray:
+        if self._row_scale is None:
+            n = self.A.shape[0]
+            self._row_scale = _row_max(self.absA, n)
+        return self._row_scale
+
+
+def _row_max(absA: sp.csc_matrix, n_rows: int) -> np.ndarray:
+    """(n_rows,) largest |A_ij| of each row (0 for an empty row)."""
+    out = np.zeros(n_rows)
+    coo = absA.tocoo()
+    np.maximum.at(out, coo.row, coo.data)
+    return out
+
+
+def _solve_min(cost, col_lo, col_up, row_lo, row_up, mat: sp.csc_matrix) -> np.ndarray | None:
+    """HiGHS (dual simplex, one thread, presolve) on min cost'v, col_lo <= v <= col_up,
+    row_lo <= mat v <= row_up (infinities allowed); the optimal v or None."""
+    mat = sp.csc_matrix(mat)
+    mat.sort_indices()
+    fix = lambda a: np.where(np.isposinf(a), INF, np.where(np.isneginf(a), -INF, a)).astype(float)  # noqa: E731
+    h = highspy.Highs()
+    for key, value in {"output_flag": False, "threads": 1, "solver": "simplex", "random_seed": 0}.items():
+        h.setOptionValue(key, value)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = mat.shape[1], mat.shape[0]
+    lp.sense_ = highspy.ObjSense.kMinimize
+    lp.col_cost_ = np.asarray(cost, float)
+    lp.col_lower_, lp.col_upper_ = fix(col_lo), fix(col_up)
+    lp.row_lower_, lp.row_upper_ = fix(row_lo), fix(row_up)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = mat.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = mat.indices.astype(np.int32)
+    lp.a_matrix_.value_ = mat.data.astype(float)
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    return np.asarray(h.getSolution().col_value, float)
 
 
 def applies(model: LinearModel, raw) -> bool:
@@ -82,8 +145,9 @@ def tolerance(cost: np.ndarray) -> float:
 
 def _digest64(texts) -> np.ndarray:
     """(n,) uint64: the first 8 bytes of each text's BLAKE2b digest (the same on any machine)."""
-    return np.array([int.from_bytes(hashlib.blake2b(str(t).encode("utf-8"), digest_size=8).digest(), "big")
-                     for t in texts], dtype=np.uint64)
+    blake = hashlib.blake2b
+    joined = b"".join([blake(str(t).encode("utf-8"), digest_size=8).digest() for t in texts])
+    return np.frombuffer(joined, dtype=">u8").astype(np.uint64)
 
 
 def _mix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -142,7 +206,7 @@ def column_mw(model: LinearModel) -> np.ndarray:
     return np.maximum(mw, 1e-12)
 
 
-def _is_plan(model: LinearModel, A: sp.spmatrix, raw) -> bool:
+def _is_plan(model: LinearModel, mats: "_Matrices", raw) -> bool:
     """Whether the solver's point keeps the model's bounds and rows and is worth what it reports, to
     about the solver's tolerances (the guard re-derives the same from the tables, with its messages)."""
     x = np.asarray(raw.x, float)
@@ -151,16 +215,44 @@ def _is_plan(model: LinearModel, A: sp.spmatrix, raw) -> bool:
     slack = 1e-6 * (1.0 + np.abs(x))
     if (x < model.lower - slack).any() or (x > model.upper + slack).any():
         return False
-    act = A @ x
+    act = mats.A @ x
     lo, up = model.row_bounds()
-    row_tol = 1e-6 * (1.0 + abs(A) @ np.abs(x))
+    row_tol = 1e-6 * (1.0 + mats.absA @ np.abs(x))
     if (act < lo - row_tol).any() or (act > up + row_tol).any():
         return False
     terms = np.abs(model.cost * x)
     return abs(float(model.cost @ x) - float(raw.objective)) <= 1e-6 * float(terms.sum()) + 1e-3
 
 
-def canonical_plan(model: LinearModel, raw):
+def _only_point(model: LinearModel, mats: "_Matrices", x: np.ndarray, free: np.ndarray, binding: np.ndarray,
+                lo: np.ndarray, up: np.ndarray) -> bool:
+    """Whether the optimal face is the point x alone (the fast path).
+
+    With x a basic solution (every path here returns one: simplex, or interior point with
+    crossover): if every column free to move on the face lies strictly inside its bounds, every
+    row not held by the duals has slack, and there are as many such columns as held rows, then
+    near x the face is {A_EF x_F = b_E}, a square system whose columns are independent at a
+    vertex: x is the only optimal plan.
+    """
+    F = np.nonzero(free)[0]
+    if not len(F):
+        return True
+    xf = x[F]
+    gap = 1e-9 * max(1.0, float(np.abs(x).max()))
+    if ((xf <= model.lower[F] + gap) | (xf >= model.upper[F] - gap)).any():
+        return False
+    touched = np.zeros(model.n_rows, bool)
+    touched[mats.A[:, F].indices] = True
+    other = touched & ~binding
+    if other.any():
+        act = (mats.A @ x)[other]
+        slack = 1e-7 * (1.0 + np.abs(np.where(np.isfinite(up[other]), up[other], 0.0)))
+        if ((act >= up[other] - slack) | (act <= lo[other] + slack)).any():
+            return False
+    return len(F) == int(binding.sum())
+
+
+def canonical_plan(model: LinearModel, raw, mats: "_Matrices | None" = None):
     """The canonical optimal plan (module docstring) as a RawSolution with the same duals.
 
     ``raw``: an optimal RawSolution of ``model`` (any path). Returns ``raw`` unchanged when the
@@ -174,24 +266,26 @@ def canonical_plan(model: LinearModel, raw):
     if not applies(model, raw):
         return raw
     t0 = time.perf_counter()
-    A = model.matrix().tocsc()
+    mats = mats or _Matrices(model)
+    A = mats.A
     y = np.asarray(raw.row_dual, float)
     c, lower, upper = model.cost, model.lower, model.upper
-    d = c - A.T @ y
+    d = c - mats.AT @ y
     tol = tolerance(c)
-    absA = abs(A)
     # per column: the rule's tolerance plus the rounding the path's duals carry
-    tol_col = tol + DUAL_PRECISION.get(raw.solver, DEFAULT_DUAL_PRECISION) * (absA.T @ np.abs(y))
+    tol_col = tol + DUAL_PRECISION.get(raw.solver, DEFAULT_DUAL_PRECISION) * (mats.absA.T @ np.abs(y))
     free = (np.abs(d) <= tol_col) & (upper > lower)
 
     def done(x, how):
         spent = time.perf_counter() - t0
         return dataclasses.replace(raw, x=x, canonical=how, canonical_seconds=spent, seconds=raw.seconds + spent)
 
-    if not _is_plan(model, A, raw):
+    if not _is_plan(model, mats, raw):
         return done(raw.x, "kept")  # not a plan of this model: leave it to the guard, which says why
 
-    if not free.any():
+    lo, up = model.row_bounds()
+    binding = np.abs(y) * mats.row_scale > tol
+    if _only_point(model, mats, raw.x, free, binding, lo, up):
         return done(raw.x, "unique")
     at_upper = (d > tol_col) & ~free
     if np.isinf(upper[at_upper]).any():
@@ -199,9 +293,6 @@ def canonical_plan(model: LinearModel, raw):
     x_fixed = np.where(at_upper, upper, lower)
     x_fixed[free] = 0.0
     const = A @ x_fixed
-    lo, up = model.row_bounds()
-    row_scale = np.asarray(absA.tocsr().max(axis=1).todense()).ravel() if A.shape[0] else np.zeros(0)
-    binding = np.abs(y) * row_scale > tol
     row_lo = np.where(binding & (y > 0), up, lo).astype(float)
     row_up = np.where(binding & (y < 0), lo, up).astype(float)
     if np.isinf(row_lo[binding & (y > 0)]).any() or np.isinf(row_up[binding & (y < 0)]).any():
@@ -214,34 +305,132 @@ def canonical_plan(model: LinearModel, raw):
     rows = np.nonzero(np.diff(AF.indptr) > 0)[0]
     row_names = model.row_labels()
     rows = rows[np.argsort(np.array([row_names[i] for i in rows], dtype=object), kind="stable")]
-    sub = AF[rows].tocsc()
-    sub.sort_indices()
-    weights = h * column_mw(model)[F]
-    h = highspy.Highs()
-    for key, value in {"output_flag": False, "threads": 1, "solver": "simplex", "random_seed": 0}.items():
-        h.setOptionValue(key, value)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = len(F), len(rows)
-    lp.sense_ = highspy.ObjSense.kMinimize
-    lp.col_cost_ = weights
-    lp.col_lower_ = lower[F].astype(float)
-    lp.col_upper_ = np.where(np.isinf(upper[F]), INF, upper[F]).astype(float)
-    rl, ru = row_lo[rows] - const[rows], row_up[rows] - const[rows]
-    lp.row_lower_ = np.where(np.isneginf(rl), -INF, rl)
-    lp.row_upper_ = np.where(np.isposinf(ru), INF, ru)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = sub.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = sub.indices.astype(np.int32)
-    lp.a_matrix_.value_ = sub.data.astype(float)
-    h.passModel(lp)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    v = _solve_min(h * column_mw(model)[F], lower[F], upper[F], row_lo[rows] - const[rows],
+                   row_up[rows] - const[rows], AF[rows].tocsc())
+    if v is None:
         return done(raw.x, "kept")
     x = x_fixed.copy()
-    x[F] = np.clip(np.asarray(h.getSolution().col_value, float), lower[F], upper[F])
+    x[F] = np.clip(v, lower[F], upper[F])
     # the face as described by rounded duals could hold a slightly worse point: give up no more value
     # than the tolerance that made those columns free
     scale = float(np.abs(c * x).sum()) + float(np.abs(c * raw.x).sum()) + 1.0
     if float(c @ x) < float(c @ raw.x) - 1e-9 * scale - float(tol_col[F] @ np.abs(x[F])):
         return done(raw.x, "kept")
     return done(x, "tie-broken")
+
+
+# ---------------------------------------------------------------------------- duals
+
+# Weight of the equality rows' duals (fleet rows, USD per rig) beside the inequality rows' (the
+# reported shadow prices): small, so the shadow prices are chosen first and the fleet duals only
+# separate what is still tied.
+EQUALITY_WEIGHT = 1e-6
+DUAL_ROUNDS = 20
+
+
+def _square_duals(model, mats, active, inside, at_lower, at_upper, on_lo, on_up) -> np.ndarray | None:
+    """y with A_j'y = c_j on the columns strictly inside their bounds, y = 0 on rows with slack;
+    None if that system is singular or its y is not an optimal dual (sign or reduced cost off)."""
+    c = model.cost
+    y = np.zeros(model.n_rows)
+    if len(active):
+        square = mats.AT[np.nonzero(inside)[0]][:, active].tocsc()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a singular system is answered below, not by a warning
+            try:
+                ya = spla.spsolve(square, c[inside]) if len(active) > 1 else np.array([c[inside][0] / square[0, 0]])
+            except (RuntimeError, ZeroDivisionError, FloatingPointError):
+                return None
+        ya = np.atleast_1d(np.asarray(ya, float))
+        if not np.isfinite(ya).all():
+            return None
+        y[active] = ya
+    tol = tolerance(c) + 1e-9 * (mats.absA.T @ np.abs(y))
+    d = c - mats.AT @ y
+    movable = model.upper > model.lower
+    scale = np.maximum(mats.row_scale, 1e-12)
+    if (np.abs(d[inside]) > tol[inside]).any() or (d[at_lower & movable] > tol[at_lower & movable]).any() \
+            or (d[at_upper & movable] < -tol[at_upper & movable]).any():
+        return None
+    if (y[~on_lo] * scale[~on_lo] < -tolerance(c)).any() or (y[~on_up] * scale[~on_up] > tolerance(c)).any():
+        return None
+    return y
+
+
+def canonical_duals(model: LinearModel, raw, mats: "_Matrices | None" = None):
+    """The canonical optimal duals for the (canonical) plan ``raw.x``, as a RawSolution.
+
+    Where the plan is degenerate (e.g. the fleet exactly fills the sites it uses) many duals are
+    optimal, and paths return different ones (one path says an extra MW is worth nothing, another
+    that it is worth the whole margin of a rig). The rule: among all optimal duals, the one that
+    minimises ``sum_i v_i * s_i * |y_i|`` where ``s_i = max_j |A_ij|`` (so ``s_i * y_i`` is USD per
+    unit of a column), ``v_i`` in [1, 2) is a hash of the row's label (``capacity[site]``,
+    ``share[J]``, ``budget``, ``fleet[origin,model]``), times ``EQUALITY_WEIGHT`` for equality rows:
+    the smallest shadow prices first, i.e. the value of one *more* MW, TH/s of cap or USD of budget
+    where the left and right values differ.
+
+    The optimal duals are those complementary to the plan: ``y_i = 0`` on rows with slack, the
+    sign of the active bound elsewhere; ``c_j - A_j'y = 0`` for columns strictly between their
+    bounds, ``<= 0`` at the lower bound, ``>= 0`` at the upper bound. The dual LP is solved by
+    HiGHS over the rows (variables) and a working set of columns (constraints): the columns the
+    plan uses and those with zero reduced cost first, then any column whose reduced cost the new
+    duals make positive, until none does (at most ``DUAL_ROUNDS`` rounds; else the solver's duals
+    are kept). Skipped like ``canonical_plan`` (MIP, not optimal) and when that step kept the
+    solver's point.
+    """
+    if not applies(model, raw) or raw.canonical not in ("unique", "tie-broken"):
+        return raw
+    t0 = time.perf_counter()
+    mats = mats or _Matrices(model)
+    A, AT = mats.A, mats.AT
+    c, lower, upper = model.cost, model.lower, model.upper
+    x = np.asarray(raw.x, float)
+    lo, up = model.row_bounds()
+    x_tol = 1e-9 * max(1.0, float(np.abs(x).max()) if len(x) else 1.0)
+    movable = upper > lower
+    at_lower = (x <= lower + x_tol) & movable
+    at_upper = (x >= upper - x_tol) & movable & ~at_lower
+    inside = movable & ~at_lower & ~at_upper
+    act = A @ x
+    row_tol = 1e-7 * (1.0 + np.abs(np.where(np.isfinite(up), up, 0.0)) + np.abs(np.where(np.isfinite(lo), lo, 0.0)))
+    on_up = np.isfinite(up) & (act >= up - row_tol)
+    on_lo = np.isfinite(lo) & (act <= lo + row_tol)
+    # rows with slack have y = 0: only the active rows are variables of the dual LP
+    active = np.nonzero(on_up | on_lo)[0]
+    if inside.sum() == len(active):
+        # a nondegenerate vertex (x is one: canonical_plan's point): the active rows and the columns
+        # strictly inside their bounds form a square nonsingular system, so the optimal dual is unique;
+        # solved here from the plan, so every path reports it to machine precision (CBC's are rounded)
+        y = _square_duals(model, mats, active, inside, at_lower, at_upper, on_lo, on_up)
+        spent = time.perf_counter() - t0
+        return dataclasses.replace(raw, row_dual=raw.row_dual if y is None else y,
+                                   canonical_seconds=raw.canonical_seconds + spent, seconds=raw.seconds + spent)
+    labels = model.row_labels()
+    active = active[np.argsort(np.array([labels[i] for i in active], dtype=object), kind="stable")]  # by label
+    y_lo = np.where(on_lo, -INF, 0.0)[active]
+    y_up = np.where(on_up, INF, 0.0)[active]
+    equality = (on_up & on_lo)[active]
+    sign = np.where((on_lo & ~on_up)[active], -1.0, 1.0)
+    v = 1.0 + (_digest64([labels[i] for i in active]) >> np.uint64(11)).astype(float) / 2.0 ** 53
+    weight = v * np.maximum(mats.row_scale[active], 1e-12) * np.where(equality, EQUALITY_WEIGHT, 1.0)
+    ATa = AT[:, active].tocsr() if len(active) else sp.csr_matrix((model.n_cols, 0))  # columns x active rows
+    tol = tolerance(c)
+    y0 = np.asarray(raw.row_dual, float)
+    work = inside | (np.abs(c - AT @ y0) <= tol + 1e-9 * (mats.absA.T @ np.abs(y0)))
+    for _ in range(DUAL_ROUNDS):
+        cols = np.nonzero(work & movable)[0]
+        # c_j - A_j'y = 0 inside, <= 0 at the lower bound, >= 0 at the upper bound
+        ya = _solve_min(sign * weight, y_lo, y_up, np.where(inside | at_lower, c, -np.inf)[cols],
+                        np.where(inside | at_upper, c, np.inf)[cols], ATa[cols].tocsc())
+        if ya is None:
+            return raw
+        y = np.zeros(model.n_rows)
+        y[active] = ya
+        d = c - AT @ y
+        bad = ~work & movable & ((at_lower & (d > tol)) | (at_upper & (d < -tol)))
+        if not bad.any():
+            spent = time.perf_counter() - t0
+            return dataclasses.replace(raw, row_dual=y, canonical_seconds=raw.canonical_seconds + spent,
+                                       seconds=raw.seconds + spent)
+        work |= bad
+    return raw

@@ -51,7 +51,7 @@ def solve(scn: Scenario, solver: str | None = None, details: bool = True) -> Res
     t1 = time.perf_counter()
     model = build_model(scn, econ)
     t2 = time.perf_counter()
-    raw = canonical.canonical_plan(model, solve_model(model, scn.settings.solver))  # one plan among ties
+    raw = canonical.canonical(model, solve_model(model, scn.settings.solver))  # one plan (and duals) among ties
     guard.check(scn, econ, model, raw)  # a point that breaks the plan's rules is not a plan (SolverFailure)
     t3 = time.perf_counter()
     if raw.status == "infeasible":

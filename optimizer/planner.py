@@ -94,7 +94,7 @@ class Planner:
         if not transport.eligible(model, scn.settings.solver) or scn.settings.solver.backend not in ("auto", "columns"):
             self.counts["engine"] += 1
             return engine_solve(scn, details=details)
-        raw = canonical.canonical_plan(model, self._solve_kept(scn, econ, model))  # the engine's plan among ties
+        raw = canonical.canonical(model, self._solve_kept(scn, econ, model))  # the engine's plan among ties
         guard.check(scn, econ, model, raw)  # a point that breaks the plan's rules is not a plan (SolverFailure)
         t3 = time.perf_counter()
         if raw.status == "infeasible":

@@ -71,13 +71,14 @@ def _h(batch: str, second: str) -> float:
     return 1.0 + (z >> 11) / 2.0 ** 53
 
 
-def _tiny(tmp_path: Path, capacity_alpha_mw: float, reverse: bool = False, **policy) -> optimizer.Scenario:
+def _tiny(tmp_path: Path, capacity_alpha_mw: float, reverse: bool = False, capacity_bravo_mw: float = 1.0,
+          **policy) -> optimizer.Scenario:
     """One batch (1000 rigs of 1,000 W = 1 MW), two sites alike in every number but the name."""
     rigs = [{"model": "R0", "hashrate_ths": 100.0, "power_w": 1000.0, "resale_usd": 1000.0}]
     origins = [{"origin": "O0", "country": "CN", "lat": 30.0, "lon": 100.0}]
     fleet = [{"origin": "O0", "model": "R0", "count": 1000}]
     sites = [{"site": name, "jurisdiction": "J0", "lat": 40.0, "lon": 70.0, "capacity_mw": cap, "power_usd_kwh": 0.03}
-             for name, cap in (("Alpha", capacity_alpha_mw), ("Bravo", 1.0))]
+             for name, cap in (("Alpha", capacity_alpha_mw), ("Bravo", capacity_bravo_mw))]
     if reverse:
         sites.reverse()
     sc = sb.scenario(rigs, origins, fleet, sites, policy=policy)
@@ -145,7 +146,7 @@ def test_planner_equals_cold_solve_after_random_moves(dataset):
     scn = optimizer.load_scenario(ROOT / "datasets" / dataset)
     planner = optimizer.Planner(scn)
     assert_same_plan(planner.solve({}), optimizer.solve(scn))
-    tie_broken = 0
+    how = []
     for overrides in [TIED | START[dataset]] + _random_moves(scn, np.random.default_rng(7), 14, START[dataset]):
         try:
             want = optimizer.solve(scn.with_overrides(overrides))
@@ -155,9 +156,11 @@ def test_planner_equals_cold_solve_after_random_moves(dataset):
             continue
         got = planner.solve(overrides)
         if got.summary["backend"] == "planner":  # else the planner handed the scenario to the engine
-            tie_broken += planner.last_raw.canonical == "tie-broken"
+            how.append(planner.last_raw.canonical)
         assert_same_plan(got, want)
-    assert planner.counts["warm"] >= 8 and tie_broken >= 8
+    assert planner.counts["warm"] >= 8 and set(how) <= {"unique", "tie-broken"}
+    if dataset == "china-2021":  # its jurisdiction caps and near-separable values tie often
+        assert how.count("tie-broken") >= 5
 
 
 # ---------------------------------------------------------------- row order and solver paths
@@ -208,10 +211,32 @@ def test_solver_paths_agree_on_the_plan(overrides):
 def test_without_the_step_the_paths_differ(monkeypatch):
     """The scenario used above really has ties: without the canonical step warm and cold plans differ."""
     scn = optimizer.load_scenario(ROOT / "datasets" / "china-2021")
-    monkeypatch.setattr(canonical, "canonical_plan", lambda model, raw: raw)
+    monkeypatch.setattr(canonical, "canonical", lambda model, raw: raw)
     planner = optimizer.Planner(scn)
     planner.solve({})
     warm, cold = planner.solve(TIED), optimizer.solve(scn.with_overrides(TIED))
     assert warm.summary["objective_usd"] == pytest.approx(cold.summary["objective_usd"], rel=1e-9)
     with pytest.raises(AssertionError):
         assert_same_plan(warm, cold)
+
+
+@pytest.mark.parametrize("overrides", [{}, {"solver.name": "cbc"}, {"solver.backend": "direct"},
+                                       {"solver.backend": "direct", "solver.lp_algorithm": "ipm"},
+                                       {"solver.backend": "columns"}])
+def test_degenerate_duals_follow_the_rule(tmp_path, overrides):
+    """Alpha (0.4 MW) and Bravo (0.6 MW) hold the 1 MW batch exactly: every shadow price from 0 to
+    (value - resale) / MW per site is optimal (before the canonical step HiGHS's simplex said 0,
+    its interior point the whole margin). The rule takes the smallest: one more MW is worth
+    nothing, as no rig is left to fill it; the fleet row's dual is then the whole per-rig value."""
+    from tests.test_transport import assert_certified
+
+    scn = _tiny(tmp_path, 0.4, capacity_bravo_mw=0.6).with_overrides(overrides)
+    res = optimizer.solve(scn)
+    assert res.sites["shadow_usd_per_mw"].tolist() == [0.0, 0.0]
+    assert res.summary["rigs_relocated"] == pytest.approx(1000.0, rel=1e-9)
+    # the duals are optimal for the plain LP: dual feasible, dual objective = optimum
+    lm = M.build_model(scn, economics.compute(scn))
+    raw = canonical.canonical(lm, optimizer.solvers.solve_model(lm, scn.settings.solver))
+    assert_certified(scn, raw.row_dual, res.summary["objective_usd"])
+    value = economics.compute(scn).value_usd[0, 0]
+    assert raw.row_dual[0] == pytest.approx(value, rel=1e-9)  # fleet[O0,R0]: an extra rig is worth V
