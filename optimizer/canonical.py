@@ -1,47 +1,58 @@
-"""One plan among equal-value optima: the canonical plan of an LP (issue 13).
+"""One plan (and one set of shadow prices) among equal-value optima: the canonical plan (issue 13).
 
 The relocation LP (SPEC section 3, LP mode) often has many optimal plans of exactly the same
 value: per-MW values are close to separable in (rig batch, site), so two batches can swap sites
 at no cost. Which optimal vertex a solver returns depends on the path (PuLP+HiGHS, the direct
 path, column generation, CBC, a warm re-solve from the last basis, the order of the rows in the
-CSVs). This module picks one by a rule, so the plan is a function of the scenario alone.
+CSVs). ``canonical(model, raw)``, called by the engine after every LP solve and by the planner
+after every warm one (both before the guard, which checks the final point), replaces it by the
+one a rule picks, so the plan is a function of the scenario alone.
 
-**The rule.** Among all optimal plans, the canonical plan is the one that minimises
-``sum_j w_j * x_j`` with ``w_j = h_j * mw_j``: ``h_j`` in [1, 2) is a hash of the column's names
-(the rig batch's origin and model, and the site, or "sell" / "idle"; ``column_keys``), and
-``mw_j`` is the MW one unit of the column draws at its site (for selling and storing: the mean
-MW per rig of that batch over its sites). The weights
-depend on names only, never on row order or solve history; with weights spread over [1, 2) the
-minimiser is a single vertex (a tie in the secondary objective would need an exact coincidence
-of hash values).
+**The rule (plan).** Among all optimal plans, the one that minimises ``sum_j w_j * x_j`` with
+``w_j = h_j * mw_j``: ``h_j`` in [1, 2) is a hash of the column's names (the rig batch's origin
+and model, and the site, or "sell" / "idle"; ``column_keys``: BLAKE2b digests mixed by
+splitmix64), ``mw_j`` the MW one unit of the column draws at its site (for selling and storing:
+the batch's mean MW per rig over its sites). "Fewest name-weighted MW": no economic meaning
+beyond the value, which all candidates share; it only has to be unique and independent of row
+order and history. With weights spread over [1, 2) the minimiser is one vertex (another would
+need an exact coincidence of hash sums).
 
-**How.** Given any optimal duals ``y`` (d(objective)/d(rhs), maximisation) of the LP
+**The rule (shadow prices).** Among all optimal duals, the one that minimises the name-weighted
+sum of |shadow prices| (``canonical_duals``): the value of one *more* MW, TH/s of cap or USD of
+budget where the left and right values differ.
+
+**How (plan).** Given any optimal duals ``y`` (d(objective)/d(rhs), maximisation) of
 ``max c'x, lo <= Ax <= up, l <= x <= u``, the reduced costs ``d = c - A'y`` of *all* columns
 (column generation included: every column of the model is priced, not only the master's)
 describe the optimal face by complementary slackness, the same face for every optimal ``y``:
-columns with ``d_j > tol`` sit at their upper bound, ``d_j < -tol`` at their lower bound; rows
-with ``|y_i| * max_j |A_ij| > tol`` are held at their active bound (upper if ``y_i > 0``,
-lower if ``y_i < 0``); the other rows keep their bounds. ``tol = 1e-9 * max(1, max |c|)`` USD
-per unit (the column-generation tolerance, ``transport.tolerance``). A small secondary LP over
-the columns with ``|d_j| <= tol`` (typically the basic columns plus the tied ones; every other
-column is fixed) minimises the rule's objective. It is always solved with HiGHS (highspy,
-dual simplex, one thread), whatever ``solver.name`` says, so CBC plans follow the same rule;
-its columns and rows are sorted by name, so it is the same LP whatever the input order.
+columns with ``d_j > tol_j`` sit at their upper bound, ``d_j < -tol_j`` at their lower bound;
+rows whose dual moves some column's reduced cost by more than that column's ``tol_j`` are held
+at their active limit (upper if ``y_i > 0``, lower if ``y_i < 0``); the other rows keep their
+bounds. ``tol_j = 1e-9 * (|c_j| + |A_j|'|y|)`` USD per unit, the scale of the two terms ``d_j``
+is the difference of (so scenarios with values from 1e-6 to 1e13 USD keep their small columns'
+differences), plus the rounding the duals carry (``DUAL_PRECISION``: 1e-7 of ``|A_j|'|y|`` for
+CBC, whose duals PuLP reads with 8 digits). A
+small secondary LP over the columns with ``|d_j| <= tol_j`` (the columns the plan uses plus the
+tied ones; every other column fixed) minimises the rule's objective. It is always solved with
+HiGHS (highspy, dual simplex, one thread, presolve), also when ``solver.name = "cbc"``, so CBC
+plans follow the same rule; its columns and rows are sorted by name, so it is the same LP
+whatever the input order.
 
-**Fast path.** When no column has ``|d_j| <= tol`` the point is the only one the duals allow
-(it is kept as it is); this costs one pricing product ``A'y``. Otherwise the secondary LP is
-solved: it has about as many columns as the plan has nonzero decisions plus the ties, and rows
-only where those columns have entries.
+**Fast paths and cost.** If the solver's point is a nondegenerate vertex whose free columns and
+held rows form a square system (``_only_point``), the optimum is unique and the point is kept
+(cost: one pricing product ``A'y`` and one ``Ax``). Otherwise the secondary LP is solved (about
+as many columns as the plan has nonzero decisions plus the ties; measured about 2 ms on
+china-2021, 10-20 ms on the 5,000-site marketplace of 88,000 columns). For the duals: if the
+canonical plan is a nondegenerate vertex (as many columns strictly inside their bounds as active
+rows) the optimal dual is unique and is solved from the plan (one sparse square solve; every
+path then reports it to machine precision); otherwise a dual LP over the active rows.
 
-**Duals.** The duals of the solve are kept: every optimal dual certifies every optimal plan
-(complementary slackness), so they stay optimal for the canonical plan. Where the LP is dual
-degenerate as well, different paths may return different optimal duals (shadow prices):
-``canonical_duals`` picks one by the same kind of rule (see there).
-
-**Scope.** LP mode only, section-3 models (no extension columns such as the risk model's CVaR
-columns). MIPs (``policy.integer_rigs``, fixed costs, minimums) are returned as solved: a MIP
-optimum's ties would need a second MIP, not done. If the secondary LP fails (numerical
-trouble) the solver's point is kept and ``RawSolution.canonical`` says ``"kept"``.
+**Scope and failures.** LP mode only, section-3 models (no extension columns such as the risk
+model's CVaR columns). MIPs (``policy.integer_rigs``, fixed costs, minimums) keep the solver's
+plan: a MIP optimum's ties would need a second MIP, not done. A point that is not a plan of the
+model (the guard then says why) or a secondary LP that fails (numerical trouble) leaves the
+solver's point; ``RawSolution.canonical`` says "unique", "tie-broken" or "kept" ("" when the
+step does not apply) and ``canonical_seconds`` the time spent (also in ``seconds``).
 
 Shapes: ``model.n_cols`` columns, ``model.n_rows`` rows; ``raw.x`` (n_cols,), ``raw.row_dual``
 (n_rows,). Units: x in rigs, c in USD per rig, y in USD per row unit (per rig, MW, TH/s, USD).
@@ -87,22 +98,40 @@ class _Matrices:
         self.A = model.matrix().tocsc()
         self.AT = self.A.T  # CSR view of the same arrays
         self.absA = abs(self.A)
+        coo = self.absA.tocoo()
+        self.coo_row, self.coo_col, self.coo_abs = coo.row, coo.col, coo.data
         self._row_scale = None
+        self._row_cost = None
+
+    def col_tolerance(self, y: np.ndarray, precision: float = 0.0) -> np.ndarray:
+        """(n_cols,) USD per unit: reduced costs within this of 0 are ties, column by column:
+        ``REL_TOL * (|c_j| + |A_j|'|y|)`` (the scale of the two terms d_j is the difference of) plus
+        ``precision * |A_j|'|y|`` for duals handed back rounded."""
+        ay = self.absA.T @ np.abs(y)
+        return REL_TOL * (np.abs(self.model.cost) + ay) + precision * ay
+
+    def rows_moving(self, y: np.ndarray, col_tol: np.ndarray) -> np.ndarray:
+        """(n_rows,) bool: rows whose dual moves some column's reduced cost by more than its tolerance."""
+        out = np.zeros(self.A.shape[0], bool)
+        hit = self.coo_abs * np.abs(y[self.coo_row]) > col_tol[self.coo_col]
+        out[self.coo_row[hit]] = True
+        return out
+
+    @property
+    def row_cost(self) -> np.ndarray:
+        """(n_rows,) the largest |c_j| among each row's columns (USD per unit)."""
+        if self._row_cost is None:
+            self._row_cost = np.zeros(self.A.shape[0])
+            np.maximum.at(self._row_cost, self.coo_row, np.abs(self.model.cost)[self.coo_col])
+        return self._row_cost
 
     @property
     def row_scale(self) -> np.ndarray:
         if self._row_scale is None:
             n = self.A.shape[0]
-            self._row_scale = _row_max(self.absA, n)
+            self._row_scale = np.zeros(n)
+            np.maximum.at(self._row_scale, self.coo_row, self.coo_abs)
         return self._row_scale
-
-
-def _row_max(absA: sp.csc_matrix, n_rows: int) -> np.ndarray:
-    """(n_rows,) largest |A_ij| of each row (0 for an empty row)."""
-    out = np.zeros(n_rows)
-    coo = absA.tocoo()
-    np.maximum.at(out, coo.row, coo.data)
-    return out
 
 
 def _solve_min(cost, col_lo, col_up, row_lo, row_up, mat: sp.csc_matrix) -> np.ndarray | None:
@@ -136,11 +165,6 @@ def applies(model: LinearModel, raw) -> bool:
     return (model.mode == "lp" and raw.status == "optimal" and raw.row_dual is not None
             and not model.integer.any() and not model.extra_names and model.n_cols > 0
             and len(raw.row_dual) == model.n_rows and np.isfinite(raw.row_dual).all())
-
-
-def tolerance(cost: np.ndarray) -> float:
-    """USD per unit: reduced costs within this of 0 are ties (``REL_TOL`` of the largest |cost|)."""
-    return REL_TOL * max(1.0, float(np.abs(cost).max()) if len(cost) else 1.0)
 
 
 def _digest64(texts) -> np.ndarray:
@@ -238,7 +262,7 @@ def _only_point(model: LinearModel, mats: "_Matrices", x: np.ndarray, free: np.n
     if not len(F):
         return True
     xf = x[F]
-    gap = 1e-9 * max(1.0, float(np.abs(x).max()))
+    gap = 1e-9 + 1e-12 * float(np.abs(x).max())
     if ((xf <= model.lower[F] + gap) | (xf >= model.upper[F] - gap)).any():
         return False
     touched = np.zeros(model.n_rows, bool)
@@ -271,9 +295,8 @@ def canonical_plan(model: LinearModel, raw, mats: "_Matrices | None" = None):
     y = np.asarray(raw.row_dual, float)
     c, lower, upper = model.cost, model.lower, model.upper
     d = c - mats.AT @ y
-    tol = tolerance(c)
     # per column: the rule's tolerance plus the rounding the path's duals carry
-    tol_col = tol + DUAL_PRECISION.get(raw.solver, DEFAULT_DUAL_PRECISION) * (mats.absA.T @ np.abs(y))
+    tol_col = mats.col_tolerance(y, DUAL_PRECISION.get(raw.solver, DEFAULT_DUAL_PRECISION))
     free = (np.abs(d) <= tol_col) & (upper > lower)
 
     def done(x, how):
@@ -284,7 +307,7 @@ def canonical_plan(model: LinearModel, raw, mats: "_Matrices | None" = None):
         return done(raw.x, "kept")  # not a plan of this model: leave it to the guard, which says why
 
     lo, up = model.row_bounds()
-    binding = np.abs(y) * mats.row_scale > tol
+    binding = mats.rows_moving(y, tol_col)
     if _only_point(model, mats, raw.x, free, binding, lo, up):
         return done(raw.x, "unique")
     at_upper = (d > tol_col) & ~free
@@ -345,14 +368,15 @@ def _square_duals(model, mats, active, inside, at_lower, at_upper, on_lo, on_up)
         if not np.isfinite(ya).all():
             return None
         y[active] = ya
-    tol = tolerance(c) + 1e-9 * (mats.absA.T @ np.abs(y))
+    tol = mats.col_tolerance(y)
     d = c - mats.AT @ y
     movable = model.upper > model.lower
     scale = np.maximum(mats.row_scale, 1e-12)
     if (np.abs(d[inside]) > tol[inside]).any() or (d[at_lower & movable] > tol[at_lower & movable]).any() \
             or (d[at_upper & movable] < -tol[at_upper & movable]).any():
         return None
-    if (y[~on_lo] * scale[~on_lo] < -tolerance(c)).any() or (y[~on_up] * scale[~on_up] > tolerance(c)).any():
+    sign_tol = REL_TOL * mats.row_cost
+    if (y[~on_lo] * scale[~on_lo] < -sign_tol[~on_lo]).any() or (y[~on_up] * scale[~on_up] > sign_tol[~on_up]).any():
         return None
     return y
 
@@ -363,11 +387,14 @@ def canonical_duals(model: LinearModel, raw, mats: "_Matrices | None" = None):
     Where the plan is degenerate (e.g. the fleet exactly fills the sites it uses) many duals are
     optimal, and paths return different ones (one path says an extra MW is worth nothing, another
     that it is worth the whole margin of a rig). The rule: among all optimal duals, the one that
-    minimises ``sum_i v_i * s_i * |y_i|`` where ``s_i = max_j |A_ij|`` (so ``s_i * y_i`` is USD per
-    unit of a column), ``v_i`` in [1, 2) is a hash of the row's label (``capacity[site]``,
-    ``share[J]``, ``budget``, ``fleet[origin,model]``), times ``EQUALITY_WEIGHT`` for equality rows:
-    the smallest shadow prices first, i.e. the value of one *more* MW, TH/s of cap or USD of budget
-    where the left and right values differ.
+    minimises ``sum_i v_i * s_i * |y_i|`` over the inequality rows (capacity, share, budget: the
+    reported shadow prices) plus ``EQUALITY_WEIGHT`` times ``sum_i v_i * s_i * y_i`` over the
+    equality rows (fleet: USD per rig, at least the resale or stored value), where
+    ``s_i = max_j |A_ij|`` (so ``s_i * y_i`` is USD per unit of a column) and ``v_i`` in [1, 2) is a
+    BLAKE2b hash of the row's label (``capacity[site]``, ``share[J]``, ``budget``,
+    ``fleet[origin,model]``). Where one shadow price is in question this is the value of one *more*
+    MW, TH/s of cap or USD of budget (the right derivative); where several trade off against each
+    other, the name weights decide.
 
     The optimal duals are those complementary to the plan: ``y_i = 0`` on rows with slack, the
     sign of the active bound elsewhere; ``c_j - A_j'y = 0`` for columns strictly between their
@@ -386,7 +413,7 @@ def canonical_duals(model: LinearModel, raw, mats: "_Matrices | None" = None):
     c, lower, upper = model.cost, model.lower, model.upper
     x = np.asarray(raw.x, float)
     lo, up = model.row_bounds()
-    x_tol = 1e-9 * max(1.0, float(np.abs(x).max()) if len(x) else 1.0)
+    x_tol = 1e-9 + 1e-12 * (float(np.abs(x).max()) if len(x) else 0.0)
     movable = upper > lower
     at_lower = (x <= lower + x_tol) & movable
     at_upper = (x >= upper - x_tol) & movable & ~at_lower
@@ -414,9 +441,8 @@ def canonical_duals(model: LinearModel, raw, mats: "_Matrices | None" = None):
     v = 1.0 + (_digest64([labels[i] for i in active]) >> np.uint64(11)).astype(float) / 2.0 ** 53
     weight = v * np.maximum(mats.row_scale[active], 1e-12) * np.where(equality, EQUALITY_WEIGHT, 1.0)
     ATa = AT[:, active].tocsr() if len(active) else sp.csr_matrix((model.n_cols, 0))  # columns x active rows
-    tol = tolerance(c)
     y0 = np.asarray(raw.row_dual, float)
-    work = inside | (np.abs(c - AT @ y0) <= tol + 1e-9 * (mats.absA.T @ np.abs(y0)))
+    work = inside | (np.abs(c - AT @ y0) <= mats.col_tolerance(y0, 1e-7))
     for _ in range(DUAL_ROUNDS):
         cols = np.nonzero(work & movable)[0]
         # c_j - A_j'y = 0 inside, <= 0 at the lower bound, >= 0 at the upper bound
@@ -427,6 +453,7 @@ def canonical_duals(model: LinearModel, raw, mats: "_Matrices | None" = None):
         y = np.zeros(model.n_rows)
         y[active] = ya
         d = c - AT @ y
+        tol = mats.col_tolerance(y)
         bad = ~work & movable & ((at_lower & (d > tol)) | (at_upper & (d < -tol)))
         if not bad.any():
             spent = time.perf_counter() - t0
