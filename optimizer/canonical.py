@@ -28,9 +28,9 @@ describe the optimal face by complementary slackness, the same face for every op
 columns with ``d_j > tol_j`` sit at their upper bound, ``d_j < -tol_j`` at their lower bound;
 rows whose dual moves some column's reduced cost by more than that column's ``tol_j`` are held
 at their active limit (upper if ``y_i > 0``, lower if ``y_i < 0``); the other rows keep their
-bounds. ``tol_j = 1e-9 * (|c_j| + |A_j|'|y|)`` USD per unit, the scale of the two terms ``d_j``
-is the difference of (so scenarios with values from 1e-6 to 1e13 USD keep their small columns'
-differences), plus the rounding the duals carry (``DUAL_PRECISION``: 1e-7 of ``|A_j|'|y|`` for
+bounds. ``tol_j = max(1e-9 * (|c_j| + |A_j|'|y|), 1e-7)`` USD per unit: the scale of the two
+terms ``d_j`` is the difference of (so scenarios with values from 1e-6 to 1e13 USD keep their
+small columns' differences), at least HiGHS's dual feasibility tolerance, plus the rounding the duals carry (``DUAL_PRECISION``: 1e-7 of ``|A_j|'|y|`` for
 CBC, whose duals PuLP reads with 8 digits). A
 small secondary LP over the columns with ``|d_j| <= tol_j`` (the columns the plan uses plus the
 tied ones; every other column fixed) minimises the rule's objective. It is always solved with
@@ -71,8 +71,11 @@ import scipy.sparse.linalg as spla
 
 from .model import LinearModel
 
-# Reduced costs (USD per unit) within this share of the largest |cost| count as zero.
+# Reduced costs (USD per unit) within this share of the column's own scale count as zero ...
 REL_TOL = 1e-9
+# ... and within this many USD per rig in any case: HiGHS accepts reduced costs of about this size
+# (its dual feasibility tolerance) as optimal, so smaller differences are not told apart by any path.
+ABS_TOL = 1e-7
 # Relative precision of the duals a path hands back: HiGHS's are doubles; PuLP reads CBC's from a
 # text file with 8 significant digits, so a reduced cost c_j - A_j'y carries up to this share of
 # |A_j|'|y| in rounding.
@@ -108,7 +111,7 @@ class _Matrices:
         ``REL_TOL * (|c_j| + |A_j|'|y|)`` (the scale of the two terms d_j is the difference of) plus
         ``precision * |A_j|'|y|`` for duals handed back rounded."""
         ay = self.absA.T @ np.abs(y)
-        return REL_TOL * (np.abs(self.model.cost) + ay) + precision * ay
+        return np.maximum(REL_TOL * (np.abs(self.model.cost) + ay), ABS_TOL) + precision * ay
 
     def rows_moving(self, y: np.ndarray, col_tol: np.ndarray) -> np.ndarray:
         """(n_rows,) bool: rows whose dual moves some column's reduced cost by more than its tolerance."""
@@ -429,9 +432,10 @@ def canonical_duals(model: LinearModel, raw, mats: "_Matrices | None" = None):
         # strictly inside their bounds form a square nonsingular system, so the optimal dual is unique;
         # solved here from the plan, so every path reports it to machine precision (CBC's are rounded)
         y = _square_duals(model, mats, active, inside, at_lower, at_upper, on_lo, on_up)
-        spent = time.perf_counter() - t0
-        return dataclasses.replace(raw, row_dual=raw.row_dual if y is None else y,
-                                   canonical_seconds=raw.canonical_seconds + spent, seconds=raw.seconds + spent)
+        if y is not None:  # else (e.g. an active row without columns: its dual is free) the dual LP below
+            spent = time.perf_counter() - t0
+            return dataclasses.replace(raw, row_dual=y, canonical_seconds=raw.canonical_seconds + spent,
+                                       seconds=raw.seconds + spent)
     labels = model.row_labels()
     active = active[np.argsort(np.array([labels[i] for i in active], dtype=object), kind="stable")]  # by label
     y_lo = np.where(on_lo, -INF, 0.0)[active]
