@@ -94,7 +94,7 @@ def canonical(model: LinearModel, raw):
 
 class _Matrices:
     """The model's matrix in the forms both steps need, each made once: A (CSC), A' (CSR, no copy),
-    |A|, each row's largest |coefficient| and the row labels."""
+    |A| (also as coordinates), and per row its largest |coefficient| and largest column |cost|."""
 
     def __init__(self, model: LinearModel):
         self.model = model
@@ -108,8 +108,8 @@ class _Matrices:
 
     def col_tolerance(self, y: np.ndarray, precision: float = 0.0) -> np.ndarray:
         """(n_cols,) USD per unit: reduced costs within this of 0 are ties, column by column:
-        ``REL_TOL * (|c_j| + |A_j|'|y|)`` (the scale of the two terms d_j is the difference of) plus
-        ``precision * |A_j|'|y|`` for duals handed back rounded."""
+        ``max(REL_TOL * (|c_j| + |A_j|'|y|), ABS_TOL)`` (the scale of the two terms d_j is the
+        difference of) plus ``precision * |A_j|'|y|`` for duals handed back rounded."""
         ay = self.absA.T @ np.abs(y)
         return np.maximum(REL_TOL * (np.abs(self.model.cost) + ay), ABS_TOL) + precision * ay
 
@@ -130,6 +130,7 @@ class _Matrices:
 
     @property
     def row_scale(self) -> np.ndarray:
+        """(n_rows,) the largest |A_ij| of each row (0 for a row without columns)."""
         if self._row_scale is None:
             n = self.A.shape[0]
             self._row_scale = np.zeros(n)
