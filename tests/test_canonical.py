@@ -9,15 +9,18 @@ from __future__ import annotations
 import csv
 import hashlib
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 import optimizer
 from optimizer import canonical, economics, model as M
 from tests import scenario_builder as sb
+from tests.test_property import scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ["china-2021", "post-halving-2024"]
@@ -240,3 +243,26 @@ def test_degenerate_duals_follow_the_rule(tmp_path, overrides):
     assert_certified(scn, raw.row_dual, res.summary["objective_usd"])
     value = economics.compute(scn).value_usd[0, 0]
     assert raw.row_dual[0] == pytest.approx(value, rel=1e-9)  # fleet[O0,R0]: an extra rig is worth V
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(mip=False))
+def test_solver_paths_agree_on_random_scenarios(sc):
+    """Random small scenarios (ties arise where values or capacities coincide): every solver path
+    and a shuffled copy of the rows give the same plan and shadow prices as the default path."""
+    sc["policy"]["allow_sell"] = sc["policy"]["allow_sell"] or not sc["policy"]["allow_idle"]  # columns' eligibility
+    with tempfile.TemporaryDirectory() as tmp:
+        scn = optimizer.load_scenario(sb.write(sc, Path(tmp) / "s"))
+        sc["sites"].reverse()
+        sc["fleet"].reverse()
+        reversed_scn = optimizer.load_scenario(sb.write(sc, Path(tmp) / "r"))
+    try:
+        want = optimizer.solve(scn)
+    except optimizer.InfeasibleError:
+        return
+    for other in (scn.with_overrides({"solver.backend": "pulp", "solver.prune_dominated": False}),
+                  scn.with_overrides({"solver.backend": "direct", "solver.lp_algorithm": "ipm"}),
+                  scn.with_overrides({"solver.backend": "columns"}),
+                  scn.with_overrides({"solver.name": "cbc"}),
+                  reversed_scn):
+        assert_same_plan(optimizer.solve(other), want)
