@@ -86,7 +86,12 @@ INF = highspy.kHighsInf
 
 
 def canonical(model: LinearModel, raw):
-    """``canonical_plan`` then ``canonical_duals``: the plan and shadow prices every path agrees on."""
+    """``canonical_plan`` then ``canonical_duals``: the plan and shadow prices every path agrees on.
+
+    ``raw``: a RawSolution of ``model`` from any path; returns a RawSolution of the same shapes.
+    Never raises: where the rule does not apply or a step fails, the solver's values stay (see
+    ``RawSolution.canonical``) and the engine's guard judges the point as before.
+    """
     if not applies(model, raw):
         return raw
     mats = _Matrices(model)
