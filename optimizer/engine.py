@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from . import economics, guard, names, plausibility
+from . import canonical, economics, guard, names, plausibility
 from .diagnose import explain_infeasible
 from .errors import InfeasibleError, ScenarioError, SolverFailure
 from .model import build_model
@@ -51,7 +51,7 @@ def solve(scn: Scenario, solver: str | None = None, details: bool = True) -> Res
     t1 = time.perf_counter()
     model = build_model(scn, econ)
     t2 = time.perf_counter()
-    raw = solve_model(model, scn.settings.solver)
+    raw = canonical.canonical(model, solve_model(model, scn.settings.solver))  # one plan (and duals) among ties
     guard.check(scn, econ, model, raw)  # a point that breaks the plan's rules is not a plan (SolverFailure)
     t3 = time.perf_counter()
     if raw.status == "infeasible":

@@ -1,8 +1,12 @@
 """Warm what-ifs: one scenario's LP kept in HiGHS across slider moves (issue 13).
 
 ``Planner(scenario).solve(overrides)`` returns the same ``Result`` as
-``optimizer.solve(scenario.with_overrides(overrides))`` (same plan value, plan and shadow prices;
-``summary["backend"]`` says ``planner`` and the timings differ), but keeps between calls:
+``optimizer.solve(scenario.with_overrides(overrides))``: the same plan value, the same plan (which
+rig batch goes to which site, how many rigs; to 1e-6 relative) and the same shadow prices, also
+where the LP has several optimal plans or duals, because both end in ``canonical.canonical``,
+which replaces whatever optimum the solve path found by the one a documented rule picks (see
+optimizer/canonical.py). ``summary["backend"]`` says ``planner``, ``solve_seconds`` and the
+timings differ. It keeps between calls:
 
 - the economics, when the move does not touch them (caps, budget, exclusions, selling/storing),
   and the risk-free part of them when only ``policy.risk_aversion`` moves;
@@ -34,7 +38,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from . import economics, engine, guard, transport
+from . import canonical, economics, engine, guard, transport
 from . import tables as T
 from .engine import solve as engine_solve
 from .errors import SolverFailure
@@ -94,7 +98,7 @@ class Planner:
         if not transport.eligible(model, scn.settings.solver) or scn.settings.solver.backend not in ("auto", "columns"):
             self.counts["engine"] += 1
             return engine_solve(scn, details=details)
-        raw = self._solve_kept(scn, econ, model)
+        raw = canonical.canonical(model, self._solve_kept(scn, econ, model))  # the engine's plan among ties
         guard.check(scn, econ, model, raw)  # a point that breaks the plan's rules is not a plan (SolverFailure)
         t3 = time.perf_counter()
         if raw.status == "infeasible":

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from . import economics, guard
+from . import canonical, economics, guard
 from . import tables as T
 from .diagnose import explain_infeasible
 from .economics import Economics
@@ -525,7 +525,7 @@ def _stress_point(jurisdiction: str, scn: Scenario, econ: Economics, month: int)
     econ_j = stressed_economics(scn, econ, jurisdiction, month)
     model = build_model(scn, econ_j)
     try:
-        raw = solve_model(model, scn.settings.solver)
+        raw = canonical.canonical(model, solve_model(model, scn.settings.solver))  # the base plan's rule for ties
         guard.check(scn, econ_j, model, raw)  # the plan's rules, re-derived (optimizer/guard.py)
     except SolverFailure as exc:
         return f"solver failure: {exc}"

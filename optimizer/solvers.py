@@ -69,6 +69,8 @@ class RawSolution:
     backend: str
     seconds: float
     build_seconds: float
+    canonical: str = ""  # how optimizer.canonical settled ties: unique | tie-broken | kept ("" not applied)
+    canonical_seconds: float = 0.0
 
 
 def choose_backend(model: LinearModel, settings: SolverSettings) -> str:
@@ -118,6 +120,8 @@ def _highs_status(h: highspy.Highs, mode: str) -> tuple[str, float | None, float
     info = h.getInfo()
     S = highspy.HighsModelStatus
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    if ms == S.kModelEmpty:  # no columns (e.g. a fleet of zero rigs): doing nothing is the plan
+        return "optimal", 0.0, None
     if ms == S.kOptimal:
         gap = float(info.mip_gap) if mode == "mip" else 0.0
         return "optimal", gap, (float(info.mip_dual_bound) if mode == "mip" else None)
@@ -157,6 +161,8 @@ def _solve_direct(model: LinearModel, settings: SolverSettings) -> RawSolution:
     x = np.asarray(sol.col_value, float)
     # HiGHS reports duals of the problem as posed; with sense kMaximize they are d(obj)/d(rhs) already.
     duals = np.asarray(sol.row_dual, float) if model.mode == "lp" and sol.dual_valid else None
+    if model.mode == "lp" and model.n_cols == 0:
+        duals = np.zeros(model.n_rows)  # no column prices any row
     obj = float(h.getInfo().objective_function_value)
     return RawSolution(status, obj, x, duals, gap, bound, "highs", "direct", seconds, build)
 

@@ -1,5 +1,6 @@
 """optimizer.Planner: after any sequence of what-if moves, the same plan value as the plain PuLP
-model of the moved scenario, duals that certify it, and the same Result as optimizer.solve."""
+model of the moved scenario, duals that certify it, and the same Result as optimizer.solve (the
+same plan among several optimal ones, the same shadow prices)."""
 from __future__ import annotations
 
 import tempfile
@@ -14,6 +15,7 @@ import optimizer
 from bench import marketplace
 from optimizer import economics, model as M
 from tests import scenario_builder as sb
+from tests.test_canonical import assert_same_plan
 from tests.test_property import scenarios
 from tests.test_transport import PLAIN, assert_certified
 
@@ -50,9 +52,10 @@ def check_same(planner: optimizer.Planner, scn: optimizer.Scenario, overrides: d
     assert got.summary["objective_usd"] == pytest.approx(want, rel=1e-7, abs=1e-6)
     if got.summary["backend"] == "planner":
         assert_certified(moved, planner.last_raw.row_dual, want)
-    # the same Result as the engine's on the moved scenario (the plan itself may be another of
-    # several optimal plans): same model, a plan whose rows add up to the optimum and the fleet
+    # the same Result as the engine's on the moved scenario: the same model and, among several
+    # optimal plans, the same one (optimizer/canonical.py) with the same shadow prices
     ref = optimizer.solve(moved)
+    assert_same_plan(got, ref)
     for key in ("n_variables", "n_constraints", "status", "mode", "rigs_total", "fleet_hashrate_ths"):
         assert got.summary[key] == ref.summary[key], key
     assert got.allocation["value_usd"].sum() == pytest.approx(want, rel=1e-7, abs=1e-4)

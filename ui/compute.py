@@ -150,17 +150,11 @@ def session_planner() -> optimizer.Planner | None:
         return None
 
 
-def large(scn: optimizer.Scenario) -> bool:
-    """Marketplace-sized: more (rig batch, site) pairs than the engine's column-generation threshold.
-    Small scenarios solve in milliseconds cold, and cold solves give exactly optimizer.solve's plan
-    (a warm re-solve may land on another, equally good plan where the optimum is not unique)."""
-    return int((scn.fleet["count"] > 0).sum()) * len(scn.sites) > optimizer.transport.COLUMNS_ABOVE
-
-
 def solve(scn: optimizer.Scenario, fp: str | None = None) -> optimizer.Result:
-    """The engine's plan (warm from this session's planner on marketplace-sized scenarios); raises
-    what optimizer.solve raises (errors are never cached)."""
-    return _solve(fp or fingerprint(scn), scn, session_planner() if large(scn) else None)
+    """The engine's plan, re-solved warm from this session's planner (the same Result as
+    optimizer.solve, ties included: optimizer/canonical.py); raises what optimizer.solve raises
+    (errors are never cached)."""
+    return _solve(fp or fingerprint(scn), scn, session_planner())
 
 
 # ---------------------------------------------------------------- sensitivity
