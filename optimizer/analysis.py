@@ -12,7 +12,7 @@ import pandas as pd
 
 from . import economics as E
 from .economics import Economics
-from .model import LinearModel, allowed_sites, label
+from .model import LinearModel, allowed_sites, label, labels
 from .scenario import Scenario
 from .solvers import RawSolution
 
@@ -34,21 +34,26 @@ def read_duals(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolut
     """The row duals read by label (``fleet[o,m]``, ``capacity[s]``, ``share[J]``, ``budget``); None in MIP mode."""
     if raw.row_dual is None:
         return None
-    d = model.row_duals(raw.row_dual)
-    fleet = d.loc[[label("fleet", econ.origins[o], econ.models[m])
-                   for o, m in zip(econ.group_origin, econ.group_model)]].to_numpy(float)
-    capacity = np.maximum(d.loc[[label("capacity", s) for s in econ.sites]].to_numpy(float), 0.0)
+    y = np.asarray(raw.row_dual, float)
+    row_of = {name: i for i, name in enumerate(model.row_labels())}  # a KeyError names a row the model lacks
+
+    def at(names: tuple[str, ...] | list[str]) -> np.ndarray:
+        return y[[row_of[name] for name in names]] if len(names) else np.zeros(0)
+
+    fleet = at(labels("fleet", tuple((econ.origins[o], econ.models[m])
+                                    for o, m in zip(econ.group_origin, econ.group_model))))
+    capacity = np.maximum(at(labels("capacity", tuple((s,) for s in econ.sites))), 0.0)
     juris = {}
     share = model.block("share")
     if share is not None:
         for j in sorted(set(scn.sites["jurisdiction"].astype(str))):
-            juris[j] = max(float(d.loc[label("share", j)]), 0.0)
+            juris[j] = max(float(y[row_of[label("share", j)]]), 0.0)
     return Duals(
         fleet=fleet,
         capacity=capacity,
         jurisdiction=juris,
         per_site_jurisdiction=scn.sites["jurisdiction"].astype(str).map(juris).fillna(0.0).to_numpy(float),
-        budget=max(float(d.loc[label("budget")]), 0.0) if model.block("budget") is not None else 0.0,
+        budget=max(float(y[row_of[label("budget")]]), 0.0) if model.block("budget") is not None else 0.0,
     )
 
 
@@ -131,32 +136,41 @@ def entry_power_prices(scn: Scenario, econ: Economics, duals: Duals, mw_used: np
     return out
 
 
+BISECTION_STEPS = 32  # the bracket [0, price now] shrinks 2^32-fold: ~1e-11 USD/kWh at 0.05 USD/kWh
+
+
 def _entry_prices_for(scn: Scenario, econ: Economics, candidates: np.ndarray, duals: Duals) -> np.ndarray:
     G = econ.n_groups
     gi = np.repeat(np.arange(G), len(candidates))
     si = np.tile(candidates, G)
     per_kwh = econ.path(scn, gi, si, power_usd_kwh=np.ones(len(gi)))  # power at 1 USD/kWh, scaled below
-
-    def ops(price: np.ndarray) -> np.ndarray:
-        return per_kwh.at_power_price(price).ops()
-
     fixed_part = (econ.value_usd[gi, si] - econ.ops_usd[gi, si]  # V without its operating value
                   - duals.fleet[gi] - econ.mw_per_rig[gi, si] * duals.capacity[si]
                   - econ.hashrate_ths[gi] * duals.per_site_jurisdiction[si] - econ.upfront_usd[gi, si] * duals.budget)
+    # MarginPath.ops at power price p, its p-independent parts taken out of the bisection:
+    # sum_t w_t max(0, revenue_t - p power1_t) - hosting sum_t w_t
+    shape = np.broadcast_shapes(per_kwh.revenue_usd.shape, per_kwh.power_usd.shape)
+    w = np.broadcast_to(per_kwh.weights(), shape)
+    revenue, power1 = np.broadcast_to(per_kwh.revenue_usd, shape), np.broadcast_to(per_kwh.power_usd, shape)
+    fixed_part = fixed_part - np.broadcast_to(per_kwh.hosting_usd, shape[:-1]) * w.sum(axis=-1)
 
-    def reduced_cost(price: np.ndarray) -> np.ndarray:
-        return fixed_part + ops(price)
+    def reduced_cost(fixed: np.ndarray, w: np.ndarray, revenue: np.ndarray, power1: np.ndarray,
+                     price: np.ndarray) -> np.ndarray:
+        return fixed + (w * np.maximum(revenue - price[:, None] * power1, 0.0)).sum(axis=-1)
 
-    price_now = scn.sites["power_usd_kwh"].to_numpy(float)[si]
-    lo = np.zeros(len(gi))
-    hi = np.maximum(price_now, 1e-6)
-    can = reduced_cost(lo) > 1e-9
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        ok = reduced_cost(mid) > 1e-9
-        lo = np.where(ok, mid, lo)
-        hi = np.where(ok, hi, mid)
-    return np.where(can, lo, -1.0).reshape(G, len(candidates)).max(axis=0)
+    out = np.full(len(gi), -1.0)
+    can = np.nonzero(reduced_cost(fixed_part, w, revenue, power1, np.zeros(len(gi))) > 1e-9)[0]  # enter with free power
+    if len(can):
+        args = (fixed_part[can], w[can], revenue[can], power1[can])
+        lo = np.zeros(len(can))
+        hi = np.maximum(scn.sites["power_usd_kwh"].to_numpy(float)[si[can]], 1e-6)
+        for _ in range(BISECTION_STEPS):
+            mid = (lo + hi) / 2
+            ok = reduced_cost(*args, mid) > 1e-9
+            lo = np.where(ok, mid, lo)
+            hi = np.where(ok, hi, mid)
+        out[can] = lo
+    return out.reshape(G, len(candidates)).max(axis=0)
 
 
 BREAKDOWN_TERMS = ("revenue_pv_usd", "power_pv_usd", "hosting_pv_usd", "ops_usd", "terminal_usd", "freight_usd",

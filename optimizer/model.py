@@ -14,6 +14,7 @@ label (``solver_name``), so user text never reaches a solver as it is.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -42,6 +43,13 @@ def label(family: str, *parts: object) -> str:
         return family
     text = [str(p) if _BARE_PART.fullmatch(str(p)) else json.dumps(str(p), ensure_ascii=False) for p in parts]
     return f"{family}[{','.join(text)}]"
+
+
+@functools.lru_cache(maxsize=32)
+def labels(family: str, parts: tuple[tuple[object, ...], ...]) -> tuple[str, ...]:
+    """``label(family, *p)`` for each ``p`` of ``parts``, remembered: a warm re-solve builds and reads
+    the same rows again (5,000 sites: about 10,000 labels a solve otherwise)."""
+    return tuple(label(family, *p) for p in parts)
 
 
 def solver_name(text: str) -> str:
@@ -237,9 +245,9 @@ def define_fleet(model: LinearModel, econ: Economics) -> None:
             rows.append(np.arange(G))
             cols.append(extra)
     r, c = np.concatenate(rows), np.concatenate(cols)
-    labels = [label("fleet", *key) for key in model.group_keys]
+    fleet_labels = list(labels("fleet", tuple(tuple(key) for key in model.group_keys)))
     count = econ.count.astype(float)
-    model.add(RowBlock("fleet", labels, _coo(r, c, np.ones(len(r)), G, model.n_cols), count, count))
+    model.add(RowBlock("fleet", fleet_labels, _coo(r, c, np.ones(len(r)), G, model.n_cols), count, count))
 
 
 def define_capacity(model: LinearModel, scn: Scenario, econ: Economics) -> None:
@@ -256,7 +264,8 @@ def define_capacity(model: LinearModel, scn: Scenario, econ: Economics) -> None:
     else:
         upper = cap.copy()
     m = _coo(np.concatenate(rows), np.concatenate(cols), vals, S, model.n_cols)
-    model.add(RowBlock("capacity", [label("capacity", site) for site in econ.sites], m, np.full(S, -INF), upper))
+    model.add(RowBlock("capacity", list(labels("capacity", tuple((site,) for site in econ.sites))), m, np.full(S, -INF),
+                       upper))
 
 
 def define_minimum(model: LinearModel, scn: Scenario, econ: Economics) -> None:
