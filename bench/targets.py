@@ -148,7 +148,7 @@ def app_reruns(n: int) -> dict:
         t = time.perf_counter()
         at.run()
         first = time.perf_counter() - t
-        labels = ui.main.TAB_LABELS + ["What happened"]
+        labels = ui.main.TAB_LABELS
         noop: dict[str, list[float]] = {}
         first_open: dict[str, float] = {}
         for label in labels:

@@ -618,7 +618,7 @@ def test_no_jargon_on_screen(at):
     from ui.main import TAB_LABELS
 
     shown = []
-    for label in TAB_LABELS + ["What happened"]:  # only the open tab draws: visit each
+    for label in TAB_LABELS:  # only the open tab draws: visit each
         open_tab(at, label)
         if label == "Sensitivity":
             at.button(key="sens_run").click().run()

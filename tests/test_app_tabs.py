@@ -65,8 +65,13 @@ def test_explain_choice_and_the_compare_baseline_survive_other_tabs(china):
     at = open_tab(new_app(), "Explain")
     site = china.sites["site"].iloc[5]
     at.selectbox(key="explain_site").set_value(site).run()
+    before = {k: at.selectbox(key=k).value for k in ("explain_origin", "explain_model", "explain_site")}
     ok(leave_and_return(at, "Explain"))
-    assert at.selectbox(key="explain_site").value == site
+    for key, value in before.items():
+        assert at.selectbox(key=key).value == value, key
+        # and the browser is told: a widget drawn again after its tab was closed shows its default
+        # (and sends that back) unless the run that reopens the tab sends the value with it
+        assert at.selectbox(key=key).proto.set_value, key
     at.button(key="pin").click().run()
     at.slider(key="ctl_policy_max_jurisdiction_share").set_value(60.0).run()
     at.button(key="pin").click().run()
@@ -75,6 +80,17 @@ def test_explain_choice_and_the_compare_baseline_survive_other_tabs(china):
     label = at.session_state[views.PINS][1]["label"]
     ok(leave_and_return(at, "Plan"))
     assert any(f"deltas are against '{label}'" in c.value for c in at.caption)
+    open_tab(at, "Compare")
+    assert at.selectbox(key=views.BASELINE).value == 1 and at.selectbox(key=views.BASELINE).proto.set_value
+    at.run()  # the next rerun, with the browser's value: still the user's
+    assert any(f"deltas are against '{label}'" in c.value for c in at.caption)
+
+
+def test_a_toggle_in_a_closed_tab_stays_on():
+    at = open_tab(new_app(), "Sensitivity")
+    at.toggle(key=views.SENS_AUTO).set_value(True).run()
+    ok(leave_and_return(at, "Sensitivity"))
+    assert at.toggle(key=views.SENS_AUTO).value is True and at.toggle(key=views.SENS_AUTO).proto.set_value
 
 
 def test_chart_specs_are_built_once_per_plan(monkeypatch):
@@ -95,3 +111,12 @@ def test_chart_specs_are_built_once_per_plan(monkeypatch):
     at.number_input(key="ctl_market_btc_price_usd").set_value(30000.0).run()
     ok(at)
     assert len(built) == first + 1  # a new plan, a new chart
+
+
+def test_switching_scenario_keeps_the_open_tab():
+    at = open_tab(new_app(), "Risk")
+    at.selectbox(key="source").set_value("post-halving-2024").run()
+    ok(at)
+    assert at.session_state["main_tabs"] == "Risk" and any(w.key == "risk_n" for w in at.number_input)
+    open_tab(at, "What happened")  # a scenario without a history says so in place
+    assert any("no record of what came after" in i.value for i in at.info)

@@ -289,6 +289,7 @@ def test_grids_keep_what_is_typed_or_refuse_it_in_place(page, china):
     page.get_by_role("tab", name="Edit data").click()
     sites_grid, fleet_grid = visible_grids(page).nth(0), visible_grids(page).nth(1)
     sites_grid.wait_for()
+    page.locator(".st-key-grid_messages_fleet").wait_for()  # the last thing that rerun draws
     idle(page)  # opening a tab runs it: the grids are drawn by that rerun
     top_before, fleet_top = page_top(sites_grid), page_top(fleet_grid)
     cap_col = 3  # Site, Place, Check, Capacity (MW), ...

@@ -56,4 +56,5 @@ def test_risk_tab_shows_the_engines_numbers_and_runs_frontier_and_stress():
     open_tab(at, "Timeline")
     open_tab(at, "Risk")
     assert at.number_input(key="risk_n").value == 400
+    assert at.number_input(key="risk_n").proto.set_value  # sent to the browser with the widget
     assert at.selectbox(key="risk_frontier_pick").value == "weight_0.50"

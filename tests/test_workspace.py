@@ -126,6 +126,9 @@ def test_reading_a_library_that_is_not_there_says_so_and_creates_nothing(tmp_pat
     assert cli(["library", "save", str(TINY), "--name", "a", "--no-solve", "--db", f"sqlite:///{missing}"]) == 0
     assert missing.is_file()  # saving is what creates a library
     assert cli(["library", "list", "--all", "--db", f"sqlite:///{missing}"]) == 0
+    capsys.readouterr()
+    assert cli(["library", "list", "--user", "somebody-else", "--db", f"sqlite:///{missing}"]) == 0
+    assert "(1 of other people: --all lists them" in capsys.readouterr().out
 
 
 def test_owners_never_mix(sqlite_url):
@@ -243,10 +246,12 @@ def test_report_cli_files_hold_the_plans_numbers(tmp_path):
     # settings read by their labels, each with the scenario.toml key that sets it and its value
     from optimizer.settings import SETTINGS
 
-    rows = {r[2].value: (r[0].value, r[1].value) for r in wb["Settings"].iter_rows(min_row=2)}
-    assert rows["policy.risk_aversion"] == (SETTINGS["policy.risk_aversion"].label[:1].upper()
-                                            + SETTINGS["policy.risk_aversion"].label[1:], "1.5")
+    rows = {r[2].value.split(" = ")[0]: (r[0].value, r[1].value, r[2].value) for r in wb["Settings"].iter_rows(min_row=2)}
     assert set(rows) == set(optimizer.ALL_KEYS)
+    label = SETTINGS["policy.risk_aversion"].label
+    assert rows["policy.risk_aversion"] == (label[:1].upper() + label[1:], "1.5", "policy.risk_aversion = 1.5")
+    fee = optimizer.load_scenario(CHINA).settings.market.pool_fee  # a fraction in scenario.toml, percent on screen
+    assert rows["market.pool_fee"][1:] == (f"{100 * fee:g}%", f"market.pool_fee = {fee!r}")
 
 
 def test_report_risk_section_only_when_computed(tmp_path):

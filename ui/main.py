@@ -27,7 +27,8 @@ UPLOADS = "uploads"  # label -> {file name: bytes}
 UPLOAD_PREFIX = "upload: "
 REQUIRED_FILES = [spec.file for spec in TABLES.values() if spec.required]
 KNOWN_FILES = {spec.file for spec in TABLES.values()} | {"scenario.toml"}
-TAB_LABELS = ["Plan", "Timeline", "Site economics", "Sensitivity", "Explain", "Compare", "Edit data", "Export", "Risk"]
+TAB_LABELS = ["Plan", "Timeline", "Site economics", "Sensitivity", "Explain", "Compare", "Edit data", "Export", "Risk",
+              "What happened"]
 # Widget values that must outlive their tab: a closed tab's widgets are not drawn, and Streamlit
 # forgets the value of a widget that a run does not draw unless it is written back to Session State.
 TAB_WIDGETS = {
@@ -38,8 +39,17 @@ TAB_WIDGETS = {
 }
 
 
+OPEN_TAB = "_open_tab"  # the tab the last run drew
+
+
 def _keep_widget_values(tab: str) -> None:
-    """Keep the values of a closed tab's widgets (and the grids' cell edits, kept by editors.render)."""
+    """Keep the values of a closed tab's widgets (the grids' cell edits are kept by editors.render).
+
+    Written back to Session State on every run the tab is closed (else Streamlit drops them) and on
+    the run that opens it again: a value written by the script is sent to the browser with the
+    widget, which would otherwise draw its default (its own copy went with the closed tab) and send
+    that back on the next rerun. The duplicate-value warning this pattern triggers is switched off in
+    .streamlit/config.toml (global.disableWidgetStateDuplicationWarning)."""
     ss = st.session_state
     for key in TAB_WIDGETS.get(tab, ()):
         if key in ss:
@@ -290,11 +300,13 @@ def main() -> None:
     problems_area = st.container()
     # Only the open tab runs and draws (issue 13): switching tabs reruns the page with that tab open.
     history = outlook.history_dir(source)  # built-in scenarios that ship what happened get a backtest tab
-    labels = TAB_LABELS + (["What happened"] if history is not None else [])
+    labels = TAB_LABELS  # the same tabs for every scenario: switching scenario keeps the open tab
     tabs = dict(zip(labels, st.tabs(labels, key="main_tabs", on_change="rerun")))
     for label, tab in tabs.items():
-        if not tab.open:
+        if not tab.open or ss.get(OPEN_TAB) != label:  # closed, or opened by this run
             _keep_widget_values(label)
+        if tab.open:
+            ss[OPEN_TAB] = label
 
     # ---- the user's table edits, read and validated by the engine (the grids are drawn while their tab is open)
     with tabs["Edit data"]:
@@ -416,7 +428,11 @@ def main() -> None:
             from . import risk_tab
 
             risk_tab.render(scn, res, stale, source)
-    if history is not None:
-        with tabs["What happened"]:
-            if tabs["What happened"].open:
+    with tabs["What happened"]:
+        if tabs["What happened"].open:
+            if history is None:
+                st.info("This scenario ships no record of what came after its start (a history/ folder with the "
+                        "realised hashprice and the bans beside its tables), so there is nothing to hold the plan "
+                        "against. The built-in china-2021 has one.", icon=":material/history:")
+            else:
                 outlook.what_happened(shown_scn, shown, shown_fp, history)

@@ -140,7 +140,9 @@ def _safe(url: str) -> str:
 def _list(lib: Any, args: argparse.Namespace, user: str) -> int:
     entries = lib.list(None if args.all else user)
     if not entries:
-        print(f"no saved entries{'' if args.all else f' of {user}'} in {lib.url}")
+        others = 0 if args.all else len(lib.list(None))
+        print(f"no saved entries{'' if args.all else f' of {user}'} in {lib.url}"
+              + (f" ({others} of other people: --all lists them, --user NAME picks whose)" if others else ""))
         return EXIT_OK
     rows = [("owner", "name", "version", "saved by", "saved at (UTC)", "scenario", "plan value")]
     for e in entries:

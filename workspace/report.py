@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -331,9 +332,10 @@ def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str 
         ("site", "site", "text"), ("jurisdiction", "jurisdiction", "text"), ("power_usd_kwh", "power today (USD/kWh)", "kwh"),
         ("entry_text", "would enter the plan at", "text")])
 
-    settings = pd.DataFrame({"setting": [_setting_label(k) for k in optimizer.ALL_KEYS],
-                             "value": [_setting_text(get_value(scn.settings, k)) for k in optimizer.ALL_KEYS],
-                             "scenario.toml key": list(optimizer.ALL_KEYS)})
+    settings = pd.DataFrame({
+        "setting": [_setting_label(k) for k in optimizer.ALL_KEYS],
+        "value": [_setting_text(get_value(scn.settings, k), percent="%" in _setting_label(k)) for k in optimizer.ALL_KEYS],
+        "in scenario.toml": [f"{k} = {_toml_value(get_value(scn.settings, k))}" for k in optimizer.ALL_KEYS]})
     sources = facts["sources"] if facts["sources"] is not None else pd.DataFrame(
         {"Source": ["The scenario came without a README, so its sources are not recorded here."]})
 
@@ -351,7 +353,7 @@ def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str 
         "Jurisdictions": Table("Allocation by jurisdiction", jur, jk),
         "Sites": Table("Sites", all_sites, sk),
         "Allocation": Table("Allocation", alloc, ak),
-        "Settings": Table("Settings", settings, {"setting": "text", "value": "text", "scenario.toml key": "text"}),
+        "Settings": Table("Settings", settings, {"setting": "text", "value": "text", "in scenario.toml": "text"}),
         "Sources": Table("Sources", sources, {c: "text" for c in sources.columns}),
     }
     if risk_rows:
@@ -382,6 +384,19 @@ def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str 
     return Report(html, tables, dict(s), when, map_png)
 
 
+def _toml_value(v: Any) -> str:
+    """A setting's value as scenario.toml holds it (fractions, not percent)."""
+    if v is None:
+        return "(not set)"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (tuple, list)):
+        return "[" + ", ".join(json.dumps(x) for x in v) + "]"
+    if isinstance(v, str):
+        return json.dumps(v)
+    return repr(v)
+
+
 def _setting_label(key: str) -> str:
     """A setting's declared label ("market.btc_price_usd" -> "BTC price (USD)"); the key where none is declared."""
     from optimizer.settings import SETTINGS
@@ -390,7 +405,10 @@ def _setting_label(key: str) -> str:
     return label[:1].upper() + label[1:] if label.strip() else key
 
 
-def _setting_text(v: Any) -> str:
+def _setting_text(v: Any, percent: bool = False) -> str:
+    """A setting's value as the app shows it: percentages (settings labelled "%") as percent."""
+    if percent and isinstance(v, (int, float)) and not isinstance(v, bool):
+        return f"{100 * v:g}%"
     if isinstance(v, tuple):
         return ", ".join(v) or "(none)"
     if v is None:
