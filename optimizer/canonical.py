@@ -11,8 +11,9 @@ one a rule picks, so the plan is a function of the scenario alone.
 **The rule (plan).** Among all optimal plans, the one that minimises ``sum_j w_j * x_j`` with
 ``w_j = h_j * mw_j``: ``h_j`` in [1, 2) is a hash of the column's names (the rig batch's origin
 and model, and the site, or "sell" / "idle"; ``column_keys``: BLAKE2b digests mixed by
-splitmix64), ``mw_j`` the MW one unit of the column draws at its site (for selling and storing:
-the batch's mean MW per rig over its sites). "Fewest name-weighted MW": no economic meaning
+splitmix64; exactly as in ``column_keys``), ``mw_j`` the MW one unit of the column draws at its
+site (for selling and storing: the batch's MW per rig averaged over every site of sites.csv, so it
+does not depend on which relocations pruning kept). "Fewest name-weighted MW": no economic meaning
 beyond the value, which all candidates share; it only has to be unique and independent of row
 order and history. With weights spread over [1, 2) the minimiser is one vertex (another would
 need an exact coincidence of hash sums).
@@ -178,7 +179,9 @@ def applies(model: LinearModel, raw) -> bool:
 
 
 def _digest64(texts) -> np.ndarray:
-    """(n,) uint64: the first 8 bytes of each text's BLAKE2b digest (the same on any machine)."""
+    """(n,) uint64: each text's 8-byte BLAKE2b digest (``hashlib.blake2b(text.encode("utf-8"),
+    digest_size=8)``, which is not the first 8 bytes of the 64-byte digest) read as a big-endian
+    unsigned integer (the same on any machine)."""
     blake = hashlib.blake2b
     joined = b"".join([blake(str(t).encode("utf-8"), digest_size=8).digest() for t in texts])
     return np.frombuffer(joined, dtype=">u8").astype(np.uint64)
@@ -197,8 +200,10 @@ def column_keys(model: LinearModel, cols: np.ndarray) -> tuple[np.ndarray, np.nd
 
     The batch name is ``origin + "\\x1f" + model``; the second name is the site's name for a
     relocation and ``"\\x1fsell"`` / ``"\\x1fidle"`` for selling and storing (a control character:
-    no site name collides). h = 1 + splitmix64(digest(batch) * golden + digest(second)) / 2^64 with
-    BLAKE2b digests; only the batches and sites of ``cols`` are hashed (vectorised mixing).
+    no site name collides). h = 1 + (splitmix64(digest(batch) * golden + digest(second)) >> 11) / 2^53
+    (uint64 arithmetic wrapping, golden = 0x9E3779B97F4A7C15, ``_digest64`` for digest, ``_mix`` for
+    splitmix64's finaliser); only the batches and sites of ``cols`` are hashed (vectorised mixing).
+    Which of two tied plans wins can be recomputed from this and ``column_mw``.
     """
     G = len(model.group_keys)
     cols = np.asarray(cols, np.int64)
@@ -220,7 +225,9 @@ def column_keys(model: LinearModel, cols: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def column_mw(model: LinearModel) -> np.ndarray:
-    """(n_cols,) MW per unit: the capacity row's coefficient for x; a batch's mean over its sites for sell/idle."""
+    """(n_cols,) MW per unit: the capacity row's coefficient for x; for sell/idle, the batch's MW per rig
+    averaged over every site of the scenario's tables (``model.group_mw``), so the weight does not depend
+    on which relocations pruning kept (models built without it: the mean over the batch's columns)."""
     mw = np.ones(model.n_cols)
     cap = model.block("capacity")
     if cap is not None and model.n_x:
@@ -228,7 +235,9 @@ def column_mw(model: LinearModel) -> np.ndarray:
         on = coo.col < model.n_x
         mw[coo.col[on]] = coo.data[on]
     G = len(model.group_keys)
-    if G and model.n_x:
+    if model.group_mw is not None and len(model.group_mw) == G:
+        per_group = np.asarray(model.group_mw, float)
+    elif G and model.n_x:
         total = np.bincount(model.x_group, weights=mw[: model.n_x], minlength=G)
         n = np.bincount(model.x_group, minlength=G)
         per_group = np.where(n > 0, total / np.maximum(n, 1), 1e-3)

@@ -100,6 +100,9 @@ class LinearModel:
     site_names: list[str] = field(default_factory=list)  # (S,)
     blocks: list[RowBlock] = field(default_factory=list)
     extra_names: list[str] = field(default_factory=list)  # names of columns appended by extensions (risk_model)
+    # (G,) MW one rig of each batch draws, averaged over every site of the tables (not only the columns
+    # the model kept): the weight the canonical tie-break gives selling or storing a rig (canonical.py)
+    group_mw: np.ndarray | None = None
 
     @property
     def n_cols(self) -> int:
@@ -227,8 +230,10 @@ def define_columns(scn: Scenario, econ: Economics) -> LinearModel:
             if cols is not None:
                 integer[cols] = True
     keys = [(econ.origins[o], econ.models[m]) for o, m in zip(econ.group_origin, econ.group_model)]
+    S = len(econ.sites)
+    group_mw = econ.mw_per_rig.mean(axis=1) if S else np.full(econ.n_groups, 1e-3)
     return LinearModel(mode, n_x, gg, ss, sell_col, idle_col, y_col, cost, np.zeros(next_col), upper, integer,
-                       group_keys=keys, site_names=list(econ.sites))
+                       group_keys=keys, site_names=list(econ.sites), group_mw=group_mw)
 
 
 def _coo(rows, cols, vals, n_rows, n_cols) -> sp.coo_matrix:

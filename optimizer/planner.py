@@ -12,9 +12,15 @@ timings differ. It keeps between calls:
   and the risk-free part of them when only ``policy.risk_aversion`` moves;
 - the HiGHS model (a restricted master of ``transport``) and its basis: a move changes only
   what moved (objective coefficients for prices, hashrate, drifts, risk aversion and the power
-  multiplier; row bounds for caps and budget; column bounds for exclusions), then HiGHS
-  re-solves from the last basis and column generation brings in any column the move made
-  worth having.
+  multiplier; row bounds for caps and budget; column bounds for exclusions; objective
+  coefficients and bounds for edited table rows that leave the constraint matrix alone: a
+  capacity, a power price, hosting, a ban risk, a rig count), then HiGHS re-solves from the last
+  basis and column generation brings in any column the move made worth having. A move that adds
+  or removes rows (a budget where there was none, a share cap moved to or from 100%) or changes
+  the matrix's coefficients (a PUE, a rig's power or hashrate, a site's jurisdiction, upfront costs
+  under a budget) rebuilds the model (``_coefficients_token``).
+- Under a binding time limit, or when the LP is infeasible, the move goes to the engine's own
+  cold solve, so the outcome (plan, status, error) is ``optimizer.solve``'s.
 
 Pruning dominated relocations and a kept model no longer conflict: the master keys its columns
 by (rig group, site); a column that a move makes dominated (or excluded) stays in the master with
@@ -22,8 +28,8 @@ both bounds at 0, which changes neither the optimum nor the duals (a fixed colum
 dual), and a column that becomes worth having re-enters by pricing.
 
 Bounded memory: a planner holds one scenario's model and the economics of its last few settings
-(``ECONOMICS_KEPT``); a scenario with other tables, freight
-settings or constraint families replaces it (cold start). MIPs, CBC, and LPs where neither
+(``ECONOMICS_KEPT``); other batches or sites, freight settings or constraint families
+replace it (cold start). MIPs, CBC, and LPs where neither
 selling nor storing is allowed go through ``optimizer.solve`` unchanged.
 """
 from __future__ import annotations
@@ -98,12 +104,16 @@ class Planner:
         if not transport.eligible(model, scn.settings.solver) or scn.settings.solver.backend not in ("auto", "columns"):
             self.counts["engine"] += 1
             return engine_solve(scn, details=details)
-        raw = canonical.canonical(model, self._solve_kept(scn, econ, model))  # the engine's plan among ties
+        kept = self._solve_kept(scn, econ, model)
+        if kept.status != "optimal":
+            # infeasible: the engine says why (InfeasibleError with reasons); stopped by the time limit: a warm
+            # start may have got further than a cold one would, so the engine's own cold solve decides (the
+            # same plan, time_limit status or SolverFailure as optimizer.solve)
+            self.counts["engine"] += 1
+            return engine_solve(scn, details=details)
+        raw = canonical.canonical(model, kept)  # the engine's plan among ties
         guard.check(scn, econ, model, raw)  # a point that breaks the plan's rules is not a plan (SolverFailure)
         t3 = time.perf_counter()
-        if raw.status == "infeasible":
-            self.counts["engine"] += 1
-            return engine_solve(scn, details=details)  # raises the engine's InfeasibleError with reasons
         self.last_model, self.last_raw = model, raw
         result = assemble(scn, econ, model, raw, details=details)
         result.summary["warnings"] = [w.to_dict() for w in warnings]
@@ -167,8 +177,8 @@ class Planner:
         pricing = transport.model_pricing(model, keys)
         lo, up = model.row_bounds()
         options = transport.master_options(scn.settings.solver, model.n_cols)
-        struct = (self._tables_token(scn), repr(scn.settings.logistics), tuple(b.family for b in model.blocks),
-                  model.n_rows, G, S)
+        struct = (_coefficients_token(scn, econ, model), repr(scn.settings.logistics),
+                  tuple(b.family for b in model.blocks), model.n_rows, G, S)
         master = self._master
         if master is None or self._master_key != struct:
             self._master = None  # let the old model go before building the new one
@@ -220,3 +230,19 @@ class Planner:
         master.purge(max(5000, transport.KEEP_COLUMNS_PER_ROW * master.n_rows),
                      protected=master.keys >= G * S)
         return RawSolution(status, obj, x, duals, gap, bound, "highs", "planner", seconds, build)
+
+
+def _coefficients_token(scn: Scenario, econ: economics.Economics, model) -> str:
+    """A digest of what the constraint matrix is made of: the batches and sites (by name, in order), each
+    pair's MW per rig (capacity rows), each batch's TH/s and each site's jurisdiction (share rows), and the
+    upfront cost per rig where a budget row exists. A table edit that leaves these alone (a capacity, a
+    power price, a ban risk, a rig count: objective coefficients and row or column bounds) keeps the
+    HiGHS model and its basis; one that changes them (a PUE, a rig's power, a jurisdiction) rebuilds it."""
+    h = hashlib.sha256()
+    h.update(repr((list(model.group_keys), list(model.site_names))).encode())
+    for arr in (econ.mw_per_rig, econ.hashrate_ths):
+        h.update(np.ascontiguousarray(arr, dtype=float).tobytes())
+    h.update(repr(scn.sites["jurisdiction"].astype(str).tolist()).encode())
+    if model.block("budget") is not None:
+        h.update(np.ascontiguousarray(econ.upfront_usd, dtype=float).tobytes())
+    return h.hexdigest()

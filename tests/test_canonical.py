@@ -266,3 +266,12 @@ def test_solver_paths_agree_on_random_scenarios(sc):
                   scn.with_overrides({"solver.name": "cbc"}),
                   reversed_scn):
         assert_same_plan(optimizer.solve(other), want)
+
+
+@pytest.mark.parametrize("overrides", [{"policy.risk_aversion": 0.0}, {}, {"market.btc_price_usd": 45000.0}])
+def test_pruning_does_not_change_which_tied_plan_wins(overrides):
+    """Selling a batch is weighted by its MW per rig over every site of the tables, not over the
+    relocations pruning kept (which move with prices): with pruning on or off, the same plan.
+    A reviewer's case: at risk aversion 0 two M20S batches swapped selling for relocating."""
+    scn = optimizer.load_scenario(ROOT / "datasets" / "china-2021", overrides)
+    assert_same_plan(optimizer.solve(scn), optimizer.solve(scn.with_overrides({"solver.prune_dominated": False})))

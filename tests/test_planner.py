@@ -148,3 +148,52 @@ def test_economics_reused_when_only_caps_move(market):
     scn = market.with_overrides({"policy.risk_aversion": 2.0})
     assert np.allclose(planner._econ.value_usd, economics.compute(scn).value_usd, rtol=1e-12, atol=1e-9)
     assert isinstance(planner.last_model, M.LinearModel)
+
+
+def test_a_binding_time_limit_gives_what_the_engine_gives():
+    """A warm start may get further than a cold one in the same time: the planner then hands the move
+    to the engine, so a binding time limit gives optimizer.solve's outcome (here: no plan in time)."""
+    scn = optimizer.load_scenario(Path(__file__).resolve().parents[1] / "datasets" / "china-2021")
+    planner = optimizer.Planner(scn)
+    planner.solve({})
+    tight = {"solver.time_limit_s": 1e-9, "market.btc_price_usd": 45000.0}
+    try:
+        want = optimizer.solve(scn.with_overrides(tight))
+    except optimizer.SolverFailure as exc:
+        with pytest.raises(optimizer.SolverFailure, match=str(exc)[:40].replace("(", r"\(").replace(")", r"\)")):
+            planner.solve(tight)
+    else:
+        got = planner.solve(tight)
+        assert got.summary["status"] == want.summary["status"]
+        assert got.summary["objective_usd"] == pytest.approx(want.summary["objective_usd"], rel=1e-9)
+
+
+def test_edited_rows_re_solve_warm_when_the_matrix_stays():
+    """Grid edits that change only objective coefficients and bounds (a capacity, a power price, a ban
+    risk, a rig count) keep the HiGHS model; one that changes the matrix (a PUE) rebuilds it. Either way
+    the plan is optimizer.solve's on the edited tables."""
+    from tests.test_canonical import assert_same_plan
+
+    scn = optimizer.load_scenario(Path(__file__).resolve().parents[1] / "datasets" / "china-2021")
+    planner = optimizer.Planner(None)
+    planner.solve_scenario(scn)
+    sites, fleet = scn.sites.copy(), scn.fleet.copy()
+    edits = []
+    for column, factor in (("capacity_mw", 0.5), ("power_usd_kwh", 1.3), ("reg_risk", 2.0)):
+        sites = sites.copy()
+        used = int(sites["capacity_mw"].idxmax())
+        sites.loc[used, column] = min(sites.loc[used, column] * factor, 0.9) if column == "reg_risk" \
+            else sites.loc[used, column] * factor
+        edits.append(scn.with_tables(sites=sites))
+    fleet.loc[0, "count"] = fleet.loc[0, "count"] * 2
+    edits.append(edits[-1].with_tables(fleet=fleet))
+    for edited in edits:
+        cold_before = planner.counts["cold"]
+        assert_same_plan(planner.solve_scenario(edited), optimizer.solve(edited))
+        assert planner.counts["cold"] == cold_before, "an edit that leaves the matrix alone rebuilt the model"
+    pue = edits[-1].sites.copy()
+    pue.loc[0, "pue"] = pue.loc[0, "pue"] + 0.1
+    edited = edits[-1].with_tables(sites=pue)
+    cold_before = planner.counts["cold"]
+    assert_same_plan(planner.solve_scenario(edited), optimizer.solve(edited))
+    assert planner.counts["cold"] == cold_before + 1
