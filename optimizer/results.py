@@ -150,7 +150,8 @@ def assemble(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolutio
                        "hashrate_ths": per_j(ths_at)})
     jt["share_of_fleet_hashrate"] = jt["hashrate_ths"] / total_ths if total_ths > 0 else 0.0
     jt["cap_ths"] = share * total_ths if share < 1 else np.nan
-    jt["shadow_usd_per_ths"] = [juris_dual.get(j, 0.0) if juris_dual is not None else np.nan for j in jt["jurisdiction"]]
+    jt["shadow_usd_per_ths"] = [juris_dual.get(j, 0.0) + 0.0 if juris_dual is not None else np.nan  # + 0.0: no -0.0
+                                for j in jt["jurisdiction"]]
     jt["excluded"] = jt["jurisdiction"].isin(set(pol.exclude_jurisdictions))
     jt = jt[JURIS_COLUMNS]
 

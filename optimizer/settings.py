@@ -334,6 +334,12 @@ def parse_override_value(text: str) -> Any:
         return text.strip()
 
 
+def _quoted(text: str) -> bool:
+    """Whether ``text`` is written as a TOML string ("..." or '...'); bare words stay as typed."""
+    s = text.strip()
+    return len(s) >= 2 and s[0] in "\"'" and s[-1] == s[0]
+
+
 def build_settings(
     doc: Mapping[str, Any] | None = None,
     overrides: Mapping[str, Any] | None = None,
@@ -350,6 +356,8 @@ def build_settings(
     sources = {key: file for key in flat}
     for key, value in (overrides or {}).items():
         if isinstance(value, str) and key in SETTINGS and SETTINGS[key].kind not in ("str", "str?"):
+            value = parse_override_value(value)
+        elif isinstance(value, str) and _quoted(value):  # a text setting given as a TOML string: "cbc"
             value = parse_override_value(value)
         flat[key] = value
         sources[key] = overrides_file

@@ -385,3 +385,16 @@ def test_optional_column_mixing_given_and_empty_cells():
     find(problems, "sites.csv", 4, "pue", "'1.3x' is not a number")
     find(problems, "sites.csv", 3, "pue", "0.9 is out of range: must be >= 1")
     assert not [p for p in problems if p.row == 2]
+
+
+def test_text_settings_accept_toml_strings_and_bare_words():
+    """--set takes TOML syntax: a text setting may be quoted ("cbc", '2021-07') or bare (cbc, 2021-07);
+    both give the same text, and a bare date-like word is not read as a TOML date."""
+    from optimizer.settings import build_settings
+
+    for text in ('"cbc"', "'cbc'", "cbc", ' "cbc" '):
+        assert build_settings({}, {"solver.name": text}).solver.name == "cbc", text
+    for text in ('"2021-07"', "2021-07"):
+        assert build_settings({}, {"horizon.start_month": text}).horizon.start_month == "2021-07", text
+    with pytest.raises(optimizer.ScenarioError, match="got '\"'"):  # a lone quote stays as typed, and is refused
+        build_settings({}, {"solver.name": '"'})
