@@ -81,3 +81,31 @@ def chromium(timeout_ms: float) -> Iterator:
             yield b
         finally:
             b.close()
+
+
+# ---------------------------------------------------------------- page helpers shared by the browser tests
+
+WAIT_MS = 60_000
+
+
+def metric(page, label: str) -> str:
+    """The value a headline metric card shows."""
+    box = page.locator("[data-testid='stMetric']").filter(has_text=label).first
+    return box.locator("[data-testid='stMetricValue']").inner_text().strip()
+
+
+def wait_until(predicate, timeout_s: float = 60, what: str = "condition"):
+    """Poll ``predicate`` until it returns something true (returned); AssertionError naming ``what`` after the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def idle(page) -> None:
+    """Wait for the rerun to finish (the status widget shows while the script runs)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT_MS)

@@ -26,7 +26,7 @@ import pytest
 
 import optimizer
 from ui import views
-from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, chromium, chromium_missing_reason, running_app
+from tests.streamlit_server import WAIT_MS, chromium, chromium_missing_reason, idle, metric, running_app, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -34,7 +34,6 @@ SCREENSHOT = ROOT / "docs" / "screenshots" / "app.png"
 CHINA = ROOT / "datasets" / "china-2021"
 TINY = ROOT / "tests" / "fixtures" / "tiny"
 MARKUP_CASE = ROOT / "tests" / "fixtures" / "markup-names"
-WAIT_MS = 60_000
 CANVAS = "[data-testid='stDeckGlJsonChart'] canvas"
 
 pytestmark = [pytest.mark.browser,
@@ -79,25 +78,10 @@ def page(browser, app_url):
     pg.context.close()
 
 
-def metric(page, label: str) -> str:
-    box = page.locator("[data-testid='stMetric']").filter(has_text=label).first
-    return box.locator("[data-testid='stMetricValue']").inner_text().strip()
 
 
-def wait_until(predicate, timeout_s: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
-def idle(page) -> None:
-    """Wait for the rerun to finish (the status widget shows while the script runs)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT_MS)
 
 
 def canvas_png(page) -> bytes:

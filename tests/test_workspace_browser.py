@@ -9,22 +9,19 @@ library is a SQLite file in a temporary folder (RIGSHIFT_DB_URL), which the test
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 
 import optimizer
-from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, chromium, chromium_missing_reason, running_app
+from tests.streamlit_server import WAIT_MS, chromium, chromium_missing_reason, idle, metric, running_app, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 REPORT_SHOT = ROOT / "docs" / "screenshots" / "report.png"
 PANEL_SHOT = ROOT / "docs" / "screenshots" / "workspace-panel.png"
 CHINA = ROOT / "datasets" / "china-2021"
-WAIT_MS = 60_000
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not (CHINA / "sites.csv").is_file(), reason="datasets/china-2021 is not in this checkout")]
@@ -68,24 +65,10 @@ def open_page(browser, url: str):
     return context, page
 
 
-def metric(page, label: str) -> str:
-    box = page.locator("[data-testid='stMetric']").filter(has_text=label).first
-    return box.locator("[data-testid='stMetricValue']").inner_text().strip()
 
 
-def idle(page) -> None:
-    page.wait_for_timeout(300)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT_MS)
 
 
-def wait_until(predicate, timeout_s: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def plan_value(summary: dict) -> str:
