@@ -32,6 +32,13 @@ def prepare(scn: Scenario) -> tuple[Scenario, list]:
     return scn, warnings
 
 
+def check_finite(econ: economics.Economics) -> economics.Economics:
+    """``econ`` itself; SolverFailure when a per-rig value or upfront cost is not a finite number."""
+    if not (np.isfinite(econ.value_usd).all() and np.isfinite(econ.upfront_usd).all()):
+        raise SolverFailure("the per-rig values overflow (non-finite numbers): check units of prices and counts")
+    return econ
+
+
 def solve(scn: Scenario, solver: str | None = None, details: bool = True) -> Result:
     """The optimal plan for a scenario. Never prints.
 
@@ -45,9 +52,7 @@ def solve(scn: Scenario, solver: str | None = None, details: bool = True) -> Res
         scn = scn.with_overrides({"solver.name": solver})
     scn, warnings = prepare(scn)
     t0 = time.perf_counter()
-    econ = economics.compute(scn)
-    if not (np.isfinite(econ.value_usd).all() and np.isfinite(econ.upfront_usd).all()):
-        raise SolverFailure("the per-rig values overflow (non-finite numbers): check units of prices and counts")
+    econ = check_finite(economics.compute(scn))
     t1 = time.perf_counter()
     model = build_model(scn, econ)
     t2 = time.perf_counter()

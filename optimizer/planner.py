@@ -47,7 +47,6 @@ import pandas as pd
 from . import canonical, economics, engine, guard, transport
 from . import tables as T
 from .engine import solve as engine_solve
-from .errors import SolverFailure
 from .model import build_model
 from .results import Result, assemble
 from .scenario import Scenario
@@ -95,9 +94,7 @@ class Planner:
     def _solve_scenario(self, scn: Scenario, details: bool) -> Result:
         scn, warnings = engine.prepare(scn)  # the engine's own checks, in its order
         t0 = time.perf_counter()
-        econ = self._economics(scn)
-        if not (np.isfinite(econ.value_usd).all() and np.isfinite(econ.upfront_usd).all()):
-            raise SolverFailure("the per-rig values overflow (non-finite numbers): check units of prices and counts")
+        econ = engine.check_finite(self._economics(scn))
         t1 = time.perf_counter()
         model = build_model(scn, econ)
         t2 = time.perf_counter()

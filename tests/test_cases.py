@@ -4,8 +4,6 @@ or refused, DMS coordinates converted, spreadsheet habits understood."""
 from __future__ import annotations
 
 import json
-import math
-import shutil
 import sys
 import unicodedata
 from pathlib import Path

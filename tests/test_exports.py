@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
-from rigshift_testkit import ROOT, files_with, find, problems_of, run_cli, tiny_files, tiny_text  # noqa: E402
+from rigshift_testkit import ROOT, files_with, run_cli, tiny_files, tiny_text  # noqa: E402
 
 import optimizer  # noqa: E402
 from optimizer import ScenarioError  # noqa: E402

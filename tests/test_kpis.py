@@ -10,7 +10,7 @@ from optimizer import analysis, economics
 from optimizer.model import build_model
 from optimizer.solvers import solve_model
 from tests import scenario_builder as sb
-from tests.test_engine import SOLVERS, V_A_S1, V_A_S2, generated, hand_scenario, solve_dict
+from tests.test_engine import SOLVERS, V_A_S1, generated, hand_scenario, solve_dict
 
 D = 365.25 / 12
 
