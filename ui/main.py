@@ -37,8 +37,6 @@ TAB_WIDGETS = {
     "Compare": (views.BASELINE,),
     "Risk": ("risk_n", "risk_seed", "risk_alpha", "risk_rho", "risk_vol", "risk_frontier_pick", "risk_stress_month"),
 }
-
-
 OPEN_TAB = "_open_tab"  # the tab the last run drew
 
 
@@ -299,9 +297,8 @@ def main() -> None:
     head = st.container()
     problems_area = st.container()
     # Only the open tab runs and draws (issue 13): switching tabs reruns the page with that tab open.
-    history = outlook.history_dir(source)  # built-in scenarios that ship what happened get a backtest tab
-    labels = TAB_LABELS  # the same tabs for every scenario: switching scenario keeps the open tab
-    tabs = dict(zip(labels, st.tabs(labels, key="main_tabs", on_change="rerun")))
+    # The same tabs for every scenario, so switching scenario keeps the open one.
+    tabs = dict(zip(TAB_LABELS, st.tabs(TAB_LABELS, key="main_tabs", on_change="rerun")))
     for label, tab in tabs.items():
         if not tab.open or ss.get(OPEN_TAB) != label:  # closed, or opened by this run
             _keep_widget_values(label)
@@ -430,6 +427,7 @@ def main() -> None:
             risk_tab.render(scn, res, stale, source)
     with tabs["What happened"]:
         if tabs["What happened"].open:
+            history = outlook.history_dir(source)  # built-in scenarios that ship what happened
             if history is None:
                 st.info("This scenario ships no record of what came after its start (a history/ folder with the "
                         "realised hashprice and the bans beside its tables), so there is nothing to hold the plan "
