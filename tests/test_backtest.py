@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import optimizer
-from optimizer import backtest as B
+from optimizer.risk import backtest as B
 from tests import reference_model as ref
 from tests import scenario_builder as sb
 from tests.test_engine import hand_scenario

@@ -17,8 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import optimizer
-from optimizer import risk, samples as S
-from optimizer.scaleout import Runner
+from optimizer import risk
+from optimizer.risk import samples as S
+from optimizer.risk.scaleout import Runner
 from tests import reference_risk, scenario_builder as sb
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,0 +1,362 @@
+"""Sample sets of SPEC section 7: sampled futures of bans and hashprice, as folders, and the sampler.
+
+A sample set is a folder of three CSVs (read and checked like scenario files; every problem
+names the file, the spreadsheet row and the column):
+
+- samples.csv: ``sample`` (integer, unique), ``weight`` (optional, > 0; normalised to sum 1).
+- bans.csv: ``sample``, ``jurisdiction`` (in sites.csv), ``ban_month`` (integer 0..H-1); a
+  (sample, jurisdiction) pair absent means no ban within the horizon.
+- hashprice.csv (optional): ``sample``, ``month`` (0..H-1), ``factor`` (> 0); absent rows mean 1.
+
+The sampler (``draw``)
+----------------------
+Bans. Each jurisdiction j has the annual ban probability r_j of section 2 (the largest
+``reg_risk`` of its sites: bans are per jurisdiction, a site with a lower figure is treated as
+its neighbours). Section 2 says mining there is still allowed in month t with probability
+S_j,t = (1 - r_j)^((t + 0.5) / 12). The sampler draws U_j uniform on (0, 1) and sets
+
+    ban_month_j = min { t in 0..H-1 : U_j > S_j,t }   (no ban within the horizon if none),
+
+so P(ban_month_j > t) = P(U_j <= S_j,t) = S_j,t exactly, for every t: the share of samples in
+which j is still allowed in month t tends to S_j,t. The U_j of one sample are tied by a Gaussian
+copula with one common factor: U_j = Phi(sqrt(rho) F + sqrt(1 - rho) e_j), F and e_j independent
+standard normals, rho = ``risk.ban_correlation`` in [0, 1). A high F (a regulatory wave, such as
+China's in 2021 followed by Kazakhstan's) pushes every U_j up at once: one regulator's move
+raises the odds next door. rho is the correlation of the latent normals; rho = 0 makes
+jurisdictions independent. The marginals (and so section 2's survival) do not depend on rho.
+
+Hashprice. factor_k,t = exp(sigma * W_t - sigma^2 * t / 2) with W_0 = 0 and W_t a sum of t
+independent standard normal steps (a driftless geometric random walk in months), sigma =
+``risk.hashprice_volatility`` / sqrt(12). E[factor_k,t] = 1 for every t, so the sampled
+hashprice is centred on the scenario's own path hp_t (its drift, halvings, market.csv);
+month 0 keeps today's hashprice. Factors are independent of the bans. With a volatility of 0
+every factor is 1 and no hashprice.csv is written.
+
+Default volatility 0.866 a year (25% a month): "the standard deviation of monthly returns
+[of BTC, in US dollars, over the five years to September 2021] is c 25%" (research note quoted
+by NewsBreak, 2021-09, "Michael Saylor's MicroStrategy buys 3,907 more bitcoin");
+0.25 * sqrt(12) = 0.866. Bitcoin's annualised realised volatility peaked above 100% in
+January 2021 (Kraken report via CoinTelegraph). Hashprice also moves with the network
+hashrate and fees, which partly offset the price: 0.866 is a price-based, deliberately
+not understated figure; set ``risk.hashprice_volatility`` to your own.
+
+Seeds. Samples are drawn in fixed blocks of ``BLOCK`` samples; block b uses
+``numpy.random.Generator(PCG64(SeedSequence(seed, spawn_key=(b,))))`` and draws, in this order,
+F (n), e (n, J) and the hashprice steps (n, H - 1). Whatever the chunking (local threads, a
+Dask cluster, any number of workers) the same seed gives the same numbers and the same files.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import scipy.special
+
+from optimizer.inputs import tables as T
+from optimizer.inputs.errors import Problem, ScenarioError
+from optimizer.inputs.scenario import Scenario
+
+MAX_SAMPLES = 1_000_000  # bounds memory (a sample set is held whole: samples x months factors)
+BLOCK = 1024  # samples per seed block: part of the sampler's definition, never change it
+
+_pos = (lambda v: v > 0, "> 0")
+_nonneg = (lambda v: v >= 0, ">= 0")
+
+SAMPLES = T.TableSpec(
+    "samples.csv",
+    (
+        T.Column("sample", "integer", "", "sample id, unique"),
+        T.Column("weight", "float", "", "relative weight of the sample (normalised to sum 1)", 1.0, _pos[0], _pos[1]),
+    ),
+    key=(),  # unique: checked by _duplicates (vectorised; the generic row-wise check is slow at 10^5 rows)
+)
+BANS = T.TableSpec(
+    "bans.csv",
+    (
+        T.Column("sample", "integer", "", "a sample of samples.csv"),
+        T.Column("jurisdiction", "text", "", "a jurisdiction of sites.csv"),
+        T.Column("ban_month", "integer", "month", "mining stops from the start of this month (0-based)", None,
+                 _nonneg[0], _nonneg[1]),
+    ),
+    key=(),
+    required=True,
+    min_rows=0,
+)
+HASHPRICE = T.TableSpec(
+    "hashprice.csv",
+    (
+        T.Column("sample", "integer", "", "a sample of samples.csv"),
+        T.Column("month", "integer", "month", "month of the horizon (0-based)", None, _nonneg[0], _nonneg[1]),
+        T.Column("factor", "float", "", "multiplies the scenario's hashprice in that sample and month", None,
+                 _pos[0], _pos[1]),
+    ),
+    key=(),
+    required=False,
+    min_rows=0,
+)
+SAMPLE_TABLES = {"samples": SAMPLES, "bans": BANS, "hashprice": HASHPRICE}
+KEYS = {"samples": ("sample",), "bans": ("sample", "jurisdiction"), "hashprice": ("sample", "month")}
+
+
+def _duplicates(frame: pd.DataFrame, spec: T.TableSpec, key: tuple[str, ...]) -> list[Problem]:
+    """A row repeating an earlier row's key: file, row, the key's last column, and where it was first given."""
+    dup = frame.duplicated(list(key), keep="first").to_numpy()
+    if not dup.any():
+        return []
+    first = frame.drop_duplicates(list(key), keep="first").set_index(list(key))["_row"]
+    problems = []
+    for _, row in frame[dup].head(T.MAX_PROBLEMS_PER_FILE).iterrows():
+        k = tuple(row[c] for c in key)
+        where = first.loc[k if len(k) > 1 else k[0]]
+        label = ", ".join(f"{c}={v!r}" for c, v in zip(key, k))
+        problems.append(Problem(spec.file, int(row["_row"]), key[-1], f"duplicate {label}", f"first given on row {int(where)}"))
+    return problems
+
+
+@dataclass(frozen=True, eq=False)
+class SampleSet:
+    """Sampled futures over a horizon of H months. K samples, J jurisdictions.
+
+    ``ban_month[k, j]`` is the month jurisdiction j bans mining in sample k, or H for no ban
+    within the horizon. ``factor`` is (K, H), or None when every factor is 1.
+    """
+
+    sample: np.ndarray  # (K,) int ids, in file order
+    weight: np.ndarray  # (K,) float, sums to 1
+    jurisdictions: tuple[str, ...]  # (J,)
+    ban_month: np.ndarray  # (K, J) int in 0..H
+    factor: np.ndarray | None  # (K, H) float > 0, or None
+    months: int
+
+    @property
+    def n(self) -> int:
+        return len(self.sample)
+
+    def subset(self, start: int, stop: int) -> "SampleSet":
+        """Samples start..stop-1 (weights as they are, not renormalised)."""
+        return SampleSet(self.sample[start:stop], self.weight[start:stop], self.jurisdictions,
+                         self.ban_month[start:stop], None if self.factor is None else self.factor[start:stop],
+                         self.months)
+
+    def ban_indicator(self, jurisdiction_index: np.ndarray) -> np.ndarray:
+        """B[k, p, t] = 1 while mining is allowed at pair p's jurisdiction (bool, (K, P, H))."""
+        t = np.arange(self.months)
+        return t[None, None, :] < self.ban_month[:, jurisdiction_index][:, :, None]
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """The three tables as the files hold them (hashprice absent when every factor is 1)."""
+        out = {"samples": pd.DataFrame({"sample": self.sample, "weight": self.weight})}
+        k, j = np.nonzero(self.ban_month < self.months)
+        out["bans"] = pd.DataFrame({"sample": self.sample[k], "jurisdiction": np.array(self.jurisdictions, dtype=object)[j],
+                                    "ban_month": self.ban_month[k, j]})
+        if self.factor is not None:
+            K, H = self.factor.shape
+            out["hashprice"] = pd.DataFrame({"sample": np.repeat(self.sample, H), "month": np.tile(np.arange(H), K),
+                                             "factor": self.factor.ravel()})
+        return out
+
+    def write(self, folder: str | Path) -> Path:
+        """Write samples.csv, bans.csv (and hashprice.csv); floats round-trip exactly."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        stale = folder / HASHPRICE.file
+        if stale.exists():
+            stale.unlink()
+        for name, frame in self.frames().items():
+            frame.to_csv(folder / SAMPLE_TABLES[name].file, index=False, lineterminator="\n", float_format="%.17g")
+        return folder
+
+
+def scenario_jurisdictions(scn: Scenario) -> tuple[tuple[str, ...], np.ndarray]:
+    """Jurisdictions of sites.csv (sorted) and each one's annual ban probability (largest reg_risk of its sites)."""
+    risk = scn.sites.groupby("jurisdiction", sort=True)["reg_risk"].max()
+    return tuple(str(j) for j in risk.index), risk.to_numpy(float)
+
+
+def survival(reg_risk: np.ndarray, months: int) -> np.ndarray:
+    """Section 2's S_t = (1 - reg_risk)^((t + 0.5) / 12), shape (J, H)."""
+    t = np.arange(months)
+    return (1 - np.asarray(reg_risk, float)[:, None]) ** ((t[None, :] + 0.5) / 12)
+
+
+def draw_block(seed: int, block: int, n: int, reg_risk: np.ndarray, months: int,
+               ban_correlation: float, hashprice_volatility: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """Ban months (n, J) and factors (n, H) or None, for samples block*BLOCK .. block*BLOCK + n - 1."""
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(block,))))
+    J = len(reg_risk)
+    common = rng.standard_normal(n)
+    own = rng.standard_normal((n, J))
+    latent = np.sqrt(ban_correlation) * common[:, None] + np.sqrt(1 - ban_correlation) * own
+    u = scipy.special.ndtr(latent)
+    surv = survival(reg_risk, months)  # (J, H), non-increasing in t
+    # ban_month = number of months t with U <= S_t (S falls with t): the first month with U > S_t.
+    ban = (u[:, :, None] <= surv[None, :, :]).sum(axis=2).astype(np.int64)
+    steps = rng.standard_normal((n, max(months - 1, 0)))
+    if hashprice_volatility == 0:
+        return ban, None
+    sigma = hashprice_volatility / np.sqrt(12)
+    walk = np.concatenate([np.zeros((n, 1)), np.cumsum(steps, axis=1)], axis=1)
+    t = np.arange(months)
+    return ban, np.exp(sigma * walk - sigma**2 * t[None, :] / 2)
+
+
+def draw(scn: Scenario, n: int | None = None, seed: int | None = None,
+         mapper: Callable | None = None) -> SampleSet:
+    """Draw a sample set from the scenario (knobs in ``scn.settings.risk``). Equal weights.
+
+    ``mapper(fn, list_of_arg_tuples) -> list`` runs the blocks (see ``optimizer.risk.scaleout``);
+    default: one after another. Same (scenario, n, seed) -> same numbers whatever the mapper.
+    """
+    rs = scn.settings.risk
+    n = rs.samples if n is None else int(n)
+    seed = rs.seed if seed is None else int(seed)
+    if not 1 <= n <= MAX_SAMPLES:
+        raise ScenarioError(Problem("--n", None, None, f"must be from 1 to {MAX_SAMPLES:,}, got {n}"))
+    if seed < 0:
+        raise ScenarioError(Problem("--seed", None, None, f"must be >= 0, got {seed}"))
+    H = scn.settings.horizon.months
+    juris, risk = scenario_jurisdictions(scn)
+    args = [(seed, b, min(BLOCK, n - b * BLOCK), risk, H, rs.ban_correlation, rs.hashprice_volatility)
+            for b in range((n + BLOCK - 1) // BLOCK)]
+    parts = mapper(draw_block, args) if mapper is not None else [draw_block(*a) for a in args]
+    ban = np.concatenate([p[0] for p in parts])
+    factor = None if rs.hashprice_volatility == 0 else np.concatenate([p[1] for p in parts])
+    return SampleSet(np.arange(n), np.full(n, 1.0 / n), juris, ban, factor, H)
+
+
+def one_future(scn: Scenario, ban_months: Mapping[str, int] | None = None,
+               hashprice_usd_th_day: np.ndarray | None = None) -> SampleSet:
+    """A sample set of one known future (e.g. what actually happened, for a backtest).
+
+    ``ban_months``: jurisdiction -> month its ban starts (absent: no ban). ``hashprice_usd_th_day``
+    (H,): the realised hashprice; factor_t = realised / the scenario's hp_t (None: factor 1).
+    Raises ScenarioError for an unknown jurisdiction, a month outside 0..H-1, or a hashprice the
+    scenario's path cannot be scaled to (scenario hp_t = 0 where the realised one is not).
+    """
+    from optimizer import economics
+
+    H = scn.settings.horizon.months
+    juris, _ = scenario_jurisdictions(scn)
+    ban = np.full((1, len(juris)), H, np.int64)
+    problems = []
+    for name, month in (ban_months or {}).items():
+        if name not in juris:
+            problems.append(Problem("bans", None, "jurisdiction", f"unknown jurisdiction '{name}': not in sites.csv",
+                                    T._did_you_mean(name, list(juris))))
+        elif not 0 <= int(month) <= H - 1:
+            problems.append(Problem("bans", None, "ban_month", f"{month} is out of range: must be a month 0..{H - 1}"))
+        else:
+            ban[0, juris.index(name)] = int(month)
+    factor = None
+    if hashprice_usd_th_day is not None:
+        realised = np.asarray(hashprice_usd_th_day, float)
+        assumed = economics.hashprice(scn)
+        if realised.shape != (H,):
+            problems.append(Problem("hashprice", None, "hashprice_usd_th_day", f"needs {H} months, got {realised.size}"))
+        elif ((assumed <= 0) & (realised > 0)).any():
+            problems.append(Problem("hashprice", None, "hashprice_usd_th_day",
+                                    "the scenario's hashprice is 0 in a month where the realised one is not"))
+        else:
+            factor = np.divide(realised, assumed, out=np.ones(H), where=assumed > 0)[None, :]
+    if problems:
+        raise ScenarioError(problems)
+    return SampleSet(np.array([0]), np.array([1.0]), juris, ban, factor, H)
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def read_sample_folder(path: str | Path) -> dict[str, bytes]:
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ScenarioError(Problem(str(folder), None, None, "does not exist" if not folder.exists() else "is not a folder",
+                                    "give the folder `python -m optimizer sample` wrote"))
+    files = {}
+    try:
+        for spec in SAMPLE_TABLES.values():
+            p = folder / spec.file
+            if p.is_file():
+                files[spec.file] = p.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(Problem(str(folder), None, None, f"cannot be read: {exc.strerror or exc}")) from None
+    return files
+
+
+def _table(files: dict[str, bytes], spec: T.TableSpec, problems: list[Problem]) -> pd.DataFrame | None:
+    data = files.get(spec.file)
+    if data is None:
+        if spec.required:
+            problems.append(Problem(spec.file, None, None, "is missing",
+                                    "a sample set needs samples.csv and bans.csv (hashprice.csv optional)"))
+        return None
+    frame, found = T.read_csv(data, spec)
+    problems.extend(found)
+    if frame is None:
+        return None
+    typed, found = T.validate_table(frame, spec)
+    problems.extend(found)
+    if typed is not None:
+        found = _duplicates(typed, spec, KEYS[next(k for k, v in SAMPLE_TABLES.items() if v is spec)])
+        problems.extend(found)
+        if found:
+            return None
+    return typed
+
+
+def samples_from_files(files: dict[str, bytes], scn: Scenario) -> SampleSet:
+    """A checked SampleSet from file contents; raises ScenarioError listing every problem."""
+    problems: list[Problem] = []
+    frames = {name: _table(files, spec, problems) for name, spec in SAMPLE_TABLES.items()}
+    if problems:
+        raise ScenarioError(problems)
+    H = scn.settings.horizon.months
+    juris, _ = scenario_jurisdictions(scn)
+    smp, bans, hp = frames["samples"], frames["bans"], frames["hashprice"]
+    ids = smp["sample"].to_numpy(np.int64)
+    index = pd.Index(ids)
+
+    def refs(frame: pd.DataFrame, spec: T.TableSpec) -> np.ndarray:
+        pos = index.get_indexer(frame["sample"].to_numpy(np.int64))
+        for r, v, p in zip(frame["_row"], frame["sample"], pos):
+            if p < 0:
+                problems.append(Problem(spec.file, int(r), "sample", f"unknown sample {v}: not in samples.csv"))
+        return pos
+
+    def months(frame: pd.DataFrame, spec: T.TableSpec, column: str) -> None:
+        bad = frame[column].to_numpy(np.int64) > H - 1
+        for r, v in zip(frame["_row"][bad], frame[column][bad]):
+            problems.append(Problem(spec.file, int(r), column, f"{v} is out of range: must be a month 0..{H - 1}",
+                                    f"the scenario's horizon is {H} months"))
+
+    k_ban = refs(bans, BANS)
+    months(bans, BANS, "ban_month")
+    j_ban = pd.Index(juris).get_indexer(bans["jurisdiction"])
+    for r, v, j in zip(bans["_row"], bans["jurisdiction"], j_ban):
+        if j < 0:
+            problems.append(Problem(BANS.file, int(r), "jurisdiction", f"unknown jurisdiction '{v}': not in sites.csv",
+                                    T._did_you_mean(v, list(juris))))
+    factor = None
+    if hp is not None:
+        k_hp = refs(hp, HASHPRICE)
+        months(hp, HASHPRICE, "month")
+    if problems:
+        raise ScenarioError(problems[: 2 * T.MAX_PROBLEMS_PER_FILE])
+    K = len(ids)
+    ban = np.full((K, len(juris)), H, np.int64)
+    ban[k_ban, j_ban] = bans["ban_month"].to_numpy(np.int64)
+    if hp is not None and len(hp):
+        factor = np.ones((K, H))
+        factor[k_hp, hp["month"].to_numpy(np.int64)] = hp["factor"].to_numpy(float)
+    w = smp["weight"].to_numpy(float)
+    total = w.sum()
+    if not np.isfinite(total) or total <= 0:
+        raise ScenarioError(Problem(SAMPLES.file, None, "weight", "weights do not add up to a positive finite number"))
+    return SampleSet(ids, w / total, juris, ban, factor, H)
+
+
+def load_samples(path: str | Path, scn: Scenario) -> SampleSet:
+    """Read and check a sample-set folder against its scenario (horizon, jurisdictions)."""
+    return samples_from_files(read_sample_folder(path), scn)
