@@ -75,7 +75,7 @@ def main() -> None:
         if not args.no_cluster:
             from distributed import LocalCluster
 
-            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",  # any free port: 8787 may be taken
                                    silence_logs=40)
         try:
             speed = [samples_per_second(s, args.samples, cluster.scheduler_address if cluster else None) for s in scenarios]

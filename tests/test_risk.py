@@ -398,7 +398,7 @@ def test_frontier_and_stress_outputs(tmp_path):
 @pytest.fixture(scope="module")
 def cluster():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",  # any free port: 8787 may be taken
                                   silence_logs=40) as c:
         yield c.scheduler_address
 
