@@ -25,6 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT / "datasets"
 D = 365.25 / 12
+DATA_END = "2025-12-29"   # the last complete day of the Coin Metrics file version read (README of each history)
 HISTORIES = sorted(p for p in DATASETS.glob("*/history") if (p / "market_sources.csv").exists())
 IDS = [p.parent.name for p in HISTORIES]
 
@@ -64,15 +65,24 @@ def test_every_builtin_history_with_a_market_has_its_sources():
 
 @pytest.mark.parametrize("history", HISTORIES, ids=IDS)
 def test_market_is_the_mean_recorded_in_its_sources(history):
+    """Months with daily data are their recorded mean; months without (post-halving-2024 after the data set's
+    last day) are ESTIMATE rows that say so and carry the last recorded mean forward, as their text states."""
     market, sources = rows(history / "market.csv"), rows(history / "market_sources.csv")
     H = horizon(history)
     assert [int(r["month"]) for r in market] == list(range(H))
-    assert [int(r["month"]) for r in sources] == list(range(H))
-    for m, s in zip(market, sources):
-        assert f(m["hashprice_usd_th_day"]) == f(s["hashprice_mean_usd_th_day"]), m["month"]
-        assert m["calendar_month"] == s["calendar_month"] and m["date"] == s["first_day"], m["month"]
-        assert m["kind"] == "monthly mean" and s["source"].strip(), m["month"]
-        assert month_index(history, s["calendar_month"] + "-01") == int(s["month"])
+    assert [int(r["month"]) for r in sources] == list(range(len(sources))) and len(sources) >= H - 6
+    for m in market:
+        if int(m["month"]) < len(sources):
+            s = sources[int(m["month"])]
+            assert f(m["hashprice_usd_th_day"]) == f(s["hashprice_mean_usd_th_day"]), m["month"]
+            assert m["calendar_month"] == s["calendar_month"] and m["date"] == s["first_day"], m["month"]
+            assert m["kind"] == "monthly mean" and s["source"].strip(), m["month"]
+        else:
+            last = sources[-1]
+            assert m["kind"] == "ESTIMATE" and m["source"].startswith("ESTIMATE: not the record"), m["month"]
+            assert f(m["hashprice_usd_th_day"]) == f(last["hashprice_mean_usd_th_day"]), m["month"]
+            assert f"{last['hashprice_mean_usd_th_day']} on {last['last_day']}" in m["source"], m["month"]
+        assert month_index(history, m["calendar_month"] + "-01") == int(m["month"])
 
 
 @pytest.mark.parametrize("history", HISTORIES, ids=IDS)
@@ -82,7 +92,8 @@ def test_each_month_averages_its_own_days(history):
         first, last = dt.date.fromisoformat(s["first_day"]), dt.date.fromisoformat(s["last_day"])
         assert int(s["days"]) == (last - first).days + 1, s["month"]
         assert first.strftime("%Y-%m") == last.strftime("%Y-%m") == s["calendar_month"], s["month"]
-        assert (last + dt.timedelta(days=1)).day == 1, s["month"]                 # to the month's last day
+        # to the month's last day, except where the data set read ends (29 Dec 2025, post-halving-2024)
+        assert (last + dt.timedelta(days=1)).day == 1 or s["last_day"] == DATA_END, s["month"]
         if int(s["month"]) > 0:
             assert first.day == 1, s["month"]
         # a whole day has ~144 blocks: the block count is of the right order for the day count
@@ -135,6 +146,17 @@ PUBLISHED = {
         ("2023-01", "high", 0.078, "3-month high, 15 Jan 2023 (Wu Blockchain)"),
         ("2023-03", "in", 0.06672, "weekly roundup 2023-03-13"),
         ("2023-06", "low", 0.0625, "weekly roundup 2023-06-19: local low $62.50/PH/day"),
+    ],
+    "post-halving-2024": [
+        ("2024-06", "in", 0.0459, "Cointelegraph (Luxor data), week of 24 Jun 2024 (the scenario's hp0)"),
+        ("2024-07", "low", 0.04431, "Hashrate Index via thetraderstribune.com: all-time low $44.31/PH/day, early July 2024"),
+        ("2024-07", "in", 0.044842, "Luxor hashprice index, 4 Jul 2024 6 a.m. EDT: $44.842/PH/s (morns.ca)"),
+        ("2024-12", "in", 0.0651, "news.nbtc.finance: $65.10/PH/day on 15 Dec 2024"),
+        ("2024-12", "in", 0.055, "news.nbtc.finance: $55/PH/day on 23 Dec 2024"),
+        ("2025-01", "high", 0.06174, "noncer.info 2025-03-28 (Hashrate Index): peak $61.74 on 30 Jan 2025"),
+        ("2025-03", "low", 0.04584, "noncer.info 2025-03-28 (Hashrate Index): low $45.84 on 10 Mar 2025"),
+        ("2025-11", "low", 0.035, "issue 21 audit: all-time low near $35/PH/day in November 2025"),
+        ("2025-11", "in", 0.0382, "CoinDesk via chaincatcher.com: Luxor, five-year low $38.2/PH/s, BTC ~$91,000 (Nov 2025)"),
     ],
 }
 ANNUAL_MEAN = {  # Hashrate Index 2022 Year in Review: 2022 average $123.88/PH/day
@@ -234,6 +256,12 @@ def test_china_2021_stops_are_the_recorded_ones():
 
 
 # ---------------------------------------------------------------- sites.csv online_month
+
+def test_post_halving_2024_stops_are_the_recorded_ones():
+    bans = {b["jurisdiction"]: b for b in rows(DATASETS / "post-halving-2024" / "history" / "bans.csv")}
+    assert (int(bans["Russia"]["ban_month"]), bans["Russia"]["end_month"]) == (7, "")          # 1 Jan 2025, then all year
+    assert (int(bans["Kyrgyzstan"]["ban_month"]), int(bans["Kyrgyzstan"]["end_month"])) == (17, 22)  # 12 Nov 2025 - Mar 2026
+
 
 def test_china_2021_online_month_never_delays_a_month_0_dispatch():
     """A = max(lead, D x online_month) = lead for every lane and fallback pair: the default plan is unchanged."""
