@@ -14,7 +14,7 @@ import streamlit as st
 import optimizer
 from optimizer.inputs.settings import get_value
 
-from . import compute, fmt, headline, tornado, trust
+from . import compute, fmt, headline, session, tornado, trust
 from .labels import setting_label
 
 
@@ -339,8 +339,7 @@ def _valid(key: str, options: list[str], default: str) -> None:
 
 # ---------------------------------------------------------------- compare
 
-PINS = "pins"
-BASELINE = "compare_baseline"
+PINS, BASELINE = session.PINS, session.BASELINE
 
 
 def flat_settings(settings: optimizer.Settings) -> dict[str, Any]:

@@ -36,14 +36,13 @@ import tomli_w
 import optimizer
 from optimizer.inputs.settings import get_value
 
-from . import compute, controls, fmt, views
+from . import compute, controls, fmt, session, views
+from .session import UPLOAD_PREFIX, UPLOADS
 
 WS_PARAM = "ws"
 USER_KEY = "ws_user"
 REFS = "ws_library_refs"  # source label -> {"owner", "name", "version"}
 LIBRARY_PREFIX = "library: "
-UPLOADS = "uploads"  # as ui.main.UPLOADS
-UPLOAD_PREFIX = "upload: "
 MAX_AUTOSAVE_BYTES = 20 * 1024 * 1024
 GUEST = "guest"
 LIST_LIMIT = 300  # newest entries offered in the panel (the CLI lists them all)
@@ -499,9 +498,7 @@ def _save(lib: Any, source: str, scn: optimizer.Scenario, res: optimizer.Result 
     except Exception as exc:  # noqa: BLE001 - a LibraryError or a database error, shown in place
         _say(problem=f"Not saved: {exc}")
         return
-    from . import main as app
-
-    app._remember_controls()
+    session.remember_controls()
     label = _register(lib.load(info.owner, info.name, info.version))
     ss["pending_source"] = label
     ss["ws_save_for"] = label
@@ -516,10 +513,8 @@ def _open(lib: Any, owner: str, name: str) -> None:
         _say(problem=f"Not opened: {exc}")
         return
     old = ss.get("active_source")
-    from . import main as app
-
-    app._remember_controls()
-    kept = app._keep_edits(old) if old else None
+    session.remember_controls()
+    kept = session.keep_edits(old) if old else None
     ss["pending_source"] = _register(saved)
     _say(notice=f"Opened '{name}' version {saved.info.version} (saved by {saved.info.saved_by})."
          + (f" Your table edits are kept as scenario '{kept}'." if kept else ""))
