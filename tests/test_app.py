@@ -633,8 +633,8 @@ def test_no_jargon_on_screen(at):
 
 def test_a_zero_change_shows_no_delta():
     m = next(m for m in views.METRICS if m.field == "avg_power_usd_kwh")
-    assert views._delta(m, 0.04376, 0.043761) is None  # equal at the 4 decimals shown: no red "+0.0000"
-    assert views._delta(m, 0.0450, 0.0438) == "+$0.0012/kWh"
+    assert views.delta(m, 0.04376, 0.043761) is None  # equal at the 4 decimals shown: no red "+0.0000"
+    assert views.delta(m, 0.0450, 0.0438) == "+$0.0012/kWh"
 
 
 def test_an_exported_scenario_name_does_not_grow():

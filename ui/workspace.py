@@ -577,7 +577,7 @@ def risk_summary(scn: optimizer.Scenario, res: optimizer.Result,
     if ss is None:
         return None
     try:
-        from . import risk_tab
+        from .tabs import risk as risk_tab
 
         scn_r = scn.with_overrides({"risk.alpha": float(ss["risk_alpha"]), "risk.ban_correlation": float(ss["risk_rho"]),
                                     "risk.hashprice_volatility": float(ss["risk_vol"])})
