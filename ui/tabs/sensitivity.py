@@ -1,6 +1,8 @@
-"""The Sensitivity tab: what moves the plan value most (a tornado of every driver, ``ui.tornado``),
+"""The Sensitivity tab: what moves the plan value most (a tornado of every driver, ``optimizer.analysis.sensitivity``),
 two detailed sweeps (BTC price, power prices) and the BTC price below which nothing is relocated."""
 from __future__ import annotations
+
+import functools
 
 import altair as alt
 import numpy as np
@@ -8,8 +10,9 @@ import pandas as pd
 import streamlit as st
 
 import optimizer
+from optimizer.analysis import sensitivity as drivers
 
-from .. import compute, fmt, tornado
+from .. import compute, fmt
 from .context import Context
 
 SENS_RUN, SENS_AUTO = "sens_run", "sens_auto"  # the compute button; the keep-it-up-to-date toggle
@@ -104,7 +107,7 @@ def _sweep_chart(sw: compute.Sweep, title: str, axis_format: str, breakeven: flo
 
 @st.cache_data(show_spinner=False, max_entries=32, ttl=3600)
 def _tornado(fp: str, _scn: optimizer.Scenario) -> pd.DataFrame:
-    return tornado.tornado(_scn)
+    return drivers.tornado(_scn, functools.partial(optimizer.solve, details=False))
 
 
 def _tornado_chart(df: pd.DataFrame) -> alt.LayerChart:

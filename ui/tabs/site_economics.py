@@ -8,8 +8,8 @@ import streamlit as st
 
 import optimizer
 from optimizer import economics
+from optimizer.analysis import site_economics as site_econ
 
-from .. import analysis as site_econ
 from .. import charts, fmt
 from .context import Context
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 import streamlit as st
+from optimizer.analysis import timeline
 
-from .. import analysis as timeline
 from .. import charts, compute, fmt
 from .context import Context
 
