@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 import optimizer
 from optimizer.inputs.geo import DATA as GEO_DATA
 from ui import mapview, views
-from ui.labels import setting_label
+from optimizer.inputs.labels import setting_label
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
@@ -363,7 +363,7 @@ def test_a_refused_cell_names_the_row_the_column_and_what_was_typed(at, china, t
 
 
 def views_label(table: str, column: str) -> str:
-    from ui.labels import column_label
+    from optimizer.inputs.labels import column_label
 
     return column_label(table, column)
 

@@ -14,7 +14,7 @@ import streamlit as st
 import optimizer
 from optimizer.inputs.settings import SETTINGS, get_value
 
-from .labels import setting_help, setting_label
+from optimizer.inputs.labels import setting_help, setting_label
 
 
 @dataclass(frozen=True)

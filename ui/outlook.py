@@ -11,8 +11,9 @@ import streamlit as st
 
 import optimizer
 from optimizer import economics
+from optimizer.results import fmt
 
-from . import charts, compute, fmt
+from . import charts, compute
 
 
 def _month_labels(scn: optimizer.Scenario, months: int) -> list[str]:

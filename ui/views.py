@@ -12,8 +12,9 @@ import streamlit as st
 
 import optimizer
 from optimizer.inputs.settings import get_value
+from optimizer.results import fmt
 
-from . import fmt, headline
+from . import headline
 from .session import BASELINE, PINS  # noqa: F401 - ui.workspace reads them as views.PINS
 
 

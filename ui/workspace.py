@@ -31,12 +31,12 @@ from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
 import streamlit as st
-import tomli_w
 
 import optimizer
 from optimizer.inputs.settings import get_value
+from optimizer.results import fmt
 
-from . import compute, controls, fmt, session, views
+from . import compute, controls, session, views
 from .session import UPLOAD_PREFIX, UPLOADS
 
 WS_PARAM = "ws"
@@ -164,11 +164,7 @@ def result_record(res: optimizer.Result) -> dict[str, Any]:
 
 def encode_value(value: Any) -> str:
     """A setting as it goes into the URL: TOML syntax (as ``--set``), ``none`` for unset."""
-    if value is None:
-        return "none"
-    if isinstance(value, tuple):
-        value = list(value)
-    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
+    return "none" if value is None else fmt.toml_value(value)
 
 
 def decode_value(text: str) -> Any:

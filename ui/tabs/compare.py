@@ -2,16 +2,15 @@
 the rigs that go somewhere else and the MW used per site."""
 from __future__ import annotations
 
-from typing import Any
-
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 import optimizer
+from optimizer.results import fmt
 
 from .. import trust
-from ..labels import setting_label
+from optimizer.inputs.labels import setting_label
 from ..session import BASELINE, PINS
 from ..views import METRICS, delta, flat_settings
 from .context import Context
@@ -67,7 +66,8 @@ def _compare(scn: optimizer.Scenario, res: optimizer.Result, source: str, fp: st
                  width="stretch", key="compare_metrics")  # pin names head columns: neutralised like any user text
 
     now = flat_settings(scn.settings)
-    diff = [{"setting": setting_label(k), "baseline": _show(base["settings"].get(k)), "current": _show(v)}
+    diff = [{"setting": setting_label(k), "baseline": fmt.setting_text(k, base["settings"].get(k)),
+             "current": fmt.setting_text(k, v)}
             for k, v in now.items() if base["settings"].get(k) != v]
     st.markdown("**Settings that differ**" + ("" if base["source"] == source else
                                                f" (baseline is from scenario '{base['source']}')"))
@@ -100,10 +100,6 @@ def _compare(scn: optimizer.Scenario, res: optimizer.Result, source: str, fp: st
         st.altair_chart(chart.properties(height=max(200, 28 * len(mw))), width="stretch", key="compare_mw_chart")
 
 
-def _show(v: Any) -> str:
-    if isinstance(v, tuple):
-        return ", ".join(v) or "(none)"
-    return "none" if v is None else str(v)
 
 
 def allocation_diff(before: pd.DataFrame, after: pd.DataFrame, tolerance: float = 0.5) -> pd.DataFrame:

@@ -5,8 +5,9 @@ import pandas as pd
 import streamlit as st
 
 import optimizer
+from optimizer.results import fmt
 
-from .. import compute, fmt
+from .. import compute
 from .context import Context
 
 ORIGIN, MODEL, SITE = "explain_origin", "explain_model", "explain_site"  # the three pickers

@@ -5,8 +5,9 @@ import pandas as pd
 import streamlit as st
 
 import optimizer
+from optimizer.results import fmt
 
-from .. import compute, fmt, mapview, outlook, trust
+from .. import compute, mapview, outlook, trust
 from .context import Context
 
 LABEL = "Plan"

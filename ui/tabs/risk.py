@@ -18,8 +18,9 @@ import optimizer
 from optimizer import economics, risk
 from optimizer.risk import samples as sampler
 from optimizer.risk.scaleout import Runner
+from optimizer.results import fmt
 
-from .. import charts, compute, fmt
+from .. import charts, compute
 from ..session import PINS
 from ..views import make_pin
 from .context import Context

@@ -11,8 +11,9 @@ import streamlit as st
 
 import optimizer
 from optimizer.analysis import sensitivity as drivers
+from optimizer.results import fmt
 
-from .. import compute, fmt
+from .. import compute
 from .context import Context
 
 SENS_RUN, SENS_AUTO = "sens_run", "sens_auto"  # the compute button; the keep-it-up-to-date toggle

@@ -9,8 +9,9 @@ import streamlit as st
 import optimizer
 from optimizer import economics
 from optimizer.analysis import site_economics as site_econ
+from optimizer.results import fmt
 
-from .. import charts, fmt
+from .. import charts
 from .context import Context
 
 LABEL = "Site economics"

@@ -6,8 +6,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 from optimizer.analysis import timeline
+from optimizer.results import fmt
 
-from .. import charts, compute, fmt
+from .. import charts, compute
 from .context import Context
 
 LABEL = "Timeline"

@@ -9,8 +9,9 @@ import streamlit as st
 
 import optimizer
 from optimizer.risk import backtest, plan_from_result
+from optimizer.results import fmt
 
-from .. import compute, fmt, outlook
+from .. import compute, outlook
 from .context import Context
 
 LABEL = "What happened"
