@@ -51,10 +51,7 @@ class Kind:
 
 
 def _num(pattern: str) -> Callable[[Any], str]:
-    def show(v: Any) -> str:
-        x = fmt.number(v)
-        return "" if x is None else pattern.format(x)
-    return show
+    return fmt.formatter(pattern, missing="")
 
 
 def _usd(v: Any) -> str:

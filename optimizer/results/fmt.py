@@ -8,7 +8,7 @@ engine's values with these same functions.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -64,30 +64,20 @@ def usd_exact(value: Any, digits: int = 0, missing: str = "n/a") -> str:
     return ("-" if v < 0 else "") + f"${abs(v):,.{digits}f}"
 
 
-def rigs(value: Any, missing: str = "n/a") -> str:
-    v = number(value)
-    return missing if v is None else f"{v:,.0f}"
+def formatter(pattern: str, per: float = 1.0, missing: str = "n/a") -> Callable[..., str]:
+    """A formatter ``show(value, missing=missing)`` printing ``pattern.format(value / per)``, or ``missing``."""
+    def show(value: Any, missing: str = missing) -> str:
+        v = number(value)
+        return missing if v is None else pattern.format(v / per)
+    return show
 
 
-def ehs(hashrate_ths: Any, missing: str = "n/a") -> str:
-    """TH/s shown as EH/s (1 EH/s = 1e6 TH/s)."""
-    v = number(hashrate_ths)
-    return missing if v is None else f"{v / 1e6:,.3f} EH/s"
-
-
-def mw(value: Any, missing: str = "n/a") -> str:
-    v = number(value)
-    return missing if v is None else f"{v:,.1f} MW"
-
-
-def usd_kwh(value: Any, missing: str = "n/a") -> str:
-    v = number(value)
-    return missing if v is None else f"{v:.4f}"
-
-
-def usd_per_kwh(value: Any, missing: str = "n/a") -> str:
-    v = number(value)
-    return missing if v is None else f"${v:.4f}/kWh"
+rigs = formatter("{:,.0f}")  # rigs: 12,000
+ehs = formatter("{:,.3f} EH/s", per=1e6)  # TH/s shown as EH/s (1 EH/s = 1e6 TH/s)
+mw = formatter("{:,.1f} MW")
+usd_kwh = formatter("{:.4f}")  # USD per kWh, the number alone (a table's column says the unit)
+usd_per_kwh = formatter("${:.4f}/kWh")
+hashprice = formatter("${:.4f}/TH/day")  # USD per TH/s per day
 
 
 def pct(value: Any, digits: int = 1, missing: str = "n/a") -> str:
@@ -100,11 +90,6 @@ def months(value: Any) -> str:
     """Payback: None means the upfront spend is never repaid within the horizon."""
     v = number(value)
     return "never" if v is None else f"{v:.1f} months"
-
-
-def hashprice(value: Any, missing: str = "n/a") -> str:
-    v = number(value)
-    return missing if v is None else f"${v:.4f}/TH/day"
 
 
 def seconds(value: Any, missing: str = "n/a") -> str:
@@ -141,5 +126,5 @@ def toml_value(value: Any) -> str:
     return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
 
 
-__all__ = ["NOT_SET", "ehs", "hashprice", "is_missing", "months", "mw", "number", "pct", "rigs",
+__all__ = ["NOT_SET", "ehs", "hashprice", "formatter", "is_missing", "months", "mw", "number", "pct", "rigs",
            "seconds", "setting_text", "toml_value", "usd", "usd_exact", "usd_kwh", "usd_per_kwh"]
