@@ -131,3 +131,21 @@ def test_pair_terms_add_up_to_the_models_values(china):
     np.testing.assert_allclose(t["revenue"] - t["power"] - t["hosting"], econ.ops_usd, rtol=1e-9, atol=1e-6)
     value = t["revenue"] - sum(t[c] for c in site_economics.COST_TERMS) + t["resale left"]
     np.testing.assert_allclose(value, econ.value_usd, rtol=1e-9, atol=1e-6)
+
+
+def test_a_plan_that_moves_nothing(china):
+    """Nothing relocates below the break-even coin price: no batches, a flat cash line at selling now, and
+    every site's figures for the whole fleet's mix."""
+    scn = china.with_overrides({"market.btc_price_usd": 1000.0})
+    res = optimizer.solve(scn)
+    assert res.summary["rigs_relocated"] < 0.5
+    assert timeline.batches(scn, res).empty
+    m = timeline.monthly(scn, res)
+    assert (m["hashrate_online_ehs"] == 0).all() and (m["risk_charge_usd"] == 0).all()
+    assert m["plan_cum_usd"].iloc[-1] == pytest.approx(res.summary["objective_usd"], rel=1e-9)
+    mix = site_economics.site_mix(scn, res)
+    assert not mix.used.any()
+    fleet = E.groups(scn)["count"].to_numpy(float)
+    np.testing.assert_array_equal(mix.weights, np.repeat(fleet[:, None], len(scn.sites), axis=1))
+    se = site_economics.site_economics(scn, res)
+    assert len(se) == len(scn.sites) and se["value"].notna().all()

@@ -27,8 +27,8 @@ def relocations(econ: Economics, res: Result) -> pd.DataFrame:
     alloc = res.allocation
     reloc = alloc[(alloc["action"] == "relocate") & (alloc["rigs"] > ZERO_RIGS)].copy()
     group = {(econ.origins[o], econ.models[m]): g for g, (o, m) in enumerate(zip(econ.group_origin, econ.group_model))}
-    reloc["gi"] = [group.get((o, m), -1) for o, m in zip(reloc["origin"], reloc["model"])]
-    reloc["si"] = pd.Index(econ.sites).get_indexer(reloc["site"])
+    reloc["gi"] = np.array([group.get((o, m), -1) for o, m in zip(reloc["origin"], reloc["model"])], dtype=np.int64)
+    reloc["si"] = pd.Index(econ.sites).get_indexer(reloc["site"]).astype(np.int64)
     return reloc
 
 
