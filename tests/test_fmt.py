@@ -48,3 +48,9 @@ def test_settings_read_and_round_trip_as_toml():
         assert "\n" not in text
         back = tomllib.loads(f"v = {text}")["v"]
         assert back == (list(value) if isinstance(value, tuple) else value)
+
+
+def test_entry_prices_in_words():
+    assert fmt.entry_power(0.05123) == "power below $0.0512/kWh"
+    assert fmt.entry_power(-1.0) == "never, even with free power"
+    assert [fmt.entry_power(v) for v in NO_VALUE] == [""] * len(NO_VALUE)

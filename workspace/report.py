@@ -312,8 +312,7 @@ def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str 
     jshadows, jshk = _frame(jshadow, [("jurisdiction", "jurisdiction", "text"), ("cap_ths", "cap (TH/s)", "int"),
                                       ("shadow_usd_per_ths", "one more TH/s of cap adds (USD)", "usd2")])
     entry_rows = res.sites[res.sites["entry_power_usd_kwh"].notna()].copy()
-    entry_rows["entry_text"] = entry_rows["entry_power_usd_kwh"].map(
-        lambda v: "never, even with free power" if v < 0 else f"power below ${v:.4f}/kWh")
+    entry_rows["entry_text"] = entry_rows["entry_power_usd_kwh"].map(fmt.entry_power)
     entry_rows = entry_rows.sort_values("entry_power_usd_kwh", ascending=False)
     entries, ek = _frame(entry_rows.merge(scn.sites[["site", "power_usd_kwh"]], on="site", how="left"), [
         ("site", "site", "text"), ("jurisdiction", "jurisdiction", "text"), ("power_usd_kwh", "power today (USD/kWh)", "kwh"),

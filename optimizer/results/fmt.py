@@ -99,6 +99,15 @@ def seconds(value: Any, missing: str = "n/a") -> str:
     return f"{v * 1000:.0f} ms" if v < 1 else f"{v:.1f} s"
 
 
+def entry_power(usd_kwh: Any, missing: str = "") -> str:
+    """An unused site's entry power price (sites.csv entry_power_usd_kwh) in words: "power below $0.0512/kWh",
+    "never, even with free power" for -1, ``missing`` where it was not computed (a used site)."""
+    v = number(usd_kwh)
+    if v is None:
+        return missing
+    return "never, even with free power" if v < 0 else f"power below {usd_per_kwh(v)}"
+
+
 NOT_SET = "(not set)"
 
 
@@ -126,5 +135,5 @@ def toml_value(value: Any) -> str:
     return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
 
 
-__all__ = ["NOT_SET", "ehs", "hashprice", "formatter", "is_missing", "months", "mw", "number", "pct", "rigs",
+__all__ = ["NOT_SET", "ehs", "entry_power", "hashprice", "formatter", "is_missing", "months", "mw", "number", "pct", "rigs",
            "seconds", "setting_text", "toml_value", "usd", "usd_exact", "usd_kwh", "usd_per_kwh"]

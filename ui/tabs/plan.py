@@ -52,13 +52,8 @@ def sites_frame(res: optimizer.Result) -> pd.DataFrame:
             return ""
         return f"one more MW here is worth {fmt.usd(v)}" if v > 0 else "not binding"
 
-    def entry_text(v: float) -> str:
-        if pd.isna(v):
-            return ""
-        return "never, even with free power" if v < 0 else f"below ${v:.4f}/kWh"
-
     df["capacity_value"] = df.apply(shadow_text, axis=1)
-    df["would_enter_at_power"] = df["entry_power_usd_kwh"].map(entry_text)
+    df["would_enter_at_power"] = df["entry_power_usd_kwh"].map(fmt.entry_power)
     return df
 
 
