@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 import optimizer
 from optimizer.inputs.geo import DATA as GEO_DATA
 from ui import mapview, views
-from ui.labels import setting_label
+from optimizer.inputs.labels import setting_label
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
@@ -363,7 +363,7 @@ def test_a_refused_cell_names_the_row_the_column_and_what_was_typed(at, china, t
 
 
 def views_label(table: str, column: str) -> str:
-    from ui.labels import column_label
+    from optimizer.inputs.labels import column_label
 
     return column_label(table, column)
 
@@ -633,8 +633,8 @@ def test_no_jargon_on_screen(at):
 
 def test_a_zero_change_shows_no_delta():
     m = next(m for m in views.METRICS if m.field == "avg_power_usd_kwh")
-    assert views._delta(m, 0.04376, 0.043761) is None  # equal at the 4 decimals shown: no red "+0.0000"
-    assert views._delta(m, 0.0450, 0.0438) == "+$0.0012/kWh"
+    assert views.delta(m, 0.04376, 0.043761) is None  # equal at the 4 decimals shown: no red "+0.0000"
+    assert views.delta(m, 0.0450, 0.0438) == "+$0.0012/kWh"
 
 
 def test_an_exported_scenario_name_does_not_grow():
@@ -654,82 +654,6 @@ def test_explain_never_recommends_an_excluded_site(at, china):
     caption = next(c.value for c in at.caption if "the best use of this rig is" in c.value)
     assert "relocate here" not in caption
     assert any(f"{jur} is excluded" in w.value for w in at.warning)
-
-
-def test_timeline_batches_and_cash_rederived_from_the_plan(china):
-    from optimizer import economics as E
-    from ui import analysis
-
-    res = optimizer.solve(china)
-    b = analysis.batches(china, res)
-    reloc = res.allocation[res.allocation["action"] == "relocate"]
-    assert b["rigs"].sum() == pytest.approx(reloc["rigs"].sum())
-    lanes = china.lanes.set_index(["origin", "site"])["lead_days"]
-    for r in b.itertuples():  # a quoted lane's lead time, else the distance formula
-        if (r.origin, r.site) in lanes.index:
-            assert r.hashing_day == pytest.approx(lanes[(r.origin, r.site)])
-        else:
-            lg = china.settings.logistics
-            assert r.hashing_day == pytest.approx(lg.lead_base_days + lg.lead_days_per_1000km * r.distance_km / 1000)
-    m = analysis.monthly(china, res)
-    assert len(m) == china.settings.horizon.months
-    # the cash line ends at the plan value plus the ban-risk charge (a cost in the value, not a cash flow)
-    penalty = sum(r.rigs * optimizer.breakdown(china, r.origin, r.model, r.site)["risk_penalty_usd"]
-                  for r in reloc.itertuples())
-    assert m["plan_cum_usd"].iloc[-1] == pytest.approx(res.summary["objective_usd"] + penalty, rel=1e-9)
-    assert (m["sell_now_usd"] == res.summary["sell_all_usd"]).all()
-    # nothing hashes before its batch lands
-    first_day = b["hashing_day"].min()
-    assert m.loc[m["month"] * E.DAYS_PER_MONTH <= first_day, "hashrate_online_ehs"].sum() == 0
-
-
-def test_site_break_even_prices_make_relocating_worth_selling(china):
-    from optimizer import economics as E
-    from ui import analysis
-
-    res = optimizer.solve(china)
-    se = analysis.site_economics(china, res)
-    mix = analysis.site_mix(china, res)
-    g = E.groups(china)
-    finite = [j for j in range(len(se)) if pd.notna(se.loc[j, "breakeven_power_usd_kwh"])
-              and pd.notna(se.loc[j, "breakeven_hashprice"])]
-    assert len(finite) >= 2
-    # a site not worth it even with free power has no break-even power price, and one above today's hashprice
-    for j in set(range(len(se))) - set(finite):
-        assert se.loc[j, "breakeven_hashprice"] > optimizer.hashprice_today(china)
-    for j in (finite[0], finite[-1]):
-        site = china.sites.loc[j, "site"]
-
-        def advantage(scn: optimizer.Scenario) -> float:
-            return sum(mix.weights[k, j] * (optimizer.breakdown(scn, g.origin[k], g.model[k], site)["value_relocate_usd"]
-                                            - optimizer.breakdown(scn, g.origin[k], g.model[k], site)["value_sell_usd"])
-                       for k in range(len(g)))
-
-        sites = china.sites.copy()
-        sites.loc[j, "power_usd_kwh"] = se.loc[j, "breakeven_power_usd_kwh"]
-        scale = float(mix.weights[:, j].sum() * 1000)  # USD per thousand rigs is the tolerance
-        assert abs(advantage(china.with_tables(sites=sites))) < 1e-3 * scale
-        hp = china.with_overrides({"market.hashprice_usd_th_day": float(se.loc[j, "breakeven_hashprice"])})
-        assert abs(advantage(hp)) < 1e-3 * scale
-    # the cost stack per MW: revenue - costs + resale left = value, per MW of the rigs there
-    costs = se[analysis.COST_TERMS].sum(axis=1)
-    assert (se["value"] - (se["revenue"] - costs + se["resale left"])).abs().max() < 1e-6
-
-
-def test_tornado_moves_each_driver_and_resolves(china):
-    from ui import tornado
-
-    df = tornado.tornado(china)
-    assert set(df["driver"]) == {"BTC price", "Hashrate growth", "Power prices", "Lead times", "Resale prices", "Ban risk"}
-    base = optimizer.solve(china).summary["objective_usd"]
-    assert (df["base_usd"] == base).all()
-    row = df.set_index("driver").loc["BTC price"]
-    assert row["high_usd"] == pytest.approx(optimizer.solve(
-        china.with_overrides({"market.btc_price_usd": china.settings.market.btc_price_usd * 1.3})).summary["objective_usd"])
-    # dearer power and longer lead times can only lower the best plan's value
-    assert df.set_index("driver").loc["Power prices", "high_usd"] <= base + 1e-6
-    assert df.set_index("driver").loc["Lead times", "high_usd"] <= base + 1e-6
-    assert list(df["swing_usd"]) == sorted(df["swing_usd"], reverse=True)
 
 
 # ---------------------------------------------------------------- hashprice outlook and what happened (issue 11)

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 import optimizer
 from tests.test_app import CHINA, edit_cells, expected_metrics, grid_messages, new_app, ok, open_tab, shown_metrics
 from ui import charts, views
+from ui.tabs import sensitivity
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +89,9 @@ def test_explain_choice_and_the_compare_baseline_survive_other_tabs(china):
 
 def test_a_toggle_in_a_closed_tab_stays_on():
     at = open_tab(new_app(), "Sensitivity")
-    at.toggle(key=views.SENS_AUTO).set_value(True).run()
+    at.toggle(key=sensitivity.SENS_AUTO).set_value(True).run()
     ok(leave_and_return(at, "Sensitivity"))
-    assert at.toggle(key=views.SENS_AUTO).value is True and at.toggle(key=views.SENS_AUTO).proto.set_value
+    assert at.toggle(key=sensitivity.SENS_AUTO).value is True and at.toggle(key=sensitivity.SENS_AUTO).proto.set_value
 
 
 def test_chart_specs_are_built_once_per_plan(monkeypatch):

@@ -110,7 +110,7 @@ INFEASIBLE = scenario("[policy]\nallow_sell = false\nallow_idle = false\n", site
 
 
 def expected_value(files: dict[str, bytes]) -> str:
-    from ui import fmt
+    from optimizer.results import fmt
 
     return fmt.usd(optimizer.solve(optimizer.scenario_from_files(files)).summary["objective_usd"])
 

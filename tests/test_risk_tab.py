@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 import optimizer
 from optimizer import risk
 from optimizer.risk import samples
-from ui import fmt
+from optimizer.results import fmt
 
 from tests.test_app import open_tab
 

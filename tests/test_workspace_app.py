@@ -159,7 +159,8 @@ def test_pins_survive_the_database_round_trip(china):
     """A pinned plan written as JSON (autosave, library) reads back to the same plan, sell rows included."""
     import json
 
-    from ui.views import allocation_diff, make_pin
+    from ui.tabs.compare import allocation_diff
+    from ui.views import make_pin
     from ui.workspace import pins_from_json, pins_to_json
 
     res = optimizer.solve(china.with_overrides({"policy.risk_aversion": 2.0}))

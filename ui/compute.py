@@ -25,6 +25,7 @@ import pandas as pd
 import streamlit as st
 
 import optimizer
+from optimizer.analysis import breakeven
 from optimizer.inputs import tables as T
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -209,29 +210,16 @@ def _relocates(scn: optimizer.Scenario, btc_price_usd: float, planner: optimizer
 
 @st.cache_data(show_spinner=False, max_entries=64, ttl=CACHE_TTL_S)
 def _breakeven(fp: str, tolerance_usd: float, _scn: optimizer.Scenario) -> float | None:
-    current = _scn.settings.market.btc_price_usd
     planner = optimizer.Planner(_scn)  # the bisection's solves re-solve warm from one kept model
-    if _relocates(_scn, 0.0, planner):
-        return 0.0  # relocating pays even with a worthless coin (e.g. a fixed hashprice)
-    lo, hi = 0.0, max(current, 1000.0)
-    while not _relocates(_scn, hi, planner):
-        lo, hi = hi, hi * 2
-        if hi > 64 * max(current, 1000.0):
-            return None  # no price we would call plausible makes relocation pay
-    while hi - lo > tolerance_usd:
-        mid = (lo + hi) / 2
-        if _relocates(_scn, mid, planner):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return breakeven.breakeven_btc_price(_scn.settings.market.btc_price_usd, lambda p: _relocates(_scn, p, planner),
+                                         tolerance_usd)
 
 
 def breakeven_btc_price(scn: optimizer.Scenario, tolerance_usd: float = 50.0, fp: str | None = None) -> float | None:
     """The BTC price below which the plan relocates nothing (sells or stores the whole fleet).
 
-    Found by bisection on whole solves, to within ``tolerance_usd``; None if relocation
-    does not pay below 64 times today's price. Only meaningful when hashprice is derived.
+    ``optimizer.analysis.breakeven.breakeven_btc_price`` over this session's warm re-solves, to
+    within ``tolerance_usd``. Only meaningful when hashprice is derived.
     """
     return _breakeven(fp or fingerprint(scn), tolerance_usd, scn)
 

@@ -14,12 +14,12 @@ import streamlit as st
 import optimizer
 from optimizer.inputs.settings import SETTINGS, get_value
 
-from .labels import setting_help, setting_label
+from optimizer.inputs.labels import setting_help, setting_label
 
 
 @dataclass(frozen=True)
 class Slider:
-    key: str  # the scenario.toml key, "section.name"; label and help: ui.labels (optimizer.inputs.settings.SETTINGS)
+    key: str  # the scenario.toml key, "section.name"; label and help: optimizer.inputs.labels (from SETTINGS)
     lo: float
     hi: float
     step: float
@@ -74,7 +74,7 @@ ADVANCED = [
     Slider("horizon.salvage_fraction", 0.0, 100.0, 1.0, scale=100, fmt="%.0f%%"),
 ]
 SLIDERS = MARKET + [TREND] + DRIFTS + HORIZON + POLICY + ADVANCED
-TOGGLES = ["policy.allow_sell", "policy.allow_idle", "policy.integer_rigs"]  # labels and help: ui.labels
+TOGGLES = ["policy.allow_sell", "policy.allow_idle", "policy.integer_rigs"]  # labels and help: optimizer.inputs.labels
 BUDGET_ON, BUDGET_MUSD = "ctl_policy_budget_on", "ctl_policy_budget_musd"
 HASHPRICE_ON, HASHPRICE = "ctl_market_hashprice_fixed", "ctl_market_hashprice_usd_th_day"
 EXCLUDE = widget_key("policy.exclude_jurisdictions")

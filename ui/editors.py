@@ -28,7 +28,7 @@ import optimizer
 from optimizer.inputs.tables import TABLES as TABLE_SPECS
 
 from . import compute, trust
-from .labels import column_label, table_of_file
+from optimizer.inputs.labels import column_label, table_of_file
 
 TABLES = ("sites", "fleet")
 KEYS = {"sites": ["site", "jurisdiction"], "fleet": ["origin", "model"]}

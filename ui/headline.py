@@ -13,8 +13,8 @@ import numpy as np
 import streamlit as st
 
 import optimizer
+from optimizer.results import fmt
 
-from . import fmt
 
 CARD_WIDTH_PX = 172
 

@@ -17,27 +17,19 @@ import streamlit as st
 import optimizer
 from optimizer.inputs.tables import TABLES
 
-from . import analysis, compute, controls, editors, headline, mapview, outlook, trust, views
+from . import compute, controls, editors, headline, tabs, trust, views
+from . import session as S
 from . import workspace as team_workspace
+from .session import SOURCE, UPLOAD, UPLOAD_PREFIX, UPLOADS
+from .tabs import edit_data
 
 ICON = Path(__file__).resolve().parent / "assets" / "rigshift-icon.png"
-SOURCE = "source"
-UPLOAD = "upload"
-UPLOADS = "uploads"  # label -> {file name: bytes}
-UPLOAD_PREFIX = "upload: "
 REQUIRED_FILES = [spec.file for spec in TABLES.values() if spec.required]
 KNOWN_FILES = {spec.file for spec in TABLES.values()} | {"scenario.toml"}
-TAB_LABELS = ["Plan", "Timeline", "Site economics", "Sensitivity", "Explain", "Compare", "Edit data", "Export", "Risk",
-              "What happened"]
+TAB_LABELS = tabs.LABELS  # the same tabs for every scenario, so switching scenario keeps the open one
 # Widget values that must outlive their tab: a closed tab's widgets are not drawn, and Streamlit
 # forgets the value of a widget that a run does not draw unless it is written back to Session State.
-TAB_WIDGETS = {
-    "Sensitivity": (views.SENS_AUTO,),
-    "Explain": ("explain_origin", "explain_model", "explain_site"),
-    "Compare": (views.BASELINE,),
-    "Risk": ("risk_n", "risk_seed", "risk_alpha", "risk_rho", "risk_vol", "risk_frontier_pick", "risk_stress_month"),
-}
-OPEN_TAB = "_open_tab"  # the tab the last run drew
+TAB_WIDGETS = tabs.WIDGETS
 
 
 def _keep_widget_values(tab: str) -> None:
@@ -54,17 +46,6 @@ def _keep_widget_values(tab: str) -> None:
             ss[key] = ss[key]
 
 
-def _init() -> None:
-    ss = st.session_state
-    ss.setdefault(UPLOADS, {})
-    ss.setdefault("upload_problems", [])
-    ss.setdefault("upload_notice", "")
-    ss.setdefault("memory", {})  # source -> control values the user left it with
-    ss.setdefault("last_good_tables", {})  # source -> last edited Scenario that validated
-    ss.setdefault("last_plan", None)  # (fp, scn, res) of the last plan that solved
-    ss.setdefault(views.PINS, [])
-
-
 def base_scenario(source: str) -> optimizer.Scenario:
     """The scenario behind a source label, as loaded (no edits, no what-ifs)."""
     if source in st.session_state[UPLOADS]:
@@ -75,32 +56,13 @@ def base_scenario(source: str) -> optimizer.Scenario:
 # ---------------------------------------------------------------- callbacks (run before the script)
 
 
-def _remember_controls() -> None:
-    old = st.session_state.get("active_source")
-    if old:
-        st.session_state["memory"][old] = controls.control_state()
-
-
-def _keep_edits(old: str) -> str | None:
-    """Turn the table edits of the source being left into a scenario of their own, so none are lost."""
-    if not (editors._has_edits(editors.SITES_KEY) or editors._has_edits(editors.FLEET_KEY)):
-        return None
-    good = st.session_state["last_good_tables"].get(old)
-    if good is None:
-        return None
-    label = f"{UPLOAD_PREFIX}{old.removeprefix(UPLOAD_PREFIX)} (edited)"
-    st.session_state[UPLOADS][label] = good.files()
-    st.session_state["memory"][label] = controls.control_state()
-    return label
-
-
 def _on_source_change() -> None:
-    old = st.session_state.get("active_source")
-    _remember_controls()
+    old = st.session_state.get(S.ACTIVE_SOURCE)
+    S.remember_controls()
     if old:
-        kept = _keep_edits(old)
+        kept = S.keep_edits(old)
         if kept:
-            st.session_state["upload_notice"] = f"Your table edits to '{old}' are kept as scenario '{kept}'."
+            st.session_state[S.UPLOAD_NOTICE] = f"Your table edits to '{old}' are kept as scenario '{kept}'."
 
 
 def _read_upload(files: list[Any]) -> tuple[dict[str, bytes], str, list[str]]:
@@ -125,10 +87,10 @@ def _read_upload(files: list[Any]) -> tuple[dict[str, bytes], str, list[str]]:
         raise optimizer.ScenarioError(optimizer.Problem("upload", None, None, "holds no scenario files",
                                                         "expected rigs.csv, origins.csv, fleet.csv, sites.csv"))
     missing = [name for name in REQUIRED_FILES if name not in data]
-    current = st.session_state.get("active_source")
+    current = st.session_state.get(S.ACTIVE_SOURCE)
     if missing and current:
         # The tables as edited on screen, when the user has edited them (README: "combines with what you see").
-        edited = st.session_state["last_good_tables"].get(current)
+        edited = st.session_state[S.LAST_GOOD_TABLES].get(current)
         donor_scn = edited or base_scenario(current)
         donor = donor_scn.files()
         if "scenario.toml" not in data:  # the sites ticked "exclude" on screen carry over too
@@ -169,52 +131,52 @@ def _on_upload() -> None:
     files = ss.get(UPLOAD) or []
     if not isinstance(files, list):
         files = [files]
-    ss["upload_problems"], ss["upload_notice"] = [], ""
+    ss[S.UPLOAD_PROBLEMS], ss[S.UPLOAD_NOTICE] = [], ""
     if not files:
         return
     try:
         data, label, notes = _read_upload(files)
         scn = compute.scenario_from_files(data, label)
     except optimizer.ScenarioError as exc:
-        ss["upload_problems"] = [str(p) for p in exc.problems]
+        ss[S.UPLOAD_PROBLEMS] = [str(p) for p in exc.problems]
         return
     key = UPLOAD_PREFIX + label
     n = 2
     while key in ss[UPLOADS] and compute.files_digest(ss[UPLOADS][key]) != compute.files_digest(data):
         key, n = f"{UPLOAD_PREFIX}{label} ({n})", n + 1
-    _remember_controls()
-    old = ss.get("active_source")
-    kept = _keep_edits(old) if old else None
+    S.remember_controls()
+    old = ss.get(S.ACTIVE_SOURCE)
+    kept = S.keep_edits(old) if old else None
     ss[UPLOADS][key] = data
     if "your what-if settings carry over" in notes:
-        ss["memory"][key] = controls.control_state()
-    ss.setdefault("pending_source", None)
-    ss["pending_source"] = key
-    ss["upload_notice"] = (f"Loaded '{scn.name}': {len(scn.fleet)} fleet rows, {len(scn.sites)} sites."
+        ss[S.MEMORY][key] = controls.control_state()
+    ss.setdefault(S.PENDING_SOURCE, None)
+    ss[S.PENDING_SOURCE] = key
+    ss[S.UPLOAD_NOTICE] = (f"Loaded '{scn.name}': {len(scn.fleet)} fleet rows, {len(scn.sites)} sites."
                            + (" " + "; ".join(notes) + "." if notes else "")
                            + (f" Your table edits are kept as scenario '{kept}'." if kept else ""))
 
 
 def _reset_whatifs() -> None:
-    source = st.session_state.get("active_source")
+    source = st.session_state.get(S.ACTIVE_SOURCE)
     if source:
         controls.apply_defaults(base_scenario(source).settings)
 
 
 @st.fragment
 def _pin_name_box() -> None:
-    st.text_input("Name for the pinned plan", key="pin_name", placeholder="name this plan (optional)",
+    st.text_input("Name for the pinned plan", key=S.PIN_NAME, placeholder="name this plan (optional)",
                   label_visibility="collapsed")
 
 
 def _pin(scn: optimizer.Scenario, res: optimizer.Result, fp: str, source: str) -> None:
-    pins = st.session_state[views.PINS]
-    name = (st.session_state.get("pin_name") or "").strip()
+    pins = st.session_state[S.PINS]
+    name = (st.session_state.get(S.PIN_NAME) or "").strip()
     s = scn.settings
     label = name or (f"#{len(pins) + 1} {source.removeprefix(UPLOAD_PREFIX)}: BTC ${s.market.btc_price_usd:,.0f}, "
                      f"lambda {s.policy.risk_aversion:g}, value {views.fmt.usd(res.summary['objective_usd'])}")
     pins.append(views.make_pin(label, source, scn, res, fp))
-    st.session_state["pin_name"] = ""
+    st.session_state[S.PIN_NAME] = ""
 
 
 # ---------------------------------------------------------------- the page
@@ -232,21 +194,9 @@ def _problems_box(title: str, lines: list[str]) -> None:
     st.error("**" + title + "**\n\n" + "\n".join(f"- {line}" for line in lines), icon=":material/error:")
 
 
-def main() -> None:
-    # A local icon: a Material icon name would make the browser fetch it from a font server.
-    st.set_page_config(page_title="Rigshift", page_icon=str(ICON), layout="wide")
-    headline.style()
-    _init()
-    team_workspace.start()  # restore the autosave named in the URL, or open the plan a link names
+def _sidebar_source(options: list[str]) -> tuple[str | None, Any, Any]:
+    """The scenario picker and the uploader; returns (source, a box for notices, a box for the library)."""
     ss = st.session_state
-    builtins = compute.builtin_names()
-    options = builtins + list(ss[UPLOADS])
-    if ss.get("pending_source") in options:
-        ss[SOURCE] = ss.pop("pending_source")
-    if not options:
-        st.error(f"No scenarios found under {compute.datasets_dir()}: upload one.")
-
-    # ---- sidebar: where the scenario comes from
     with st.sidebar:
         st.title("Rigshift")
         st.caption("Where should a mining fleet go when its jurisdiction turns against it?")
@@ -254,38 +204,42 @@ def main() -> None:
             ss[SOURCE] = options[0]
         source = st.selectbox("Scenario", options, key=SOURCE, on_change=_on_source_change,
                               help="Built-in scenarios from datasets/, and the ones you uploaded in this session.")
-        with st.expander("Bring your own scenario", expanded=bool(ss["upload_problems"]) or not options):
+        with st.expander("Bring your own scenario", expanded=bool(ss[S.UPLOAD_PROBLEMS]) or not options):
             st.file_uploader("A scenario folder as a .zip, or its CSVs and scenario.toml", type=["zip", "csv", "toml"],
                              accept_multiple_files=True, key=UPLOAD, on_change=_on_upload,
                              help="Missing tables are taken from the scenario you are looking at, so you can "
                                   "upload just a new sites.csv.")
-            if ss["upload_problems"]:
-                _problems_box("The upload was not loaded; the scenario you had is still active.", ss["upload_problems"])
-        if ss["upload_notice"]:
-            st.success(ss["upload_notice"], icon=":material/check_circle:")
-        side_notice = st.container()
-        library_box = st.container()  # the workspace panel is drawn here once the plan is solved
+            if ss[S.UPLOAD_PROBLEMS]:
+                _problems_box("The upload was not loaded; the scenario you had is still active.", ss[S.UPLOAD_PROBLEMS])
+        if ss[S.UPLOAD_NOTICE]:
+            st.success(ss[S.UPLOAD_NOTICE], icon=":material/check_circle:")
+        return source, st.container(), st.container()  # the workspace panel is drawn in the second once solved
 
-    if not options:
-        return
+
+def _load_base(source: str) -> optimizer.Scenario | None:
+    """The scenario behind ``source``, or None with the reason shown in place."""
     try:
-        base = base_scenario(source)
+        return base_scenario(source)
     except optimizer.ScenarioError as exc:
         _problems_box(f"Scenario '{source}' cannot be loaded.", [str(p) for p in exc.problems])
-        return
     except Exception as exc:  # noqa: BLE001 - keep the page (and the scenario picker) alive
         _problems_box(f"Scenario '{source}' cannot be loaded (engine error, please report it).",
                       [f"{type(exc).__name__}: {exc}"])
-        return
+    return None
 
-    if ss.get("active_source") != source:
+
+def _activate(source: str, base: optimizer.Scenario) -> None:
+    """On a new source: fresh grids, its own settings, then the controls the user left it with."""
+    ss = st.session_state
+    if ss.get(S.ACTIVE_SOURCE) != source:
         editors.reset()
         controls.apply_defaults(base.settings)
-        for key, value in (ss["memory"].get(source) or {}).items():
+        for key, value in (ss[S.MEMORY].get(source) or {}).items():
             ss[key] = value
-        ss["active_source"] = source
+        ss[S.ACTIVE_SOURCE] = source
 
-    # ---- sidebar: the what-ifs
+
+def _whatifs(base: optimizer.Scenario) -> dict[str, Any]:
     with st.sidebar:
         st.divider()
         st.subheader("What if...")
@@ -293,33 +247,112 @@ def main() -> None:
                                     market_path=bool(len(base.market)))
         st.button("Reset what-ifs to the scenario's values", key="reset_whatifs", on_click=_reset_whatifs,
                   icon=":material/restart_alt:")
+    return overrides
 
-    head = st.container()
-    problems_area = st.container()
-    # Only the open tab runs and draws (issue 13): switching tabs reruns the page with that tab open.
-    # The same tabs for every scenario, so switching scenario keeps the open one.
-    tabs = dict(zip(TAB_LABELS, st.tabs(TAB_LABELS, key="main_tabs", on_change="rerun")))
-    for label, tab in tabs.items():
-        if not tab.open or ss.get(OPEN_TAB) != label:  # closed, or opened by this run
+
+def _tab_bar() -> dict[str, Any]:
+    """The tab containers by label. Only the open tab runs and draws (issue 13): switching tabs reruns the
+    page with that tab open."""
+    ss = st.session_state
+    boxes = dict(zip(TAB_LABELS, st.tabs(TAB_LABELS, key=S.MAIN_TABS, on_change="rerun")))
+    for label, box in boxes.items():
+        if not box.open or ss.get(S.OPEN_TAB) != label:  # closed, or opened by this run
             _keep_widget_values(label)
-        if tab.open:
-            ss[OPEN_TAB] = label
+        if box.open:
+            ss[S.OPEN_TAB] = label
+    return boxes
 
-    # ---- the user's table edits, read and validated by the engine (the grids are drawn while their tab is open)
-    with tabs["Edit data"]:
-        edited = editors.render(base, draw=bool(tabs["Edit data"].open))
+
+def _tables(source: str, base: optimizer.Scenario, edited: editors.Edited, side_notice: Any) -> optimizer.Scenario:
+    """The tables the plan uses: the user's edits when they validate, else the last ones that did."""
+    ss = st.session_state
     tables = base
     if edited.scenario is not None:
         tables = edited.scenario
-        ss["last_good_tables"][source] = tables
+        ss[S.LAST_GOOD_TABLES][source] = tables
     elif edited.problems:
-        tables = ss["last_good_tables"].get(source, base)
+        tables = ss[S.LAST_GOOD_TABLES].get(source, base)
     else:
-        ss["last_good_tables"].pop(source, None)
+        ss[S.LAST_GOOD_TABLES].pop(source, None)
     if edited.problems:
         with side_notice:  # not above the grid: a message there would push the grid under the cursor
             st.warning("Some table edits are refused (see **Edit data**); the plan uses your last valid tables.",
                        icon=":material/warning:")
+    return tables
+
+
+def _solve(scn: optimizer.Scenario, fp: str) -> tuple[optimizer.Result | None, list[str]]:
+    """The plan of ``scn`` (remembered as the last plan), or None and what went wrong (title first)."""
+    try:
+        with st.spinner("Solving..."):
+            res = compute.solve(scn, fp)
+        st.session_state[S.LAST_PLAN] = (fp, scn, res)
+        return res, []
+    except optimizer.InfeasibleError as exc:
+        return None, ["No plan satisfies these settings:"] + exc.reasons
+    except optimizer.SolverFailure as exc:
+        return None, [f"The solver gave up without a plan: {exc}"]
+    except optimizer.ScenarioError as exc:
+        return None, ["These settings are not valid:"] + [str(p) for p in exc.problems]
+    except Exception as exc:  # noqa: BLE001 - an engine bug must not take the session (and its inputs) down
+        return None, ["The engine failed unexpectedly (please report this):", f"{type(exc).__name__}: {exc}"]
+
+
+def _head(ctx: tabs.Context, cap_note: str | None) -> None:
+    """Title, pin controls, the scenario and the decision in words, the headline metrics and the input warnings."""
+    scn, res, shown = ctx.scn, ctx.res, ctx.shown
+    stale = ctx.stale
+    baseline = views.baseline_pin()
+    # title, then the pin controls; a wrapping row, so neither is squeezed on a narrow screen
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
+        st.markdown(f"### {scn.name}: relocation plan" + (" (last plan that solved)" if stale and shown else ""),
+                    width="stretch")
+        with st.container(width=220):
+            _pin_name_box()  # a fragment: typing a name reruns only this box (issue 13)
+        st.button("Pin this plan", key="pin", type="primary", icon=":material/push_pin:", disabled=res is None,
+                  on_click=_pin, args=(scn, res, ctx.fp, ctx.source), width="content",
+                  help="Keep this plan to compare against (Compare tab); pin as many as you like.")
+    said_scn, said_fp = (ctx.shown_scn, ctx.shown_fp) if shown is not None else (scn, ctx.fp)
+    st.markdown(compute.per_session("scenario_sentence", said_fp, lambda: headline.scenario_sentence(said_scn), 2))
+    if shown is not None:
+        st.markdown(headline.decision_sentence(shown.summary))
+        views.metrics(shown.summary, baseline["summary"] if baseline else None, baseline["label"] if baseline else "")
+        excluded = ctx.excluded_sites
+        st.caption(views.solve_caption(shown.summary)
+                   + (f" {len(excluded)} site(s) excluded by you." if excluded else "")
+                   + (f" {len(st.session_state[S.PINS])} plan(s) pinned; deltas are against '{baseline['label']}'."
+                      if baseline else ""))
+        _warnings_box(shown.summary.get("warnings") or [], cap_note)
+
+
+def main() -> None:
+    # A local icon: a Material icon name would make the browser fetch it from a font server.
+    st.set_page_config(page_title="Rigshift", page_icon=str(ICON), layout="wide")
+    headline.style()
+    S.init()
+    team_workspace.start()  # restore the autosave named in the URL, or open the plan a link names
+    ss = st.session_state
+    options = compute.builtin_names() + list(ss[UPLOADS])
+    if ss.get(S.PENDING_SOURCE) in options:
+        ss[SOURCE] = ss.pop(S.PENDING_SOURCE)
+    if not options:
+        st.error(f"No scenarios found under {compute.datasets_dir()}: upload one.")
+    source, side_notice, library_box = _sidebar_source(options)
+    if not options:
+        return
+    base = _load_base(source)
+    if base is None:
+        return
+    _activate(source, base)
+    overrides = _whatifs(base)
+
+    head = st.container()
+    problems_area = st.container()
+    boxes = _tab_bar()
+    # ---- the user's table edits, read and validated by the engine (the grids are drawn while their tab is open)
+    with boxes[edit_data.LABEL]:
+        edited = edit_data.read(base, draw=bool(boxes[edit_data.LABEL].open))
+    tables = _tables(source, base, edited, side_notice)
 
     # ---- what-ifs on top, then the plan
     settings_problems: list[str] = []
@@ -330,24 +363,12 @@ def main() -> None:
         scn = tables
     scn, cap_note = trust.cap_time_limit(scn)  # a shared server: no upload holds a core for hours
     fp = compute.fingerprint(scn)
-    res: optimizer.Result | None = None
-    failure: list[str] = []
-    try:
-        with st.spinner("Solving..."):
-            res = compute.solve(scn, fp)
-        ss["last_plan"] = (fp, scn, res)
-    except optimizer.InfeasibleError as exc:
-        failure = ["No plan satisfies these settings:"] + exc.reasons
-    except optimizer.SolverFailure as exc:
-        failure = [f"The solver gave up without a plan: {exc}"]
-    except optimizer.ScenarioError as exc:
-        failure = ["These settings are not valid:"] + [str(p) for p in exc.problems]
-    except Exception as exc:  # noqa: BLE001 - an engine bug must not take the session (and its inputs) down
-        failure = ["The engine failed unexpectedly (please report this):", f"{type(exc).__name__}: {exc}"]
-    stale = res is None
-    shown_scn, shown = (scn, res)
-    if res is None and ss["last_plan"] is not None:
-        _, shown_scn, shown = ss["last_plan"]
+    res, failure = _solve(scn, fp)
+    shown_fp, shown_scn, shown = fp, scn, res
+    if res is None and ss[S.LAST_PLAN] is not None:
+        shown_fp, shown_scn, shown = ss[S.LAST_PLAN]
+    ctx = tabs.Context(source=source, base=base, overrides=overrides, excluded_sites=tuple(edited.excluded_sites),
+                       scn=scn, fp=fp, res=res, shown_scn=shown_scn, shown_fp=shown_fp, shown=shown)
 
     team_workspace.panel(library_box, source=source, base=base, overrides=overrides, scn=scn, res=res,
                          has_edits=edited.changed)
@@ -358,79 +379,10 @@ def main() -> None:
             _problems_box(failure[0], failure[1:] or ["(no details)"])
             if shown is not None:
                 st.info("Below: the last plan that solved, so you can compare while you adjust.", icon=":material/history:")
-
-    shown_fp = ss["last_plan"][0] if stale and shown is not None else fp
-    baseline = views.baseline_pin()
     with head:
-        # title, then the pin controls; a wrapping row, so neither is squeezed on a narrow screen
-        with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
-            st.markdown(f"### {scn.name}: relocation plan" + (" (last plan that solved)" if stale and shown else ""),
-                        width="stretch")
-            with st.container(width=220):
-                _pin_name_box()  # a fragment: typing a name reruns only this box (issue 13)
-            st.button("Pin this plan", key="pin", type="primary", icon=":material/push_pin:", disabled=res is None,
-                      on_click=_pin, args=(scn, res, fp, source), width="content",
-                      help="Keep this plan to compare against (Compare tab); pin as many as you like.")
-        said_scn, said_fp = (shown_scn, shown_fp) if shown is not None else (scn, fp)
-        st.markdown(compute.per_session("scenario_sentence", said_fp, lambda: headline.scenario_sentence(said_scn), 2))
-        if shown is not None:
-            st.markdown(headline.decision_sentence(shown.summary))
-            views.metrics(shown.summary, baseline["summary"] if baseline else None, baseline["label"] if baseline else "")
-            st.caption(views.solve_caption(shown.summary)
-                       + (f" {len(edited.excluded_sites)} site(s) excluded by you." if edited.excluded_sites else "")
-                       + (f" {len(ss[views.PINS])} plan(s) pinned; deltas are against '{baseline['label']}'."
-                          if baseline else ""))
-            _warnings_box(shown.summary.get("warnings") or [], cap_note)
-
-    if shown is None:
-        with tabs["Export"]:
-            if tabs["Export"].open:
-                views.export(scn, None, True)
-        return
-    with tabs["Plan"]:
-        if tabs["Plan"].open:
-            mapview.show(shown_scn, shown, base, edited.excluded_sites, fp=shown_fp)
-            safe = compute.per_session("safe_result", shown_fp, lambda: trust.safe_result(shown), 2)
-            st.markdown("#### Allocation")
-            views.allocation_table(safe)
-            st.markdown("#### Sites")
-            views.sites_table(safe)
-            st.markdown("#### Exposure by place (state or country)")
-            views.jurisdictions_table(safe)
-            st.markdown("#### Hashprice path")
-            outlook.hashprice_chart(shown_scn, fp=shown_fp)
-    with tabs["Timeline"]:
-        if tabs["Timeline"].open:
-            analysis.timeline(shown_scn, shown, shown_fp)
-    with tabs["Site economics"]:
-        if tabs["Site economics"].open:
-            analysis.site_view(shown_scn, shown, shown_fp)
-    with tabs["Sensitivity"]:
-        if tabs["Sensitivity"].open:
-            if stale:
-                st.info("No plan for the current settings.")
-            else:
-                views.sensitivity(scn, fp)
-    with tabs["Explain"]:
-        if tabs["Explain"].open:
-            views.explain(shown_scn, shown, shown_fp)
-    with tabs["Compare"]:
-        if tabs["Compare"].open and not stale:
-            views.compare(scn, res, source, fp)
-    with tabs["Export"]:
-        if tabs["Export"].open:
-            views.export(scn, res, stale)
-    with tabs["Risk"]:
-        if tabs["Risk"].open:
-            from . import risk_tab
-
-            risk_tab.render(scn, res, stale, source)
-    with tabs["What happened"]:
-        if tabs["What happened"].open:
-            history = outlook.history_dir(source)  # built-in scenarios that ship what happened
-            if history is None:
-                st.info("This scenario ships no record of what came after its start (a history/ folder with the "
-                        "realised hashprice and the bans beside its tables), so there is nothing to hold the plan "
-                        "against. The built-in china-2021 has one.", icon=":material/history:")
-            else:
-                outlook.what_happened(shown_scn, shown, shown_fp, history)
+        _head(ctx, cap_note)
+    for tab in tabs.TABS:
+        box = boxes[tab.LABEL]
+        if box.open and (shown is not None or not tab.NEEDS_PLAN):
+            with box:
+                tab.render(ctx)

@@ -25,8 +25,8 @@ from pydeck.bindings.json_tools import default_serialize
 
 
 import optimizer
+from optimizer.results import fmt
 
-from . import fmt
 
 # Served by Streamlit's static file serving (.streamlit/config.toml): the browser loads it once and
 # deck.gl keeps the tessellated countries across reruns because the URL does not change.

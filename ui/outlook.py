@@ -1,22 +1,19 @@
-"""The hashprice path the plan uses (halvings marked), and what happened for scenarios that ship a history.
+"""The hashprice path the plan uses (halvings marked), beside the realised one when there is a history.
 
-Both read the engine: ``optimizer.economics.hashprice`` (SPEC section 6's path) and
-``optimizer.risk.backtest`` (the plan valued on the realised hashprice and bans).
+It reads the engine: ``optimizer.economics.hashprice`` (SPEC section 6's path). The What happened
+tab (``ui.tabs.what_happened``) draws it with the realised path.
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 import optimizer
-from optimizer.risk import backtest
 from optimizer import economics
-from optimizer.risk import plan_from_result
+from optimizer.results import fmt
 
-from . import charts, compute, fmt
+from . import charts, compute
 
 
 def _month_labels(scn: optimizer.Scenario, months: int) -> list[str]:
@@ -68,46 +65,3 @@ def _hashprice_layers(scn: optimizer.Scenario, realised: pd.DataFrame | None, ha
         layers.append(alt.Chart(marks).mark_text(align="left", dx=4, dy=-6, color="grey").encode(
             x="month:Q", y=alt.value(10), text="label:N"))
     return alt.layer(*layers).properties(height=280)
-
-
-def history_dir(source: str) -> Path | None:
-    """The history folder of a built-in scenario (datasets/NAME/history), if it ships one."""
-    folder = compute.datasets_dir() / source / "history"
-    return folder if (folder / "market.csv").is_file() and (folder / "bans.csv").is_file() else None
-
-
-@st.cache_data(show_spinner=False, max_entries=32, ttl=compute.CACHE_TTL_S)
-def _backtest(fp: str, folder: str, _scn: optimizer.Scenario, _res: optimizer.Result) -> backtest.Backtest:
-    history = backtest.load_history(folder, _scn)
-    econ = optimizer.compute_economics(_scn)
-    return backtest.backtest(_scn, history, plan_from_result(_scn, econ, _res))
-
-
-def what_happened(scn: optimizer.Scenario, res: optimizer.Result, fp: str, folder: Path) -> None:
-    """The current plan valued on what actually came: realised against expected against selling now."""
-    try:
-        bt, realised = compute.per_session(
-            "backtest", (fp, str(folder)),
-            lambda: (_backtest(fp, str(folder), scn, res), backtest.load_history(folder, scn).market), 2)
-    except optimizer.ScenarioError as exc:
-        st.warning("The scenario's history cannot be read: " + "; ".join(str(p) for p in exc.problems))
-        return
-    s = bt.summary
-    st.markdown(
-        f"Had this plan been followed, it would have realised **{fmt.usd(s['realised_npv_usd'])}**, against "
-        f"**{fmt.usd(s['expected_npv_usd'])}** expected and **{fmt.usd(s['sell_all_usd'])}** for selling everything "
-        f"at the start ({'+' if s['realised_vs_sell_all_usd'] >= 0 else '-'}{fmt.usd(abs(s['realised_vs_sell_all_usd']))} "
-        "against selling).")
-    bans = ", ".join(f"{b['jurisdiction']} from month {b['ban_month']}" for b in s["bans"]) or "none"
-    st.caption(f"Bans that came within the horizon: {bans}. The realised value uses the hashprice that came "
-               "and stops every rig in a place from its ban month on; expected is the plan's value before the caution "
-               "charge. One history, not a forecast: the Risk tab shows how often such outcomes come up.")
-    table = bt.jurisdictions.assign(ban_month=["no ban" if pd.isna(m) else str(int(m)) for m in bt.jurisdictions["ban_month"]])
-    table = table.rename(columns={
-        "jurisdiction": "Place", "ban_month": "Banned from month", "rigs": "Rigs moved there",
-        "hashrate_ths": "Hashrate (TH/s)", "expected_usd": "Expected (USD)", "realised_usd": "Realised (USD)",
-        "realised_minus_expected_usd": "Realised - expected (USD)"})
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%,.0f") for c in table.columns[2:]})
-    st.markdown("##### Hashprice: assumed and realised")
-    hashprice_chart(scn, realised, fp=fp)

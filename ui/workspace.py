@@ -31,19 +31,18 @@ from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
 import streamlit as st
-import tomli_w
 
 import optimizer
 from optimizer.inputs.settings import get_value
+from optimizer.results import fmt
 
-from . import compute, controls, fmt, views
+from . import compute, controls, session, views
+from .session import UPLOAD_PREFIX, UPLOADS
 
 WS_PARAM = "ws"
 USER_KEY = "ws_user"
 REFS = "ws_library_refs"  # source label -> {"owner", "name", "version"}
 LIBRARY_PREFIX = "library: "
-UPLOADS = "uploads"  # as ui.main.UPLOADS
-UPLOAD_PREFIX = "upload: "
 MAX_AUTOSAVE_BYTES = 20 * 1024 * 1024
 GUEST = "guest"
 LIST_LIMIT = 300  # newest entries offered in the panel (the CLI lists them all)
@@ -165,11 +164,7 @@ def result_record(res: optimizer.Result) -> dict[str, Any]:
 
 def encode_value(value: Any) -> str:
     """A setting as it goes into the URL: TOML syntax (as ``--set``), ``none`` for unset."""
-    if value is None:
-        return "none"
-    if isinstance(value, tuple):
-        value = list(value)
-    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
+    return "none" if value is None else fmt.toml_value(value)
 
 
 def decode_value(text: str) -> Any:
@@ -499,9 +494,7 @@ def _save(lib: Any, source: str, scn: optimizer.Scenario, res: optimizer.Result 
     except Exception as exc:  # noqa: BLE001 - a LibraryError or a database error, shown in place
         _say(problem=f"Not saved: {exc}")
         return
-    from . import main as app
-
-    app._remember_controls()
+    session.remember_controls()
     label = _register(lib.load(info.owner, info.name, info.version))
     ss["pending_source"] = label
     ss["ws_save_for"] = label
@@ -516,10 +509,8 @@ def _open(lib: Any, owner: str, name: str) -> None:
         _say(problem=f"Not opened: {exc}")
         return
     old = ss.get("active_source")
-    from . import main as app
-
-    app._remember_controls()
-    kept = app._keep_edits(old) if old else None
+    session.remember_controls()
+    kept = session.keep_edits(old) if old else None
     ss["pending_source"] = _register(saved)
     _say(notice=f"Opened '{name}' version {saved.info.version} (saved by {saved.info.saved_by})."
          + (f" Your table edits are kept as scenario '{kept}'." if kept else ""))
@@ -582,7 +573,7 @@ def risk_summary(scn: optimizer.Scenario, res: optimizer.Result,
     if ss is None:
         return None
     try:
-        from . import risk_tab
+        from .tabs import risk as risk_tab
 
         scn_r = scn.with_overrides({"risk.alpha": float(ss["risk_alpha"]), "risk.ban_correlation": float(ss["risk_rho"]),
                                     "risk.hashprice_volatility": float(ss["risk_vol"])})

@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
-import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +20,9 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 import optimizer
+from optimizer.inputs.labels import setting_label
 from optimizer.inputs.settings import get_value
+from optimizer.results import fmt
 
 from . import mapimage
 
@@ -50,37 +50,24 @@ class Kind:
     align: str = "num"
 
 
-def _missing(v: Any) -> bool:
-    if v is None:
-        return True
-    try:
-        return math.isnan(float(v))
-    except (TypeError, ValueError):
-        return False
-
-
-def _num(fmt: str) -> Callable[[Any], str]:
-    return lambda v: "" if _missing(v) else fmt.format(float(v))
+def _num(pattern: str) -> Callable[[Any], str]:
+    return fmt.formatter(pattern, missing="")
 
 
 def _usd(v: Any) -> str:
-    if _missing(v):
-        return ""
-    v = float(v)
-    return ("-" if v < 0 else "") + f"${abs(v):,.0f}"
+    return fmt.usd_exact(v, missing="")
 
 
 KINDS: dict[str, Kind] = {
-    "text": Kind(lambda v: "" if _missing(v) else str(v), None, "text"),
+    "text": Kind(lambda v: "" if fmt.is_missing(v) else str(v), None, "text"),
     "int": Kind(_num("{:,.0f}"), "#,##0"),
     "num": Kind(_num("{:,.2f}"), "#,##0.00"),
     "usd": Kind(_usd, '"$"#,##0;-"$"#,##0'),
-    "usd2": Kind(lambda v: "" if _missing(v) else ("-" if float(v) < 0 else "") + f"${abs(float(v)):,.2f}",
-                 '"$"#,##0.00;-"$"#,##0.00'),
+    "usd2": Kind(lambda v: fmt.usd_exact(v, digits=2, missing=""), '"$"#,##0.00;-"$"#,##0.00'),
     "mw": Kind(_num("{:,.2f}"), "#,##0.00"),
-    "pct": Kind(lambda v: "" if _missing(v) else f"{100 * float(v):.1f}%", "0.0%"),
+    "pct": Kind(lambda v: fmt.pct(v, missing=""), "0.0%"),
     "kwh": Kind(_num("{:.4f}"), "0.0000"),
-    "bool": Kind(lambda v: "yes" if bool(v) and not _missing(v) else "", None, "text"),
+    "bool": Kind(lambda v: "yes" if not fmt.is_missing(v) and bool(v) else "", None, "text"),
 }
 
 
@@ -325,17 +312,16 @@ def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str 
     jshadows, jshk = _frame(jshadow, [("jurisdiction", "jurisdiction", "text"), ("cap_ths", "cap (TH/s)", "int"),
                                       ("shadow_usd_per_ths", "one more TH/s of cap adds (USD)", "usd2")])
     entry_rows = res.sites[res.sites["entry_power_usd_kwh"].notna()].copy()
-    entry_rows["entry_text"] = entry_rows["entry_power_usd_kwh"].map(
-        lambda v: "never, even with free power" if v < 0 else f"power below ${v:.4f}/kWh")
+    entry_rows["entry_text"] = entry_rows["entry_power_usd_kwh"].map(fmt.entry_power)
     entry_rows = entry_rows.sort_values("entry_power_usd_kwh", ascending=False)
     entries, ek = _frame(entry_rows.merge(scn.sites[["site", "power_usd_kwh"]], on="site", how="left"), [
         ("site", "site", "text"), ("jurisdiction", "jurisdiction", "text"), ("power_usd_kwh", "power today (USD/kWh)", "kwh"),
         ("entry_text", "would enter the plan at", "text")])
 
     settings = pd.DataFrame({
-        "setting": [_setting_label(k) for k in optimizer.ALL_KEYS],
-        "value": [_setting_text(get_value(scn.settings, k), percent="%" in _setting_label(k)) for k in optimizer.ALL_KEYS],
-        "in scenario.toml": [f"{k} = {_toml_value(get_value(scn.settings, k))}" for k in optimizer.ALL_KEYS]})
+        "setting": [setting_label(k) for k in optimizer.ALL_KEYS],
+        "value": [fmt.setting_text(k, get_value(scn.settings, k)) for k in optimizer.ALL_KEYS],
+        "in scenario.toml": [f"{k} = {fmt.toml_value(get_value(scn.settings, k))}" for k in optimizer.ALL_KEYS]})
     sources = facts["sources"] if facts["sources"] is not None else pd.DataFrame(
         {"Source": ["The scenario came without a README, so its sources are not recorded here."]})
 
@@ -382,40 +368,6 @@ def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str 
         settings=tables["Settings"], sources=tables["Sources"], links=facts["links"], assumptions=ASSUMPTIONS,
         solve_caption=_solve_caption(s), scenario_name=scn.name, version=_tool_version())
     return Report(html, tables, dict(s), when, map_png)
-
-
-def _toml_value(v: Any) -> str:
-    """A setting's value as scenario.toml holds it (fractions, not percent)."""
-    if v is None:
-        return "(not set)"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (tuple, list)):
-        return "[" + ", ".join(json.dumps(x) for x in v) + "]"
-    if isinstance(v, str):
-        return json.dumps(v)
-    return repr(v)
-
-
-def _setting_label(key: str) -> str:
-    """A setting's declared label ("market.btc_price_usd" -> "BTC price (USD)"); the key where none is declared."""
-    from optimizer.inputs.settings import SETTINGS
-
-    label = getattr(SETTINGS.get(key), "label", "") or ""
-    return label[:1].upper() + label[1:] if label.strip() else key
-
-
-def _setting_text(v: Any, percent: bool = False) -> str:
-    """A setting's value as the app shows it: percentages (settings labelled "%") as percent."""
-    if percent and isinstance(v, (int, float)) and not isinstance(v, bool):
-        return f"{100 * v:g}%"
-    if isinstance(v, tuple):
-        return ", ".join(v) or "(none)"
-    if v is None:
-        return "(not set)"
-    if isinstance(v, float) and v.is_integer() and abs(v) >= 1000:
-        return f"{v:,.0f}"
-    return str(v)
 
 
 def _solve_caption(s: Mapping[str, Any]) -> str:

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from optimizer.results import fmt
+
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 ENV_USER = "RIGSHIFT_USER"
 
@@ -76,10 +78,6 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]) ->
     rp.add_argument("--out", required=True, help="output folder")
     rp.add_argument("--risk", help="a risk.json (python -m optimizer risk) to add the risk view")
     rp.set_defaults(handler=_cmd_report)
-
-
-def _fmt_usd(value: float | None) -> str:
-    return "-" if value is None else f"${value:,.0f}"
 
 
 def _cmd_library(args: argparse.Namespace) -> int:
@@ -147,7 +145,7 @@ def _list(lib: Any, args: argparse.Namespace, user: str) -> int:
     rows = [("owner", "name", "version", "saved by", "saved at (UTC)", "scenario", "plan value")]
     for e in entries:
         rows.append((e.owner, e.name, str(e.version), e.saved_by, e.saved_at.strftime("%Y-%m-%d %H:%M"),
-                     e.scenario_name, _fmt_usd(e.objective_usd)))
+                     e.scenario_name, fmt.usd_exact(e.objective_usd, missing="-")))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
@@ -187,7 +185,7 @@ def _save(lib: Any, args: argparse.Namespace, user: str) -> int:
             print(f"note: saved without a plan, it does not solve: {exc}", file=sys.stderr)
     info = lib.save(user, args.name, scenario_record(args.scenario, scn), scenario_name=scn.name, saved_by=user,
                     result=result, note=args.note)
-    print(f"saved {info.owner}/{info.name} version {info.version} ({scn.name}; plan value {_fmt_usd(info.objective_usd)}) "
+    print(f"saved {info.owner}/{info.name} version {info.version} ({scn.name}; plan value {fmt.usd_exact(info.objective_usd, missing='-')}) "
           f"in {lib.url}")
     return EXIT_OK
 
@@ -210,7 +208,7 @@ def _load_cmd(lib: Any, args: argparse.Namespace, user: str) -> int:
 
 def _versions(lib: Any, args: argparse.Namespace, user: str) -> int:
     for v in lib.versions(args.owner or user, args.name):
-        print(f"v{v.version}  {v.saved_at:%Y-%m-%d %H:%M:%S} UTC  by {v.saved_by}  plan value {_fmt_usd(v.objective_usd)}"
+        print(f"v{v.version}  {v.saved_at:%Y-%m-%d %H:%M:%S} UTC  by {v.saved_by}  plan value {fmt.usd_exact(v.objective_usd, missing='-')}"
               + (f"  {v.note}" if v.note else ""))
     return EXIT_OK
 

@@ -18,8 +18,20 @@ import optimizer
 from optimizer import economics, risk
 from optimizer.risk import samples as sampler
 from optimizer.risk.scaleout import Runner
+from optimizer.results import fmt
 
-from . import charts, compute, fmt
+from .. import charts, compute
+from ..session import PINS
+from ..views import make_pin
+from .context import Context
+
+# the sampler's settings (the report reads the first five: ui.workspace.RISK_KEYS), the frontier pick, the stress month
+N, SEED, ALPHA, RHO, VOL = "risk_n", "risk_seed", "risk_alpha", "risk_rho", "risk_vol"
+FRONTIER_PICK, STRESS_MONTH = "risk_frontier_pick", "risk_stress_month"
+
+LABEL = "Risk"
+WIDGETS = (N, SEED, ALPHA, RHO, VOL, FRONTIER_PICK, STRESS_MONTH)
+NEEDS_PLAN = True
 
 FRONTIER_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -69,16 +81,13 @@ def _frontier(fp: str, n: int, seed: int, _scn: optimizer.Scenario) -> risk.Fron
 
 def _pin_frontier_plan(scn: optimizer.Scenario, fr: risk.Frontier, source: str, n: int, seed: int) -> None:
     """Pin a frontier plan for the Compare tab (and its exports), like the page's own Pin button."""
-    from . import views
-
-    name = st.session_state.get("risk_frontier_pick")
+    name = st.session_state.get(FRONTIER_PICK)
     if name not in fr.plans:
         return
     weight = float(name.removeprefix("weight_"))
     scn_w = scn.with_overrides({"risk.weight": weight})
     label = f"risk-aware, CVaR weight {weight:.2f} ({n:,} samples, seed {seed})"
-    st.session_state.setdefault(views.PINS, []).append(views.make_pin(label, source, scn_w, fr.plans[name],
-                                                                      scn_w.fingerprint()))
+    st.session_state.setdefault(PINS, []).append(make_pin(label, source, scn_w, fr.plans[name], scn_w.fingerprint()))
 
 
 @st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
@@ -91,10 +100,10 @@ def _musd(v: float) -> str:
     return fmt.usd(v)
 
 
-def render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, source: str = "") -> None:
+def render(ctx: Context) -> None:
     """The tab; any failure is shown in place (the rest of the page and the user's inputs stay)."""
     try:
-        _render(scn, res, stale, source)
+        _render(ctx.scn, ctx.res, ctx.stale, ctx.source)
     except (optimizer.ScenarioError, optimizer.InfeasibleError, optimizer.SolverFailure) as exc:
         st.error(f"The risk view cannot be computed for these settings: {exc}", icon=":material/error:")
     except Exception as exc:  # noqa: BLE001 - an engine bug must not take the session down
@@ -111,13 +120,13 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
                "the scenario's. No risk penalty here: the samples are the risk.")
     rs = scn.settings.risk
     c1, c2, c3, c4, c5 = st.columns(5)
-    n = int(c1.number_input("Samples", min_value=100, max_value=50_000, value=int(rs.samples), step=500, key="risk_n"))
-    seed = int(c2.number_input("Seed", min_value=0, max_value=2**31 - 1, value=int(rs.seed), step=1, key="risk_seed"))
-    alpha = float(c3.slider("CVaR tail (alpha)", 0.01, 0.5, float(rs.alpha), 0.01, key="risk_alpha"))
-    rho = float(c4.slider("Ban correlation", 0.0, 0.95, float(rs.ban_correlation), 0.05, key="risk_rho",
+    n = int(c1.number_input("Samples", min_value=100, max_value=50_000, value=int(rs.samples), step=500, key=N))
+    seed = int(c2.number_input("Seed", min_value=0, max_value=2**31 - 1, value=int(rs.seed), step=1, key=SEED))
+    alpha = float(c3.slider("CVaR tail (alpha)", 0.01, 0.5, float(rs.alpha), 0.01, key=ALPHA))
+    rho = float(c4.slider("Ban correlation", 0.0, 0.95, float(rs.ban_correlation), 0.05, key=RHO,
                           help="How much one regulator's move raises the odds next door (Gaussian copula, one factor)."))
     vol = float(c5.slider("Hashprice volatility (/yr)", 0.0, 2.0, float(rs.hashprice_volatility), 0.001, format="%.3f",
-                          key="risk_vol",
+                          key=VOL,
                           help="Annual volatility of the hashprice around the scenario's path; 0.866 = BTC's 25%/month."))
     try:
         scn_r = scn.with_overrides({"risk.alpha": alpha, "risk.ban_correlation": rho, "risk.hashprice_volatility": vol})
@@ -201,7 +210,7 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
             "sites used": ok["sites_used"]})
         st.dataframe(shown_table, hide_index=True, key="risk_frontier_table")
         pick, pin = st.columns([3, 1], vertical_alignment="bottom")
-        pick.selectbox("Frontier plan", list(fr.plans), key="risk_frontier_pick",
+        pick.selectbox("Frontier plan", list(fr.plans), key=FRONTIER_PICK,
                        format_func=lambda k: f"CVaR weight {float(k.removeprefix('weight_')):.2f}")
         pin.button("Pin it for Compare", key="risk_frontier_pin", icon=":material/push_pin:",
                    on_click=_pin_frontier_plan, args=(scn_r, fr, source, n, seed),
@@ -209,7 +218,7 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
 
     st.markdown("#### Stress tests: each jurisdiction banned in turn")
     month = int(st.number_input("Ban from month", min_value=0, max_value=scn.settings.horizon.months - 1, value=0,
-                                key="risk_stress_month"))
+                                key=STRESS_MONTH))
     if st.button("Run the stress tests", key="risk_stress_go", icon=":material/bolt:"):
         st.session_state["risk_stress_on"] = True
     if st.session_state.get("risk_stress_on"):
