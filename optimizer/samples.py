@@ -4,7 +4,8 @@ A sample set is a folder of three CSVs (read and checked like scenario files; ev
 names the file, the spreadsheet row and the column):
 
 - samples.csv: ``sample`` (integer, unique), ``weight`` (optional, > 0; normalised to sum 1).
-- bans.csv: ``sample``, ``jurisdiction`` (in sites.csv), ``ban_month`` (integer 0..H-1); a
+- bans.csv: ``sample``, ``jurisdiction`` (in sites.csv), ``ban_month`` (integer 0..H-1), optional
+  ``end_month`` (> ban_month, <= H, empty = H: mining resumes from that month; optimizer/futures.py); a
   (sample, jurisdiction) pair absent means no ban within the horizon.
 - hashprice.csv (optional): ``sample``, ``month`` (0..H-1), ``factor`` (> 0); absent rows mean 1.
 
@@ -57,6 +58,7 @@ import scipy.special
 
 from . import tables as T
 from .errors import Problem, ScenarioError
+from .futures import END_MONTH, end_months, refuse_typed_sentinel
 from .scenario import Scenario
 
 MAX_SAMPLES = 1_000_000  # bounds memory (a sample set is held whole: samples x months factors)
@@ -80,6 +82,7 @@ BANS = T.TableSpec(
         T.Column("jurisdiction", "text", "", "a jurisdiction of sites.csv"),
         T.Column("ban_month", "integer", "month", "mining stops from the start of this month (0-based)", None,
                  _nonneg[0], _nonneg[1]),
+        END_MONTH,
     ),
     key=(),
     required=True,
@@ -130,6 +133,12 @@ class SampleSet:
     ban_month: np.ndarray  # (K, J) int in 0..H
     factor: np.ndarray | None  # (K, H) float > 0, or None
     months: int
+    # SPEC section 8/9: (K, J) int, the month mining resumes (ban_month < end <= H; H: never within the
+    # horizon; ignored where ban_month = H). None: every stop is permanent.
+    ban_end: np.ndarray | None = None
+    # SPEC section 9: (K, H) resale factors f_k,t (month 0 = 1), or None: the scenario's resale path in every sample.
+    resale: np.ndarray | None = None
+    warnings: tuple = ()  # InputWarnings from reading the files (names unified, months converted, slips)
 
     @property
     def n(self) -> int:
@@ -137,14 +146,23 @@ class SampleSet:
 
     def subset(self, start: int, stop: int) -> "SampleSet":
         """Samples start..stop-1 (weights as they are, not renormalised)."""
+        cut = lambda a: None if a is None else a[start:stop]  # noqa: E731
         return SampleSet(self.sample[start:stop], self.weight[start:stop], self.jurisdictions,
-                         self.ban_month[start:stop], None if self.factor is None else self.factor[start:stop],
-                         self.months)
+                         self.ban_month[start:stop], cut(self.factor), self.months, cut(self.ban_end),
+                         cut(self.resale))
+
+    def end_month(self) -> np.ndarray:
+        """(K, J) the month each stop ends (H: it lasts to the horizon, or there is no stop)."""
+        return np.full_like(self.ban_month, self.months) if self.ban_end is None else self.ban_end
 
     def ban_indicator(self, jurisdiction_index: np.ndarray) -> np.ndarray:
-        """B[k, p, t] = 1 while mining is allowed at pair p's jurisdiction (bool, (K, P, H))."""
+        """B[k, p, t] = 1 while mining is allowed at pair p's jurisdiction (bool, (K, P, H)):
+        t < ban_month or t >= end_month."""
         t = np.arange(self.months)
-        return t[None, None, :] < self.ban_month[:, jurisdiction_index][:, :, None]
+        alive = t[None, None, :] < self.ban_month[:, jurisdiction_index][:, :, None]
+        if self.ban_end is not None:
+            alive |= t[None, None, :] >= self.ban_end[:, jurisdiction_index][:, :, None]
+        return alive
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """The three tables as the files hold them (hashprice absent when every factor is 1)."""
@@ -152,6 +170,10 @@ class SampleSet:
         k, j = np.nonzero(self.ban_month < self.months)
         out["bans"] = pd.DataFrame({"sample": self.sample[k], "jurisdiction": np.array(self.jurisdictions, dtype=object)[j],
                                     "ban_month": self.ban_month[k, j]})
+        if self.ban_end is not None and (self.ban_end[k, j] < self.months).any():  # empty cell: to the horizon
+            end = self.ban_end[k, j]
+            out["bans"]["end_month"] = pd.array(np.where(end < self.months, end, 0), dtype="Int64")
+            out["bans"].loc[end >= self.months, "end_month"] = pd.NA
         if self.factor is not None:
             K, H = self.factor.shape
             out["hashprice"] = pd.DataFrame({"sample": np.repeat(self.sample, H), "month": np.tile(np.arange(H), K),
@@ -228,10 +250,12 @@ def draw(scn: Scenario, n: int | None = None, seed: int | None = None,
 
 
 def one_future(scn: Scenario, ban_months: Mapping[str, int] | None = None,
-               hashprice_usd_th_day: np.ndarray | None = None) -> SampleSet:
+               hashprice_usd_th_day: np.ndarray | None = None,
+               end_months: Mapping[str, int] | None = None) -> SampleSet:
     """A sample set of one known future (e.g. what actually happened, for a backtest).
 
-    ``ban_months``: jurisdiction -> month its ban starts (absent: no ban). ``hashprice_usd_th_day``
+    ``ban_months``: jurisdiction -> month its ban starts (absent: no ban); ``end_months``: jurisdiction ->
+    month mining resumes (ban_month < end <= H; absent: H, the stop lasts). ``hashprice_usd_th_day``
     (H,): the realised hashprice; factor_t = realised / the scenario's hp_t (None: factor 1).
     Raises ScenarioError for an unknown jurisdiction, a month outside 0..H-1, or a hashprice the
     scenario's path cannot be scaled to (scenario hp_t = 0 where the realised one is not).
@@ -250,6 +274,20 @@ def one_future(scn: Scenario, ban_months: Mapping[str, int] | None = None,
             problems.append(Problem("bans", None, "ban_month", f"{month} is out of range: must be a month 0..{H - 1}"))
         else:
             ban[0, juris.index(name)] = int(month)
+    ban_end = None
+    for name, month in (end_months or {}).items():
+        if name in juris and name in (ban_months or {}):
+            b = int(ban_months[name])
+            if not b < int(month) <= H:
+                problems.append(Problem("bans", None, "end_month", f"{month} is out of range: must be in {b + 1}..{H}"))
+            elif int(month) < H:
+                if ban_end is None:
+                    ban_end = np.full((1, len(juris)), H, np.int64)
+                ban_end[0, juris.index(name)] = int(month)
+        elif name not in juris:
+            problems.append(Problem("bans", None, "jurisdiction", f"unknown jurisdiction '{name}': not in sites.csv"))
+        else:
+            problems.append(Problem("bans", None, "end_month", f"'{name}' has an end month but no ban month"))
     factor = None
     if hashprice_usd_th_day is not None:
         realised = np.asarray(hashprice_usd_th_day, float)
@@ -263,7 +301,7 @@ def one_future(scn: Scenario, ban_months: Mapping[str, int] | None = None,
             factor = np.divide(realised, assumed, out=np.ones(H), where=assumed > 0)[None, :]
     if problems:
         raise ScenarioError(problems)
-    return SampleSet(np.array([0]), np.array([1.0]), juris, ban, factor, H)
+    return SampleSet(np.array([0]), np.array([1.0]), juris, ban, factor, H, ban_end)
 
 
 # ---------------------------------------------------------------------------- reading
@@ -296,6 +334,7 @@ def _table(files: dict[str, bytes], spec: T.TableSpec, problems: list[Problem]) 
     problems.extend(found)
     if frame is None:
         return None
+    problems.extend(refuse_typed_sentinel(frame, spec.file))
     typed, found = T.validate_table(frame, spec)
     problems.extend(found)
     if typed is not None:
@@ -333,6 +372,7 @@ def samples_from_files(files: dict[str, bytes], scn: Scenario) -> SampleSet:
 
     k_ban = refs(bans, BANS)
     months(bans, BANS, "ban_month")
+    end = end_months(bans, BANS.file, H, problems)
     j_ban = pd.Index(juris).get_indexer(bans["jurisdiction"])
     for r, v, j in zip(bans["_row"], bans["jurisdiction"], j_ban):
         if j < 0:
@@ -347,6 +387,10 @@ def samples_from_files(files: dict[str, bytes], scn: Scenario) -> SampleSet:
     K = len(ids)
     ban = np.full((K, len(juris)), H, np.int64)
     ban[k_ban, j_ban] = bans["ban_month"].to_numpy(np.int64)
+    ban_end = None
+    if (end < H).any():
+        ban_end = np.full((K, len(juris)), H, np.int64)
+        ban_end[k_ban, j_ban] = end
     if hp is not None and len(hp):
         factor = np.ones((K, H))
         factor[k_hp, hp["month"].to_numpy(np.int64)] = hp["factor"].to_numpy(float)
@@ -354,7 +398,7 @@ def samples_from_files(files: dict[str, bytes], scn: Scenario) -> SampleSet:
     total = w.sum()
     if not np.isfinite(total) or total <= 0:
         raise ScenarioError(Problem(SAMPLES.file, None, "weight", "weights do not add up to a positive finite number"))
-    return SampleSet(ids, w / total, juris, ban, factor, H)
+    return SampleSet(ids, w / total, juris, ban, factor, H, ban_end)
 
 
 def load_samples(path: str | Path, scn: Scenario) -> SampleSet:
