@@ -69,3 +69,47 @@ def end_months(typed: pd.DataFrame, file: str, horizon: int, problems: list[Prob
                                     f"{end[i]} is beyond the horizon: must be at most {horizon}",
                                     f"leave it empty (= {horizon}) for a stop that lasts to the horizon"))
     return end
+
+
+# ---------------------------------------------------------------------------- the sampler's stops and resale
+
+
+def stop_ends(rng: np.random.Generator, ban: np.ndarray, months: int, permanent_share: float,
+              stop_months: int) -> np.ndarray | None:
+    """End months (n, J) for the drawn ban months ``ban`` (H = no stop), or None when every stop is permanent.
+
+    Each drawn stop is permanent with probability ``permanent_share`` (one uniform per sample and
+    jurisdiction, drawn from ``rng`` after the bans and hashprice steps, so a seed's bans and factors do
+    not depend on these settings), else it lasts ``stop_months`` months: end = min(ban + stop_months, H).
+    A jurisdiction stops at most once per sample (bans.csv has one row per sample and jurisdiction).
+    """
+    if permanent_share >= 1:
+        return None
+    permanent = rng.random(ban.shape) < permanent_share
+    lasting = permanent | (ban >= months)
+    return np.where(lasting, months, np.minimum(ban + int(stop_months), months)).astype(np.int64)
+
+
+def resale_path(scn) -> np.ndarray:
+    """f_t (H,): the scenario's resale path of SPEC section 8. A ``resale`` table on the scenario (resale.csv:
+    month, factor; the section 8 input, once the scenario loader reads it) gives it month by month; without
+    one, f_t = salvage_fraction^(t / H), a geometric decline from 1 today to the salvage value."""
+    H = scn.settings.horizon.months
+    table = getattr(scn, "resale", None)
+    if table is not None and len(table):
+        f = np.ones(H)
+        f[table["month"].to_numpy(np.int64)] = table["factor"].to_numpy(float)
+        return f
+    return float(scn.settings.horizon.salvage_fraction) ** (np.arange(H) / H)
+
+
+def sampled_resale(scn, factor: np.ndarray | None, beta: float) -> np.ndarray | None:
+    """f_k,t = f_t * factor_k,t^beta (K, H): resale that follows the sampled hashprice (SPEC section 9).
+
+    None (no resale.csv written: every sample has the scenario's path f_t) when beta is 0 or every
+    hashprice factor is 1 (volatility 0), the two cases where f_k,t = f_t exactly. Month 0 is f_0 = 1
+    because the sampler's factor_k,0 = 1.
+    """
+    if beta == 0 or factor is None:
+        return None
+    return resale_path(scn)[None, :] * factor ** float(beta)

@@ -8,6 +8,8 @@ names the file, the spreadsheet row and the column):
   ``end_month`` (> ban_month, <= H, empty = H: mining resumes from that month; optimizer/futures.py); a
   (sample, jurisdiction) pair absent means no ban within the horizon.
 - hashprice.csv (optional): ``sample``, ``month`` (0..H-1), ``factor`` (> 0); absent rows mean 1.
+- resale.csv (optional, SPEC section 9): ``sample``, ``month``, ``factor`` (> 0, month 0 = 1): f_k,t;
+  absent rows: the scenario's resale path (``futures.resale_path``).
 
 The sampler (``draw``)
 ----------------------
@@ -41,9 +43,20 @@ January 2021 (Kraken report via CoinTelegraph). Hashprice also moves with the ne
 hashrate and fees, which partly offset the price: 0.866 is a price-based, deliberately
 not understated figure; set ``risk.hashprice_volatility`` to your own.
 
+Stops that end (SPEC section 9). Each drawn ban is permanent with probability
+``risk.stop_permanent_share`` (default 1: every stop lasts to the horizon, as before), else mining
+resumes ``risk.stop_months`` months later (bans.csv's ``end_month``, capped at H). The ban month's law
+(the survival above) is unchanged: the share only decides how long a stop lasts. One stop per
+jurisdiction and sample.
+
+Resale (SPEC section 9). With ``risk.resale_beta`` = beta != 0 and a volatility > 0, the sample set
+carries resale.csv: f_k,t = f_t * factor_k,t^beta, f_t the scenario's resale path
+(``futures.resale_path``). ASIC prices follow hashprice; beta = 1 moves them one for one.
+
 Seeds. Samples are drawn in fixed blocks of ``BLOCK`` samples; block b uses
 ``numpy.random.Generator(PCG64(SeedSequence(seed, spawn_key=(b,))))`` and draws, in this order,
-F (n), e (n, J) and the hashprice steps (n, H - 1). Whatever the chunking (local threads, a
+F (n), e (n, J), the hashprice steps (n, H - 1) and, when ``risk.stop_permanent_share`` < 1, one uniform
+per sample and jurisdiction for the stop's permanence. Whatever the chunking (local threads, a
 Dask cluster, any number of workers) the same seed gives the same numbers and the same files.
 """
 from __future__ import annotations
@@ -58,7 +71,7 @@ import scipy.special
 
 from . import tables as T
 from .errors import Problem, ScenarioError
-from .futures import END_MONTH, end_months, refuse_typed_sentinel
+from .futures import END_MONTH, end_months, refuse_typed_sentinel, resale_path, sampled_resale, stop_ends
 from .scenario import Scenario
 
 MAX_SAMPLES = 1_000_000  # bounds memory (a sample set is held whole: samples x months factors)
@@ -100,8 +113,21 @@ HASHPRICE = T.TableSpec(
     required=False,
     min_rows=0,
 )
-SAMPLE_TABLES = {"samples": SAMPLES, "bans": BANS, "hashprice": HASHPRICE}
-KEYS = {"samples": ("sample",), "bans": ("sample", "jurisdiction"), "hashprice": ("sample", "month")}
+RESALE = T.TableSpec(
+    "resale.csv",
+    (
+        T.Column("sample", "integer", "", "a sample of samples.csv"),
+        T.Column("month", "integer", "month", "month of the horizon (0-based)", None, _nonneg[0], _nonneg[1]),
+        T.Column("factor", "float", "", "f_k,t: a rig sold at the start of that month fetches resale_usd x factor "
+                 "(month 0 = 1)", None, _pos[0], _pos[1]),
+    ),
+    key=(),
+    required=False,
+    min_rows=0,
+)
+SAMPLE_TABLES = {"samples": SAMPLES, "bans": BANS, "hashprice": HASHPRICE, "resale": RESALE}
+KEYS = {"samples": ("sample",), "bans": ("sample", "jurisdiction"), "hashprice": ("sample", "month"),
+        "resale": ("sample", "month")}
 
 
 def _duplicates(frame: pd.DataFrame, spec: T.TableSpec, key: tuple[str, ...]) -> list[Problem]:
@@ -178,15 +204,20 @@ class SampleSet:
             K, H = self.factor.shape
             out["hashprice"] = pd.DataFrame({"sample": np.repeat(self.sample, H), "month": np.tile(np.arange(H), K),
                                              "factor": self.factor.ravel()})
+        if self.resale is not None:
+            K, H = self.resale.shape
+            out["resale"] = pd.DataFrame({"sample": np.repeat(self.sample, H), "month": np.tile(np.arange(H), K),
+                                          "factor": self.resale.ravel()})
         return out
 
     def write(self, folder: str | Path) -> Path:
         """Write samples.csv, bans.csv (and hashprice.csv); floats round-trip exactly."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        stale = folder / HASHPRICE.file
-        if stale.exists():
-            stale.unlink()
+        for optional in (HASHPRICE, RESALE):
+            stale = folder / optional.file
+            if stale.exists():
+                stale.unlink()
         for name, frame in self.frames().items():
             frame.to_csv(folder / SAMPLE_TABLES[name].file, index=False, lineterminator="\n", float_format="%.17g")
         return folder
@@ -205,8 +236,10 @@ def survival(reg_risk: np.ndarray, months: int) -> np.ndarray:
 
 
 def draw_block(seed: int, block: int, n: int, reg_risk: np.ndarray, months: int,
-               ban_correlation: float, hashprice_volatility: float) -> tuple[np.ndarray, np.ndarray | None]:
-    """Ban months (n, J) and factors (n, H) or None, for samples block*BLOCK .. block*BLOCK + n - 1."""
+               ban_correlation: float, hashprice_volatility: float, stop_permanent_share: float = 1.0,
+               stop_months: int = 3) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Ban months (n, J), factors (n, H) or None, and end months (n, J) or None (every stop permanent),
+    for samples block*BLOCK .. block*BLOCK + n - 1."""
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(block,))))
     J = len(reg_risk)
     common = rng.standard_normal(n)
@@ -217,12 +250,14 @@ def draw_block(seed: int, block: int, n: int, reg_risk: np.ndarray, months: int,
     # ban_month = number of months t with U <= S_t (S falls with t): the first month with U > S_t.
     ban = (u[:, :, None] <= surv[None, :, :]).sum(axis=2).astype(np.int64)
     steps = rng.standard_normal((n, max(months - 1, 0)))
+    # SPEC 9, drawn after everything above so that the bans and factors of a seed do not depend on it
+    end = stop_ends(rng, ban, months, stop_permanent_share, stop_months)
     if hashprice_volatility == 0:
-        return ban, None
+        return ban, None, end
     sigma = hashprice_volatility / np.sqrt(12)
     walk = np.concatenate([np.zeros((n, 1)), np.cumsum(steps, axis=1)], axis=1)
     t = np.arange(months)
-    return ban, np.exp(sigma * walk - sigma**2 * t[None, :] / 2)
+    return ban, np.exp(sigma * walk - sigma**2 * t[None, :] / 2), end
 
 
 def draw(scn: Scenario, n: int | None = None, seed: int | None = None,
@@ -241,12 +276,16 @@ def draw(scn: Scenario, n: int | None = None, seed: int | None = None,
         raise ScenarioError(Problem("--seed", None, None, f"must be >= 0, got {seed}"))
     H = scn.settings.horizon.months
     juris, risk = scenario_jurisdictions(scn)
-    args = [(seed, b, min(BLOCK, n - b * BLOCK), risk, H, rs.ban_correlation, rs.hashprice_volatility)
-            for b in range((n + BLOCK - 1) // BLOCK)]
+    args = [(seed, b, min(BLOCK, n - b * BLOCK), risk, H, rs.ban_correlation, rs.hashprice_volatility,
+             rs.stop_permanent_share, rs.stop_months) for b in range((n + BLOCK - 1) // BLOCK)]
     parts = mapper(draw_block, args) if mapper is not None else [draw_block(*a) for a in args]
     ban = np.concatenate([p[0] for p in parts])
     factor = None if rs.hashprice_volatility == 0 else np.concatenate([p[1] for p in parts])
-    return SampleSet(np.arange(n), np.full(n, 1.0 / n), juris, ban, factor, H)
+    end = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
+    if end is not None and not (end[ban < H] < H).any():
+        end = None  # every drawn stop reaches the horizon: the files say nothing more than without end months
+    return SampleSet(np.arange(n), np.full(n, 1.0 / n), juris, ban, factor, H, end,
+                     sampled_resale(scn, factor, rs.resale_beta))
 
 
 def one_future(scn: Scenario, ban_months: Mapping[str, int] | None = None,
@@ -353,7 +392,7 @@ def samples_from_files(files: dict[str, bytes], scn: Scenario) -> SampleSet:
         raise ScenarioError(problems)
     H = scn.settings.horizon.months
     juris, _ = scenario_jurisdictions(scn)
-    smp, bans, hp = frames["samples"], frames["bans"], frames["hashprice"]
+    smp, bans, hp, rs = frames["samples"], frames["bans"], frames["hashprice"], frames["resale"]
     ids = smp["sample"].to_numpy(np.int64)
     index = pd.Index(ids)
 
@@ -382,6 +421,13 @@ def samples_from_files(files: dict[str, bytes], scn: Scenario) -> SampleSet:
     if hp is not None:
         k_hp = refs(hp, HASHPRICE)
         months(hp, HASHPRICE, "month")
+    if rs is not None:
+        k_rs = refs(rs, RESALE)
+        months(rs, RESALE, "month")
+        for r, f in zip(rs["_row"][rs["month"] == 0], rs["factor"][rs["month"] == 0]):
+            if f != 1:
+                problems.append(Problem(RESALE.file, int(r), "factor", f"{f:g} in month 0: must be 1",
+                                        "month 0 is today, when a rig fetches resale_usd; factors are relative to it"))
     if problems:
         raise ScenarioError(problems[: 2 * T.MAX_PROBLEMS_PER_FILE])
     K = len(ids)
@@ -394,11 +440,15 @@ def samples_from_files(files: dict[str, bytes], scn: Scenario) -> SampleSet:
     if hp is not None and len(hp):
         factor = np.ones((K, H))
         factor[k_hp, hp["month"].to_numpy(np.int64)] = hp["factor"].to_numpy(float)
+    resale = None
+    if rs is not None and len(rs):  # absent rows: the scenario's resale path
+        resale = np.tile(resale_path(scn), (K, 1))
+        resale[k_rs, rs["month"].to_numpy(np.int64)] = rs["factor"].to_numpy(float)
     w = smp["weight"].to_numpy(float)
     total = w.sum()
     if not np.isfinite(total) or total <= 0:
         raise ScenarioError(Problem(SAMPLES.file, None, "weight", "weights do not add up to a positive finite number"))
-    return SampleSet(ids, w / total, juris, ban, factor, H, ban_end)
+    return SampleSet(ids, w / total, juris, ban, factor, H, ban_end, resale)
 
 
 def load_samples(path: str | Path, scn: Scenario) -> SampleSet:

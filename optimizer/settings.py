@@ -188,6 +188,14 @@ _DECLARED: tuple[Setting, ...] = (
     Setting("risk.ban_correlation", "float", 0.3, "", "Ban correlation",
             "how bans cluster across jurisdictions (Gaussian copula, one common factor): one regulator's move "
             "raises the odds next door", check=lambda v: 0 <= v < 1, rule="in [0, 1)"),
+    Setting("risk.stop_permanent_share", "float", 1.0, "share", "Share of stops that last",
+            "extension (SPEC 9): the sampler makes each drawn stop permanent with this probability, else it "
+            "lasts risk.stop_months months; 1 = every stop lasts to the horizon", **_between(0, 1)),
+    Setting("risk.stop_months", "int", 3, "months", "Length of a stop that ends (months)",
+            "extension (SPEC 9): how long a sampled stop that is not permanent lasts", **_between(1, 1200)),
+    Setting("risk.resale_beta", "float", 0.0, "", "Resale follows hashprice (beta)",
+            "extension (SPEC 9): sampled resale factor = the scenario's resale path x hashprice factor^beta "
+            "(resale.csv of the sample set); 0 = resale does not move with hashprice", **_between(0, 5)),
     Setting("risk.samples", "int", 1000, "samples", "Samples",
             "the sample command's default number of sampled futures", **_between(1, 1e6)),
     Setting("risk.seed", "int", 2021, "", "Seed",

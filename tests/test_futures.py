@@ -181,3 +181,139 @@ def test_one_future_with_end_months_checks_them():
         S.one_future(scn, {juris[0]: 2}, end_months={juris[0]: 2})
     with pytest.raises(optimizer.ScenarioError, match="no ban month"):
         S.one_future(scn, {}, end_months={juris[0]: 4})
+
+
+# ---------------------------------------------------------------------------- the sampler (SPEC 9)
+
+
+def _outputs(tmp: Path, extra: list[str]) -> dict[str, str]:
+    """The files of issue21-defaults.json, made by the current code through the CLI's main()."""
+    import hashlib
+    import json
+
+    from optimizer.cli import main
+
+    tiny_dir, hist = str(TINY), str(ROOT / "tests" / "fixtures" / "tiny-history")
+    sets = [a for x in extra for a in ("--set", x)]
+    assert main(["sample", tiny_dir, "--out", str(tmp / "k"), "--n", "500", "--seed", "2021", *sets]) == 0
+    assert main(["risk", tiny_dir, "--samples", str(tmp / "k"), "--out", str(tmp / "r"), *sets]) == 0
+    assert main(["solve", tiny_dir, "--samples", str(tmp / "k"), "--out", str(tmp / "s"), "--set", "risk.weight=0.5",
+                 *sets]) == 0
+    assert main(["backtest", tiny_dir, "--history", hist, "--out", str(tmp / "b"), *sets]) == 0
+    out = {}
+    for p in sorted(tmp.glob("*/*")):
+        rel = f"{p.parent.name}/{p.name}"
+        if p.parent.name == "s" and p.name not in ("allocation.csv", "summary.json"):
+            continue
+        data = p.read_bytes()
+        if p.name == "summary.json":
+            doc = json.loads(data)
+            doc.pop("solve_seconds", None)
+            data = json.dumps(doc, sort_keys=True).encode()
+        out[rel] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+@pytest.mark.parametrize("extra", [[], ["risk.stop_permanent_share=1", "risk.resale_beta=0", "risk.stop_months=7"]])
+def test_defaults_give_byte_identical_sample_sets_risk_figures_plans_and_backtests(tmp_path, extra, capsys):
+    """Hashes of the files the code made before issue 21 (tests/fixtures/issue21-defaults.json says how)."""
+    import json
+
+    golden = json.loads((ROOT / "tests" / "fixtures" / "issue21-defaults.json").read_text())["sha256"]
+    assert _outputs(tmp_path, extra) == golden
+
+
+def _stopped_share_law(reg: float, months: int, share: float, length: int) -> np.ndarray:
+    """P(mining stopped in month t) for one jurisdiction: sum over ban months b <= t of P(ban = b) x
+    P(the stop still runs at t) = share + (1 - share) [t < b + length]; P(ban = b) = S_{b-1} - S_b."""
+    t = np.arange(months)
+    surv = (1 - reg) ** ((t + 0.5) / 12)
+    p_ban = np.concatenate([[1.0], surv[:-1]]) - surv
+    return np.array([sum(p_ban[b] * (share + (1 - share) * (m < b + length)) for b in range(m + 1)) for m in t])
+
+
+@pytest.mark.parametrize("share,length", [(0.4, 3), (0.0, 5)])
+def test_sampled_stops_match_their_survival_and_duration_law(share, length):
+    """Within 5 binomial standard deviations (+1/n for discreteness) for each jurisdiction and month:
+    the ban month's survival is section 2's S_t whatever the share; among the stopped samples the
+    permanent share is `share`; a stop that ends lasts exactly `length` months (capped at H); and the
+    share of samples stopped in month t follows the law above."""
+    scn = optimizer.load_scenario(CHINA, {"risk.stop_permanent_share": share, "risk.stop_months": length})
+    n = 20000
+    smp = S.draw(scn, n, 3)
+    base = S.draw(optimizer.load_scenario(CHINA), n, 3)
+    assert np.array_equal(smp.ban_month, base.ban_month) and np.array_equal(smp.factor, base.factor)
+    H = smp.months
+    t = np.arange(H)
+    end = smp.end_month()
+    _, reg = S.scenario_jurisdictions(scn)
+    for j, r in enumerate(reg):
+        surv = (1 - r) ** ((t + 0.5) / 12)
+        got = (smp.ban_month[:, j][:, None] > t[None, :]).mean(axis=0)
+        assert (np.abs(got - surv) <= 5 * np.sqrt(surv * (1 - surv) / n) + 1 / n).all()
+        stopped = smp.ban_month[:, j] < H
+        room = stopped & (smp.ban_month[:, j] + length < H)  # a stop that ends would end within the horizon
+        if room.sum() >= 50:
+            m = int(room.sum())
+            permanent = (end[room, j] == H).mean()
+            assert abs(permanent - share) <= 5 * math.sqrt(share * (1 - share) / m) + 1 / m
+        temporary = room & (end[:, j] < H)
+        assert (end[temporary, j] - smp.ban_month[temporary, j] == length).all()
+        assert ((end[stopped & ~room, j]) == H).all() and (end[~stopped, j] == H).all()
+        law = _stopped_share_law(r, H, share, length)
+        got = ((smp.ban_month[:, j][:, None] <= t) & (t < end[:, j][:, None])).mean(axis=0)
+        assert (np.abs(got - law) <= 5 * np.sqrt(law * (1 - law) / n) + 1 / n).all(), (j, got - law)
+
+
+def test_sampled_stops_that_end_round_trip_and_change_only_their_samples(tmp_path):
+    scn = optimizer.load_scenario(CHINA, {"risk.stop_permanent_share": 0.0})
+    smp = S.draw(scn, 400, 5)
+    assert smp.ban_end is not None
+    smp.write(tmp_path / "k")
+    again = S.load_samples(tmp_path / "k", scn)
+    assert np.array_equal(again.end_month(), smp.end_month()) and np.array_equal(again.factor, smp.factor)
+    perm = S.draw(optimizer.load_scenario(CHINA), 400, 5)
+    a = risk.evaluate(scn, again).per_sample["npv_usd"].to_numpy()
+    b = risk.evaluate(optimizer.load_scenario(CHINA), perm).per_sample["npv_usd"].to_numpy()
+    ended = (smp.end_month() < smp.months).any(axis=1)
+    # a sample whose stops all last is priced as before; one with a stop that ends is not (a month that runs
+    # again may gain or, with hosting owed and a low hashprice, lose)
+    assert a[~ended] == pytest.approx(b[~ended], rel=1e-12) and (np.abs(a - b)[ended] > 1.0).sum() > 20
+
+
+def test_resale_factors_follow_hashprice_with_beta(tmp_path):
+    """f_k,t = f_t x factor_k,t^beta with f_t = salvage_fraction^(t/H) (no resale.csv in the scenario);
+    beta 0 or volatility 0 writes no resale.csv; the file round-trips; month 0 is 1."""
+    scn = optimizer.load_scenario(CHINA, {"risk.resale_beta": 1.5})
+    smp = S.draw(scn, 200, 6)
+    H = smp.months
+    f = scn.settings.horizon.salvage_fraction ** (np.arange(H) / H)
+    assert np.allclose(smp.resale, f[None, :] * smp.factor ** 1.5, rtol=1e-14) and (smp.resale[:, 0] == 1).all()
+    smp.write(tmp_path / "k")
+    again = S.load_samples(tmp_path / "k", scn)
+    assert np.array_equal(again.resale, smp.resale)
+    assert S.draw(optimizer.load_scenario(CHINA), 20, 6).resale is None
+    assert S.draw(scn.with_overrides({"risk.hashprice_volatility": 0.0}), 20, 6).resale is None
+    S.draw(optimizer.load_scenario(CHINA), 20, 6).write(tmp_path / "k")  # a stale resale.csv goes
+    assert not (tmp_path / "k" / "resale.csv").exists()
+    # absent rows: the scenario's path; month 0 must be 1
+    (tmp_path / "k" / "resale.csv").write_text("sample,month,factor\n3,5,0.5\n")
+    part = S.load_samples(tmp_path / "k", scn)
+    assert part.resale[3, 5] == 0.5 and part.resale[0].tolist() == pytest.approx(f.tolist(), rel=1e-15)
+    (tmp_path / "k" / "resale.csv").write_text("sample,month,factor\n3,0,0.9\n")
+    with pytest.raises(optimizer.ScenarioError, match=r"resale.csv, row 2, column 'factor'"):
+        S.load_samples(tmp_path / "k", scn)
+
+
+def test_same_seed_same_stop_and_resale_files_whatever_the_chunking(tmp_path):
+    from optimizer.scaleout import Runner
+
+    scn = optimizer.load_scenario(CHINA, {"risk.stop_permanent_share": 0.5, "risk.resale_beta": 1.0})
+    a = S.draw(scn, 2500, 42)
+    with Runner(threads=2) as runner:
+        b = S.draw(scn, 2500, 42, mapper=lambda fn, items: runner.map(lambda item, fn: fn(*item), items, fn=fn))
+    a.write(tmp_path / "a")
+    b.write(tmp_path / "b")
+    for name in ("samples.csv", "bans.csv", "hashprice.csv", "resale.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert "end_month" in (tmp_path / "a" / "bans.csv").read_text().splitlines()[0]
