@@ -30,7 +30,8 @@ from . import economics
 from . import tables as T
 from .engine import solve
 from .errors import Problem, ScenarioError
-from .futures import END_MONTH, end_months, refuse_typed_sentinel
+from .futures import (END_MONTH, calendar_months, end_months, match_jurisdictions, refuse_typed_sentinel,
+                      review_history_hashprice)
 from .results import _jsonable, write_files
 from .risk import Plan, pair_terms, plan_from_result, plan_npv, read_plan, relocation_values
 from .samples import one_future
@@ -59,9 +60,10 @@ class History:
     market: pd.DataFrame
     bans: dict[str, int]
     end_months: dict[str, int] = field(default_factory=dict)  # jurisdiction -> month mining resumes (< H only)
+    warnings: tuple = ()  # InputWarnings from reading (calendar months converted, names matched)
 
 
-def _read_table(folder: Path, spec: T.TableSpec, label: str) -> pd.DataFrame:
+def _read_table(folder: Path, spec: T.TableSpec, label: str, prepare=None) -> pd.DataFrame:
     path = folder / spec.file
     where = f"{label}/{spec.file}"
     try:
@@ -72,8 +74,13 @@ def _read_table(folder: Path, spec: T.TableSpec, label: str) -> pd.DataFrame:
     frame, problems = T.read_csv(data, spec, where)
     if frame is not None:
         early = refuse_typed_sentinel(frame, where)
+        quiet: set = set()
+        if prepare is not None:  # calendar months converted, names matched (optimizer/futures.py)
+            frame, found, quiet = prepare(frame, where)
+            early += found
+        taken = {(p.row, p.column) for p in early} | quiet  # a converted-or-refused cell is reported once
         frame, problems = T.validate_table(frame, spec)
-        problems = early + problems
+        problems = early + [p for p in problems if (p.row, p.column) not in taken]
     if problems:
         raise ScenarioError([Problem(where, p.row, p.column, p.message, p.hint) for p in problems])
     return frame
@@ -88,10 +95,19 @@ def load_history(folder: str | Path, scn: Scenario) -> History:
     folder = Path(folder)
     label = folder.name or str(folder)
     problems: list[Problem] = []
+    notes: list = []
+    known_names = sorted(set(scn.sites["jurisdiction"].astype(str)))
+
+    def prepare(frame: pd.DataFrame, where: str):
+        frame, found, converted, quiet = calendar_months(frame, where, scn.settings.horizon.start_month)
+        frame, named = match_jurisdictions(frame, where, known_names)
+        notes.extend(converted + named)
+        return frame, found, quiet
+
     read = {}
     for spec in (T.MARKET, HISTORY_BANS):  # both files' problems at once, not one file per attempt
         try:
-            read[spec.file] = _read_table(folder, spec, label)
+            read[spec.file] = _read_table(folder, spec, label, prepare)
         except ScenarioError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -119,9 +135,11 @@ def load_history(folder: str | Path, scn: Scenario) -> History:
     if missing:
         problems.append(Problem(f"{label}/market.csv", None, "month", f"months {missing[:5]} are missing",
                                 f"the history needs the realised hashprice of every month 0 to {H - 1} (horizon.months = {H})"))
+    if not problems:
+        problems += review_history_hashprice(market, f"{label}/market.csv", economics.hashprice(scn))
     if problems:
         raise ScenarioError(problems)
-    return History(market, out, {j: int(ends[j]) for j in out if ends[j] < H})
+    return History(market, out, {j: int(ends[j]) for j in out if ends[j] < H}, tuple(notes))
 
 
 def realised_scenario(scn: Scenario, history: History) -> Scenario:
@@ -136,6 +154,7 @@ class Backtest:
 
     summary: dict[str, Any]
     jurisdictions: pd.DataFrame
+    warnings: tuple = ()  # the history's InputWarnings (printed by the CLI)
 
     def files(self) -> dict[str, str]:
         return {"backtest.json": json.dumps(_jsonable(self.summary), indent=2) + "\n",
@@ -184,7 +203,7 @@ def backtest(scn: Scenario, history: History, plan: Plan | None = None) -> Backt
         "horizon_months": scn.settings.horizon.months,
         "risk_aversion": scn.settings.policy.risk_aversion,
     }
-    return Backtest(summary, table)
+    return Backtest(summary, table, tuple(history.warnings))
 
 
 def run(scenario: Scenario, history_dir: str | Path, plan_csv: str | Path | None = None) -> Backtest:

@@ -196,6 +196,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from .backtest import run
 
     bt = run(_load(args), args.history, args.plan)
+    for w in bt.warnings:  # the history's: calendar months converted, names matched
+        print(f"warning: {w}", file=sys.stderr)
     write_out(args.out, lambda: bt.write(args.out))
     s = bt.summary
     print(f"realised ${s['realised_npv_usd']:,.0f} against ${s['expected_npv_usd']:,.0f} expected; "

@@ -58,7 +58,12 @@ def _runner(args: argparse.Namespace):
 def _samples(args: argparse.Namespace, scn: Scenario):
     from .samples import load_samples
 
-    return load_samples(args.samples, scn)
+    import sys
+
+    samples = load_samples(args.samples, scn)
+    for w in samples.warnings:  # calendar months converted, names matched, factors that look like slips
+        print(f"warning: {w}", file=sys.stderr)
+    return samples
 
 
 def solve_with_samples(scn: Scenario, args: argparse.Namespace):

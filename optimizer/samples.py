@@ -69,9 +69,12 @@ import numpy as np
 import pandas as pd
 import scipy.special
 
+from . import names
 from . import tables as T
 from .errors import Problem, ScenarioError
-from .futures import END_MONTH, end_months, refuse_typed_sentinel, resale_path, sampled_resale, stop_ends
+from .futures import (END_MONTH, calendar_months, end_months, match_jurisdictions, refuse_typed_sentinel, resale_path,
+                      review_factors, sampled_resale, stop_ends)
+from .notes import InputWarning
 from .scenario import Scenario
 
 MAX_SAMPLES = 1_000_000  # bounds memory (a sample set is held whole: samples x months factors)
@@ -362,7 +365,9 @@ def read_sample_folder(path: str | Path) -> dict[str, bytes]:
     return files
 
 
-def _table(files: dict[str, bytes], spec: T.TableSpec, problems: list[Problem]) -> pd.DataFrame | None:
+def _table(files: dict[str, bytes], spec: T.TableSpec, problems: list[Problem],
+           prepare: Callable[[pd.DataFrame, T.TableSpec], tuple[pd.DataFrame, list[Problem], set]] | None = None
+           ) -> pd.DataFrame | None:
     data = files.get(spec.file)
     if data is None:
         if spec.required:
@@ -373,9 +378,15 @@ def _table(files: dict[str, bytes], spec: T.TableSpec, problems: list[Problem]) 
     problems.extend(found)
     if frame is None:
         return None
-    problems.extend(refuse_typed_sentinel(frame, spec.file))
+    early = refuse_typed_sentinel(frame, spec.file)
+    if prepare is not None:  # calendar months converted, names matched (optimizer/futures.py)
+        frame, found, quiet = prepare(frame, spec)
+        early += found
+    taken = {(p.row, p.column) for p in early} | (quiet if prepare is not None else set())  # reported once
     typed, found = T.validate_table(frame, spec)
-    problems.extend(found)
+    problems.extend(early + [p for p in found if (p.row, p.column) not in taken])
+    if early:
+        return None
     if typed is not None:
         found = _duplicates(typed, spec, KEYS[next(k for k, v in SAMPLE_TABLES.items() if v is spec)])
         problems.extend(found)
@@ -386,12 +397,23 @@ def _table(files: dict[str, bytes], spec: T.TableSpec, problems: list[Problem]) 
 
 def samples_from_files(files: dict[str, bytes], scn: Scenario) -> SampleSet:
     """A checked SampleSet from file contents; raises ScenarioError listing every problem."""
+    from . import economics
+    from .plausibility import confirmations
+
     problems: list[Problem] = []
-    frames = {name: _table(files, spec, problems) for name, spec in SAMPLE_TABLES.items()}
-    if problems:
-        raise ScenarioError(problems)
+    notes: list[InputWarning] = []
     H = scn.settings.horizon.months
     juris, _ = scenario_jurisdictions(scn)
+
+    def prepare(frame: pd.DataFrame, spec: T.TableSpec) -> tuple[pd.DataFrame, list[Problem]]:
+        frame, found, converted, quiet = calendar_months(frame, spec.file, scn.settings.horizon.start_month)
+        frame, named = match_jurisdictions(frame, spec.file, list(juris))
+        notes.extend(converted + named)
+        return frame, found, quiet
+
+    frames = {name: _table(files, spec, problems, prepare) for name, spec in SAMPLE_TABLES.items()}
+    if problems:
+        raise ScenarioError(problems)
     smp, bans, hp, rs = frames["samples"], frames["bans"], frames["hashprice"], frames["resale"]
     ids = smp["sample"].to_numpy(np.int64)
     index = pd.Index(ids)
@@ -421,9 +443,13 @@ def samples_from_files(files: dict[str, bytes], scn: Scenario) -> SampleSet:
     if hp is not None:
         k_hp = refs(hp, HASHPRICE)
         months(hp, HASHPRICE, "month")
+    if hp is not None and not problems:
+        review_factors(hp, HASHPRICE.file, k_hp, len(ids), H, economics.hashprice(scn), "hashprice", problems, notes)
     if rs is not None:
         k_rs = refs(rs, RESALE)
         months(rs, RESALE, "month")
+        if not problems:
+            review_factors(rs, RESALE.file, k_rs, len(ids), H, resale_path(scn), "resale", problems, notes)
         for r, f in zip(rs["_row"][rs["month"] == 0], rs["factor"][rs["month"] == 0]):
             if f != 1:
                 problems.append(Problem(RESALE.file, int(r), "factor", f"{f:g} in month 0: must be 1",
@@ -448,7 +474,9 @@ def samples_from_files(files: dict[str, bytes], scn: Scenario) -> SampleSet:
     total = w.sum()
     if not np.isfinite(total) or total <= 0:
         raise ScenarioError(Problem(SAMPLES.file, None, "weight", "weights do not add up to a positive finite number"))
-    return SampleSet(ids, w / total, juris, ban, factor, H, ban_end, resale)
+    confirmed = {names.canon(c) for c in confirmations(scn.settings)}
+    kept = tuple(note for note in notes if not (note.confirm and names.canon(note.confirm) in confirmed))
+    return SampleSet(ids, w / total, juris, ban, factor, H, ban_end, resale, kept)
 
 
 def load_samples(path: str | Path, scn: Scenario) -> SampleSet:

@@ -317,3 +317,198 @@ def test_same_seed_same_stop_and_resale_files_whatever_the_chunking(tmp_path):
     for name in ("samples.csv", "bans.csv", "hashprice.csv", "resale.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert "end_month" in (tmp_path / "a" / "bans.csv").read_text().splitlines()[0]
+
+
+# ---------------------------------------------------------------------------- the unit-slip review (SPEC 9)
+
+
+def _tiny_with_start(tmp: Path, start: str | None = "2021-07") -> Path:
+    """tests/fixtures/tiny, with horizon.start_month when ``start`` is given."""
+    folder = tmp / ("tiny-start" if start else "tiny-nostart")
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in TINY.iterdir():
+        (folder / p.name).write_bytes(p.read_bytes())
+    if start:
+        text = (folder / "scenario.toml").read_text().replace("[horizon]\n", f"[horizon]\nstart_month = \"{start}\"\n")
+        (folder / "scenario.toml").write_text(text)
+    return folder
+
+
+def _risk(scenario: Path, samples: Path, out: Path, capsys) -> tuple[int, str, str]:
+    from optimizer.cli import main
+
+    code = main(["risk", str(scenario), "--samples", str(samples), "--out", str(out)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _drawn(tmp: Path, n: int = 6) -> Path:
+    S.draw(optimizer.load_scenario(TINY), n, 11).write(tmp / "k")
+    return tmp / "k"
+
+
+@pytest.mark.parametrize("slip,expect", [
+    (lambda f: f * 100, "percents?"),  # case 29a: a factor typed as a percent
+    (lambda f: np.where(np.arange(len(f)) == 7, 1e308, f), "accepts at most 100000"),  # case 29b
+])
+def test_sample_factor_slips_exit_2_naming_file_row_column(tmp_path, capsys, slip, expect):
+    k = _drawn(tmp_path)
+    hp = pd.read_csv(k / "hashprice.csv")
+    hp["factor"] = slip(hp["factor"].to_numpy())
+    hp.to_csv(k / "hashprice.csv", index=False, float_format="%.17g")
+    code, out, err = _risk(TINY, k, tmp_path / "o", capsys)
+    assert code == 2 and "hashprice.csv, row " in err and "column 'factor'" in err and expect in err, err
+    assert "expected $" not in out
+    if "1e308" in expect or "100000" in expect:
+        assert "hashprice.csv, row 9, column 'factor'" in err  # the 8th data row
+
+
+def test_infinite_factor_is_bad_input(tmp_path, capsys):
+    k = _drawn(tmp_path)
+    lines = (k / "hashprice.csv").read_text().splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0] + ",inf"
+    (k / "hashprice.csv").write_text("\n".join(lines) + "\n")
+    code, _, err = _risk(TINY, k, tmp_path / "o", capsys)
+    assert code == 2 and "hashprice.csv, row 4, column 'factor'" in err and "infinite" in err
+
+
+def test_missing_sample_months_are_said_not_silently_priced(tmp_path, capsys):
+    """Decision (docs/futures.md): a sample with some months missing, or samples absent from a file that
+    lists others, are priced by SPEC 7's rule (factor 1) and a warning says which; [checks] confirm
+    silences it. Month 0 typed far from 1 is warned too."""
+    k = _drawn(tmp_path)
+    hp = pd.read_csv(k / "hashprice.csv")
+    H = 24
+    gone = hp.index[(hp["sample"] == 2) & hp["month"].isin([5, 6])]
+    hp = hp.drop(gone)
+    hp = hp[hp["sample"] != 4]
+    hp.loc[(hp["sample"] == 1) & (hp["month"] == 0), "factor"] = 3.0
+    hp.to_csv(k / "hashprice.csv", index=False, float_format="%.17g")
+    code, out, err = _risk(TINY, k, tmp_path / "o", capsys)
+    assert code == 0, err
+    first_row_of_2 = 2 + 2 * H  # header + samples 0 and 1
+    assert f"warning: hashprice.csv, row {first_row_of_2}, column 'month': sample 2 lacks months 5, 6 of 0..23" in err
+    assert "1 of 6 samples have no rows here" in err
+    assert f"hashprice.csv, row {2 + H}, column 'factor': month 0 is today" in err
+    # what the warning says is what is priced: factor 1 in the missing months
+    loaded = S.load_samples(k, optimizer.load_scenario(TINY))
+    assert loaded.factor[2, 5] == 1.0 and (loaded.factor[4] == 1.0).all()
+    folder = _tiny_with_start(tmp_path, None)
+    with (folder / "scenario.toml").open("a") as fh:
+        fh.write('\n[checks]\nconfirm = ["hashprice.csv:month", "hashprice.csv:sample", "hashprice.csv:factor"]\n')
+    code, _, err = _risk(folder, k, tmp_path / "o2", capsys)
+    assert code == 0 and "warning" not in err, err
+
+
+@pytest.mark.parametrize("scale,unit", [(1000.0, "USD per PH/s per day"), (0.001, "USD per GH/s per day")])
+def test_history_hashprice_in_another_unit_is_stopped_with_the_likely_unit(tmp_path, capsys, scale, unit):
+    from optimizer.cli import main
+
+    market = pd.read_csv(ROOT / "tests" / "fixtures" / "tiny-history" / "market.csv")
+    market["hashprice_usd_th_day"] *= scale
+    h = _history(tmp_path / "h", TINY, "jurisdiction,ban_month\nKazakhstan,6\n", market.to_csv(index=False))
+    code = main(["backtest", str(TINY), "--history", str(h), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "h/market.csv, row " in err and "column 'hashprice_usd_th_day'" in err and unit in err, err
+
+
+CALENDAR_FORMS = {
+    "iso-month": lambda y, m: f"{y}-{m:02d}",
+    "us-excel": lambda y, m: f"{m}/1/{y}",
+    "european": lambda y, m: f"01.{m:02d}.{y}",
+    "named": lambda y, m: ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][m - 1] + f" {y}",
+    "excel-serial": lambda y, m: str((__import__("datetime").date(y, m, 1) - __import__("datetime").date(1899, 12, 30)).days),
+}
+
+
+def _calendar(t: int, form: str) -> str:
+    y, m = 2021 + (6 + t) // 12, (6 + t) % 12 + 1  # month 0 = 2021-07
+    return CALENDAR_FORMS[form](y, m)
+
+
+@pytest.mark.parametrize("form", sorted(CALENDAR_FORMS))
+def test_history_calendar_months_are_converted_from_start_month(tmp_path, capsys, form):
+    """Case 30: the same history with month numbers and with calendar months gives the same backtest."""
+    from optimizer.cli import main
+
+    scenario = _tiny_with_start(tmp_path)
+    market = pd.read_csv(ROOT / "tests" / "fixtures" / "tiny-history" / "market.csv", dtype=str)
+    numbers = _history(tmp_path / "numbers", scenario, "jurisdiction,ban_month,end_month\nKazakhstan,6,8\n",
+                       market.to_csv(index=False))
+    market["month"] = [_calendar(int(t), form) for t in market["month"]]
+    dated = _history(tmp_path / "dated", scenario,
+                     f"jurisdiction,ban_month,end_month\nKazakhstan,\"{_calendar(6, form)}\",\"{_calendar(8, form)}\"\n",
+                     market.to_csv(index=False))
+    assert main(["backtest", str(scenario), "--history", str(numbers), "--out", str(tmp_path / "a")]) == 0
+    capsys.readouterr()
+    assert main(["backtest", str(scenario), "--history", str(dated), "--out", str(tmp_path / "b")]) == 0
+    err = capsys.readouterr().err
+    assert "dated/market.csv, row 2, column 'month': calendar months read as months of the horizon" in err
+    assert "dated/bans.csv, row 2, column 'ban_month'" in err
+    assert (tmp_path / "a" / "backtest.json").read_bytes() == (tmp_path / "b" / "backtest.json").read_bytes()
+
+
+def test_calendar_months_without_start_month_get_one_hint_per_column(tmp_path, capsys):
+    from optimizer.cli import main
+
+    market = pd.read_csv(ROOT / "tests" / "fixtures" / "tiny-history" / "market.csv", dtype=str)
+    market["month"] = [_calendar(int(t), "iso-month") for t in market["month"]]
+    h = _history(tmp_path / "h", TINY, "jurisdiction,ban_month\nKazakhstan,2022-01\n", market.to_csv(index=False))
+    assert main(["backtest", str(TINY), "--history", str(h), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if x.startswith("  ")]
+    assert len(lines) == 2, err  # one for market.csv's month column, one for bans.csv's ban_month
+    assert "h/market.csv, row 2, column 'month': '2021-07' is a calendar month (so are 23 more rows)" in err
+    assert "h/bans.csv, row 2, column 'ban_month': '2022-01'" in err
+    assert 'horizon.start_month = "YYYY-MM"' in err and "the earliest here is 2021-07" in err
+    early = _history(tmp_path / "e", TINY, "jurisdiction,ban_month\nKazakhstan,2021-05\n")
+    assert main(["backtest", str(_tiny_with_start(tmp_path)), "--history", str(early), "--out", str(tmp_path / "o")]) == 2
+    assert "e/bans.csv, row 2, column 'ban_month': '2021-05' (2021-05) is before month 0" in capsys.readouterr().err
+
+
+def test_sample_set_calendar_months_are_converted(tmp_path):
+    scenario = _tiny_with_start(tmp_path)
+    scn = optimizer.load_scenario(scenario)
+    k = _drawn(tmp_path)
+    plain = S.load_samples(k, scn)
+    hp = pd.read_csv(k / "hashprice.csv", dtype=str)
+    hp["month"] = [_calendar(int(t), "iso-month") for t in hp["month"]]
+    hp.to_csv(k / "hashprice.csv", index=False)
+    bans = pd.read_csv(k / "bans.csv", dtype=str)
+    bans["ban_month"] = [_calendar(int(t), "us-excel") for t in bans["ban_month"]]
+    bans.to_csv(k / "bans.csv", index=False)
+    dated = S.load_samples(k, scn)
+    assert np.array_equal(dated.factor, plain.factor) and np.array_equal(dated.ban_month, plain.ban_month)
+    assert {w.column for w in dated.warnings} == {"month", "ban_month"}
+    with pytest.raises(optimizer.ScenarioError, match="horizon.start_month"):
+        S.load_samples(k, optimizer.load_scenario(TINY))
+
+
+@pytest.mark.parametrize("spelling", ["kazakhstan", "KAZAKHSTAN", " Kazakhstan ", "Kazakhstan\u200b"])
+def test_ban_names_follow_the_sites_csv_name_rules(tmp_path, capsys, spelling):
+    """Case 31: a jurisdiction in bans.csv is matched as in sites.csv (case, spaces, invisible characters);
+    the result is the one with sites.csv's spelling, and a note says what was read."""
+    from optimizer.cli import main
+
+    scn = optimizer.load_scenario(TINY)
+    k = _drawn(tmp_path)
+    (k / "bans.csv").write_text(f"sample,jurisdiction,ban_month\n0,Kazakhstan,4\n2,Georgia,1\n")
+    exact = risk.evaluate(scn, S.load_samples(k, scn)).per_sample
+    (k / "bans.csv").write_text(f"sample,jurisdiction,ban_month\n0,\"{spelling}\",4\n2,Georgia,1\n")
+    variant = S.load_samples(k, scn)
+    pd.testing.assert_frame_equal(risk.evaluate(scn, variant).per_sample, exact)
+    if spelling.strip() != "Kazakhstan":
+        assert [(w.file, w.row, w.column, w.kind) for w in variant.warnings] == [("bans.csv", 2, "jurisdiction", "name")]
+    market = (ROOT / "tests" / "fixtures" / "tiny-history" / "market.csv").read_text()
+    a = _history(tmp_path / "a", TINY, "jurisdiction,ban_month\nKazakhstan,6\n", market)
+    b = _history(tmp_path / "b", TINY, f"jurisdiction,ban_month\n\"{spelling}\",6\n", market)
+    assert main(["backtest", str(TINY), "--history", str(a), "--out", str(tmp_path / "oa")]) == 0
+    assert main(["backtest", str(TINY), "--history", str(b), "--out", str(tmp_path / "ob")]) == 0
+    assert (tmp_path / "oa" / "backtest.json").read_bytes() == (tmp_path / "ob" / "backtest.json").read_bytes()
+    # two spellings of one jurisdiction in one sample are one pair given twice
+    (k / "bans.csv").write_text(f"sample,jurisdiction,ban_month\n0,Kazakhstan,4\n0,\"{spelling}\",6\n")
+    with pytest.raises(optimizer.ScenarioError, match=r"bans.csv, row 3, column 'jurisdiction': duplicate"):
+        S.load_samples(k, scn)
+    c = _history(tmp_path / "c", TINY, f"jurisdiction,ban_month\nKazakhstan,6\n\"{spelling}\",7\n", market)
+    with pytest.raises(optimizer.ScenarioError, match=r"c/bans.csv, row 3, column 'jurisdiction': duplicate"):
+        B.load_history(c, scn)
