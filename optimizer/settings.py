@@ -284,7 +284,7 @@ def _coerce(key: str, value: Any, file: str) -> tuple[Any, Problem | None]:
             return bad(f"must be {TYPE_WORDS[kind]}, got {value!r}")
     elif kind == "bool":
         if not isinstance(value, bool):
-            return bad(f"must be true or false, got {value!r}")
+            return None, Problem(file, None, key, f"must be true or false, got {value!r}", _bool_hint(key, value, file))
     elif kind == "str":
         if not isinstance(value, str):
             return bad(f"must be {TYPE_WORDS[kind]}, got {value!r}")
@@ -309,6 +309,21 @@ def _coerce(key: str, value: Any, file: str) -> tuple[Any, Problem | None]:
     if not decl.check(value):
         return bad(f"must be {decl.rule}, got {value!r}")
     return value, None
+
+
+def _bool_hint(key: str, value: Any, file: str) -> str | None:
+    """Case 32: "false" in quotes, or False / FALSE / yes: TOML's booleans are true and false, bare, in lower case."""
+    if not isinstance(value, str):
+        return None
+    word = value.strip()
+    meant = {"true": "true", "false": "false", "yes": "true", "no": "false", "on": "true", "off": "false",
+             "1": "true", "0": "false"}.get(word.lower())
+    if meant is None:
+        return None
+    how = f"--set {key}={meant}" if file == "--set" else f"{key.split('.', 1)[1]} = {meant}"
+    if word == meant:  # the right word, given as text: it was quoted
+        return f"write {how} without quotes: \"{word}\" is text, {meant} (bare, lower case) is the boolean"
+    return f"write {how}: booleans are true and false, in lower case and without quotes"
 
 
 def _flatten(doc: Mapping[str, Any], file: str) -> tuple[dict[str, Any], list[Problem]]:

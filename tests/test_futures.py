@@ -512,3 +512,81 @@ def test_ban_names_follow_the_sites_csv_name_rules(tmp_path, capsys, spelling):
     c = _history(tmp_path / "c", TINY, f"jurisdiction,ban_month\nKazakhstan,6\n\"{spelling}\",7\n", market)
     with pytest.raises(optimizer.ScenarioError, match=r"c/bans.csv, row 3, column 'jurisdiction': duplicate"):
         B.load_history(c, scn)
+
+
+# ---------------------------------------------------------------------------- cases 28 and 32
+
+
+def _tiny_sites(tmp: Path, price_at_ekibastuz: str, origins_country: str = "China") -> Path:
+    folder = _tiny_with_start(tmp, None)
+    sites = (folder / "sites.csv").read_text().splitlines()
+    cells = sites[2].split(",")
+    assert cells[0] == "Ekibastuz"
+    cells[5] = price_at_ekibastuz
+    sites[2] = ",".join(cells)
+    (folder / "sites.csv").write_text("\n".join(sites) + "\n")
+    origins = (folder / "origins.csv").read_text().replace(",China,", f",{origins_country},")
+    (folder / "origins.csv").write_text(origins)
+    return folder
+
+
+@pytest.mark.parametrize("price,origin,code", [
+    ("0.30", "China", "CNY"),  # case 28a: RMB per kWh from a Chinese tariff, the fleet leaving China
+    ("22", "China", "KZT"),  # case 28b: a Kazakh tariff in tenge at the Kazakh site
+    ("0.45", "Russia", None),  # 0.45 RUB would be 0.005 USD: no currency fits, no currency is named
+])
+def test_power_price_in_a_local_currency_is_warned_with_the_currency(tmp_path, capsys, price, origin, code):
+    from optimizer import plausibility
+    from optimizer.cli import main
+
+    folder = _tiny_sites(tmp_path, price, origin)
+    assert main(["validate", str(folder)]) == 0
+    err = capsys.readouterr().err
+    warned = [x for x in err.splitlines() if x.startswith("warning: sites.csv, row 3, column 'power_usd_kwh'")]
+    if code is None:
+        assert not any("is it in" in x and "USD/MWh" not in x for x in warned), err
+        return
+    assert len(warned) == 1 and f"is it in {code}" in warned[0] and '[checks] confirm = ["sites.csv:power_usd_kwh"]' in warned[0]
+    found = plausibility.review(optimizer.load_scenario(folder))[1]
+    assert [w.likely for w in found if w.column == "power_usd_kwh"] == [code]
+    # what the warning says, re-derived: the price over the listed rates lands among miners' prices
+    rates = pd.read_csv(ROOT / "optimizer" / "data" / "currencies.csv").query("code == @code")["per_usd"]
+    assert (float(price) / rates).between(0.01, 0.15).any()
+
+
+def test_a_whole_column_in_usd_per_mwh_stays_usd_per_mwh(tmp_path):
+    """Case 06 against case 28: when every site is 1,000x, the slip is the unit (USD/MWh), not one tariff."""
+    from optimizer import plausibility
+
+    folder = _tiny_with_start(tmp_path, None)
+    sites = pd.read_csv(folder / "sites.csv")
+    sites["power_usd_kwh"] *= 1000
+    sites.to_csv(folder / "sites.csv", index=False)
+    found = [w for w in plausibility.review(optimizer.load_scenario(folder))[1] if w.column == "power_usd_kwh"]
+    assert len(found) == 4 and {w.likely for w in found} == {"USD/MWh"}
+
+
+@pytest.mark.parametrize("typed,hint", [
+    ('policy.allow_sell="false"', 'write --set policy.allow_sell=false without quotes'),
+    ("policy.allow_sell=False", "write --set policy.allow_sell=false: booleans are true and false, in lower case"),
+    ("policy.allow_sell=TRUE", "write --set policy.allow_sell=true"),
+    ("policy.allow_sell=yes", "write --set policy.allow_sell=true"),
+])
+def test_set_quoted_or_capitalised_boolean_gets_a_hint(tmp_path, capsys, typed, hint):
+    """Case 32."""
+    from optimizer.cli import main
+
+    assert main(["solve", str(TINY), "--out", str(tmp_path / "o"), "--set", typed]) == 2
+    err = capsys.readouterr().err
+    assert "--set, column 'policy.allow_sell': must be true or false" in err and hint in err, err
+
+
+def test_quoted_boolean_in_scenario_toml_gets_a_hint(tmp_path, capsys):
+    from optimizer.cli import main
+
+    folder = _tiny_with_start(tmp_path, None)
+    (folder / "scenario.toml").write_text((folder / "scenario.toml").read_text().replace(
+        "[policy]\n", '[policy]\nallow_sell = "false"\n'))
+    assert main(["validate", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "scenario.toml" in err and "write allow_sell = false without quotes" in err, err
