@@ -590,3 +590,22 @@ def test_quoted_boolean_in_scenario_toml_gets_a_hint(tmp_path, capsys):
     assert main(["validate", str(folder)]) == 2
     err = capsys.readouterr().err
     assert "scenario.toml" in err and "write allow_sell = false without quotes" in err, err
+
+
+def test_stops_and_resale_same_files_on_a_dask_cluster(tmp_path):
+    """Same seed, same sample set (bans with end months, hashprice, resale) locally and on a Dask cluster."""
+    distributed = pytest.importorskip("distributed")
+    from optimizer.scaleout import Runner
+
+    scn = optimizer.load_scenario(CHINA, {"risk.stop_permanent_share": 0.3, "risk.stop_months": 4,
+                                          "risk.resale_beta": 0.8})
+    local = S.draw(scn, 2100, 77)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=40) as c, Runner(c.scheduler_address) as runner:
+        remote = S.draw(scn, 2100, 77, mapper=lambda fn, items: runner.map(lambda item, fn: fn(*item), items, fn=fn))
+        npv_remote = risk.evaluate(scn, remote, runner=runner).files()
+    local.write(tmp_path / "a")
+    remote.write(tmp_path / "b")
+    for name in ("samples.csv", "bans.csv", "hashprice.csv", "resale.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert risk.evaluate(scn, local).files() == npv_remote
