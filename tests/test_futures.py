@@ -600,7 +600,8 @@ def test_stops_and_resale_same_files_on_a_dask_cluster(tmp_path):
     scn = optimizer.load_scenario(CHINA, {"risk.stop_permanent_share": 0.3, "risk.stop_months": 4,
                                           "risk.resale_beta": 0.8})
     local = S.draw(scn, 2100, 77)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    # dashboard on a free port: another cluster on this machine may hold Dask's default 8787
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   silence_logs=40) as c, Runner(c.scheduler_address) as runner:
         remote = S.draw(scn, 2100, 77, mapper=lambda fn, items: runner.map(lambda item, fn: fn(*item), items, fn=fn))
         npv_remote = risk.evaluate(scn, remote, runner=runner).files()
