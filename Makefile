@@ -9,10 +9,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test bench install install-dev browser postgres report-libs solve clean
 
-$(VENV)/.runtime: requirements.txt
+$(VENV)/.runtime: requirements.txt pyproject.toml
 	$(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
@@ -59,7 +60,9 @@ solve: install
 clean:
 	rm -rf $(VENV) out .pytest_cache
 
-# The README's settings and column tables, from the declarations (a test fails while they differ).
+# The documentation site (out/site/), after the settings and column tables of docs/inputs.md are made
+# again from the declarations (a test fails while they differ; another builds the site with --strict).
 .PHONY: docs
-docs: install
-	$(PY) -m optimizer.docs --write README.md
+docs: install-dev
+	$(PY) -m optimizer.cli.docs --write docs/inputs.md
+	$(VENV)/bin/mkdocs build --strict --site-dir out/site

@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def samples_per_second(scenario: Path, n: int, cluster_address: str | None) -> dict:
     import optimizer
-    from optimizer import economics, risk, samples
-    from optimizer.scaleout import Runner
+    from optimizer import economics, risk
+    from optimizer.risk import samples
+    from optimizer.risk.scaleout import Runner
 
     scn = optimizer.load_scenario(scenario)
     econ = economics.compute(scn)
@@ -46,7 +47,8 @@ def samples_per_second(scenario: Path, n: int, cluster_address: str | None) -> d
 
 def lp_times(scenario: Path, sizes: list[int]) -> list[dict]:
     import optimizer
-    from optimizer import risk, samples
+    from optimizer import risk
+    from optimizer.risk import samples
 
     scn = optimizer.load_scenario(scenario, {"risk.weight": 0.5})
     rows = []
@@ -73,7 +75,7 @@ def main() -> None:
         if not args.no_cluster:
             from distributed import LocalCluster
 
-            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",  # any free port: 8787 may be taken
                                    silence_logs=40)
         try:
             speed = [samples_per_second(s, args.samples, cluster.scheduler_address if cluster else None) for s in scenarios]

@@ -20,7 +20,8 @@ def main() -> None:
     import pulp
 
     import optimizer
-    from optimizer import economics, model as M, solvers as S
+    from optimizer import economics, model as M
+    from optimizer.solver import backends as S
     timings: dict[str, float] = {}
     t = time.perf_counter()
     scn = optimizer.load_scenario(scenario)

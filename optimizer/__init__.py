@@ -18,14 +18,14 @@ import gc as _gc
 _gc_enabled = _gc.isenabled()
 _gc.disable()
 try:
-    from .analysis import breakdown
-    from .economics import compute as compute_economics, hashprice_today, margin_path
-    from .engine import solve
-    from .planner import Planner
-    from .errors import InfeasibleError, Problem, ScenarioError, SolverFailure
-    from .results import Result
-    from .scenario import Scenario, load_scenario, read_zip, scenario_from_files
-    from .settings import ALL_KEYS, Settings
+    from optimizer.analysis import breakdown
+    from optimizer.economics import compute as compute_economics, hashprice_today, margin_path
+    from optimizer.engine import solve
+    from optimizer.engine.planner import Planner
+    from optimizer.inputs.errors import InfeasibleError, Problem, ScenarioError, SolverFailure
+    from optimizer.results import Result
+    from optimizer.inputs.scenario import Scenario, load_scenario, read_zip, scenario_from_files
+    from optimizer.inputs.settings import ALL_KEYS, Settings
 finally:
     if _gc_enabled:
         _gc.enable()

@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import optimizer
+from optimizer.inputs.geo import DATA as GEO_DATA
 from ui import compute, mapview
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +35,7 @@ def test_map_spec_built_once_per_plan():
 def test_basemap_is_served_statically():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["enableStaticServing"] is True
-    assert (ROOT / "static" / mapview.COUNTRIES.name).read_bytes() == mapview.COUNTRIES.read_bytes()
+    assert (ROOT / "static" / GEO_DATA.name).read_bytes() == GEO_DATA.read_bytes()
     scn = optimizer.load_scenario(ROOT / "datasets" / "china-2021")
     text = mapview.build(scn, optimizer.solve(scn), mapview.view_state(scn)).to_json()
     assert mapview.COUNTRIES_URL in text and '"FeatureCollection"' not in text

@@ -1,4 +1,4 @@
-"""The canonical plan (optimizer/canonical.py): among equal-value optima every path returns the same plan.
+"""The canonical plan (optimizer/solver/canonical.py): among equal-value optima every path returns the same plan.
 
 Checked against things computed here: a hand-worked tie whose winner follows from the rule's hash
 (recomputed in pure Python below), the warm planner against cold solves after random slider moves
@@ -18,7 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import optimizer
-from optimizer import canonical, economics, model as M
+from optimizer.solver import canonical
+from optimizer import economics, model as M
 from tests import scenario_builder as sb
 from tests.test_property import scenarios
 
@@ -239,7 +240,7 @@ def test_degenerate_duals_follow_the_rule(tmp_path, overrides):
     assert res.summary["rigs_relocated"] == pytest.approx(1000.0, rel=1e-9)
     # the duals are optimal for the plain LP: dual feasible, dual objective = optimum
     lm = M.build_model(scn, economics.compute(scn))
-    raw = canonical.canonical(lm, optimizer.solvers.solve_model(lm, scn.settings.solver))
+    raw = canonical.canonical(lm, optimizer.solver.backends.solve_model(lm, scn.settings.solver))
     assert_certified(scn, raw.row_dual, res.summary["objective_usd"])
     value = economics.compute(scn).value_usd[0, 0]
     assert raw.row_dual[0] == pytest.approx(value, rel=1e-9)  # fleet[O0,R0]: an extra rig is worth V

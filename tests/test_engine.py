@@ -273,7 +273,7 @@ def test_engine_never_imports_ui_libraries():
     code = "import sys, optimizer, optimizer.cli; bad = [m for m in ('streamlit', 'pydeck') if m in sys.modules]; print(bad)"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "[]", proc.stderr
-    for path in (ROOT / "optimizer").glob("*.py"):
+    for path in (ROOT / "optimizer").rglob("*.py"):
         text = path.read_text()
         assert "import streamlit" not in text and "import pydeck" not in text, path
 

@@ -20,8 +20,8 @@ from rigshift_testkit import ROOT, files_with, run_cli, tiny_files, tiny_text  #
 
 import optimizer  # noqa: E402
 from optimizer import ScenarioError  # noqa: E402
-from optimizer import scenario as scenario_module  # noqa: E402
-from optimizer.tables import safe_text_cell, to_csv_text  # noqa: E402
+from optimizer.inputs import scenario as scenario_module  # noqa: E402
+from optimizer.inputs.tables import safe_text_cell, to_csv_text  # noqa: E402
 
 HOSTILE = ["=1+1", "+SUM(A1:A9)", "-2+3+cmd|' /C calc'!A0", "@SUM(1)", "\t=1", "\r=1", "=HYPERLINK(\"http://x\")",
            "\uff1d1+1"]
@@ -272,7 +272,7 @@ FORBIDDEN_NAMES = {"eval", "exec", "compile", "__import__", "input"}
 
 
 def python_sources() -> list[Path]:
-    paths = sorted((ROOT / "optimizer").glob("*.py"))
+    paths = sorted((ROOT / "optimizer").rglob("*.py"))
     paths += [ROOT / "app.py"] if (ROOT / "app.py").exists() else []
     paths += sorted((ROOT / "ui").rglob("*.py")) if (ROOT / "ui").exists() else []
     return paths
@@ -311,7 +311,7 @@ def test_no_code_path_unpickles_or_evaluates_anything():
 
 def test_zip_reading_writes_nothing_to_disk(tmp_path, monkeypatch):
     """read_zip works on bytes: no extract/extractall, no temp files."""
-    source = (ROOT / "optimizer" / "scenario.py").read_text()
+    source = (ROOT / "optimizer" / "inputs" / "scenario.py").read_text()
     assert "extractall" not in source and ".extract(" not in source
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     optimizer.read_zip(make_zip(tiny_files()))

@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 
 import optimizer
-from optimizer import backtest as B
-from optimizer import risk, samples as S
+from optimizer import risk
+from optimizer.risk import backtest as B
+from optimizer.risk import samples as S
 from tests import reference_risk, scenario_builder as sb
 from tests.test_risk import CHINA, ROOT, tiny
 
@@ -306,7 +307,7 @@ def test_resale_factors_follow_hashprice_with_beta(tmp_path):
 
 
 def test_same_seed_same_stop_and_resale_files_whatever_the_chunking(tmp_path):
-    from optimizer.scaleout import Runner
+    from optimizer.risk.scaleout import Runner
 
     scn = optimizer.load_scenario(CHINA, {"risk.stop_permanent_share": 0.5, "risk.resale_beta": 1.0})
     a = S.draw(scn, 2500, 42)
@@ -536,7 +537,7 @@ def _tiny_sites(tmp: Path, price_at_ekibastuz: str, origins_country: str = "Chin
     ("0.45", "Russia", None),  # 0.45 RUB would be 0.005 USD: no currency fits, no currency is named
 ])
 def test_power_price_in_a_local_currency_is_warned_with_the_currency(tmp_path, capsys, price, origin, code):
-    from optimizer import plausibility
+    from optimizer.inputs import plausibility
     from optimizer.cli import main
 
     folder = _tiny_sites(tmp_path, price, origin)
@@ -550,13 +551,13 @@ def test_power_price_in_a_local_currency_is_warned_with_the_currency(tmp_path, c
     found = plausibility.review(optimizer.load_scenario(folder))[1]
     assert [w.likely for w in found if w.column == "power_usd_kwh"] == [code]
     # what the warning says, re-derived: the price over the listed rates lands among miners' prices
-    rates = pd.read_csv(ROOT / "optimizer" / "data" / "currencies.csv").query("code == @code")["per_usd"]
+    rates = pd.read_csv(ROOT / "optimizer" / "inputs" / "data" / "currencies.csv").query("code == @code")["per_usd"]
     assert (float(price) / rates).between(0.01, 0.15).any()
 
 
 def test_a_whole_column_in_usd_per_mwh_stays_usd_per_mwh(tmp_path):
     """Case 06 against case 28: when every site is 1,000x, the slip is the unit (USD/MWh), not one tariff."""
-    from optimizer import plausibility
+    from optimizer.inputs import plausibility
 
     folder = _tiny_with_start(tmp_path, None)
     sites = pd.read_csv(folder / "sites.csv")
@@ -595,7 +596,7 @@ def test_quoted_boolean_in_scenario_toml_gets_a_hint(tmp_path, capsys):
 def test_stops_and_resale_same_files_on_a_dask_cluster(tmp_path):
     """Same seed, same sample set (bans with end months, hashprice, resale) locally and on a Dask cluster."""
     distributed = pytest.importorskip("distributed")
-    from optimizer.scaleout import Runner
+    from optimizer.risk.scaleout import Runner
 
     scn = optimizer.load_scenario(CHINA, {"risk.stop_permanent_share": 0.3, "risk.stop_months": 4,
                                           "risk.resale_beta": 0.8})

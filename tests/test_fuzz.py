@@ -21,8 +21,8 @@ from rigshift_testkit import check_invariants, files_with, tiny_text  # noqa: E4
 
 import optimizer  # noqa: E402
 from optimizer import InfeasibleError, ScenarioError, SolverFailure  # noqa: E402
-from optimizer.settings import ALL_KEYS  # noqa: E402
-from optimizer.tables import TABLES  # noqa: E402
+from optimizer.inputs.settings import ALL_KEYS  # noqa: E402
+from optimizer.inputs.tables import TABLES  # noqa: E402
 
 import os
 

@@ -1,4 +1,4 @@
-"""The invariant guard (optimizer/guard.py): a solver point that breaks the plan's rules is never
+"""The invariant guard (optimizer/solver/guard.py): a solver point that breaks the plan's rules is never
 reported as a plan, on every solver path (HiGHS through PuLP, HiGHS direct, CBC through PuLP;
 LP and MIP); and solver statuses are read for what they are (a time-limit stop is never called
 infeasible, and no reason is given that the settings in force contradict)."""
@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 import optimizer
-from optimizer import cbcstatus, diagnose, economics, engine
+from optimizer.solver import cbcstatus, diagnose
+from optimizer import economics, engine
 from optimizer.cli import main as cli_main
-from optimizer.errors import SolverFailure
+from optimizer.inputs.errors import SolverFailure
 from tests import scenario_builder as sb
 from tests.test_engine import hand_scenario as hand  # the worked example: A fills S1, 50 more A go to S2, B is sold
 
@@ -254,7 +255,8 @@ def test_cbc_whole_rig_marketplace_stopped_at_its_limit_is_not_infeasible(tmp_pa
 
 @pytest.mark.parametrize("path", PATHS, ids=["highs-pulp", "highs-direct", "cbc-pulp"])
 def test_the_risk_aware_plan_is_guarded_too(tmp_path, monkeypatch, path):
-    from optimizer import risk, samples
+    from optimizer import risk
+    from optimizer.risk import samples
 
     scn = load(tmp_path, hand(), path, "lp", **{"risk.weight": 0.5})
     sample_set = samples.draw(scn, n=20, seed=1)

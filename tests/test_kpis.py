@@ -8,7 +8,7 @@ import pytest
 import optimizer
 from optimizer import analysis, economics
 from optimizer.model import build_model
-from optimizer.solvers import solve_model
+from optimizer.solver.backends import solve_model
 from tests import scenario_builder as sb
 from tests.test_engine import SOLVERS, V_A_S1, generated, hand_scenario, solve_dict
 

@@ -1,4 +1,4 @@
-"""MIP starts (optimizer/mip_start.py) on OR-Library capacitated facility location instances with
+"""MIP starts (optimizer/solver/mip_start.py) on OR-Library capacitated facility location instances with
 published optima: the start is a feasible plan of the full model (linking rows included), its value
 is what the plan's columns say, no better than the optimum, and the Lagrangian bound is a true bound."""
 from __future__ import annotations
@@ -10,7 +10,8 @@ import pytest
 
 import optimizer
 from bench import orlib
-from optimizer import economics, mip_start, model as M
+from optimizer import economics, model as M
+from optimizer.solver import mip_start
 
 
 def _model(tmp_path, name: str):

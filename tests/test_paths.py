@@ -144,7 +144,7 @@ def test_defaults_reproduce_section_2_exactly(tmp_path):
     ("2021-07", 84, [33, 81]),     # 2024-04, then 1,458.33 days later: 17 April 2028
 ])
 def test_start_month_follows_the_halving_schedule(start, months, expected):
-    s = optimizer.settings.build_settings({"horizon": {"start_month": start, "months": months}})
+    s = optimizer.inputs.settings.build_settings({"horizon": {"start_month": start, "months": months}})
     assert list(economics.halving_months(s)) == expected
 
 
@@ -153,12 +153,12 @@ def test_estimated_halvings_are_210000_blocks_of_10_minutes_apart():
     for n, year in ((1, 2028), (2, 2032), (3, 2036)):
         estimate = day + datetime.timedelta(days=n * 210_000 * 10 / 1440)
         start = f"{year}-01"
-        s = optimizer.settings.build_settings({"horizon": {"start_month": start, "months": 12}})
+        s = optimizer.inputs.settings.build_settings({"horizon": {"start_month": start, "months": 12}})
         assert list(economics.halving_months(s)) == [estimate.month - 1], (n, estimate)
 
 
 def test_explicit_halving_months_win_over_start_month():
-    s = optimizer.settings.build_settings({"horizon": {"start_month": "2024-01", "months": 24},
+    s = optimizer.inputs.settings.build_settings({"horizon": {"start_month": "2024-01", "months": 24},
                                            "market": {"halving_months": [10]}})
     assert list(economics.halving_months(s)) == [10]
 

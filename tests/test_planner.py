@@ -53,7 +53,7 @@ def check_same(planner: optimizer.Planner, scn: optimizer.Scenario, overrides: d
     if got.summary["backend"] == "planner":
         assert_certified(moved, planner.last_raw.row_dual, want)
     # the same Result as the engine's on the moved scenario: the same model and, among several
-    # optimal plans, the same one (optimizer/canonical.py) with the same shadow prices
+    # optimal plans, the same one (optimizer/solver/canonical.py) with the same shadow prices
     ref = optimizer.solve(moved)
     assert_same_plan(got, ref)
     for key in ("n_variables", "n_constraints", "status", "mode", "rigs_total", "fleet_hashrate_ths"):
@@ -127,7 +127,7 @@ def test_moves_that_change_dominated_columns(market):
 
 def test_large_planner_uses_columns_and_matches(market, monkeypatch):
     """Above the column threshold the planner starts from sampled duals; still the plain optimum."""
-    from optimizer import transport
+    from optimizer.solver import transport
 
     monkeypatch.setattr(transport, "COLUMNS_ABOVE", 1000)
     monkeypatch.setattr(transport, "SAMPLE_MIN_SITES", 50)

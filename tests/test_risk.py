@@ -17,8 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import optimizer
-from optimizer import risk, samples as S
-from optimizer.scaleout import Runner
+from optimizer import risk
+from optimizer.risk import samples as S
+from optimizer.risk.scaleout import Runner
 from tests import reference_risk, scenario_builder as sb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -397,7 +398,7 @@ def test_frontier_and_stress_outputs(tmp_path):
 @pytest.fixture(scope="module")
 def cluster():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",  # any free port: 8787 may be taken
                                   silence_logs=40) as c:
         yield c.scheduler_address
 

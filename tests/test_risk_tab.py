@@ -7,7 +7,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import optimizer
-from optimizer import risk, samples
+from optimizer import risk
+from optimizer.risk import samples
 from ui import fmt
 
 from tests.test_app import open_tab

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import optimizer
-from optimizer import plausibility
-from optimizer.errors import ScenarioError
-from optimizer.names import canon
+from optimizer.inputs import plausibility
+from optimizer.inputs.errors import ScenarioError
+from optimizer.inputs.names import canon
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 from rigshift_testkit import tiny_files  # noqa: E402

@@ -1,4 +1,4 @@
-"""Column generation (optimizer/transport.py) against the plain PuLP model: same optimum, and duals
+"""Column generation (optimizer/solver/transport.py) against the plain PuLP model: same optimum, and duals
 that certify it (dual feasible for every column of the unpruned model, dual objective equal to the
 optimum), on random scenarios and on a marketplace big enough to take the sampled-dual start."""
 from __future__ import annotations
@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 import optimizer
 from bench import marketplace
-from optimizer import economics, model as M, transport
+from optimizer import economics, model as M
+from optimizer.solver import transport
 from tests import scenario_builder as sb
 from tests.test_property import scenarios
 

@@ -390,7 +390,7 @@ def test_optional_column_mixing_given_and_empty_cells():
 def test_text_settings_accept_toml_strings_and_bare_words():
     """--set takes TOML syntax: a text setting may be quoted ("cbc", '2021-07') or bare (cbc, 2021-07);
     both give the same text, and a bare date-like word is not read as a TOML date."""
-    from optimizer.settings import build_settings
+    from optimizer.inputs.settings import build_settings
 
     for text in ('"cbc"', "'cbc'", "cbc", ' "cbc" '):
         assert build_settings({}, {"solver.name": text}).solver.name == "cbc", text

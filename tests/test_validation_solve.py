@@ -188,7 +188,7 @@ def stop_at_first_plan(monkeypatch):
     """A deterministic stand-in for a time limit (wall time depends on the machine): each solver
     stops at its first integer solution, as it would when time runs out, through the same status path.
     HiGHS reports that stop as a solution limit, which pulp.HiGHS cannot map, so HiGHS runs direct."""
-    import optimizer.solvers as solvers
+    import optimizer.solver.backends as solvers
 
     highs_options, cbc_solver = solvers._highs_options, solvers._cbc_solver
 

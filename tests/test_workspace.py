@@ -244,7 +244,7 @@ def test_report_cli_files_hold_the_plans_numbers(tmp_path):
     rigs = sum(r[head.index("rigs")].value for r in alloc.iter_rows(min_row=2) if r[0].value == "relocate")
     assert rigs == pytest.approx(s["rigs_relocated"])
     # settings read by their labels, each with the scenario.toml key that sets it and its value
-    from optimizer.settings import SETTINGS
+    from optimizer.inputs.settings import SETTINGS
 
     rows = {r[2].value.split(" = ")[0]: (r[0].value, r[1].value, r[2].value) for r in wb["Settings"].iter_rows(min_row=2)}
     assert set(rows) == set(optimizer.ALL_KEYS)

@@ -25,7 +25,7 @@ import pandas as pd
 import streamlit as st
 
 import optimizer
-from optimizer import tables as T
+from optimizer.inputs import tables as T
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATASET = "china-2021"
@@ -152,7 +152,7 @@ def session_planner() -> optimizer.Planner | None:
 
 def solve(scn: optimizer.Scenario, fp: str | None = None) -> optimizer.Result:
     """The engine's plan, re-solved warm from this session's planner (the same Result as
-    optimizer.solve, ties included: optimizer/canonical.py); raises what optimizer.solve raises
+    optimizer.solve, ties included: optimizer/solver/canonical.py); raises what optimizer.solve raises
     (errors are never cached)."""
     return _solve(fp or fingerprint(scn), scn, session_planner())
 

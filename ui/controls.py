@@ -12,14 +12,14 @@ from typing import Any
 import streamlit as st
 
 import optimizer
-from optimizer.settings import SETTINGS, get_value
+from optimizer.inputs.settings import SETTINGS, get_value
 
 from .labels import setting_help, setting_label
 
 
 @dataclass(frozen=True)
 class Slider:
-    key: str  # the scenario.toml key, "section.name"; label and help: ui.labels (optimizer.settings.SETTINGS)
+    key: str  # the scenario.toml key, "section.name"; label and help: ui.labels (optimizer.inputs.settings.SETTINGS)
     lo: float
     hi: float
     step: float

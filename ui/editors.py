@@ -25,7 +25,7 @@ import pandas as pd
 import streamlit as st
 
 import optimizer
-from optimizer.tables import TABLES as TABLE_SPECS
+from optimizer.inputs.tables import TABLES as TABLE_SPECS
 
 from . import compute, trust
 from .labels import column_label, table_of_file
@@ -44,7 +44,7 @@ EXCLUDE_HELP = "Leave this site out of the plan"
 
 
 def column_help(table: str, column: str) -> str:
-    """A grid column's help: its declaration in optimizer.tables (description, unit, rule)."""
+    """A grid column's help: its declaration in optimizer.inputs.tables (description, unit, rule)."""
     col = TABLE_SPECS[table].column(column)
     extra = "; ".join(x for x in (col.unit, col.demand) if x)
     return col.description[:1].upper() + col.description[1:] + (f" ({extra})" if extra else "")

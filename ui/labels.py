@@ -1,19 +1,19 @@
 """Human labels for settings keys and table columns, as the screen shows them.
 
-They come from the engine's declarations (``optimizer.settings.SETTINGS``, the ``label`` of
-each column in ``optimizer.tables``), so the screen never shows a raw key such as
+They come from the engine's declarations (``optimizer.inputs.settings.SETTINGS``, the ``label`` of
+each column in ``optimizer.inputs.tables``), so the screen never shows a raw key such as
 ``policy.allow_sell`` or a column name such as ``capacity_mw``.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from optimizer.tables import TABLES
+from optimizer.inputs.tables import TABLES
 
-# Fallbacks only: the labels and help shown are optimizer.settings.SETTINGS's (their single declaration).
+# Fallbacks only: the labels and help shown are optimizer.inputs.settings.SETTINGS's (their single declaration).
 SETTING_LABELS: dict[str, str] = {}
 
-COLUMN_LABELS: dict[tuple[str, str], str] = {}  # fallbacks only: optimizer.tables declares the labels
+COLUMN_LABELS: dict[tuple[str, str], str] = {}  # fallbacks only: optimizer.inputs.tables declares the labels
 
 
 def _declared_label(obj: Any) -> str | None:
@@ -33,7 +33,7 @@ def column_label(table: str, column: str) -> str:
 
 
 def _declared_setting(key: str) -> Any:
-    from optimizer import settings as declared
+    from optimizer.inputs import settings as declared
 
     table = getattr(declared, "SETTINGS", None)
     return table.get(key) if isinstance(table, dict) else None

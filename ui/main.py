@@ -15,12 +15,12 @@ import pandas as pd
 import streamlit as st
 
 import optimizer
-from optimizer.tables import TABLES
+from optimizer.inputs.tables import TABLES
 
 from . import analysis, compute, controls, editors, headline, mapview, outlook, trust, views
 from . import workspace as team_workspace
 
-ICON = Path(__file__).resolve().parents[1] / "static" / "rigshift-icon.png"
+ICON = Path(__file__).resolve().parent / "assets" / "rigshift-icon.png"
 SOURCE = "source"
 UPLOAD = "upload"
 UPLOADS = "uploads"  # label -> {file name: bytes}

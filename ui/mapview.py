@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,11 +23,11 @@ import pydeck as pdk
 import streamlit as st
 from pydeck.bindings.json_tools import default_serialize
 
+
 import optimizer
 
 from . import fmt
 
-COUNTRIES = Path(__file__).resolve().parents[1] / "static" / "world-countries-110m.geojson"
 # Served by Streamlit's static file serving (.streamlit/config.toml): the browser loads it once and
 # deck.gl keeps the tessellated countries across reruns because the URL does not change.
 COUNTRIES_URL = "app/static/world-countries-110m.geojson"

@@ -1,7 +1,7 @@
 """The hashprice path the plan uses (halvings marked), and what happened for scenarios that ship a history.
 
 Both read the engine: ``optimizer.economics.hashprice`` (SPEC section 6's path) and
-``optimizer.backtest`` (the plan valued on the realised hashprice and bans).
+``optimizer.risk.backtest`` (the plan valued on the realised hashprice and bans).
 """
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pandas as pd
 import streamlit as st
 
 import optimizer
-from optimizer import backtest, economics
+from optimizer.risk import backtest
+from optimizer import economics
 from optimizer.risk import plan_from_result
 
 from . import charts, compute, fmt

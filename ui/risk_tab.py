@@ -15,8 +15,9 @@ import pandas as pd
 import streamlit as st
 
 import optimizer
-from optimizer import economics, risk, samples as sampler
-from optimizer.scaleout import Runner
+from optimizer import economics, risk
+from optimizer.risk import samples as sampler
+from optimizer.risk.scaleout import Runner
 
 from . import charts, compute, fmt
 

@@ -20,7 +20,7 @@ import re
 import pandas as pd
 
 import optimizer
-from optimizer.tables import SITES, safe_text_cell
+from optimizer.inputs.tables import SITES, safe_text_cell
 
 __all__ = ["cap_time_limit", "empty_defaults", "max_time_limit_s", "md_escape", "safe_frame", "safe_result",
            "safe_text_cell"]

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 import optimizer
-from optimizer.settings import get_value
+from optimizer.inputs.settings import get_value
 
 from . import compute, fmt, headline, tornado, trust
 from .labels import setting_label

@@ -34,7 +34,7 @@ import streamlit as st
 import tomli_w
 
 import optimizer
-from optimizer.settings import get_value
+from optimizer.inputs.settings import get_value
 
 from . import compute, controls, fmt, views
 

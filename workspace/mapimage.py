@@ -7,14 +7,15 @@ from __future__ import annotations
 import io
 import json
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure  # not pyplot: app sessions draw in parallel threads
 
-COUNTRIES = Path(__file__).resolve().parents[1] / "ui" / "assets" / "world-countries-110m.geojson"
+from optimizer.inputs.geo import DATA as COUNTRIES  # the one copy of the outlines
+
+
 RISK_CMAP = "RdYlGn_r"
 RISK_MAX = 0.30  # reg_risk at which a site is drawn fully red (as the app's map)
 

@@ -22,7 +22,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 import optimizer
-from optimizer.settings import get_value
+from optimizer.inputs.settings import get_value
 
 from . import mapimage
 
@@ -399,7 +399,7 @@ def _toml_value(v: Any) -> str:
 
 def _setting_label(key: str) -> str:
     """A setting's declared label ("market.btc_price_usd" -> "BTC price (USD)"); the key where none is declared."""
-    from optimizer.settings import SETTINGS
+    from optimizer.inputs.settings import SETTINGS
 
     label = getattr(SETTINGS.get(key), "label", "") or ""
     return label[:1].upper() + label[1:] if label.strip() else key

@@ -1,0 +1,269 @@
+"""The CLI's ``library`` and ``report`` commands, hooked into ``python -m optimizer``.
+
+Imports of the database and report libraries happen inside the commands, so the rest of the
+CLI starts as fast as before. Bad input (an unknown name, a taken name, a database that
+cannot be opened) exits 2 with a message, like every other CLI error.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+ENV_USER = "RIGSHIFT_USER"
+
+
+def default_user() -> str:
+    """Who saves: RIGSHIFT_USER, else the login name."""
+    if os.environ.get(ENV_USER, "").strip():
+        return os.environ[ENV_USER].strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "user"
+
+
+def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add ``library ...`` and ``report`` to the CLI's subparsers; ``common`` adds SCENARIO, --set, --solver."""
+    lib = sub.add_parser("library", help="the saved-scenario library: list|save|load|delete|rename|duplicate|versions")
+    lsub = lib.add_subparsers(dest="library_command", required=True)
+
+    def db_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--db", help="SQLAlchemy URL of the library (default: RIGSHIFT_DB_URL, the app's secrets, "
+                                     "else a SQLite file in the data folder; see README, Workspace)")
+        sp.add_argument("--user", default=None, help=f"who you are (default: ${ENV_USER}, else your login name)")
+        sp.set_defaults(handler=_cmd_library)
+
+    ls = lsub.add_parser("list", help="saved entries, newest first")
+    ls.add_argument("--all", action="store_true", help="every owner's entries, not only yours")
+    db_args(ls)
+    sv = lsub.add_parser("save", help="save a scenario folder (with --set what-ifs applied) and its plan under a name")
+    common(sv)
+    sv.add_argument("--name", required=True, help="the entry's name; saving an existing name adds a version")
+    sv.add_argument("--note", default="", help="a line kept with this version")
+    sv.add_argument("--no-solve", action="store_true", help="save the scenario without solving it")
+    db_args(sv)
+    ld = lsub.add_parser("load", help="write a saved scenario back to a folder")
+    ld.add_argument("name")
+    ld.add_argument("--out", required=True, help="folder to write the scenario files into (created if missing)")
+    ld.add_argument("--owner", help="whose entry (default: yours)")
+    ld.add_argument("--version", type=int, help="which version (default: the newest)")
+    db_args(ld)
+    vs = lsub.add_parser("versions", help="every saved version of an entry")
+    vs.add_argument("name")
+    vs.add_argument("--owner", help="whose entry (default: yours)")
+    db_args(vs)
+    dl = lsub.add_parser("delete", help="delete one of your entries and all its versions")
+    dl.add_argument("name")
+    db_args(dl)
+    rn = lsub.add_parser("rename", help="rename one of your entries")
+    rn.add_argument("name")
+    rn.add_argument("new_name")
+    db_args(rn)
+    dp = lsub.add_parser("duplicate", help="copy an entry (yours or --owner's) to a new name of yours")
+    dp.add_argument("name")
+    dp.add_argument("new_name")
+    dp.add_argument("--owner", help="whose entry to copy (default: yours)")
+    dp.add_argument("--version", type=int, help="which version (default: the newest)")
+    db_args(dp)
+
+    rp = sub.add_parser("report", help="the plan's decision report: report.html, report.pdf and plan.xlsx")
+    common(rp)
+    rp.add_argument("--out", required=True, help="output folder")
+    rp.add_argument("--risk", help="a risk.json (python -m optimizer risk) to add the risk view")
+    rp.set_defaults(handler=_cmd_report)
+
+
+def _fmt_usd(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.0f}"
+
+
+def _cmd_library(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from workspace.errors import LibraryError
+
+    try:
+        from workspace.repository import Library
+
+        missing = _missing_sqlite_file(args.db)
+        if missing is not None and args.library_command != "save":
+            print(f"library: no library at {missing} (the file does not exist; check the path in --db, or save "
+                  "something there first with `library save`)", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        lib = Library(args.db)
+        return _LIBRARY[args.library_command](lib, args, args.user or default_user())
+    except LibraryError as exc:
+        print(f"library: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SQLAlchemyError as exc:
+        from workspace.config import resolve_url
+
+        print(f"library: cannot use the database {_safe(resolve_url(args.db))}: {type(exc).__name__}: "
+              f"{str(exc).splitlines()[0]}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _missing_sqlite_file(explicit: str | None) -> Path | None:
+    """The SQLite file an explicitly named library URL (--db) points at, when it does not exist.
+
+    Only ``library save`` creates a library; reading commands on a mistyped path say so (exit 2)
+    instead of creating an empty database there. The default library is created on first use."""
+    if not explicit:
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(explicit)
+    except ArgumentError:
+        return None  # Library() reports the bad URL
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    path = Path(parsed.database).expanduser()
+    return None if path.exists() else path
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown as given
+        return url
+
+
+def _list(lib: Any, args: argparse.Namespace, user: str) -> int:
+    entries = lib.list(None if args.all else user)
+    if not entries:
+        others = 0 if args.all else len(lib.list(None))
+        print(f"no saved entries{'' if args.all else f' of {user}'} in {lib.url}"
+              + (f" ({others} of other people: --all lists them, --user NAME picks whose)" if others else ""))
+        return EXIT_OK
+    rows = [("owner", "name", "version", "saved by", "saved at (UTC)", "scenario", "plan value")]
+    for e in entries:
+        rows.append((e.owner, e.name, str(e.version), e.saved_by, e.saved_at.strftime("%Y-%m-%d %H:%M"),
+                     e.scenario_name, _fmt_usd(e.objective_usd)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+    return EXIT_OK
+
+
+def scenario_record(folder: str | Path | None, scn: Any) -> dict[str, bytes]:
+    """The files a library version keeps: the scenario's own (what-ifs in scenario.toml) plus the README."""
+    files = dict(scn.files())
+    if folder is not None:
+        readme = Path(folder) / "README.md"
+        if Path(folder).is_dir() and readme.is_file() and readme.stat().st_size < 1_000_000:
+            files["README.md"] = readme.read_bytes()
+    return files
+
+
+def result_record(res: Any) -> dict[str, Any]:
+    """A plan's result as kept in the library: its summary and its CSV/JSON files."""
+    import json
+
+    files = res.files()
+    return {"summary": json.loads(files["summary.json"]), "files": files}
+
+
+def _save(lib: Any, args: argparse.Namespace, user: str) -> int:
+    from optimizer.cli.common import load_args
+    from optimizer.engine import solve
+
+    from optimizer.inputs.errors import InfeasibleError, SolverFailure
+
+    scn = load_args(args)
+    result = None
+    if not args.no_solve:
+        try:
+            result = result_record(solve(scn))
+        except (InfeasibleError, SolverFailure) as exc:  # work in progress is still worth keeping
+            print(f"note: saved without a plan, it does not solve: {exc}", file=sys.stderr)
+    info = lib.save(user, args.name, scenario_record(args.scenario, scn), scenario_name=scn.name, saved_by=user,
+                    result=result, note=args.note)
+    print(f"saved {info.owner}/{info.name} version {info.version} ({scn.name}; plan value {_fmt_usd(info.objective_usd)}) "
+          f"in {lib.url}")
+    return EXIT_OK
+
+
+def _load_cmd(lib: Any, args: argparse.Namespace, user: str) -> int:
+    saved = lib.load(args.owner or user, args.name, args.version)
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, data in saved.files.items():
+            (out / name).write_bytes(data)
+    except OSError as exc:
+        print(f"library: cannot write to {out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    i = saved.info
+    print(f"wrote {i.owner}/{i.name} version {i.version} (saved by {i.saved_by} at {i.saved_at:%Y-%m-%d %H:%M} UTC) "
+          f"to {out}: {', '.join(sorted(saved.files))}")
+    return EXIT_OK
+
+
+def _versions(lib: Any, args: argparse.Namespace, user: str) -> int:
+    for v in lib.versions(args.owner or user, args.name):
+        print(f"v{v.version}  {v.saved_at:%Y-%m-%d %H:%M:%S} UTC  by {v.saved_by}  plan value {_fmt_usd(v.objective_usd)}"
+              + (f"  {v.note}" if v.note else ""))
+    return EXIT_OK
+
+
+def _delete(lib: Any, args: argparse.Namespace, user: str) -> int:
+    n = lib.delete(user, args.name)
+    print(f"deleted {user}/{args.name} ({n} version{'s' if n != 1 else ''})")
+    return EXIT_OK
+
+
+def _rename(lib: Any, args: argparse.Namespace, user: str) -> int:
+    info = lib.rename(user, args.name, args.new_name)
+    print(f"renamed {user}/{args.name} to {info.owner}/{info.name}")
+    return EXIT_OK
+
+
+def _duplicate(lib: Any, args: argparse.Namespace, user: str) -> int:
+    info = lib.duplicate(args.owner or user, args.name, args.new_name, new_owner=user, version=args.version)
+    print(f"copied {args.owner or user}/{args.name} to {info.owner}/{info.name}")
+    return EXIT_OK
+
+
+_LIBRARY: dict[str, Callable[[Any, argparse.Namespace, str], int]] = {
+    "list": _list, "save": _save, "load": _load_cmd, "versions": _versions, "delete": _delete, "rename": _rename,
+    "duplicate": _duplicate,
+}
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import json
+
+    from optimizer.cli.common import load_args
+    from optimizer.engine import solve
+
+    from workspace.report import write_report
+
+    scn = load_args(args)
+    res = solve(scn)
+    risk = None
+    if args.risk:
+        try:
+            risk = json.loads(Path(args.risk).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            print(f"report: cannot read {args.risk}: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    readme = Path(args.scenario) / "README.md"
+    try:
+        paths = write_report(args.out, scn, res, readme=readme.read_text(encoding="utf-8") if readme.is_file() else None,
+                             risk=risk, source=str(args.scenario))
+    except OSError as exc:
+        print(f"report: cannot write to {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    s = res.summary
+    print(f"plan value ${s['objective_usd']:,.0f} against ${s['sell_all_usd']:,.0f} for selling everything; wrote "
+          + ", ".join(str(p) for p in paths))
+    return EXIT_OK
