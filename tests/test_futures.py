@@ -195,7 +195,8 @@ def _outputs(tmp: Path, extra: list[str]) -> dict[str, str]:
     from optimizer.cli import main
 
     tiny_dir, hist = str(TINY), str(ROOT / "tests" / "fixtures" / "tiny-history")
-    sets = [a for x in extra for a in ("--set", x)]
+    # the volatility the pre-issue code defaulted to (0.866; the default is now calibrated, tools/hashprice_volatility.py)
+    sets = [a for x in ["risk.hashprice_volatility=0.866", *extra] for a in ("--set", x)]
     assert main(["sample", tiny_dir, "--out", str(tmp / "k"), "--n", "500", "--seed", "2021", *sets]) == 0
     assert main(["risk", tiny_dir, "--samples", str(tmp / "k"), "--out", str(tmp / "r"), *sets]) == 0
     assert main(["solve", tiny_dir, "--samples", str(tmp / "k"), "--out", str(tmp / "s"), "--set", "risk.weight=0.5",

@@ -58,3 +58,13 @@ def test_every_history_in_the_repository_recomputed_with_numpy():
         assert w.volatility() == pytest.approx(np.std(r, ddof=1) * np.sqrt(12), rel=1e-12)
     devs = np.concatenate([np.asarray(w.changes) - np.mean(w.changes) for w in ws])
     assert V.pooled(ws) == pytest.approx(np.sqrt(12 * (devs**2).sum() / sum(w.n - 1 for w in ws)), rel=1e-12)
+
+
+def test_the_declared_default_is_the_pooled_estimate():
+    """risk.hashprice_volatility's default is the repository's pooled monthly-mean estimate, to 2 decimals:
+    a history that changes moves the estimate, and this test says the default must follow."""
+    from optimizer.inputs.settings import SETTINGS
+
+    ws = V.windows(ROOT / "datasets")
+    assert ws, "no monthly-mean history to calibrate the default on"
+    assert SETTINGS["risk.hashprice_volatility"].default == round(V.pooled(ws), 2)

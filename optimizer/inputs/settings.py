@@ -183,9 +183,10 @@ _DECLARED: tuple[Setting, ...] = (
             "w: the risk-aware plan maximises (1 - w) x expected value + w x CVaR", **_between(0, 1)),
     Setting("risk.cvar_floor_usd", "float?", None, "USD", "CVaR floor (USD)",
             "if set, the risk-aware plan's CVaR must be at least this", **_between(-1e15, 1e15)),
-    Setting("risk.hashprice_volatility", "float", 0.866, "per year", "Hashprice volatility (per year)",
+    Setting("risk.hashprice_volatility", "float", 0.44, "per year", "Hashprice volatility (per year)",
             "annual volatility of log hashprice around the scenario's path in sampled futures; 0 = no hashprice "
-            "noise (default: BTC's 25% monthly standard deviation x sqrt(12))", **_between(0, 10)),
+            "noise (default: monthly-mean hashprice Jul 2021-Jun 2023 and Jun 2024-Dec 2025, "
+            "tools/hashprice_volatility.py; BTC's own 25% a month would be 0.866)", **_between(0, 10)),
     Setting("risk.ban_correlation", "float", 0.3, "", "Ban correlation",
             "how bans cluster across jurisdictions (Gaussian copula, one common factor): one regulator's move "
             "raises the odds next door", check=lambda v: 0 <= v < 1, rule="in [0, 1)"),

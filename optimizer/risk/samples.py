@@ -35,13 +35,15 @@ hashprice is centred on the scenario's own path hp_t (its drift, halvings, marke
 month 0 keeps today's hashprice. Factors are independent of the bans. With a volatility of 0
 every factor is 1 and no hashprice.csv is written.
 
-Default volatility 0.866 a year (25% a month): "the standard deviation of monthly returns
-[of BTC, in US dollars, over the five years to September 2021] is c 25%" (research note quoted
-by NewsBreak, 2021-09, "Michael Saylor's MicroStrategy buys 3,907 more bitcoin");
-0.25 * sqrt(12) = 0.866. Bitcoin's annualised realised volatility peaked above 100% in
-January 2021 (Kraken report via CoinTelegraph). Hashprice also moves with the network
-hashrate and fees, which partly offset the price: 0.866 is a price-based, deliberately
-not understated figure; set ``risk.hashprice_volatility`` to your own.
+Default volatility 0.44 a year: the standard deviation of month-to-month log changes of the
+monthly-mean hashprice (difficulty-implied, fees included, from Coin Metrics daily data: the
+histories of datasets/china-2021, Jul 2021-Jun 2023, and datasets/post-halving-2024, Jun 2024-Dec
+2025; ESTIMATE months left out), around each window's own drift, pooled over 41 changes and
+annualised with sqrt(12): 0.437 (tools/hashprice_volatility.py; tests/test_volatility.py recomputes
+it and ties the default to it). That is what the sampler multiplies: the scenario's monthly path.
+Bitcoin's own monthly returns (25% a month over the five years to September 2021, 0.866 a year, the
+default before issue 21) overstate it: the network hashrate and fees partly offset the price. Set
+``risk.hashprice_volatility`` to your own.
 
 Stops that end (SPEC section 9). Each drawn ban is permanent with probability
 ``risk.stop_permanent_share`` (default 1: every stop lasts to the horizon, as before), else mining
