@@ -198,9 +198,10 @@ def load_folder(folder, history=None) -> dict:
     return sc
 
 
-def realised_value(sc: dict, plan: list[dict], bans: dict) -> float:
+def realised_value(sc: dict, plan: list[dict], bans: dict, ends: dict | None = None) -> float:
     """SPEC section 7's NPV of a plan in one future: ``sc`` carries the realised hashprice as market_path,
-    ``bans`` maps jurisdiction -> ban month. ``plan`` rows: action, origin, model, site, rigs.
+    ``bans`` maps jurisdiction -> ban month, ``ends`` jurisdiction -> the month mining resumes (SPEC 8/9;
+    absent: never). ``plan`` rows: action, origin, model, site, rigs.
     No S_t and no risk penalty; fixed costs of the sites the plan uses are paid."""
     mk, hz, lg, pol = sc["market"], sc["horizon"], sc["logistics"], sc["policy"]
     H = hz["months"]
@@ -225,8 +226,11 @@ def realised_value(sc: dict, plan: list[dict], bans: dict) -> float:
         ship = lane["ship_usd_per_rig"] if lane else lg["ship_base_usd"] + lg["ship_usd_per_1000km"] * dist / 1000
         lead = lane["lead_days"] if lane else lg["lead_base_days"] + lg["lead_days_per_1000km"] * dist / 1000
         ban = bans.get(s["jurisdiction"], H)
+        end = (ends or {}).get(s["jurisdiction"], H)
         ops = 0.0
-        for t in range(min(H, ban)):
+        for t in range(H):
+            if ban <= t < end:
+                continue
             a = min(1.0, max(0.0, (D * (t + 1) - lead) / D))
             disc = (1 + hz["discount_rate"]) ** (-(t + 0.5) / 12)
             rev = rig["hashrate_ths"] * hashprice(sc, t) * (1 - mk.get("pool_fee", 0.0)) * D * s["uptime"]

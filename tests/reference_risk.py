@@ -3,7 +3,8 @@ from the formulas with scalar Python loops, and the risk-aware plan as a dense m
 scipy.optimize.milp. Shares no code with `optimizer/` (scenarios are tests/scenario_builder dicts).
 
 A sample set here is a list of dicts: {"weight": w, "bans": {jurisdiction: ban_month},
-"factor": {month: factor}} (missing entries: no ban, factor 1); weights sum to 1.
+"factor": {month: factor}, optionally "ends": {jurisdiction: end_month}} (missing entries: no ban,
+factor 1, the stop lasts to the horizon); weights sum to 1.
 """
 from __future__ import annotations
 
@@ -34,10 +35,11 @@ def sample_values(sc: dict, sample: dict) -> dict:
             ship = lane["ship_usd_per_rig"] if lane else lg["ship_base_usd"] + lg["ship_usd_per_1000km"] * dist / 1000
             lead = lane["lead_days"] if lane else lg["lead_base_days"] + lg["lead_days_per_1000km"] * dist / 1000
             ban = sample["bans"].get(s["jurisdiction"], H)
+            end = sample.get("ends", {}).get(s["jurisdiction"], H)  # SPEC 8/9: mining resumes at end
             ops = 0.0
             for t in range(H):
-                if t >= ban:
-                    break
+                if ban <= t < end:
+                    continue
                 hp = hp0 * (1 + mk["hashprice_monthly_change"]) ** t * sample["factor"].get(t, 1.0)
                 a = min(1.0, max(0.0, (D * (t + 1) - lead) / D))
                 disc = (1 + hz["discount_rate"]) ** (-(t + 0.5) / 12)

@@ -102,10 +102,12 @@ def test_china_2021_backtest_equals_an_independent_evaluation():
     res = optimizer.solve(scn)
     bt = B.backtest(scn, B.load_history(history, scn), None)
     with (history / "bans.csv").open(encoding="utf-8", newline="") as fh:
-        bans = {r["jurisdiction"]: int(r["ban_month"]) for r in csv.DictReader(fh)}
+        rows = list(csv.DictReader(fh))
+    bans = {r["jurisdiction"]: int(r["ban_month"]) for r in rows}
+    ends = {r["jurisdiction"]: int(r["end_month"]) for r in rows if (r.get("end_month") or "").strip()}
     sc = ref.load_folder(folder, history)
     plan = res.allocation.to_dict("records")
-    assert bt.summary["realised_npv_usd"] == pytest.approx(ref.realised_value(sc, plan, bans), rel=1e-9)
+    assert bt.summary["realised_npv_usd"] == pytest.approx(ref.realised_value(sc, plan, bans, ends), rel=1e-9)
     # What the plan expected is its section-2 value without the risk charge: summary.json's expected_value_usd.
     assert bt.summary["expected_npv_usd"] == pytest.approx(res.summary["expected_value_usd"], rel=1e-9)
     assert bt.summary["sell_all_usd"] == pytest.approx(res.summary["sell_all_usd"])

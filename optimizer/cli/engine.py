@@ -133,6 +133,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     from optimizer.risk.backtest import run
 
     bt = run(load_args(args), args.history, args.plan)
+    for w in bt.warnings:  # the history's: calendar months converted, names matched
+        print(f"warning: {w}", file=sys.stderr)
     write_out(args.out, lambda: bt.write(args.out))
     s = bt.summary
     print(f"realised ${s['realised_npv_usd']:,.0f} against ${s['expected_npv_usd']:,.0f} expected; "

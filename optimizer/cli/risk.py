@@ -54,7 +54,12 @@ def _runner(args: argparse.Namespace):
 def _samples(args: argparse.Namespace, scn: Scenario):
     from optimizer.risk.samples import load_samples
 
-    return load_samples(args.samples, scn)
+    import sys
+
+    samples = load_samples(args.samples, scn)
+    for w in samples.warnings:  # calendar months converted, names matched, factors that look like slips
+        print(f"warning: {w}", file=sys.stderr)
+    return samples
 
 
 def solve_with_samples(scn: Scenario, args: argparse.Namespace):
@@ -100,7 +105,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     banned = (samples.ban_month < samples.months).any(axis=1).mean()
     print(f"{samples.n:,} samples (seed {rs.seed if args.seed is None else args.seed}, ban correlation "
           f"{rs.ban_correlation:g}, hashprice volatility {rs.hashprice_volatility:g}/yr): some jurisdiction bans "
-          f"within the horizon in {banned:.1%} of them; written to {args.out}")
+          f"within the horizon in {banned:.1%} of them"
+          + (f"; stops last {rs.stop_months} months with probability {1 - rs.stop_permanent_share:g}"
+             if samples.ban_end is not None else "")
+          + (f"; resale.csv with resale_beta {rs.resale_beta:g}" if samples.resale is not None else "")
+          + f"; written to {args.out}")
     return 0
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.inputs import geo
+from optimizer.inputs import currency, geo
 from optimizer.inputs.errors import Problem
 from optimizer.inputs.names import canon
 from optimizer.inputs.notes import InputWarning
@@ -238,14 +238,25 @@ def _sites(scn, warnings) -> None:
     duty_all = s["import_duty"].to_numpy(float) if "import_duty" in s.columns else np.zeros(len(s))
     cap_all = s["capacity_mw"].to_numpy(float)
     host_all = s["hosting_usd_kw_month"].to_numpy(float)
-    odd = ((price_all > POWER_PRICE_MAX_USD_KWH) | ((price_all > 0) & (price_all < POWER_PRICE_MIN_USD_KWH))
+    odd = ((price_all > currency.MINING_POWER_USD_KWH[1]) | ((price_all > 0) & (price_all < POWER_PRICE_MIN_USD_KWH))
            | (duty_all > 1) | (cap_all > CAPACITY_MAX_MW) | (host_all > HOSTING_MAX_USD_KW_MONTH))
     names_all = s["site"].to_numpy()
+    local = _local_currencies(scn, price_all, odd)
     for i in np.nonzero(odd)[0]:
         r = int(rows[i])
         name = names_all[i]
         price = float(price_all[i])
-        if price > POWER_PRICE_MAX_USD_KWH:
+        if i in local:  # case 28: a tariff in RMB, KZT, ... read as USD
+            cur, whose = local[i]
+            warnings.append(InputWarning("sites.csv", r, "power_usd_kwh", _fmt(price),
+                                         f"{_fmt(price)} USD/kWh at '{name}' is above what miners pay (about "
+                                         f"{currency.MINING_POWER_USD_KWH[0]:g}-{currency.MINING_POWER_USD_KWH[1]:g}): is "
+                                         f"it in {cur.code} ({cur.name}, {whose})? {currency.in_words(cur, price)} per "
+                                         "kWh; power_usd_kwh is in US dollars" + (
+                                             f" (or USD/MWh: {_fmt(price / 1000)} USD/kWh)"
+                                             if price > POWER_PRICE_MAX_USD_KWH else ""),
+                                         cur.code, "sites.csv:power_usd_kwh"))
+        elif price > POWER_PRICE_MAX_USD_KWH:
             warnings.append(InputWarning("sites.csv", r, "power_usd_kwh", _fmt(price),
                                          f"{_fmt(price)} USD/kWh at '{name}' is far above any power price on record "
                                          f"(~{POWER_PRICE_MAX_USD_KWH:g} at most): is this USD/MWh ({_fmt(price / 1000)} "
@@ -274,6 +285,30 @@ def _sites(scn, warnings) -> None:
                                          f"{_fmt(host)} USD per kW per month at '{name}' is far above hosting rates "
                                          "(tens of USD): is it per MW, or per year?", "USD/MW/month",
                                          "sites.csv:hosting_usd_kw_month"))
+
+
+def _local_currencies(scn, price_all: np.ndarray, odd: np.ndarray) -> dict:
+    """Row index -> (Currency, whose) for prices that read as a local currency (optimizer/currency.py).
+
+    Above POWER_PRICE_MAX_USD_KWH only when the other sites' prices look like USD (their median at most
+    that): a whole column 1,000x too large is USD/MWh (case 06), one site's is its local tariff (case 28).
+    """
+    s = scn.sites
+    origin_countries = tuple(dict.fromkeys(c for c in (geo.country_named(x) for x in scn.origins["country"]) if c))
+    lat, lon, juris = s["lat"].to_numpy(float), s["lon"].to_numpy(float), s["jurisdiction"].to_numpy()
+    out = {}
+    for i in np.nonzero(odd)[0]:
+        price = float(price_all[i])
+        if price <= currency.MINING_POWER_USD_KWH[1]:
+            continue
+        if price > POWER_PRICE_MAX_USD_KWH:
+            others = np.delete(price_all, i)
+            if not len(others) or np.median(others) > POWER_PRICE_MAX_USD_KWH:
+                continue
+        found = currency.likely_currency(price, str(juris[i]), float(lat[i]), float(lon[i]), origin_countries)
+        if found:
+            out[int(i)] = found
+    return out
 
 
 def _market(scn, warnings) -> None:

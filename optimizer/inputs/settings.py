@@ -183,12 +183,21 @@ _DECLARED: tuple[Setting, ...] = (
             "w: the risk-aware plan maximises (1 - w) x expected value + w x CVaR", **_between(0, 1)),
     Setting("risk.cvar_floor_usd", "float?", None, "USD", "CVaR floor (USD)",
             "if set, the risk-aware plan's CVaR must be at least this", **_between(-1e15, 1e15)),
-    Setting("risk.hashprice_volatility", "float", 0.866, "per year", "Hashprice volatility (per year)",
+    Setting("risk.hashprice_volatility", "float", 0.44, "per year", "Hashprice volatility (per year)",
             "annual volatility of log hashprice around the scenario's path in sampled futures; 0 = no hashprice "
-            "noise (default: BTC's 25% monthly standard deviation x sqrt(12))", **_between(0, 10)),
+            "noise (default: monthly-mean hashprice Jul 2021-Jun 2023 and Jun 2024-Dec 2025, "
+            "tools/hashprice_volatility.py; BTC's own 25% a month would be 0.866)", **_between(0, 10)),
     Setting("risk.ban_correlation", "float", 0.3, "", "Ban correlation",
             "how bans cluster across jurisdictions (Gaussian copula, one common factor): one regulator's move "
             "raises the odds next door", check=lambda v: 0 <= v < 1, rule="in [0, 1)"),
+    Setting("risk.stop_permanent_share", "float", 1.0, "share", "Share of stops that last",
+            "extension (SPEC 9): the sampler makes each drawn stop permanent with this probability, else it "
+            "lasts risk.stop_months months; 1 = every stop lasts to the horizon", **_between(0, 1)),
+    Setting("risk.stop_months", "int", 3, "months", "Length of a stop that ends (months)",
+            "extension (SPEC 9): how long a sampled stop that is not permanent lasts", **_between(1, 1200)),
+    Setting("risk.resale_beta", "float", 0.0, "", "Resale follows hashprice (beta)",
+            "extension (SPEC 9): sampled resale factor = the scenario's resale path x hashprice factor^beta "
+            "(resale.csv of the sample set); 0 = resale does not move with hashprice", **_between(0, 5)),
     Setting("risk.samples", "int", 1000, "samples", "Samples",
             "the sample command's default number of sampled futures", **_between(1, 1e6)),
     Setting("risk.seed", "int", 2021, "", "Seed",
@@ -277,7 +286,7 @@ def _coerce(key: str, value: Any, file: str) -> tuple[Any, Problem | None]:
             return bad(f"must be {TYPE_WORDS[kind]}, got {value!r}")
     elif kind == "bool":
         if not isinstance(value, bool):
-            return bad(f"must be true or false, got {value!r}")
+            return None, Problem(file, None, key, f"must be true or false, got {value!r}", _bool_hint(key, value, file))
     elif kind == "str":
         if not isinstance(value, str):
             return bad(f"must be {TYPE_WORDS[kind]}, got {value!r}")
@@ -302,6 +311,21 @@ def _coerce(key: str, value: Any, file: str) -> tuple[Any, Problem | None]:
     if not decl.check(value):
         return bad(f"must be {decl.rule}, got {value!r}")
     return value, None
+
+
+def _bool_hint(key: str, value: Any, file: str) -> str | None:
+    """Case 32: "false" in quotes, or False / FALSE / yes: TOML's booleans are true and false, bare, in lower case."""
+    if not isinstance(value, str):
+        return None
+    word = value.strip()
+    meant = {"true": "true", "false": "false", "yes": "true", "no": "false", "on": "true", "off": "false",
+             "1": "true", "0": "false"}.get(word.lower())
+    if meant is None:
+        return None
+    how = f"--set {key}={meant}" if file == "--set" else f"{key.split('.', 1)[1]} = {meant}"
+    if word == meant:  # the right word, given as text: it was quoted
+        return f"write {how} without quotes: \"{word}\" is text, {meant} (bare, lower case) is the boolean"
+    return f"write {how}: booleans are true and false, in lower case and without quotes"
 
 
 def _flatten(doc: Mapping[str, Any], file: str) -> tuple[dict[str, Any], list[Problem]]:

@@ -5,7 +5,8 @@ Value of relocating one rig (m, o) to site s in sample k:
 
     V_k = sum_t d_t * a_t * B_k,t * margin_k,t + terminal - upfront
 
-B_k,t = 1 while the site's jurisdiction has no ban_month <= t in sample k; margin_k,t is
+B_k,t = 0 in months ban_month <= t < end_month of the site's jurisdiction in sample k (end_month
+= H unless bans.csv gives one: SPEC sections 8-9), else 1; margin_k,t is
 section 2's margin_t (section 6 where present) with hp_t * factor_k,t, the max(0, .) taken per
 sample and month. No S_t and no risk penalty: the sample realises the risk. A plan's value in
 sample k: NPV_k = sum V_k x + sum resale sell + sum terminal idle - sum fixed_cost y.
@@ -91,6 +92,9 @@ def relocation_values(terms: PairTerms, samples: SampleSet) -> np.ndarray:
         for a in range(0, K, step):
             ban = samples.ban_month[a:a + step][:, terms.jurisdiction]  # (k, P)
             out[a:a + step] = terms.fixed_usd + cum[np.arange(P)[None, :], ban]
+            if samples.ban_end is not None:  # a stop that ends: months end..H-1 count again
+                end = samples.ban_end[a:a + step][:, terms.jurisdiction]
+                out[a:a + step] += cum[:, -1][None, :] - cum[np.arange(P)[None, :], end]
         return out
     step = max(1, CHUNK_BYTES // (8 * P * (H + 1)))
     for a in range(0, K, step):
@@ -100,6 +104,9 @@ def relocation_values(terms: PairTerms, samples: SampleSet) -> np.ndarray:
         del m
         ban = samples.ban_month[a:a + step][:, terms.jurisdiction]  # (k, P)
         out[a:a + step] = terms.fixed_usd + np.take_along_axis(cum, ban[:, :, None], axis=2)[:, :, 0]
+        if samples.ban_end is not None:  # a stop that ends: months end..H-1 count again
+            end = samples.ban_end[a:a + step][:, terms.jurisdiction]
+            out[a:a + step] += cum[:, :, -1] - np.take_along_axis(cum, end[:, :, None], axis=2)[:, :, 0]
     return out
 
 
@@ -254,7 +261,11 @@ def npv_by_sample(pt: PlanTerms, samples: SampleSet) -> np.ndarray:
     monthly = _monthly_by_jurisdiction(pt, samples)
     cum = np.concatenate([np.zeros(monthly.shape[:2] + (1,)), np.cumsum(monthly, axis=2)], axis=2)
     ban = samples.ban_month[:, pt.jurisdictions]  # (K, J'): months t < ban count
-    return pt.fixed_usd + np.take_along_axis(cum, ban[:, :, None], axis=2)[:, :, 0].sum(axis=1)
+    earned = np.take_along_axis(cum, ban[:, :, None], axis=2)[:, :, 0]
+    if samples.ban_end is not None:  # and months t >= end, where a stop ends within the horizon
+        end = samples.ban_end[:, pt.jurisdictions]
+        earned = earned + (cum[:, :, -1] - np.take_along_axis(cum, end[:, :, None], axis=2)[:, :, 0])
+    return pt.fixed_usd + earned.sum(axis=1)
 
 
 def operating_paths(pt: PlanTerms, samples: SampleSet) -> np.ndarray:
@@ -263,7 +274,10 @@ def operating_paths(pt: PlanTerms, samples: SampleSet) -> np.ndarray:
     NPV_k = operating_paths[k, -1] + pt.fixed_usd (terminal - upfront, sales, storage, fixed costs).
     """
     monthly = _monthly_by_jurisdiction(pt, samples)
-    alive = np.arange(samples.months)[None, None, :] < samples.ban_month[:, pt.jurisdictions][:, :, None]
+    t = np.arange(samples.months)[None, None, :]
+    alive = t < samples.ban_month[:, pt.jurisdictions][:, :, None]
+    if samples.ban_end is not None:
+        alive |= t >= samples.ban_end[:, pt.jurisdictions][:, :, None]
     return np.cumsum((monthly * alive).sum(axis=1), axis=1)
 
 

@@ -4,22 +4,23 @@ A history folder holds what actually happened after the scenario's start:
 
 - market.csv: ``month`` (every integer 0..H-1 once), ``hashprice_usd_th_day`` (>= 0), the realised
   monthly hashprice (SPEC section 6's market.csv; extra columns such as ``date`` and ``source`` kept).
-- bans.csv: ``jurisdiction`` (in sites.csv), ``ban_month`` (integer 0..H-1): the bans that came,
-  mining stopping from the start of that month for the rest of the horizon.
+- bans.csv: ``jurisdiction`` (in sites.csv), ``ban_month`` (integer 0..H-1), optional ``end_month``
+  (> ban_month, <= H, empty = H): the stops that came, mining stopping from the start of ban_month
+  until the start of end_month (to the horizon without one).
 
 The realised value of a plan is SPEC section 7's NPV with the realised hashprice path as market.csv
 and the realised bans as the only sample (weight 1, every hashprice factor 1):
 
     realised = sum_p x_p * (sum_t d_t a_t B_t margin_t + terminal - upfront) + resale * sold + terminal * stored - fixed costs
 
-with B_t = 0 from a jurisdiction's ban month on, margin_t on the realised hp_t, and no S_t and no
+with B_t = 0 in a jurisdiction's months ban_month <= t < end_month, margin_t on the realised hp_t, and no S_t and no
 risk penalty. What the plan expected is its value under section 2 without the risk-aversion charge
 (``expected_value_usd`` of summary.json): sum_p x_p (V_p + penalty_p) + the same other terms.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from optimizer import economics
 from optimizer.inputs import tables as T
 from optimizer.engine import solve
 from optimizer.inputs.errors import Problem, ScenarioError
+from optimizer.risk.futures import (END_MONTH, calendar_months, end_months, match_jurisdictions, refuse_typed_sentinel,
+                                    review_history_hashprice)
 from optimizer.results import _jsonable, write_files
 from optimizer.risk import Plan, pair_terms, plan_from_result, plan_npv, read_plan, relocation_values
 from optimizer.risk.samples import one_future
@@ -41,6 +44,7 @@ HISTORY_BANS = T.TableSpec(
         T.Column("jurisdiction", "text", "", "a jurisdiction of sites.csv that banned mining within the horizon"),
         T.Column("ban_month", "integer", "month", "mining stopped from the start of this month (0-based) to the horizon",
                  None, lambda v: v >= 0, ">= 0"),
+        END_MONTH,
     ),
     key=("jurisdiction",),
     min_rows=0,
@@ -55,9 +59,11 @@ class History:
 
     market: pd.DataFrame
     bans: dict[str, int]
+    end_months: dict[str, int] = field(default_factory=dict)  # jurisdiction -> month mining resumes (< H only)
+    warnings: tuple = ()  # InputWarnings from reading (calendar months converted, names matched)
 
 
-def _read_table(folder: Path, spec: T.TableSpec, label: str) -> pd.DataFrame:
+def _read_table(folder: Path, spec: T.TableSpec, label: str, prepare=None) -> pd.DataFrame:
     path = folder / spec.file
     where = f"{label}/{spec.file}"
     try:
@@ -67,7 +73,14 @@ def _read_table(folder: Path, spec: T.TableSpec, label: str) -> pd.DataFrame:
                                     "a history folder holds market.csv and bans.csv")) from None
     frame, problems = T.read_csv(data, spec, where)
     if frame is not None:
+        early = refuse_typed_sentinel(frame, where)
+        quiet: set = set()
+        if prepare is not None:  # calendar months converted, names matched (optimizer/futures.py)
+            frame, found, quiet = prepare(frame, where)
+            early += found
+        taken = {(p.row, p.column) for p in early} | quiet  # a converted-or-refused cell is reported once
         frame, problems = T.validate_table(frame, spec)
+        problems = early + [p for p in problems if (p.row, p.column) not in taken]
     if problems:
         raise ScenarioError([Problem(where, p.row, p.column, p.message, p.hint) for p in problems])
     return frame
@@ -82,10 +95,19 @@ def load_history(folder: str | Path, scn: Scenario) -> History:
     folder = Path(folder)
     label = folder.name or str(folder)
     problems: list[Problem] = []
+    notes: list = []
+    known_names = sorted(set(scn.sites["jurisdiction"].astype(str)))
+
+    def prepare(frame: pd.DataFrame, where: str):
+        frame, found, converted, quiet = calendar_months(frame, where, scn.settings.horizon.start_month)
+        frame, named = match_jurisdictions(frame, where, known_names)
+        notes.extend(converted + named)
+        return frame, found, quiet
+
     read = {}
     for spec in (T.MARKET, HISTORY_BANS):  # both files' problems at once, not one file per attempt
         try:
-            read[spec.file] = _read_table(folder, spec, label)
+            read[spec.file] = _read_table(folder, spec, label, prepare)
         except ScenarioError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -94,6 +116,7 @@ def load_history(folder: str | Path, scn: Scenario) -> History:
     H = scn.settings.horizon.months
     known = set(scn.sites["jurisdiction"].astype(str))
     out: dict[str, int] = {}
+    ends = dict(zip(bans["jurisdiction"], end_months(bans, f"{label}/bans.csv", H, problems).tolist()))
     for r, j, month in zip(bans["_row"], bans["jurisdiction"], bans["ban_month"]):
         if j not in known:
             problems.append(Problem(f"{label}/bans.csv", int(r), "jurisdiction", f"unknown jurisdiction '{j}': not in sites.csv",
@@ -112,9 +135,11 @@ def load_history(folder: str | Path, scn: Scenario) -> History:
     if missing:
         problems.append(Problem(f"{label}/market.csv", None, "month", f"months {missing[:5]} are missing",
                                 f"the history needs the realised hashprice of every month 0 to {H - 1} (horizon.months = {H})"))
+    if not problems:
+        problems += review_history_hashprice(market, f"{label}/market.csv", economics.hashprice(scn))
     if problems:
         raise ScenarioError(problems)
-    return History(market, out)
+    return History(market, out, {j: int(ends[j]) for j in out if ends[j] < H}, tuple(notes))
 
 
 def realised_scenario(scn: Scenario, history: History) -> Scenario:
@@ -129,6 +154,7 @@ class Backtest:
 
     summary: dict[str, Any]
     jurisdictions: pd.DataFrame
+    warnings: tuple = ()  # the history's InputWarnings (printed by the CLI)
 
     def files(self) -> dict[str, str]:
         return {"backtest.json": json.dumps(_jsonable(self.summary), indent=2) + "\n",
@@ -150,7 +176,7 @@ def backtest(scn: Scenario, history: History, plan: Plan | None = None) -> Backt
         plan = plan_from_result(scn, econ, solve(scn, details=False))
     real_scn = realised_scenario(scn, history)
     real_econ = economics.compute(real_scn)
-    sample = one_future(scn, history.bans)  # the realised bans; the hashprice is real_scn's own path
+    sample = one_future(scn, history.bans, end_months=history.end_months)  # the realised stops; hashprice: real_scn's path
     keep = plan.rigs > 0
     gi, si, rigs = plan.gi[keep], plan.si[keep], plan.rigs[keep]
     expected_per_rig = (econ.value_usd + econ.penalty_usd)[gi, si]
@@ -172,11 +198,12 @@ def backtest(scn: Scenario, history: History, plan: Plan | None = None) -> Backt
         "expected_vs_sell_all_usd": expected - plan.sell_all_usd,
         "other_usd": plan.constant_usd,
         "rigs_relocated": float(rigs.sum()),
-        "bans": [{"jurisdiction": j, "ban_month": m} for j, m in sorted(history.bans.items())],
+        "bans": [{"jurisdiction": j, "ban_month": m, **({"end_month": history.end_months[j]} if j in history.end_months else {})}
+                 for j, m in sorted(history.bans.items())],
         "horizon_months": scn.settings.horizon.months,
         "risk_aversion": scn.settings.policy.risk_aversion,
     }
-    return Backtest(summary, table)
+    return Backtest(summary, table, tuple(history.warnings))
 
 
 def run(scenario: Scenario, history_dir: str | Path, plan_csv: str | Path | None = None) -> Backtest:

@@ -127,7 +127,8 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
                           help="How much one regulator's move raises the odds next door (Gaussian copula, one factor)."))
     vol = float(c5.slider("Hashprice volatility (/yr)", 0.0, 2.0, float(rs.hashprice_volatility), 0.001, format="%.3f",
                           key=VOL,
-                          help="Annual volatility of the hashprice around the scenario's path; 0.866 = BTC's 25%/month."))
+                          help="Annual volatility of the hashprice around the scenario's path; default 0.44 from monthly-mean "
+                               "hashprice 2021-23 and 2024-25 (0.866 = BTC's own 25%/month)."))
     try:
         scn_r = scn.with_overrides({"risk.alpha": alpha, "risk.ban_correlation": rho, "risk.hashprice_volatility": vol})
     except optimizer.ScenarioError as exc:

@@ -57,7 +57,8 @@ def what_happened(scn: optimizer.Scenario, res: optimizer.Result, fp: str, folde
         f"**{fmt.usd(s['expected_npv_usd'])}** expected and **{fmt.usd(s['sell_all_usd'])}** for selling everything "
         f"at the start ({'+' if s['realised_vs_sell_all_usd'] >= 0 else '-'}{fmt.usd(abs(s['realised_vs_sell_all_usd']))} "
         "against selling).")
-    bans = ", ".join(f"{b['jurisdiction']} from month {b['ban_month']}" for b in s["bans"]) or "none"
+    bans = ", ".join(f"{b['jurisdiction']} from month {b['ban_month']}"
+                     + (f" to month {b['end_month']}" if "end_month" in b else "") for b in s["bans"]) or "none"
     st.caption(f"Bans that came within the horizon: {bans}. The realised value uses the hashprice that came "
                "and stops every rig in a place from its ban month on; expected is the plan's value before the caution "
                "charge. One history, not a forecast: the Risk tab shows how often such outcomes come up.")
