@@ -7,11 +7,13 @@ and come back.
 """
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import optimizer
-from tests.test_app import CHINA, edit_cells, expected_metrics, grid_messages, new_app, ok, open_tab, shown_metrics
+from tests.test_app import CHINA, ROOT, edit_cells, expected_metrics, grid_messages, new_app, ok, open_tab, shown_metrics
 from ui import charts, views
 from ui.tabs import sensitivity
 
@@ -114,7 +116,12 @@ def test_chart_specs_are_built_once_per_plan(monkeypatch):
     assert len(built) == first + 1  # a new plan, a new chart
 
 
-def test_switching_scenario_keeps_the_open_tab():
+def test_switching_scenario_keeps_the_open_tab(tmp_path, monkeypatch):
+    # the built-in scenarios, one of them without its history/ folder
+    for name in ("china-2021", "post-halving-2024"):
+        shutil.copytree(ROOT / "datasets" / name, tmp_path / name,
+                        ignore=shutil.ignore_patterns("history") if name == "post-halving-2024" else None)
+    monkeypatch.setenv("RIGSHIFT_DATASETS_DIR", str(tmp_path))
     at = open_tab(new_app(), "Risk")
     at.selectbox(key="source").set_value("post-halving-2024").run()
     ok(at)
