@@ -23,6 +23,10 @@ def prepare(scn: Scenario) -> tuple[Scenario, list]:
     """
     # Tables edited after loading (with_tables) may have dropped an excluded site or jurisdiction.
     problems = check_exclusions(scn.settings, scn.sites, "scenario settings") + check_market(scn.settings, scn.market, {})
+    if not problems:
+        from .monthly_inputs import check_tables  # SPEC section 8's files under these settings
+
+        problems = check_tables(scn.settings, {n: getattr(scn, n) for n in ("fleet", "sites", "resale", "state", "bans")})
     if problems:
         raise ScenarioError(problems)
     scn = dataclasses.replace(scn, settings=names.canonical_settings(scn.settings, scn.sites))
