@@ -340,14 +340,16 @@ def canonical_plan(model: LinearModel, raw, mats: "_Matrices | None" = None):
     if np.isinf(row_lo[binding & (y > 0)]).any() or np.isinf(row_up[binding & (y < 0)]).any():
         return done(raw.x, "kept")
     F = np.nonzero(free)[0]
-    h, batch_name, second_name = column_keys(model, F)
+    keys = getattr(model, "canonical_keys", None)  # models with other column families name their own (monthly_model)
+    h, batch_name, second_name = keys(F) if keys else column_keys(model, F)
     order = np.lexsort((second_name, batch_name))  # by names: the same LP whatever the input order
     F, h = F[order], h[order]
     AF = A[:, F].tocsr()
     rows = np.nonzero(np.diff(AF.indptr) > 0)[0]
     row_names = model.row_labels()
     rows = rows[np.argsort(np.array([row_names[i] for i in rows], dtype=object), kind="stable")]
-    v = _solve_min(h * column_mw(model)[F], lower[F], upper[F], row_lo[rows] - const[rows],
+    weights = model.canonical_mw() if hasattr(model, "canonical_mw") else column_mw(model)
+    v = _solve_min(h * weights[F], lower[F], upper[F], row_lo[rows] - const[rows],
                    row_up[rows] - const[rows], AF[rows].tocsc())
     if v is None:
         return done(raw.x, "kept")

@@ -55,6 +55,12 @@ def solve(scn: Scenario, solver: str | None = None, details: bool = True) -> Res
     if solver is not None:
         scn = scn.with_overrides({"solver.name": solver})
     scn, warnings = prepare(scn)
+    if scn.settings.monthly.enabled:  # SPEC section 8: the monthly plan (optimizer/monthly_model.py)
+        from . import monthly_model
+
+        result = monthly_model.solve(scn, details=details)
+        result.summary["warnings"] = [w.to_dict() for w in warnings]
+        return result
     t0 = time.perf_counter()
     econ = check_finite(economics.compute(scn))
     t1 = time.perf_counter()
