@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     from workspace.cli import add_commands
 
     add_commands(sub, common)
+    from .replay import add_command as add_replay  # SPEC section 8
+
+    add_replay(sub, common)
     return p
 
 

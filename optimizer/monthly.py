@@ -191,11 +191,11 @@ def site_freight(scn: Scenario) -> tuple[np.ndarray, np.ndarray]:
 
 def plan_columns(scn: Scenario, econ: Economics, outlook: Outlook | None = None,
                  remaining: np.ndarray | None = None, standing: list[Standing] | None = None,
-                 prune: bool | None = None) -> Columns:
+                 prune: bool | None = None, movable: np.ndarray | None = None) -> Columns:
     """Every decision of the monthly plan from month t0 = outlook.t0 on, with its value.
 
     ``remaining`` (G,) rigs still at each origin (default: the fleet); ``standing``: rigs already at
-    sites. ``prune`` (default: solver.prune_dominated) leaves out shipments worth no more than the
+    sites; ``movable`` (len(standing),) bool: which of them may be moved (default: all). ``prune`` (default: solver.prune_dominated) leaves out shipments worth no more than the
     batch's best sale at the origin or keeping it (they use capacity for nothing: same optimum, as in
     section 3's ``model.dominated``).
     """
@@ -308,7 +308,7 @@ def plan_columns(scn: Scenario, econ: Economics, outlook: Outlook | None = None,
                        P_here[untils] - P_here[t0] + sale, sale, np.zeros(len(untils)))
             add_runs(cols, np.full(len(untils), s), np.full(len(untils), first_here), untils)
             targets = sites_on[sites_on != s]
-            if not len(targets) or not len(dispatch):
+            if not len(targets) or not len(dispatch) or (movable is not None and not movable[u]):
                 continue
             w_to = weighted_margin(scn, econ, outlook, np.full(len(targets), g), targets)  # (T, H)
             Am = np.maximum(D * dispatch[None, :] + lead_ss[s, targets][:, None], D * online[targets][:, None])  # (T,nD)
