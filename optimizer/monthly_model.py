@@ -222,10 +222,12 @@ def build(scn: Scenario, econ: economics.Economics, cols: M.Columns, remaining: 
         keep = vv != 0
         model.add(RowBlock("budget", ["budget"], _coo(np.zeros(int(keep.sum()), int), cc[keep], vv[keep], 1, next_col),
                            np.array([-INF]), np.array([float(pol.budget_usd) - spent_usd])))
-    # link[g,s] (MIP): rigs of a batch placed at a site <= count * y
-    if y_col is not None:
-        placed = np.nonzero(np.isin(cols.kind, (M.SHIP, M.MOVE)))[0]
-        pair = cols.g[placed] * S + cols.site[placed]
+    # link[g,s] (MIP): rigs of a batch running at a site <= count * y (implied by capacity[s,t] for whole y; a
+    # tighter relaxation). Decisions that never run at the site (still in transit at the horizon) need no y.
+    if y_col is not None and len(rc):
+        pairs = np.unique(np.stack([rc, rs], axis=1), axis=0)
+        placed, psite = pairs[:, 0], pairs[:, 1]
+        pair = cols.g[placed] * S + psite
         pu, prow = np.unique(pair, return_inverse=True)
         pg, ps = pu // S, pu % S
         bound = econ.count.astype(float)[pg]

@@ -110,7 +110,11 @@ def futures_from_samples(scn: Scenario, folder: str | Path) -> list[Future]:
     them, else H), hashprice factors, and resale factors when the set has them (else the scenario's path)."""
     from .samples import load_samples
 
-    ss = load_samples(folder, scn)
+    return futures_from_sample_set(scn, load_samples(folder, scn))
+
+
+def futures_from_sample_set(scn: Scenario, ss) -> list[Future]:
+    """The futures of a ``samples.SampleSet`` (see ``futures_from_samples``)."""
     H = scn.settings.horizon.months
     f = M.resale_path(scn)
     ends = getattr(ss, "end_month", None)
