@@ -153,7 +153,7 @@ def test_cli_replay_bad_history_exits_2(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def cluster():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", scheduler_port=0,
                                   silence_logs=40) as c:
         yield c.scheduler_address
 
