@@ -139,19 +139,11 @@ def test_hand_worked_two_batches_three_months(tmp_path):
     assert reference_monthly.optimum(sc) == pytest.approx(4103.125, abs=1e-6)
 
 
-def test_hand_example_shadow_price_by_label(tmp_path):
-    # One more MW at X in month 1 is worth nothing by itself (a second S19 would need months 0 and 1);
-    # in month 2, X and Y have room to spare: 0. Y in month 1: the second S19 earns 1863.9375 there against
-    # 1600 at the origin, 263.9375 USD for 0.003 MW -> 87,979.17 USD/MW if Y had one more MW in month 1
-    # and X none in month 0... the LP's duals must at least be what a re-solve says: check by finite difference.
-    sc = hand_example()
-    scn = optimizer.load_scenario(sb.write(sc, tmp_path / "s"))
+def test_hand_example_site_shadow_is_the_sum_of_its_months(tmp_path):
+    """sites.csv's shadow_usd_per_mw (one more MW in every month) is the sum of monthly.csv's duals."""
+    scn = optimizer.load_scenario(sb.write(hand_example(), tmp_path / "s"))
     res = optimizer.solve(scn)
-    m = res.monthly.set_index(["site", "month"])
-    for site, month in (("Y", 1), ("X", 2)):
-        dual = m.loc[(site, month), "shadow_usd_per_mw"]
-        assert dual >= 0
-    # the site table's shadow is the months' sum
+    assert (res.monthly["shadow_usd_per_mw"] >= 0).all()
     sites = res.sites.set_index("site")
     for site in ("X", "Y"):
         assert sites.loc[site, "shadow_usd_per_mw"] == pytest.approx(res.monthly[res.monthly["site"] == site]
@@ -382,3 +374,35 @@ def test_defaults_leave_section_3_untouched():
     res = optimizer.solve(scn)
     assert res.schedule is None and res.monthly is None and "plan" not in res.summary
     assert set(res.files()) == {"allocation.csv", "sites.csv", "jurisdictions.csv", "summary.json"}
+
+
+def test_monthly_shadow_prices_by_label_are_derivatives(tmp_path):
+    """Each capacity[site,month] dual in monthly.csv lies between the optimum's left and right derivatives
+    in that row's capacity (finite differences on the same labelled model, re-solved)."""
+    from optimizer import economics, monthly as M, monthly_model as MM
+    from optimizer.solvers import solve_model
+
+    sc = hand_example()
+    sc["horizon"]["months"] = 3
+    scn = optimizer.load_scenario(sb.write(sc, tmp_path / "s"))
+    res = optimizer.solve(scn)
+    econ = economics.compute(scn)
+    cols = M.plan_columns(scn, econ, MM.outlook_of(scn))
+    model = MM.build(scn, econ, cols)
+    block = model.block("capacity")
+    base = solve_model(model, scn.settings.solver).objective
+    assert base == pytest.approx(res.summary["objective_usd"], abs=1e-6)
+    delta = 1e-5  # MW
+    checked = 0
+    for i, name in enumerate(block.labels):
+        site, month = name[len("capacity["):-1].split(",")
+        dual = res.monthly.set_index(["site", "month"]).loc[(site, int(month)), "shadow_usd_per_mw"]
+        old = block.upper[i]
+        block.upper[i] = old + delta
+        right = (solve_model(model, scn.settings.solver).objective - base) / delta
+        block.upper[i] = old - delta
+        left = (base - solve_model(model, scn.settings.solver).objective) / delta
+        block.upper[i] = old
+        assert right - 1e-3 <= dual <= left + 1e-3, (name, left, dual, right)
+        checked += dual > 0
+    assert checked >= 1  # some month's capacity is worth something here
