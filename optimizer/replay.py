@@ -293,7 +293,7 @@ def _solve_columns(scn, econ, cols, remaining, spent, opened):
     model = MM.build(scn, econ, cols, remaining, spent, opened)
     from . import canonical
 
-    raw = canonical.canonical(model, solve_model(model, scn.settings.solver))
+    raw = canonical.canonical(model, solve_model(model, _internal(scn.settings.solver)))
     if raw.status == "infeasible":
         raise InfeasibleError(["the re-planning policy found no plan from the decisions carried out"])
     MM.check(scn, econ, model, raw, remaining)
@@ -368,13 +368,20 @@ def static_ledger(scn: Scenario, econ) -> tuple[Ledger, float]:
 def foresight(scn: Scenario, econ, future: Future) -> float:
     """The best plan knowing the whole future (module docstring): a time-expanded flow model.
 
-    Columns: section 8's decisions that end before the rig settles (from ``plan_columns``), arrivals
-    ``ship[o,m,s,tau]`` settling in node (g, s, m) (m: the first month with a_t = 1), inventory
-    ``inv[o,m,s,t]`` (a rig running all of month t: d_t B_t margin_t), ``sale[o,m,s,t]`` (c_t R f_t),
-    ``end[o,m,s]`` (terminal), and, from sites whose jurisdiction's stop has begun by month tau,
-    ``move[o,m,s,tau,s2]`` (freight and lead by distance, duty if the jurisdiction differs) settling
-    at s2, plus moves that end (sold or kept) before settling. Rows: batch accounting, flow balance per
-    node, capacity and share per (site, month), budget; y and fixed costs in MIP mode.
+    Nodes (g, s, t), t = 0 .. H: rigs of batch g settled at site s in month t (running all month) and,
+    t = H, at the horizon. Columns (maximise; USD per rig, realised: B_t, hashprice and resale factors
+    of the future, no S_t, no penalty):
+    - ``sell[o,m,tau]``, ``keep[o,m]`` at the origin (section 8's values);
+    - ``ship[o,m,s,tau]``: dispatched at tau, running a_t of months tau .. m-1 (m: the first month with
+      a_t = 1), settling into node (g, s, m); ``shipend[o,m,s,tau,until]``: section 8's shipment sold
+      (or kept) before it settles;
+    - ``inv[o,m,s,t]``: node t to node t+1, d_t B_t margin_t; ``sale[o,m,s,t]``: out of node t,
+      c_t R f_t; ``end[o,m,s]``: out of node H, terminal;
+    - from a site whose jurisdiction's stop has begun by month tau: ``move[o,m,s,tau,s2]`` out of node
+      (g, s, tau) settling at s2 (freight and lead by distance, duty if the jurisdiction differs), and
+      ``moveend[o,m,s,tau,s2,until]`` sold or kept before settling.
+    Rows: batch[o,m]; flow[o,m,s,t] (in = out); capacity[s,t] and share[J,t] on the months a column
+    runs; budget; y and fixed costs in MIP mode.
     """
     st = scn.settings
     pol, H = st.policy, st.horizon.months
@@ -382,171 +389,201 @@ def foresight(scn: Scenario, econ, future: Future) -> float:
     G, S = econ.n_groups, len(econ.sites)
     D = economics.DAYS_PER_MONTH
     d, c = M.discount_mid(H, st.horizon.discount_rate), M.discount_start(H, st.horizon.discount_rate)
-    f = outlook.resale_factor
+    f = np.append(np.asarray(outlook.resale_factor, float), 1.0)  # f[H] unused (terminal instead)
     R, Tv = econ.resale_usd, econ.terminal_usd
     store = st.monthly.store_usd_per_rig_month
     store_before = store * np.concatenate([[0.0], np.cumsum(d)])
     dispatch, sells = M.plan_months(scn)
     sells = sells if pol.allow_sell else np.zeros(0, int)
+    ends = np.concatenate([sells, [H]]).astype(int)
     sites_on = np.nonzero(allowed_sites(scn))[0]
     online = scn.sites["online_month"].to_numpy(float) if "online_month" in scn.sites.columns else np.zeros(S)
     W = M.weighted_margin(scn, econ, outlook, np.arange(G)[:, None], np.arange(S)[None, :])  # (G, S, H)
-    mw = econ.mw_per_rig
-    ths = econ.hashrate_ths
-    # columns as lists: value, upfront, kind label, running (site, month) cells, flow: (node_out, node_in)
-    value, upfront, names, run_cells = [], [], [], []
-    batch_of, node_in, node_out, is_end_of = [], [], [], []
-    keys = [(econ.origins[o], econ.models[m]) for o, m in zip(econ.group_origin, econ.group_model)]
+    t_all = np.arange(H)
+    parts: list[dict[str, np.ndarray]] = []
+    cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (column within part, site, month) per part
+    n_cols = [0]
 
-    group_of: list[int] = []
+    def node(g, s, t):
+        return (np.asarray(g) * S + np.asarray(s)) * (H + 1) + np.asarray(t)
 
-    def node(g, s, t):  # t in 0 .. H; node H is the horizon
-        return (g * S + s) * (H + 1) + t
+    def add(kind, g, s, tau, s2, until, value, up, batch, into, out, cell=None):
+        k = len(value)
+        base = n_cols[0]
+        parts.append({"kind": np.full(k, kind, dtype=object), "g": np.asarray(g, int), "s": np.asarray(s, int),
+                      "tau": np.asarray(tau, int), "s2": np.asarray(s2, int), "until": np.asarray(until, int),
+                      "value": np.asarray(value, float), "up": np.asarray(up, float), "batch": np.full(k, batch),
+                      "into": np.asarray(into, np.int64), "out": np.asarray(out, np.int64)})
+        if cell is not None:
+            j, cs, ct = cell
+            cells.append((base + np.asarray(j, np.int64), np.asarray(cs, np.int64), np.asarray(ct, np.int64)))
+        n_cols[0] += k
 
-    def col(v, up, name, cells, g, batch=False, into=-1, out=-1):
-        value.append(v); upfront.append(up); names.append(name); run_cells.append(cells); group_of.append(g)
-        batch_of.append(g if batch else -1); node_in.append(into); node_out.append(out)
+    none = lambda k: np.full(k, -1)  # noqa: E731
+    # origin: sell, keep
+    if len(sells):
+        gg, ii = np.meshgrid(np.arange(G), np.arange(len(sells)), indexing="ij")
+        gg, tt = gg.ravel(), sells[ii.ravel()]
+        add("sell", gg, none(len(gg)), tt, none(len(gg)), none(len(gg)), c[tt] * R[gg] * f[tt] - store_before[tt],
+            np.zeros(len(gg)), True, none(len(gg)), none(len(gg)))
+    if pol.allow_idle:
+        add("keep", np.arange(G), none(G), none(G), none(G), none(G), Tv - store_before[H], np.zeros(G), True, none(G),
+            none(G))
 
-    # origin decisions and arrivals
-    base = M.plan_columns(scn, econ, outlook, prune=False)
-    settle_month = {}
-    for g in range(G):
-        o = econ.group_origin[g]
-        for tau in sells:
-            col(c[tau] * R[g] * f[tau] - store_before[tau], 0.0, label("sell", *keys[g], tau), [], g, batch=True)
-        if pol.allow_idle:
-            col(Tv[g] - store_before[H], 0.0, label("keep", *keys[g]), [], g, batch=True)
-        for s in sites_on:
-            for tau in dispatch:
-                A = max(D * tau + econ.lead_days[o, s], D * online[s])
-                a = M.availability(np.array(A), H)
-                m = int(np.argmax(a >= 1.0)) if (a >= 1.0).any() else H
-                settle_month[(g, s, tau)] = m
-                pre = range(tau, m)
-                cells = [(s, t) for t in pre if a[t] > 0]
-                ops = float(sum(W[g, s, t] * a[t] for t in pre))
-                cost = c[tau] * econ.upfront_usd[g, s] + store_before[tau]
-                if m < H:
-                    col(ops - cost, econ.upfront_usd[g, s], label("ship", *keys[g], econ.sites[s], tau), cells,
-                        g, batch=True, into=node(g, s, m))
-    # section 8's shipments that end before settling (sold in transit or before the first full month, or
-    # never settling within the horizon)
-    for j in range(base.n):
-        if base.kind[j] != M.SHIP:
-            continue
-        g, s, tau, until = int(base.g[j]), int(base.site[j]), int(base.tau[j]), int(base.until[j])
-        if until <= settle_month[(g, s, tau)]:
-            cells = [(s, t) for r in np.nonzero(base.run_col == j)[0] for t in range(base.run_from[r], base.run_to[r])]
-            col(float(base.value_usd[j]), float(base.upfront_usd[j]), label("shipend", *keys[g], econ.sites[s], tau, until),
-                cells, g, batch=True)
-    # inventory, sales at sites, ends
-    for g in range(G):
-        for s in sites_on:
-            for t in range(H):
-                col(float(W[g, s, t]), 0.0, label("inv", *keys[g], econ.sites[s], t), [(s, t)], g,
-                    into=node(g, s, t + 1), out=node(g, s, t))
-            for t in sells:
-                col(c[t] * R[g] * f[t], 0.0, label("sale", *keys[g], econ.sites[s], t), [], g, out=node(g, s, t))
-            col(float(Tv[g]), 0.0, label("end", *keys[g], econ.sites[s]), [], g, out=node(g, s, H))
-    # moves off stopped sites
-    stopped = outlook.stopped
-    if stopped is not None:
+    def arrivals(gv, s0v, s1v, tau_v, A, up, pre_cost, kind_settle, kind_end, from_node):
+        """Columns for rigs reaching site s1v[i] at A[i] days after leaving at tau_v[i] (vectors)."""
+        a = M.availability(A, H)  # (n, H)
+        full = a >= 1.0
+        m = np.where(full.any(axis=1), full.argmax(axis=1), H)
+        w = W[gv, s1v] * a  # (n, H)
+        P = np.concatenate([np.zeros((len(gv), 1)), np.cumsum(w, axis=1)], axis=1)  # (n, H+1)
+        running = a > 0
+        # settle
+        k = np.nonzero(m < H)[0]
+        if len(k):
+            pre = running[k] & (t_all[None, :] < m[k, None])
+            j, tt = np.nonzero(pre)
+            add(kind_settle, gv[k], s0v[k], tau_v[k], s1v[k], none(len(k)), P[k, m[k]] - P[k, tau_v[k]] - pre_cost[k],
+                up[k], kind_settle == "ship", node(gv[k], s1v[k], m[k]), from_node[k], (j, s1v[k][j], tt))
+        # end before settling: until in ends, tau < until <= m
+        ok = (ends[None, :] > tau_v[:, None]) & (ends[None, :] <= m[:, None])
+        i, u = np.nonzero(ok)
+        if len(i):
+            until = ends[u]
+            sale = np.where(until < H, c[until] * R[gv[i]] * f[np.minimum(until, H)], Tv[gv[i]])
+            span = running[i] & (t_all[None, :] < until[:, None])
+            j, tt = np.nonzero(span)
+            add(kind_end, gv[i], s0v[i], tau_v[i], s1v[i], until, P[i, until] - P[i, tau_v[i]] - pre_cost[i] + sale,
+                up[i], kind_end == "shipend", none(len(i)), from_node[i], (j, s1v[i][j], tt))
+
+    # shipments from the origin
+    if len(sites_on) and len(dispatch):
+        gg, ss, ii = np.meshgrid(np.arange(G), sites_on, np.arange(len(dispatch)), indexing="ij")
+        gg, ss, tau = gg.ravel(), ss.ravel(), dispatch[ii.ravel()]
+        lead = econ.lead_days[econ.group_origin[gg], ss]
+        A = np.maximum(D * tau + lead, D * online[ss])
+        up = econ.upfront_usd[gg, ss]
+        arrivals(gg, none(len(gg)), ss, tau, A, up, c[tau] * up + store_before[tau], "ship", "shipend", none(len(gg)))
+    # inventory, sales at sites, the horizon
+    if len(sites_on):
+        gg, ss, tt = np.meshgrid(np.arange(G), sites_on, t_all, indexing="ij")
+        gg, ss, tt = gg.ravel(), ss.ravel(), tt.ravel()
+        add("inv", gg, ss, tt, none(len(gg)), none(len(gg)), W[gg, ss, tt], np.zeros(len(gg)), False,
+            node(gg, ss, tt + 1), node(gg, ss, tt), (np.arange(len(gg)), ss, tt))
+        if len(sells):
+            gg, ss, ii = np.meshgrid(np.arange(G), sites_on, np.arange(len(sells)), indexing="ij")
+            gg, ss, tt = gg.ravel(), ss.ravel(), sells[ii.ravel()]
+            add("sale", gg, ss, tt, none(len(gg)), none(len(gg)), c[tt] * R[gg] * f[tt], np.zeros(len(gg)), False,
+                none(len(gg)), node(gg, ss, tt))
+        gg, ss = np.meshgrid(np.arange(G), sites_on, indexing="ij")
+        gg, ss = gg.ravel(), ss.ravel()
+        add("end", gg, ss, none(len(gg)), none(len(gg)), none(len(gg)), Tv[gg], np.zeros(len(gg)), False, none(len(gg)),
+            node(gg, ss, H))
+    # moves off sites whose stop has begun
+    if outlook.stopped is not None and len(sites_on) > 1:
+        begun = np.maximum.accumulate(outlook.stopped, axis=1)
         ship_ss, lead_ss = M.site_freight(scn)
         juris = scn.sites["jurisdiction"].to_numpy()
         duty = scn.sites["import_duty"].to_numpy(float)
-        begun = np.maximum.accumulate(stopped, axis=1)  # the stop has begun by month t
-        ends = np.concatenate([sells, [H]])
-        for s0 in sites_on:
-            for tau in dispatch:
-                if tau < 1 or not begun[s0, tau]:
-                    continue
-                for s1 in sites_on:
-                    if s1 == s0:
-                        continue
-                    A = max(D * tau + lead_ss[s0, s1], D * online[s1])
-                    a = M.availability(np.array(A), H)
-                    m = int(np.argmax(a >= 1.0)) if (a >= 1.0).any() else H
-                    for g in range(G):
-                        up = ship_ss[s0, s1] + (duty[s1] * R[g] if juris[s1] != juris[s0] else 0.0)
-                        for until in [u for u in ends if tau < u <= m]:
-                            cells = [(s1, t) for t in range(tau, until) if a[t] > 0]
-                            ops = float(sum(W[g, s1, t] * a[t] for t in range(tau, until)))
-                            sale = c[until] * R[g] * f[until] if until < H else Tv[g]
-                            col(ops - c[tau] * up + sale, up, label("moveend", *keys[g], econ.sites[s0], tau,
-                                                                    econ.sites[s1], until), cells, g,
-                                out=node(g, s0, tau))
-                        if m < H:
-                            cells = [(s1, t) for t in range(tau, m) if a[t] > 0]
-                            ops = float(sum(W[g, s1, t] * a[t] for t in range(tau, m)))
-                            col(ops - c[tau] * up, up, label("move", *keys[g], econ.sites[s0], tau, econ.sites[s1]),
-                                cells, g, into=node(g, s1, m), out=node(g, s0, tau))
-    n = len(value)
+        s0, ti = np.nonzero(begun[sites_on][:, dispatch])
+        s0, tau = sites_on[s0], dispatch[ti]
+        if len(s0):
+            gg, pi, s1 = np.meshgrid(np.arange(G), np.arange(len(s0)), sites_on, indexing="ij")
+            gg, pi, s1 = gg.ravel(), pi.ravel(), s1.ravel()
+            keep = s0[pi] != s1
+            gg, pi, s1 = gg[keep], pi[keep], s1[keep]
+            fs, ft = s0[pi], tau[pi]
+            A = np.maximum(D * ft + lead_ss[fs, s1], D * online[s1])
+            up = ship_ss[fs, s1] + np.where(juris[s1] != juris[fs], duty[s1] * R[gg], 0.0)
+            arrivals(gg, fs, s1, ft, A, up, c[ft] * up, "move", "moveend", node(gg, fs, ft))
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    n = n_cols[0]
     mode = MM.model_mode(scn)
     fixed = scn.sites["fixed_cost_usd"].to_numpy(float)
     n_all = n + (S if mode == "mip" else 0)
-    cost = np.concatenate([np.array(value, float), -fixed if mode == "mip" else np.zeros(0)])
+    cost = np.concatenate([cat["value"], -fixed if mode == "mip" else np.zeros(0)])
     lower, upper = np.zeros(n_all), np.full(n_all, INF)
     integer = np.zeros(n_all, bool)
+    y_col = None
     if mode == "mip":
-        upper[n:] = allowed_sites(scn).astype(float)
-        integer[n:] = True
+        y_col = np.arange(n, n_all)
+        upper[y_col] = allowed_sites(scn).astype(float)
+        integer[y_col] = True
     if pol.integer_rigs:
         integer[:n] = True
-    model = LinearModel(mode, 0, np.zeros(0, int), np.zeros(0, int), None, None,
-                        np.arange(n, n_all) if mode == "mip" else None, cost, lower, upper, integer,
-                        group_keys=keys, site_names=list(econ.sites), extra_names=names + (
-                            [label("y", s) for s in econ.sites] if mode == "mip" else []))
-    model.column_labels = lambda: list(model.extra_names)  # type: ignore[method-assign]
-    batch_of_a, node_in_a, node_out_a = np.array(batch_of), np.array(node_in), np.array(node_out)
-    j = np.nonzero(batch_of_a >= 0)[0]
+    keys = [(econ.origins[o], econ.models[m]) for o, m in zip(econ.group_origin, econ.group_model)]
+    sites = econ.sites
+
+    def column_labels() -> list[str]:
+        out = []
+        for k, g, s, tau, s2, until in zip(cat["kind"], cat["g"], cat["s"], cat["tau"], cat["s2"], cat["until"]):
+            parts_ = {"sell": (tau,), "keep": (), "ship": (sites[s2], tau), "shipend": (sites[s2], tau, until),
+                      "inv": (sites[s], tau), "sale": (sites[s], tau), "end": (sites[s],),
+                      "move": (sites[s], tau, sites[s2]), "moveend": (sites[s], tau, sites[s2], until)}[k]
+            out.append(label(k, *keys[g], *parts_))
+        return out + ([label("y", s) for s in sites] if mode == "mip" else [])
+
+    model = LinearModel(mode, 0, np.zeros(0, int), np.zeros(0, int), None, None, y_col, cost, lower, upper, integer,
+                        group_keys=keys, site_names=list(sites))
+    model.column_labels = column_labels  # type: ignore[method-assign]
+    b = np.nonzero(cat["batch"])[0]
     count = econ.count.astype(float)
-    model.add(RowBlock("batch", [label("batch", *k) for k in keys],
-                       MM._coo(batch_of_a[j], j, np.ones(len(j)), G, n_all), count, count.copy()))
-    # flow balance per node (g, s, t), t = 0 .. H: what settles or carries in = what carries, is sold or moves out
-    rows, cols_, vals = [], [], []
-    for jj in range(n):
-        if node_in_a[jj] >= 0:
-            rows.append(node_in_a[jj]); cols_.append(jj); vals.append(1.0)
-        if node_out_a[jj] >= 0:
-            rows.append(node_out_a[jj]); cols_.append(jj); vals.append(-1.0)
-    used_rows, rr = np.unique(np.array(rows, np.int64), return_inverse=True)
-    model.add(RowBlock("flow", [label("flow", *keys[r // ((H + 1) * S)], econ.sites[(r // (H + 1)) % S], r % (H + 1))
-                                for r in used_rows],
-                       MM._coo(rr, cols_, vals, len(used_rows), n_all), np.zeros(len(used_rows)), np.zeros(len(used_rows))))
-    # capacity and share per (site, month)
-    cap = scn.sites["capacity_mw"].to_numpy(float)
-    cr, cc, cv, sr, sv = [], [], [], [], []
-    for jj, cells in enumerate(run_cells):
-        gg = group_of[jj]
-        for s, t in cells:
-            cr.append(s * H + t); cc.append(jj); cv.append(mw[gg, s]); sv.append(ths[gg])
-    if cr:
-        present, rr = np.unique(np.array(cr), return_inverse=True)
+    model.add(RowBlock("batch", [label("batch", *k) for k in keys], MM._coo(cat["g"][b], b, np.ones(len(b)), G, n_all),
+                       count, count.copy()))
+    jin, jout = np.nonzero(cat["into"] >= 0)[0], np.nonzero(cat["out"] >= 0)[0]
+    nodes = np.concatenate([cat["into"][jin], cat["out"][jout]])
+    used, rr = np.unique(nodes, return_inverse=True)
+    flow_labels = [label("flow", *keys[q // ((H + 1) * S)], sites[(q // (H + 1)) % S], q % (H + 1)) for q in used]
+    model.add(RowBlock("flow", flow_labels,
+                       MM._coo(rr, np.concatenate([jin, jout]), np.concatenate([np.ones(len(jin)), -np.ones(len(jout))]),
+                               len(used), n_all), np.zeros(len(used)), np.zeros(len(used))))
+    cj = np.concatenate([x[0] for x in cells]) if cells else np.zeros(0, np.int64)
+    cs = np.concatenate([x[1] for x in cells]) if cells else np.zeros(0, np.int64)
+    ct = np.concatenate([x[2] for x in cells]) if cells else np.zeros(0, np.int64)
+    if len(cj):
+        cap = scn.sites["capacity_mw"].to_numpy(float)
+        present, rr = np.unique(cs * H + ct, return_inverse=True)
         ps = present // H
-        r2, c2, v2 = [rr], [np.array(cc)], [np.array(cv)]
-        up = cap[ps].copy()
-        if mode == "mip":
-            r2.append(np.arange(len(present))); c2.append(n + ps); v2.append(-cap[ps]); up = np.zeros(len(present))
-        model.add(RowBlock("capacity", [label("capacity", econ.sites[s], t) for s, t in zip(ps, present % H)],
+        gj = cat["g"][cj]
+        r2, c2, v2 = [rr], [cj], [econ.mw_per_rig[gj, cs]]
+        upc = cap[ps].copy()
+        if y_col is not None:
+            r2.append(np.arange(len(present))); c2.append(y_col[ps]); v2.append(-cap[ps]); upc = np.zeros(len(present))
+        model.add(RowBlock("capacity", [label("capacity", sites[s], t) for s, t in zip(ps, present % H)],
                            MM._coo(np.concatenate(r2), np.concatenate(c2), np.concatenate(v2), len(present), n_all),
-                           np.full(len(present), -INF), up))
+                           np.full(len(present), -INF), upc))
         share = pol.max_jurisdiction_share
         if share < 1:
             jn, sj = np.unique(scn.sites["jurisdiction"].to_numpy(), return_inverse=True)
-            cell = sj[np.array(cr) // H] * H + np.array(cr) % H
-            jp, jr = np.unique(cell, return_inverse=True)
-            total = float((ths * econ.count).sum())
+            jp, jr = np.unique(sj[cs] * H + ct, return_inverse=True)
+            total = float((econ.hashrate_ths * econ.count).sum())
             model.add(RowBlock("share", [label("share", jn[q // H], q % H) for q in jp],
-                               MM._coo(jr, cc, sv, len(jp), n_all), np.full(len(jp), -INF), np.full(len(jp), share * total)))
+                               MM._coo(jr, cj, econ.hashrate_ths[gj], len(jp), n_all), np.full(len(jp), -INF),
+                               np.full(len(jp), share * total)))
     if pol.budget_usd is not None:
-        v = np.concatenate([np.array(upfront, float), fixed if mode == "mip" else np.zeros(0)])
+        v = np.concatenate([cat["up"], fixed if y_col is not None else np.zeros(0)])
         k = np.nonzero(v)[0]
         model.add(RowBlock("budget", ["budget"], MM._coo(np.zeros(len(k), int), k, v[k], 1, n_all),
                            np.array([-INF]), np.array([float(pol.budget_usd)])))
-    raw = solve_model(model, st.solver)
+    solver = _internal(st.solver)
+    if solver.lp_algorithm == "auto":  # measured on china-2021's history: dual simplex 2.8 s, interior point 6 s
+        import dataclasses
+
+        solver = dataclasses.replace(solver, lp_algorithm="simplex")
+    raw = solve_model(model, solver)
     if raw.status == "infeasible":
         raise InfeasibleError(["perfect foresight finds no plan"])
     return float(raw.objective)
+
+
+def _internal(solver):
+    """Solver settings for replay's own solves: HiGHS straight from the matrix (no PuLP objects: same
+    optimum, tested) unless a path is asked for; CBC as asked."""
+    import dataclasses
+
+    if solver.name == "highs" and solver.backend == "auto":
+        return dataclasses.replace(solver, backend="direct")
+    return solver
 
 
 # ---------------------------------------------------------------------------- replay

@@ -79,6 +79,15 @@ def small_scenarios(draw, risky: bool):
         s["reg_risk"] = draw(st.sampled_from([0.3, 0.6, 0.9])) if risky else 0.0
         s["online_month"] = draw(st.integers(0, sc["horizon"]["months"] - 1))
     sc["policy"]["exclude_jurisdictions"] = []
+    # mining pays in these scenarios (hashprice 0.3-1 USD/TH/s/day, cheap power): rigs move, so the
+    # futures' stops and prices change what the ways of acting are worth
+    sc["market"] = {**sc["market"], "btc_price_usd": draw(st.floats(30000, 80000)),
+                    "network_hashrate_ehs": draw(st.floats(50, 120))}
+    for s in sc["sites"]:
+        s["capacity_mw"] = draw(st.floats(0.5, 4))
+        s["power_usd_kwh"] = draw(st.floats(0, 0.06))
+    for r in sc["rigs"]:
+        r["resale_usd"] = min(r["resale_usd"], 1500.0)
     sc["monthly"] = {"replan_every": draw(st.integers(1, 2))}
     return sc
 
