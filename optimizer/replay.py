@@ -117,7 +117,8 @@ def futures_from_sample_set(scn: Scenario, ss) -> list[Future]:
     """The futures of a ``samples.SampleSet`` (see ``futures_from_samples``)."""
     H = scn.settings.horizon.months
     f = M.resale_path(scn)
-    ends = getattr(ss, "end_month", None)
+    ends = getattr(ss, "end_month", None)  # (K, J), H = no end; a method on the sample sets of SPEC section 9
+    ends = ends() if callable(ends) else ends
     resale = getattr(ss, "resale", None)
     out = []
     for k in range(ss.n):
