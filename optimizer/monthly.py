@@ -110,6 +110,7 @@ class Standing:
     since: int  # dispatch month (for the label)
     arrival_days: float
     rigs: float
+    tag: str = ""  # tells apart units of one batch at one site since one month that arrived at different times
 
 
 @dataclass

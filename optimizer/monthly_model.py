@@ -67,9 +67,9 @@ class MonthlyModel(LinearModel):
             elif k == M.KEEP:
                 out.append(label("keep", o, m))
             elif k == M.STAY:
-                out.append(label("stay", o, m, sites[s], c.standing[u].since, until))
+                out.append(label("stay", o, m, sites[s], _since(c.standing[u]), until))
             else:
-                out.append(label("move", o, m, sites[fs], c.standing[u].since, sites[s], tau, until))
+                out.append(label("move", o, m, sites[fs], _since(c.standing[u]), sites[s], tau, until))
         if self.y_col is not None:
             out += [label("y", s) for s in sites]
         return out
@@ -108,6 +108,10 @@ class MonthlyModel(LinearModel):
 
     mw_per_rig: np.ndarray | None = None
     share_juris: np.ndarray | None = None  # jurisdiction of each share[J,t] row
+
+
+def _since(h: M.Standing) -> str:
+    return f"{h.since}" + (f" {h.tag}" if h.tag else "")
 
 
 def _coo(rows, cols, vals, n_rows, n_cols) -> sp.coo_matrix:
@@ -178,7 +182,7 @@ def build(scn: Scenario, econ: economics.Economics, cols: M.Columns, remaining: 
         U = len(cols.standing)
         j = np.nonzero(cols.unit >= 0)[0]
         q = np.array([h.rigs for h in cols.standing], float)
-        names = [label("standing", *keys[h.g], econ.sites[h.site], h.since) for h in cols.standing]
+        names = [label("standing", *keys[h.g], econ.sites[h.site], _since(h)) for h in cols.standing]
         model.add(RowBlock("standing", names, _coo(cols.unit[j], j, np.ones(len(j)), U, next_col), q, q.copy()))
     # capacity[s,t]
     rc, rs, rt = expand_runs(cols)

@@ -193,8 +193,11 @@ class Ledger:
                 site, arrival, start, _ = p.legs[-1]
                 groups.setdefault((p.g, site, round(arrival, 9), start), []).append(p)
         standing, members, movable = [], [], []
+        seen: dict[tuple[int, int, int], int] = {}
         for (g, site, arrival, start), ps in sorted(groups.items()):
-            standing.append(M.Standing(g, site, start, arrival, sum(p.rigs for p in ps)))
+            n = seen[(g, site, start)] = seen.get((g, site, start), 0) + 1
+            standing.append(M.Standing(g, site, start, arrival, sum(p.rigs for p in ps),
+                                       tag=f"arrived day {arrival:.3f}" if n > 1 else ""))
             members.append(ps)
             movable.append(bool(movable_sites[site]) if movable_sites is not None else True)
         return standing, members, np.array(movable, bool)

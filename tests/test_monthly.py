@@ -406,3 +406,9 @@ def test_monthly_shadow_prices_by_label_are_derivatives(tmp_path):
         assert right - 1e-3 <= dual <= left + 1e-3, (name, left, dual, right)
         checked += dual > 0
     assert checked >= 1  # some month's capacity is worth something here
+
+
+def test_monthly_plan_with_samples_is_bad_input(tmp_path, capsys):
+    folder = sb.write(hand_example(), tmp_path / "s")
+    err = _main_err(capsys, folder, "--samples", str(tmp_path))
+    assert "--samples" in err and "monthly.enabled" in err

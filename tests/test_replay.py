@@ -59,6 +59,25 @@ def test_hand_worked_replay_with_a_stop(tmp_path):
     assert s["value_of_perfect_information"]["mean_usd"] == pytest.approx(0.0, abs=1e-6)
 
 
+def test_hand_worked_replay_with_a_stop_that_ends(tmp_path):
+    """X stopped in month 1 only (end_month 2). Unchanged: S19 at X runs month 0 only (1894.375), S19 at Y
+    as before (1863.9375), the S9 reaches X in month 2 when mining has resumed: 30.4375 + 10 = 40.4375;
+    3798.75 in all. The policy at month 1 takes the stop to last (its end is not yet seen) and would send
+    the S9 to Y; at month 2 it sees the end and sends it to X as planned: the same 3798.75, foresight too."""
+    scn = _hand(tmp_path)
+    f = replay.Future("short", 1.0, np.ones(3), np.array([1.0, 1.0, 1.6]), [("JX", 1, 2)])
+    row = replay.replay(scn, [f]).per_future.iloc[0]
+    assert [row.unchanged_usd, row.policy_usd, row.foresight_usd] == pytest.approx([3798.75] * 3, abs=1e-6)
+
+
+def test_replay_through_cbc_gives_the_same_values(tmp_path):
+    scn = _hand(tmp_path)
+    futures = [replay.Future("stop", 1.0, np.ones(3), np.array([1.0, 1.0, 1.6]), [("JX", 1, 3)])]
+    a = replay.replay(scn, futures).per_future.iloc[0, 1:].to_numpy(float)
+    b = replay.replay(scn.with_overrides({"solver.name": "cbc"}), futures).per_future.iloc[0, 1:].to_numpy(float)
+    assert b == pytest.approx(a, rel=2e-8)
+
+
 def test_static_value_is_the_backtests_realised_value():
     """Section 3's plan valued in the history by replay's ledger = backtest's realised NPV (section 7's V_k)."""
     scn = optimizer.load_scenario(CHINA)
