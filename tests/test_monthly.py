@@ -412,3 +412,29 @@ def test_monthly_plan_with_samples_is_bad_input(tmp_path, capsys):
     folder = sb.write(hand_example(), tmp_path / "s")
     err = _main_err(capsys, folder, "--samples", str(tmp_path))
     assert "--samples" in err and "monthly.enabled" in err
+
+
+CELLS = st.one_of(st.sampled_from(["ship", "sell", "sell_at_site", "O1", "O2", "S19", "S9", "X", "Y", "", "0", "1", "2",
+                                   "3", "-1", "1.5", "100", "1e308", "nan", "x", "JX", "JY"]), st.text(max_size=4))
+
+
+@settings(max_examples=60, **COMMON)
+@given(data=st.data())
+def test_fuzz_section_8_files_never_crash(tmp_path_factory, data):
+    """Random state.csv, resale.csv and bans.csv: the scenario loads and solves, or exit 2 naming the file."""
+    folder = sb.write(hand_example(), tmp_path_factory.mktemp("fz") / "s")
+    files = {"state.csv": ["action", "origin", "model", "site", "month", "rigs"], "resale.csv": ["month", "factor"],
+             "bans.csv": ["jurisdiction", "ban_month", "end_month"]}
+    name = data.draw(st.sampled_from(sorted(files)))
+    header = files[name]
+    rows = data.draw(st.lists(st.lists(CELLS, min_size=len(header), max_size=len(header)), max_size=5))
+    text = "\n".join(",".join('"' + c.replace('"', '""') + '"' for c in row) for row in [header] + rows) + "\n"
+    (folder / name).write_text(text, encoding="utf-8")
+    try:
+        scn = optimizer.load_scenario(folder, {"monthly.replan_month": 2})
+    except optimizer.ScenarioError as exc:
+        assert exc.problems and all(p.file for p in exc.problems)
+        assert any(p.file == name for p in exc.problems), [str(p) for p in exc.problems]
+        return
+    res = optimizer.solve(scn)
+    assert res.summary["status"] == "optimal"
