@@ -37,14 +37,17 @@ def check_tables(settings: Any, tables: Mapping[str, pd.DataFrame], sources: Map
     problems: list[Problem] = []
     sites = tables["sites"]
     if "online_month" in sites.columns:
-        for r, name, m in zip(_rows(sites), sites["site"], sites["online_month"].astype(int)):
+        late = np.flatnonzero(sites["online_month"].to_numpy() >= H)  # only the rows with a problem, cell by cell
+        for r, name, m in zip(_rows(sites)[late], sites["site"].to_numpy()[late], sites["online_month"].to_numpy()[late]):
+            m = int(m)
             if m >= H:
                 problems.append(Problem(T.SITES.file, int(r), "online_month", f"month {m} is beyond the horizon "
                                         f"(horizon.months = {H}: months 0 to {H - 1})",
                                         f"a site that comes online after the horizon cannot be used: remove {name!s}"
                                         " or lengthen horizon.months"))
     if settings.monthly.enabled and "min_mw" in sites.columns:
-        for r, v in zip(_rows(sites), sites["min_mw"].to_numpy(float)):
+        mins = sites["min_mw"].to_numpy(float)
+        for r, v in zip(_rows(sites)[mins > 0], mins[mins > 0]):
             if v > 0:
                 problems.append(Problem(T.SITES.file, int(r), "min_mw", f"is {v:g} MW, but the monthly plan has no "
                                         "site minimums (SPEC section 8)",

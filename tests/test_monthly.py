@@ -438,3 +438,11 @@ def test_fuzz_section_8_files_never_crash(tmp_path_factory, data):
         return
     res = optimizer.solve(scn)
     assert res.summary["status"] == "optimal"
+
+
+def test_planner_solves_the_monthly_plan_when_asked(tmp_path):
+    scn = optimizer.load_scenario(sb.write(hand_example(), tmp_path / "s"))
+    planner = optimizer.Planner(scn)
+    assert planner.solve().summary["objective_usd"] == pytest.approx(4103.125)
+    static = planner.solve({"monthly.enabled": False})
+    assert "plan" not in static.summary and static.schedule is None
