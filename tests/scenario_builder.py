@@ -48,6 +48,9 @@ def write(sc: dict, folder: Path) -> Path:
     _write_csv(folder / "fleet.csv", sc["fleet"], ["origin", "model", "count"])
     escalation = ["power_monthly_change"] if any("power_monthly_change" in s for s in sc["sites"]) else []
     sites = [{"power_monthly_change": 0.0, **s} for s in sc["sites"]] if escalation else sc["sites"]
+    if any("online_month" in s for s in sites):  # SPEC section 8
+        escalation.append("online_month")
+        sites = [{"online_month": 0, **s} for s in sites]
     _write_csv(folder / "sites.csv", sites, ["site", "jurisdiction", "lat", "lon", "capacity_mw", "power_usd_kwh",
                                              *SITE_DEFAULTS, *escalation])
     if sc["lanes"]:
@@ -55,6 +58,11 @@ def write(sc: dict, folder: Path) -> Path:
     if sc.get("market_path"):  # SPEC section 6's market.csv: {month: hashprice}
         _write_csv(folder / "market.csv", [{"month": t, "hashprice_usd_th_day": float(v)} for t, v in sc["market_path"].items()],
                    ["month", "hashprice_usd_th_day"])
+    if sc.get("resale_path"):  # SPEC section 8's resale.csv: {month: factor}
+        _write_csv(folder / "resale.csv", [{"month": t, "factor": float(v)} for t, v in sc["resale_path"].items()],
+                   ["month", "factor"])
     doc = {k: {kk: vv for kk, vv in sc[k].items() if vv is not None} for k in DEFAULTS}
+    if sc.get("monthly"):
+        doc["monthly"] = dict(sc["monthly"])
     (folder / "scenario.toml").write_text(tomli_w.dumps(doc), encoding="utf-8")
     return folder

@@ -9,7 +9,6 @@ derived from the sample size.
 from __future__ import annotations
 
 import math
-import tempfile
 from pathlib import Path
 
 import numpy as np

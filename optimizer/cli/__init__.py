@@ -1,7 +1,7 @@
 """Command line: ``rigshift COMMAND`` (or ``python -m optimizer COMMAND``). Exit codes: optimizer.cli.common.
 
 One parser composes the engine's commands (solve, explain, validate, backtest), the risk commands
-(sample, risk, frontier, stress) and the workspace's (library, report); each module adds its own
+(sample, risk, frontier, stress), replay and the workspace's (library, report); each module adds its own
 sub-commands with a ``handler``.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import gc
 import sys
 from typing import Sequence
 
-from optimizer.cli import engine, library, risk
+from optimizer.cli import engine, library, replay, risk
 from optimizer.cli.common import (EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_INTERNAL, EXIT_NOT_PROVEN, _Parser,
                                   scenario_args)
 from optimizer.inputs.errors import InfeasibleError, ScenarioError, SolverFailure
@@ -20,7 +20,7 @@ from optimizer.inputs.errors import InfeasibleError, ScenarioError, SolverFailur
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rigshift", description="Rigshift: where should the fleet go?")
     sub = p.add_subparsers(dest="command", required=True)
-    for commands in (engine, risk, library):
+    for commands in (engine, risk, replay, library):
         commands.add_commands(sub, scenario_args)
     return p
 

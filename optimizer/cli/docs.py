@@ -53,7 +53,9 @@ def settings_table() -> str:
 
 
 def column_default_text(c: Column) -> str:
-    return "required" if c.required else f"{c.default:g}"
+    if c.required:
+        return "required"
+    return f"{c.default:g}" if isinstance(c.default, (int, float)) else "(empty)"
 
 
 def _plausible(spec: TableSpec, c: Column) -> str:

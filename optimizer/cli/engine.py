@@ -42,6 +42,11 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     scn = load_args(args)
     print_warnings(scn)
     if args.samples:
+        if scn.settings.monthly.enabled:  # the risk-aware plan (SPEC section 7) is section 3's one-shot plan
+            raise ScenarioError(Problem("--samples", None, None, "the risk-aware plan is section 3's one-shot plan; "
+                                        "it cannot be combined with monthly.enabled = true",
+                                        "drop --samples, or set monthly.enabled = false; `replay --samples` values "
+                                        "the monthly plan over sampled futures"))
         from optimizer.cli.risk import solve_with_samples
 
         res = solve_with_samples(scn, args)

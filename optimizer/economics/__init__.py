@@ -120,6 +120,10 @@ def margin_path(
     """
     rigs, sites, st = scn.rigs, scn.sites, scn.settings
     mi, si, lead = np.asarray(mi), np.asarray(si), np.asarray(lead_days, float)
+    if "online_month" in sites.columns:  # SPEC section 8: running from A = max(lead, D * online_month) days
+        online = sites["online_month"].to_numpy(float)
+        if online.any():
+            lead = np.maximum(lead, DAYS_PER_MONTH * online[si])
     H = st.horizon.months
     t = np.arange(H)
     hp = hashprice(scn)

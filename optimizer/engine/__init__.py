@@ -32,6 +32,10 @@ def prepare(scn: Scenario) -> tuple[Scenario, list]:
     """
     # Tables edited after loading (with_tables) may have dropped an excluded site or jurisdiction.
     problems = check_exclusions(scn.settings, scn.sites, "scenario settings") + check_market(scn.settings, scn.market, {})
+    if not problems:
+        from optimizer.inputs.monthly import check_tables  # SPEC section 8's files under these settings
+
+        problems = check_tables(scn.settings, {n: getattr(scn, n) for n in ("fleet", "sites", "resale", "state", "bans")})
     if problems:
         raise ScenarioError(problems)
     scn = dataclasses.replace(scn, settings=names.canonical_settings(scn.settings, scn.sites))
@@ -60,6 +64,12 @@ def solve(scn: Scenario, solver: str | None = None, details: bool = True) -> Res
     if solver is not None:
         scn = scn.with_overrides({"solver.name": solver})
     scn, warnings = prepare(scn)
+    if scn.settings.monthly.enabled:  # SPEC section 8: the monthly plan (optimizer/engine/monthly.py)
+        from optimizer.engine import monthly as monthly_model
+
+        result = monthly_model.solve(scn, details=details)
+        result.summary["warnings"] = [w.to_dict() for w in warnings]
+        return result
     t0 = time.perf_counter()
     econ = check_finite(economics.compute(scn))
     t1 = time.perf_counter()

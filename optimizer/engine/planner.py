@@ -92,6 +92,8 @@ class Planner:
             return self._solve_scenario(scn, details)
 
     def _solve_scenario(self, scn: Scenario, details: bool) -> Result:
+        if scn.settings.monthly.enabled:  # SPEC section 8's plan: a different model, solved cold by the engine
+            return engine.solve(scn, details=details)
         scn, warnings = engine.prepare(scn)  # the engine's own checks, in its order
         t0 = time.perf_counter()
         econ = engine.check_finite(self._economics(scn))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 import tomli_w
 
@@ -45,10 +46,17 @@ class Scenario:
     # What the loader read in a way the user should know (name variants unified, coordinates converted,
     # plausibility warnings on the tables; optimizer/inputs/plausibility.py).
     warnings: tuple[InputWarning, ...] = ()
+    # SPEC section 8: resale.csv, state.csv, bans.csv (known stops); empty when the scenario has none
+    resale: pd.DataFrame | None = None
+    state: pd.DataFrame | None = None
+    bans: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         if self.market is None:
             object.__setattr__(self, "market", empty_table(T.MARKET))
+        for name in T.SECTION8_TABLES:
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, empty_table(T.TABLES[name]))
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Scenario":
         """A copy with ``{"section.key": value}`` applied on top of the current settings; no file is read."""
@@ -82,6 +90,8 @@ class Scenario:
         """Stable hash of the tables and settings, for caches."""
         h = hashlib.sha256()
         for name in T.TABLES:
+            if name in T.SECTION8_TABLES and not len(getattr(self, name)):
+                continue  # absent optional files leave the fingerprint of older scenarios as it was
             h.update(pd.util.hash_pandas_object(getattr(self, name).drop(columns=["_row"], errors="ignore"), index=False).values.tobytes())
         h.update(repr(self.settings).encode())
         return h.hexdigest()[:16]
@@ -102,7 +112,7 @@ class Scenario:
 
     def files(self) -> dict[str, bytes]:
         out = {T.TABLES[name].file: self.table_csv(name).encode() for name in T.TABLES
-               if name != "market" or len(self.market)}  # no market.csv: the settings give the path
+               if (name != "market" and name not in T.SECTION8_TABLES) or len(getattr(self, name))}  # no market.csv: the settings give the path
         out[TOML_FILE] = self.toml_text().encode()
         return out
 
@@ -296,6 +306,10 @@ def scenario_from_files(files: Mapping[str, bytes], overrides: Mapping[str, Any]
                                     "give the hashprice of every month of the horizon, or remove the file"))
         sources = {key: "--set" for key in (overrides or {})}
         problems.extend(_locate_toml(check_market(settings, typed["market"], sources), toml_text))
+        if not problems:
+            from optimizer.inputs.monthly import check_tables  # SPEC section 8's files and settings together
+
+            problems.extend(check_tables(settings, typed, sources))
     if problems:
         raise ScenarioError(_dedupe(problems))
     assert typed is not None and settings is not None
@@ -447,3 +461,10 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) 
                 present = []
             raise ScenarioError(_missing_file_hints(exc.problems, present)) from None
         raise
+
+
+def allowed_sites(scn: Scenario) -> np.ndarray:
+    """Sites that may receive rigs: not in an excluded jurisdiction, not excluded by name."""
+    pol = scn.settings.policy
+    return ~(scn.sites["jurisdiction"].isin(set(pol.exclude_jurisdictions))
+             | scn.sites["site"].isin(set(pol.exclude_sites))).to_numpy()

@@ -202,6 +202,26 @@ _DECLARED: tuple[Setting, ...] = (
             "the sample command's default number of sampled futures", **_between(1, 1e6)),
     Setting("risk.seed", "int", 2021, "", "Seed",
             "the sample command's default seed: the same seed gives the same files anywhere", **_between(0, 1e18)),
+    # [monthly]: SPEC section 8, the monthly plan (optimizer/economics/monthly.py, model/monthly.py, engine/monthly.py, risk/replay.py)
+    Setting("monthly.enabled", "bool", False, "", "Monthly plan",
+            "solve section 8's monthly plan (waves, waiting, selling later, moving again) instead of section 3's "
+            "one-shot plan"),
+    Setting("monthly.dispatch_months", "intlist", (), "months", "Dispatch months",
+            "months at which rigs may leave their origin (0-based, within the horizon); [] = every month",
+            check=lambda v: all(t >= 0 for t in v) and all(a < b for a, b in zip(v, v[1:])),
+            rule="whole months >= 0 in ascending order"),
+    Setting("monthly.sell_months", "intlist", (), "months", "Sell months",
+            "months at which rigs may be sold, at the origin or at a site (0-based, within the horizon); [] = every "
+            "month", check=lambda v: all(t >= 0 for t in v) and all(a < b for a, b in zip(v, v[1:])),
+            rule="whole months >= 0 in ascending order"),
+    Setting("monthly.store_usd_per_rig_month", "float", 0.0, "USD/rig/month", "Storage (USD per rig per month)",
+            "paid for every rig still at its origin, each month (discounted like power)", **_between(0, 1e6)),
+    Setting("monthly.replan_every", "int", 1, "months", "Re-plan every (months)",
+            "the re-planning policy of replay re-plans every this many months",
+            check=lambda v: 1 <= v <= 600, rule="an integer from 1 to 600"),
+    Setting("monthly.replan_month", "int", 0, "month", "Re-plan from (month)",
+            "t0: solve from this month on, keeping state.csv's decisions (all of earlier months)",
+            check=lambda v: 0 <= v <= 600, rule="an integer from 0 to 600"),
     # [checks]
     Setting("checks.confirm", "strlist", (), "", "Confirmed values",
             "extension: values confirmed despite a plausibility warning, as \"FILE:COLUMN\" (e.g. "
@@ -212,7 +232,7 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in _DECLARED}
 ALL_KEYS: tuple[str, ...] = tuple(SETTINGS)
 # The dataclass of each [section], in file order; the section classes keep their historical names.
 _CLASS_NAMES = {"market": "Market", "horizon": "Horizon", "logistics": "Logistics", "policy": "Policy",
-                "solver": "SolverSettings", "risk": "Risk", "checks": "Checks"}
+                "solver": "SolverSettings", "risk": "Risk", "monthly": "Monthly", "checks": "Checks"}
 
 
 def _section_class(section: str) -> type:
@@ -233,6 +253,7 @@ Logistics = SECTIONS["logistics"]
 Policy = SECTIONS["policy"]
 SolverSettings = SECTIONS["solver"]
 Risk = SECTIONS["risk"]
+Monthly = SECTIONS["monthly"]
 Checks = SECTIONS["checks"]
 
 
@@ -444,6 +465,7 @@ def _derived_problems(settings: Settings, sources: Mapping[str, str], file: str)
                                 f"TH/s per day by month {month}, the most the tool accepts",
                                 "a monthly change is a fraction per month: 0.02 means +2% a month"))
     problems += path_problems(settings, sources, file)
+    problems += monthly_problems(settings, sources, file)
     if h.discount_rate < 0:
         log_factor = -(h.months / 12) * math.log10(1 + h.discount_rate)
         if log_factor > math.log10(MAX_DISCOUNT_FACTOR):
@@ -493,6 +515,20 @@ def path_problems(settings: Settings, sources: Mapping[str, str], file: str,
         key = "market.halving_months"
         problems.append(Problem(where(key), None, key, f"month {beyond[0]} is beyond the horizon (months 0 to {H - 1})",
                                 "halving months are 0-based months of the horizon"))
+    return problems
+
+
+def monthly_problems(settings: Settings, sources: Mapping[str, str], file: str) -> list[Problem]:
+    """SPEC section 8's months lie within the horizon (0 .. H-1)."""
+    H = settings.horizon.months
+    mo = settings.monthly
+    problems: list[Problem] = []
+    for key, months in (("monthly.dispatch_months", mo.dispatch_months), ("monthly.sell_months", mo.sell_months),
+                        ("monthly.replan_month", (mo.replan_month,))):
+        beyond = [t for t in months if t >= H]
+        if beyond:
+            problems.append(Problem(sources.get(key, file), None, key, f"month {beyond[0]} is beyond the horizon "
+                                    f"(months 0 to {H - 1})", "months are 0-based months of the horizon"))
     return problems
 
 

@@ -118,6 +118,9 @@ SITES = TableSpec(
         _col("power_monthly_change", "float", "per month", "power price change (per month)",
              "the site's power price multiplies by (1 + power_monthly_change) each month (escalation)", 0.0,
              (lambda v: v > -1, "> -1")),
+        _col("online_month", "integer", "month", "online from (month)",
+             "the site's capacity exists from the start of this month (0-based, below horizon.months); a rig there "
+             "starts running at max(lead, D x online_month) days", 0.0, _nonneg),
     ),
     key=("site",),
 )
@@ -146,8 +149,52 @@ MARKET = TableSpec(
     required=False,
     min_rows=0,
 )
+# SPEC section 8 (the monthly plan): the second-hand price path, what has been done, known stops.
+RESALE = TableSpec(
+    "resale.csv",
+    (
+        _col("month", "integer", "month", "month", "month t of the horizon, 0-based; every month 0 .. H-1 exactly once",
+             rule=_nonneg),
+        _col("factor", "float", "multiple of resale_usd", "resale factor",
+             "f_t: a rig sold at the start of month t fetches resale_usd x f_t; exactly 1 in month 0", rule=_pos),
+    ),
+    key=("month",),
+    required=False,
+    min_rows=0,
+)
+STATE = TableSpec(
+    "state.csv",
+    (
+        _col("action", "text", "", "action", "ship, sell or sell_at_site: a decision already carried out"),
+        _col("origin", "text", "", "origin", "an origin of fleet.csv"),
+        _col("model", "text", "", "model", "a model of fleet.csv at that origin"),
+        _col("site", "text", "", "site", "for ship and sell_at_site: a site of sites.csv; empty for sell", ""),
+        _col("month", "integer", "month", "month", "the month the decision was carried out, below monthly.replan_month",
+             rule=_nonneg),
+        _col("rigs", "float", "rigs", "rigs", "rigs shipped or sold", rule=_pos),
+    ),
+    key=(),
+    required=False,
+    min_rows=0,
+)
+KNOWN_BANS = TableSpec(
+    "bans.csv",
+    (
+        _col("jurisdiction", "text", "", "jurisdiction", "a jurisdiction of sites.csv"),
+        _col("ban_month", "integer", "month", "stop from (month)", "mining there stops from the start of this month",
+             rule=_nonneg),
+        _col("end_month", "integer", "month", "stop ends (month)",
+             "mining resumes from the start of this month (> ban_month, at most H); empty: never within the horizon",
+             -1.0, (lambda v: v >= -1, "> ban_month and at most horizon.months (empty: never)")),
+    ),
+    key=("jurisdiction", "ban_month"),
+    required=False,
+    min_rows=0,
+)
 TABLES: dict[str, TableSpec] = {"rigs": RIGS, "origins": ORIGINS, "fleet": FLEET, "sites": SITES, "lanes": LANES,
-                                "market": MARKET}
+                                "market": MARKET, "resale": RESALE, "state": STATE, "bans": KNOWN_BANS}
+# Tables a scenario has only when their file is there: left out of files() and fingerprint() when empty.
+SECTION8_TABLES = ("resale", "state", "bans")
 
 # Size limits: a scenario is a planning model, not a data dump. They bound memory for uploads too.
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -183,6 +230,13 @@ PLAUSIBLE: dict[tuple[str, str], tuple[float, float, str]] = {
     ("sites.csv", "power_monthly_change"): (-0.5, 1.0, "power_monthly_change is a fraction per month: 0.01 means +1% a month"),
     ("market.csv", "month"): (0, 600, "month is the 0-based month of the horizon"),
     ("market.csv", "hashprice_usd_th_day"): (0.0, 1e5, "hashprice_usd_th_day is US dollars per TH/s per day, e.g. 0.05"),
+    ("sites.csv", "online_month"): (0, 600, "online_month is the 0-based month of the horizon the site comes online"),
+    ("resale.csv", "month"): (0, 600, "month is the 0-based month of the horizon"),
+    ("resale.csv", "factor"): (1e-6, 20.0, "factor is a multiple of today's resale_usd (1 = today's price, 1.5 = 50% "
+                                            "higher); a factor of 100 looks like a percent: write 1 for 100%"),
+    ("state.csv", "month"): (0, 600, "month is the 0-based month of the horizon"),
+    ("state.csv", "rigs"): (0, 1e9, "rigs is a number of rigs"),
+    ("bans.csv", "ban_month"): (0, 600, "ban_month is the 0-based month of the horizon"),
     ("lanes.csv", "ship_usd_per_rig"): (0.0, 1e7, "ship_usd_per_rig is US dollars per rig"),
     ("lanes.csv", "lead_days"): (0.0, 1e5, "lead_days is in days"),
 }
@@ -272,7 +326,8 @@ def parse_csv_text(text: str, spec: TableSpec) -> tuple[pd.DataFrame | None, lis
         close = [lowered[col.name]] if col.name in lowered else difflib.get_close_matches(col.name, unknown, n=1, cutoff=0.8)
         if close:
             problems.append(Problem(file, 1, close[0], f"unknown column '{close[0]}': did you mean '{col.name}'?",
-                                    f"rename it; as it is, the column is ignored and {col.name} takes its default {col.default:g}"))
+                                    f"rename it; as it is, the column is ignored and {col.name} takes its default "
+                                    f"{col.default:g}" if isinstance(col.default, (int, float)) else "rename it"))
     if problems:
         return None, problems
     width = len(header)
@@ -391,6 +446,8 @@ def validate_table(frame: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame |
                 out[col.name] = pd.Series(cells, index=frame.index, dtype=object)
                 continue  # every cell passes the checks below (one scan of the column instead of one per cell)
             for r, cell in zip(rows, cells):
+                if cell == "" and not col.required:
+                    continue  # an optional text column (state.csv's site): empty means its default, ""
                 if cell == "":
                     problems.append(Problem(file, int(r), col.name, "is empty", "every row needs a value here"))
                 elif len(cell) > 200:

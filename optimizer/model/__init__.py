@@ -26,7 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from optimizer.economics import Economics
-from optimizer.inputs.scenario import Scenario
+from optimizer.inputs.scenario import Scenario, allowed_sites  # noqa: F401 - the model stage reads it from here too
 
 if TYPE_CHECKING:  # PuLP is imported where a PuLP model is made: a plain HiGHS solve never needs it
     import pulp
@@ -150,13 +150,6 @@ def model_mode(scn: Scenario) -> str:
     s = scn.sites
     mip = (s["fixed_cost_usd"] > 0).any() or (s["min_mw"] > 0).any() or scn.settings.policy.integer_rigs
     return "mip" if mip else "lp"
-
-
-def allowed_sites(scn: Scenario) -> np.ndarray:
-    """Sites that may receive rigs: not in an excluded jurisdiction, not excluded by name."""
-    pol = scn.settings.policy
-    return ~(scn.sites["jurisdiction"].isin(set(pol.exclude_jurisdictions))
-             | scn.sites["site"].isin(set(pol.exclude_sites))).to_numpy()
 
 
 def build_model(scn: Scenario, econ: Economics) -> LinearModel:

@@ -47,18 +47,25 @@ class Result:
     sites: pd.DataFrame
     jurisdictions: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
+    schedule: pd.DataFrame | None = None  # SPEC section 8 (monthly plan): schedule.csv
+    monthly: pd.DataFrame | None = None  # SPEC section 8: monthly.csv
 
     def write(self, out_dir: str | Path) -> Path:
         """allocation.csv, sites.csv, jurisdictions.csv and summary.json, as the CLI writes them."""
         return write_files(out_dir, self.files())
 
     def files(self) -> dict[str, str]:
-        return {
+        out = {
             "allocation.csv": T.to_csv_text(self.allocation, ["action", "origin", "model", "site", "jurisdiction"]),
             "sites.csv": T.to_csv_text(self.sites, ["site", "jurisdiction"]),
             "jurisdictions.csv": T.to_csv_text(self.jurisdictions, ["jurisdiction"]),
             "summary.json": json.dumps(_jsonable(self.summary), indent=2) + "\n",
         }
+        if self.schedule is not None:
+            out["schedule.csv"] = T.to_csv_text(self.schedule, ["action", "origin", "model", "site"])
+        if self.monthly is not None:
+            out["monthly.csv"] = T.to_csv_text(self.monthly, ["site", "jurisdiction"])
+        return out
 
 
 def _jsonable(value: Any) -> Any:

@@ -62,7 +62,6 @@ Shapes: ``model.n_cols`` columns, ``model.n_rows`` rows; ``raw.x`` (n_cols,), ``
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import time
 import warnings
 
@@ -72,6 +71,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from optimizer.model import LinearModel
+from optimizer.model.tiebreak import digest64, mix64
 
 # Reduced costs (USD per unit) within this share of the column's own scale count as zero ...
 REL_TOL = 1e-9
@@ -178,30 +178,13 @@ def applies(model: LinearModel, raw) -> bool:
             and len(raw.row_dual) == model.n_rows and np.isfinite(raw.row_dual).all())
 
 
-def _digest64(texts) -> np.ndarray:
-    """(n,) uint64: each text's 8-byte BLAKE2b digest (``hashlib.blake2b(text.encode("utf-8"),
-    digest_size=8)``, which is not the first 8 bytes of the 64-byte digest) read as a big-endian
-    unsigned integer (the same on any machine)."""
-    blake = hashlib.blake2b
-    joined = b"".join([blake(str(t).encode("utf-8"), digest_size=8).digest() for t in texts])
-    return np.frombuffer(joined, dtype=">u8").astype(np.uint64)
-
-
-def _mix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser of a * golden + b (uint64, wrapping): one well-spread number per pair."""
-    z = a * np.uint64(0x9E3779B97F4A7C15) + b
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
 def column_keys(model: LinearModel, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For the given columns: (h in [1, 2), batch name, second name), from names only.
 
     The batch name is ``origin + "\\x1f" + model``; the second name is the site's name for a
     relocation and ``"\\x1fsell"`` / ``"\\x1fidle"`` for selling and storing (a control character:
     no site name collides). h = 1 + (splitmix64(digest(batch) * golden + digest(second)) >> 11) / 2^53
-    (uint64 arithmetic wrapping, golden = 0x9E3779B97F4A7C15, ``_digest64`` for digest, ``_mix`` for
+    (uint64 arithmetic wrapping, golden = 0x9E3779B97F4A7C15, ``digest64`` for digest, ``mix64`` for
     splitmix64's finaliser); only the batches and sites of ``cols`` are hashed (vectorised mixing).
     Which of two tied plans wins can be recomputed from this and ``column_mw``.
     """
@@ -220,7 +203,7 @@ def column_keys(model: LinearModel, cols: np.ndarray) -> tuple[np.ndarray, np.nd
     batch = np.array(["\x1f".join(map(str, k)) for k in model.group_keys] + [""], dtype=object)
     used, g_inv = np.unique(group, return_inverse=True)
     s_uniq, s_inv = np.unique(second.astype(str), return_inverse=True)
-    h = 1.0 + (_mix(_digest64(batch[used])[g_inv], _digest64(s_uniq)[s_inv]) >> np.uint64(11)).astype(float) / 2.0 ** 53
+    h = 1.0 + (mix64(digest64(batch[used])[g_inv], digest64(s_uniq)[s_inv]) >> np.uint64(11)).astype(float) / 2.0 ** 53
     return h, batch[group].astype(str), second.astype(str)
 
 
@@ -340,14 +323,16 @@ def canonical_plan(model: LinearModel, raw, mats: "_Matrices | None" = None):
     if np.isinf(row_lo[binding & (y > 0)]).any() or np.isinf(row_up[binding & (y < 0)]).any():
         return done(raw.x, "kept")
     F = np.nonzero(free)[0]
-    h, batch_name, second_name = column_keys(model, F)
+    keys = getattr(model, "canonical_keys", None)  # models with other column families name their own (optimizer.model.monthly)
+    h, batch_name, second_name = keys(F) if keys else column_keys(model, F)
     order = np.lexsort((second_name, batch_name))  # by names: the same LP whatever the input order
     F, h = F[order], h[order]
     AF = A[:, F].tocsr()
     rows = np.nonzero(np.diff(AF.indptr) > 0)[0]
     row_names = model.row_labels()
     rows = rows[np.argsort(np.array([row_names[i] for i in rows], dtype=object), kind="stable")]
-    v = _solve_min(h * column_mw(model)[F], lower[F], upper[F], row_lo[rows] - const[rows],
+    weights = model.canonical_mw() if hasattr(model, "canonical_mw") else column_mw(model)
+    v = _solve_min(h * weights[F], lower[F], upper[F], row_lo[rows] - const[rows],
                    row_up[rows] - const[rows], AF[rows].tocsc())
     if v is None:
         return done(raw.x, "kept")
@@ -458,7 +443,7 @@ def canonical_duals(model: LinearModel, raw, mats: "_Matrices | None" = None):
     y_up = np.where(on_up, INF, 0.0)[active]
     equality = (on_up & on_lo)[active]
     sign = np.where((on_lo & ~on_up)[active], -1.0, 1.0)
-    v = 1.0 + (_digest64([labels[i] for i in active]) >> np.uint64(11)).astype(float) / 2.0 ** 53
+    v = 1.0 + (digest64([labels[i] for i in active]) >> np.uint64(11)).astype(float) / 2.0 ** 53
     weight = v * np.maximum(mats.row_scale[active], 1e-12) * np.where(equality, EQUALITY_WEIGHT, 1.0)
     ATa = AT[:, active].tocsr() if len(active) else sp.csr_matrix((model.n_cols, 0))  # columns x active rows
     y0 = np.asarray(raw.row_dual, float)
