@@ -22,6 +22,7 @@ from optimizer.inputs import names
 from optimizer.inputs import tables as T
 from optimizer.inputs.errors import Problem
 from optimizer.inputs.notes import InputWarning
+from optimizer.economics.monthly import resale_path  # f_t of SPEC section 8, the one definition
 
 END_ABSENT = -1.0  # what an empty end_month cell reads as before ``end_months`` turns it into H
 
@@ -93,19 +94,6 @@ def stop_ends(rng: np.random.Generator, ban: np.ndarray, months: int, permanent_
     permanent = rng.random(ban.shape) < permanent_share
     lasting = permanent | (ban >= months)
     return np.where(lasting, months, np.minimum(ban + int(stop_months), months)).astype(np.int64)
-
-
-def resale_path(scn) -> np.ndarray:
-    """f_t (H,): the scenario's resale path of SPEC section 8. A ``resale`` table on the scenario (resale.csv:
-    month, factor; the section 8 input, once the scenario loader reads it) gives it month by month; without
-    one, f_t = salvage_fraction^(t / H), a geometric decline from 1 today to the salvage value."""
-    H = scn.settings.horizon.months
-    table = getattr(scn, "resale", None)
-    if table is not None and len(table):
-        f = np.ones(H)
-        f[table["month"].to_numpy(np.int64)] = table["factor"].to_numpy(float)
-        return f
-    return float(scn.settings.horizon.salvage_fraction) ** (np.arange(H) / H)
 
 
 def sampled_resale(scn, factor: np.ndarray | None, beta: float) -> np.ndarray | None:
