@@ -34,7 +34,6 @@ selling nor storing is allowed go through ``optimizer.solve`` unchanged.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import threading
 import time
@@ -143,10 +142,7 @@ class Planner:
             return self._econ
         near = next((k for k in reversed(self._econ_cache) if k[:-1] == base_key), None)
         if near is not None:
-            # only risk aversion moved: V = ops + terminal - upfront - risk_aversion * ban * resale
-            old = self._econ_cache[near]
-            penalty = st.policy.risk_aversion * economics.ban_probability(scn)[None, :] * old.resale_usd[:, None]
-            econ = dataclasses.replace(old, penalty_usd=penalty, value_usd=old.value_usd + old.penalty_usd - penalty)
+            econ = self._econ_cache[near].with_risk_aversion(scn)  # only risk aversion moved: the penalty and V again
             self.counts["economics_reused"] += 1
         else:
             econ = economics.compute(scn)

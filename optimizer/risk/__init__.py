@@ -591,8 +591,8 @@ def stress(scn: Scenario, month: int = 0, runner: Runner | None = None) -> Stres
                 g, s = gidx[(a["origin"], a["model"])], sidx[a["site"]]
                 kept_loss += a["rigs"] * (econ.value_usd[g, s] - econ_j.value_usd[g, s])
         row = {"jurisdiction": j, "ban_month": month, "reg_risk": r,
-               "ban_probability_horizon": 1 - (1 - r) ** (H / 12),
-               "ban_probability_by_month": 1 - (1 - r) ** ((month + 0.5) / 12),
+               "ban_probability_horizon": float(economics.ban_within(r, H)),
+               "ban_probability_by_month": float(economics.ban_within(r, month + 0.5)),
                "rigs_in_jurisdiction_base": float(in_j["rigs"].sum()),
                "base_objective_usd": base_obj, "value_lost_if_kept_usd": kept_loss}
         if isinstance(res, str):
