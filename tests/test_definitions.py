@@ -116,7 +116,8 @@ def test_explain_terms_add_up_to_the_models_value(folder):
     for g, row in groups.iterrows():
         for s, site in enumerate(econ.sites):
             b = analysis.breakdown(scn, row["origin"], row["model"], site)
-            assert b["revenue_pv_usd"] - b["power_pv_usd"] - b["hosting_pv_usd"] == pytest.approx(b["ops_usd"], rel=1e-9, abs=1e-6)
+            assert (b["revenue_pv_usd"] - b["power_pv_usd"] - b["mgmt_fee_pv_usd"] - b["hosting_pv_usd"]
+                    == pytest.approx(b["ops_usd"], rel=1e-9, abs=1e-6))
             total = b["ops_usd"] + b["terminal_usd"] - b["freight_usd"] - b["duty_usd"] - b["risk_penalty_usd"]
             assert total == pytest.approx(b["value_relocate_usd"], rel=1e-12, abs=1e-9)
             assert b["value_relocate_usd"] == pytest.approx(econ.value_usd[g, s], rel=1e-9, abs=1e-6)

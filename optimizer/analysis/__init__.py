@@ -150,7 +150,8 @@ def _entry_prices_for(scn: Scenario, econ: Economics, candidates: np.ndarray, du
     # sum_t w_t max(0, revenue_t - p power1_t) - hosting sum_t w_t
     shape = np.broadcast_shapes(per_kwh.revenue_usd.shape, per_kwh.power_usd.shape)
     w = np.broadcast_to(per_kwh.weights(), shape)
-    revenue, power1 = np.broadcast_to(per_kwh.revenue_usd, shape), np.broadcast_to(per_kwh.power_usd, shape)
+    revenue = np.broadcast_to(per_kwh.revenue_usd - per_kwh.fee_usd[..., None], shape)  # net of the management fee
+    power1 = np.broadcast_to(per_kwh.power_usd, shape)
     fixed_part = fixed_part - np.broadcast_to(per_kwh.hosting_usd, shape[:-1]) * w.sum(axis=-1)
 
     def reduced_cost(fixed: np.ndarray, w: np.ndarray, revenue: np.ndarray, power1: np.ndarray,
@@ -172,14 +173,14 @@ def _entry_prices_for(scn: Scenario, econ: Economics, candidates: np.ndarray, du
     return out.reshape(G, len(candidates)).max(axis=0)
 
 
-BREAKDOWN_TERMS = ("revenue_pv_usd", "power_pv_usd", "hosting_pv_usd", "ops_usd", "terminal_usd", "freight_usd",
+BREAKDOWN_TERMS = ("revenue_pv_usd", "power_pv_usd", "mgmt_fee_pv_usd", "hosting_pv_usd", "ops_usd", "terminal_usd", "freight_usd",
                    "duty_usd", "upfront_usd", "risk_penalty_usd", "value_relocate_usd")
 
 
 def breakdown(scn: Scenario, origin: str, model: str, site: str) -> dict[str, object]:
     """The per-rig value of relocating one rig of ``model`` from ``origin`` to ``site``, term by term (USD).
 
-    revenue_pv - power_pv - hosting_pv = ops (revenue and power counted in months the rig runs);
+    revenue_pv - power_pv - mgmt_fee_pv - hosting_pv = ops (revenue, power and fee counted in months the rig runs);
     ops + terminal - freight - duty - risk_penalty = value_relocate, which is the model's V.
     ``monthly`` holds the MarginPath's arrays for this pair (each of length H).
     Raises KeyError for an unknown origin, model or site.
@@ -212,6 +213,7 @@ def breakdown(scn: Scenario, origin: str, model: str, site: str) -> dict[str, ob
             "hashprice_usd_th_day": path.hashprice_usd_th_day,
             "revenue_usd": np.asarray(path.revenue_usd),
             "power_usd": np.asarray(path.power_usd),
+            "mgmt_fee_usd": np.full(len(path.discount), float(path.fee_usd)),
             "hosting_usd": np.full(len(path.discount), float(path.hosting_usd)),
             "availability": np.asarray(path.availability),
             "survival": np.asarray(path.survival),

@@ -76,27 +76,35 @@ class MarginPath:
     revenue_usd: np.ndarray  # (..., T) per month if running all month: hashrate_ths * hp_t * (1 - pool_fee) * D * uptime
     power_usd: np.ndarray  # (..., T) per month if running: kW * pue * 24 * D * uptime * price * multiplier * (1+e)^t
     hosting_usd: np.ndarray  # (...) per month, owed whether or not the rig runs
+    fee_usd: np.ndarray  # (...) per month if running all month: kW * pue * 24 * D * uptime * mgmt_fee_usd_kwh
     availability: np.ndarray  # (..., T) a_t, share of month t the rig is installed and running
     survival: np.ndarray  # (..., T) S_t, chance mining is still allowed in month t
     discount: np.ndarray  # (T,) d_t
     hashprice_usd_th_day: np.ndarray  # (T,) hp_t
 
     def margin(self, factor: np.ndarray | float | None = None) -> np.ndarray:
-        """margin_t = max(0, revenue_t * factor - power_t) - hosting, shape (..., T).
+        """margin_t = max(0, revenue_t * factor - power_t - fee) - hosting, shape (..., T).
 
         ``factor`` (broadcastable to (..., T)) multiplies revenue, i.e. the hashprice; None means 1.
-        A rig is switched off in a month where power costs more than it earns; hosting is owed regardless.
+        A rig is switched off in a month where power and the management fee cost more than it earns;
+        hosting is owed regardless.
         """
         revenue = self.revenue_usd if factor is None else self.revenue_usd * factor
         out = np.subtract(revenue, self.power_usd)
+        if np.any(self.fee_usd):
+            out -= self.fee_usd[..., None]
         np.maximum(out, 0.0, out=out)
         out -= self.hosting_usd[..., None]
         return out
 
     def running(self, factor: np.ndarray | float | None = None) -> np.ndarray:
-        """(..., T) bool: the months in which the rig earns more than its power costs."""
+        """(..., T) bool: the months in which the rig earns more than its power and management fee cost."""
         revenue = self.revenue_usd if factor is None else self.revenue_usd * factor
-        return revenue > self.power_usd
+        return revenue > self.running_cost_usd()
+
+    def running_cost_usd(self) -> np.ndarray:
+        """(..., T) what a month of running costs: power_t + the management fee (hosting apart)."""
+        return self.power_usd + self.fee_usd[..., None] if np.any(self.fee_usd) else self.power_usd
 
     def weights(self) -> np.ndarray:
         """d_t * a_t * S_t, shape (..., T): what one USD of margin in month t is worth today."""
@@ -110,10 +118,12 @@ class MarginPath:
 
     def present_values(self) -> dict[str, np.ndarray]:
         """The discounted parts of ``ops()``, each shape (...), USD per rig: revenue_pv_usd and power_pv_usd
-        (counted in the months the rig runs) and hosting_pv_usd; revenue - power - hosting = ops."""
+        (counted in the months the rig runs), mgmt_fee_pv_usd (likewise) and hosting_pv_usd;
+        revenue - power - mgmt_fee - hosting = ops."""
         w, running = self.weights(), self.running()
         return {"revenue_pv_usd": (w * np.where(running, self.revenue_usd, 0.0)).sum(axis=-1),
                 "power_pv_usd": (w * np.where(running, self.power_usd, 0.0)).sum(axis=-1),
+                "mgmt_fee_pv_usd": (w * np.where(running, self.fee_usd[..., None], 0.0)).sum(axis=-1),
                 "hosting_pv_usd": (w * self.hosting_usd[..., None]).sum(axis=-1)}
 
     def at_power_price(self, usd_kwh: np.ndarray | float) -> "MarginPath":
@@ -140,6 +150,8 @@ def margin_path(
     price = sites["power_usd_kwh"].to_numpy(float)[si] if power_usd_kwh is None else np.asarray(power_usd_kwh, float)
     power_month = kw * (sites["pue"].to_numpy(float)[si] * HOURS_PER_DAY * DAYS_PER_MONTH * uptime * price
                         * st.policy.power_price_multiplier)
+    fee_month = kw * (sites["pue"].to_numpy(float)[si] * HOURS_PER_DAY * DAYS_PER_MONTH * uptime
+                      * sites["mgmt_fee_usd_kwh"].to_numpy(float)[si])
     shape = np.broadcast(mi, si, lead).shape
     revenue = (hash_ths * (1 - st.market.pool_fee) * DAYS_PER_MONTH * uptime)[..., None] * hp
     change = sites["power_monthly_change"].to_numpy(float)[si]
@@ -156,6 +168,7 @@ def margin_path(
         revenue_usd=np.broadcast_to(revenue, full),
         power_usd=np.broadcast_to(power_month, full),
         hosting_usd=np.broadcast_to(kw * sites["hosting_usd_kw_month"].to_numpy(float)[si], shape),
+        fee_usd=np.broadcast_to(fee_month, shape),
         availability=np.broadcast_to(availability, full),
         survival=np.broadcast_to(survival, full),
         discount=discount,

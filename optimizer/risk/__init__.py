@@ -217,7 +217,7 @@ class PlanTerms:
 def plan_terms(terms: PairTerms, rigs: np.ndarray, constant_usd: float) -> PlanTerms:
     path = terms.path
     w = rigs[:, None] * path.discount * path.availability  # (P, T)
-    rev, power = path.revenue_usd, path.power_usd
+    rev, power = path.revenue_usd, path.running_cost_usd()  # power and the management fee: paid only while running
     with np.errstate(divide="ignore", invalid="ignore"):
         theta = np.where(rev > 0, power / rev, np.inf)
     juris = np.unique(terms.jurisdiction)
