@@ -40,7 +40,8 @@ from optimizer.results import Result, _jsonable, assemble, write_files
 from optimizer.risk.model import define_cvar, outcome_matrix
 from optimizer.risk.samples import SampleSet
 from optimizer.risk.scaleout import Runner
-from optimizer.inputs.scenario import Scenario, check_exclusions
+from optimizer.inputs.check import check
+from optimizer.inputs.scenario import Scenario
 from optimizer.solver.backends import solve_model
 
 CHUNK_BYTES = 128 * 2**20  # per chunk: a few (samples x pairs x months) float arrays of this size
@@ -384,7 +385,7 @@ def solve_risk(scn: Scenario, samples: SampleSet, runner: Runner | None = None) 
     expected_npv_usd, cvar_usd, risk_alpha, risk_weight, n_samples (and p5/p50/p95_usd,
     prob_below_sell_all). Raises ScenarioError, InfeasibleError or SolverFailure like solve.
     """
-    problems = check_exclusions(scn.settings, scn.sites, "scenario settings")
+    problems, _ = check(scn, only=("exclusions",))
     if problems:
         raise ScenarioError(problems)
     if samples.months != scn.settings.horizon.months:
