@@ -21,6 +21,7 @@ from optimizer import risk
 from optimizer.risk import samples as S
 from optimizer.risk.scaleout import Runner
 from tests import reference_risk, scenario_builder as sb
+from tests.conftest import SOLVER_PATHS
 
 ROOT = Path(__file__).resolve().parents[1]
 CHINA = ROOT / "datasets" / "china-2021"
@@ -451,7 +452,7 @@ def test_folded_plan_npv_equals_the_per_pair_sum(volatility):
 def test_risk_lp_same_optimum_through_pulp_highs_direct_highs_and_cbc():
     """The appended eta (free) and u columns reach every solver path; all three give one optimum."""
     objectives = []
-    for solver, backend in (("highs", "pulp"), ("highs", "direct"), ("cbc", "pulp")):
+    for solver, backend in SOLVER_PATHS:
         scn = optimizer.load_scenario(CHINA, {"risk.weight": 0.5, "solver.name": solver, "solver.backend": backend})
         res = risk.solve_risk(scn, S.draw(scn, 150, 3))
         assert res.summary["backend"] == backend and res.summary["solver"] == solver
