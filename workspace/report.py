@@ -11,7 +11,6 @@ import base64
 import datetime as dt
 import io
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 import optimizer
 from optimizer.inputs.settings import get_value
+from optimizer.inputs.values import is_missing, setting_text
 
 from . import mapimage
 
@@ -50,37 +50,28 @@ class Kind:
     align: str = "num"
 
 
-def _missing(v: Any) -> bool:
-    if v is None:
-        return True
-    try:
-        return math.isnan(float(v))
-    except (TypeError, ValueError):
-        return False
-
-
 def _num(fmt: str) -> Callable[[Any], str]:
-    return lambda v: "" if _missing(v) else fmt.format(float(v))
+    return lambda v: "" if is_missing(v) else fmt.format(float(v))
 
 
 def _usd(v: Any) -> str:
-    if _missing(v):
+    if is_missing(v):
         return ""
     v = float(v)
     return ("-" if v < 0 else "") + f"${abs(v):,.0f}"
 
 
 KINDS: dict[str, Kind] = {
-    "text": Kind(lambda v: "" if _missing(v) else str(v), None, "text"),
+    "text": Kind(lambda v: "" if is_missing(v) else str(v), None, "text"),
     "int": Kind(_num("{:,.0f}"), "#,##0"),
     "num": Kind(_num("{:,.2f}"), "#,##0.00"),
     "usd": Kind(_usd, '"$"#,##0;-"$"#,##0'),
-    "usd2": Kind(lambda v: "" if _missing(v) else ("-" if float(v) < 0 else "") + f"${abs(float(v)):,.2f}",
+    "usd2": Kind(lambda v: "" if is_missing(v) else ("-" if float(v) < 0 else "") + f"${abs(float(v)):,.2f}",
                  '"$"#,##0.00;-"$"#,##0.00'),
     "mw": Kind(_num("{:,.2f}"), "#,##0.00"),
-    "pct": Kind(lambda v: "" if _missing(v) else f"{100 * float(v):.1f}%", "0.0%"),
+    "pct": Kind(lambda v: "" if is_missing(v) else f"{100 * float(v):.1f}%", "0.0%"),
     "kwh": Kind(_num("{:.4f}"), "0.0000"),
-    "bool": Kind(lambda v: "yes" if bool(v) and not _missing(v) else "", None, "text"),
+    "bool": Kind(lambda v: "yes" if bool(v) and not is_missing(v) else "", None, "text"),
 }
 
 
@@ -334,7 +325,7 @@ def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str 
 
     settings = pd.DataFrame({
         "setting": [_setting_label(k) for k in optimizer.ALL_KEYS],
-        "value": [_setting_text(get_value(scn.settings, k), percent="%" in _setting_label(k)) for k in optimizer.ALL_KEYS],
+        "value": [setting_text(get_value(scn.settings, k), percent="%" in _setting_label(k)) for k in optimizer.ALL_KEYS],
         "in scenario.toml": [f"{k} = {_toml_value(get_value(scn.settings, k))}" for k in optimizer.ALL_KEYS]})
     sources = facts["sources"] if facts["sources"] is not None else pd.DataFrame(
         {"Source": ["The scenario came without a README, so its sources are not recorded here."]})
@@ -403,19 +394,6 @@ def _setting_label(key: str) -> str:
 
     label = getattr(SETTINGS.get(key), "label", "") or ""
     return label[:1].upper() + label[1:] if label.strip() else key
-
-
-def _setting_text(v: Any, percent: bool = False) -> str:
-    """A setting's value as the app shows it: percentages (settings labelled "%") as percent."""
-    if percent and isinstance(v, (int, float)) and not isinstance(v, bool):
-        return f"{100 * v:g}%"
-    if isinstance(v, tuple):
-        return ", ".join(v) or "(none)"
-    if v is None:
-        return "(not set)"
-    if isinstance(v, float) and v.is_integer() and abs(v) >= 1000:
-        return f"{v:,.0f}"
-    return str(v)
 
 
 def _solve_caption(s: Mapping[str, Any]) -> str:

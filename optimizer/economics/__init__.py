@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from optimizer.inputs.geo import EARTH_RADIUS_KM, haversine_km  # noqa: F401 (SPEC section 2's dist, R)
 from optimizer.inputs.hashprice import halving_months, hashprice_path
 
 if TYPE_CHECKING:
     from optimizer.inputs.scenario import Scenario
 
 DAYS_PER_MONTH = 365.25 / 12
-EARTH_RADIUS_KM = 6371.0
 HOURS_PER_DAY = 24.0
 # Pairs x months per chunk when computing V for every (group, site): bounds memory on large markets.
 _CHUNK_ELEMENTS = 500_000
@@ -54,15 +54,6 @@ def hashprice_source(scn: "Scenario") -> str:
 def hashprice_today(scn: "Scenario") -> float:
     """hp_0 in USD per TH/s per day (summary.json's hashprice_usd_th_day)."""
     return float(hashprice(scn)[0])
-
-
-def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    """Great-circle distance in km (broadcasting), Earth radius 6371 km."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dlmb = np.radians(lon2) - np.radians(lon1)
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,7 +10,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 import tomli_w
@@ -74,9 +74,7 @@ class Scenario:
 
     def fingerprint(self) -> str:
         """Stable hash of the tables and settings, for caches."""
-        h = hashlib.sha256()
-        for name in T.TABLES:
-            h.update(pd.util.hash_pandas_object(getattr(self, name).drop(columns=["_row"], errors="ignore"), index=False).values.tobytes())
+        h = tables_digest(getattr(self, name) for name in T.TABLES)
         h.update(repr(self.settings).encode())
         return h.hexdigest()[:16]
 
@@ -106,6 +104,15 @@ class Scenario:
             for name, data in self.files().items():
                 zf.writestr(name, data)
         return buf.getvalue()
+
+
+def tables_digest(frames: Iterable[pd.DataFrame]) -> "hashlib._Hash":
+    """A SHA-256 object fed with the tables' values, in order (the ``_row`` numbers and the index left out):
+    the identity of a scenario's data for caches (``Scenario.fingerprint``, the Planner's economics)."""
+    h = hashlib.sha256()
+    for frame in frames:
+        h.update(pd.util.hash_pandas_object(frame.drop(columns=["_row"], errors="ignore"), index=False).values.tobytes())
+    return h
 
 
 def empty_table(spec: T.TableSpec) -> pd.DataFrame:

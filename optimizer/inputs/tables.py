@@ -18,6 +18,7 @@ import pandas as pd
 
 from optimizer.inputs import spreadsheet
 from optimizer.inputs.errors import Problem
+from optimizer.inputs.values import is_missing
 
 Check = Callable[[np.ndarray], np.ndarray]
 
@@ -511,21 +512,14 @@ def frame_to_strings(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
 
 
 def _cell_to_string(value: object) -> str:
-    if value is None:
+    if is_missing(value):
         return ""
     if isinstance(value, float):
-        if math.isnan(value):
-            return ""
         return repr(value)
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value)).lower()
     if isinstance(value, (np.floating,)):
-        return "" if np.isnan(value) else repr(float(value))
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
+        return repr(float(value))
     return str(value)
 
 

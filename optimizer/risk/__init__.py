@@ -42,6 +42,7 @@ from optimizer.risk.samples import SampleSet
 from optimizer.risk.scaleout import Runner
 from optimizer.inputs.check import check
 from optimizer.inputs.scenario import Scenario
+from optimizer.inputs.values import is_missing
 from optimizer.solver.backends import solve_model
 
 CHUNK_BYTES = 128 * 2**20  # per chunk: a few (samples x pairs x months) float arrays of this size
@@ -144,7 +145,7 @@ def plan_from_allocation(scn: Scenario, econ: Economics, allocation: pd.DataFram
             problems.append(Problem(file, int(r), "origin", f"no fleet row for origin '{origin}' and model '{model}'"))
             continue
         if action == "relocate":
-            s = site_index.get("" if site is None or (isinstance(site, float) and math.isnan(site)) else str(site).strip())
+            s = site_index.get("" if is_missing(site) else str(site).strip())
             if s is None:
                 problems.append(Problem(file, int(r), "site", f"unknown site '{site}': not in sites.csv"))
                 continue
