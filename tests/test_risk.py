@@ -164,7 +164,8 @@ def risky(draw, mip: bool):
         site = {"site": f"S{i}", "jurisdiction": f"J{draw(st.integers(0, 1))}", "lat": draw(st.floats(-60, 70)),
                 "lon": draw(st.floats(-179, 179)), "capacity_mw": draw(st.floats(0, 6)),
                 "power_usd_kwh": draw(st.floats(0, 0.12)), "hosting_usd_kw_month": draw(st.floats(0, 10)),
-                "pue": draw(st.floats(1, 1.4)), "uptime": draw(st.floats(0.6, 1)), "reg_risk": draw(st.floats(0, 0.5))}
+                "pue": draw(st.floats(1, 1.4)), "uptime": draw(st.floats(0.6, 1)), "reg_risk": draw(st.floats(0, 0.5)),
+                "mgmt_fee_usd_kwh": draw(st.sampled_from([0.0, 0.0, 0.004, 0.03]))}
         if mip:
             site["fixed_cost_usd"] = draw(st.sampled_from([0.0, 20_000.0, 150_000.0]))
             site["min_mw"] = draw(st.sampled_from([0.0, 0.5]))
