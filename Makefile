@@ -67,3 +67,9 @@ clean:
 docs: install-dev
 	$(PY) -m optimizer.cli.docs --write docs/inputs.md
 	$(VENV)/bin/mkdocs build --strict --site-dir out/site
+
+# The built-in datasets' expected files (tests/examples/<name>/expected/), written again from the engine:
+# only for an intended change of results (say why in the commit); tests/test_datasets_golden.py compares.
+.PHONY: golden
+golden: install-dev
+	$(PY) -m tests.examples

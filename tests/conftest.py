@@ -13,3 +13,13 @@ if os.path.basename(os.environ.get("RIGSHIFT_DATA_DIR", "")).startswith("rigshif
     import shutil
 
     atexit.register(shutil.rmtree, os.environ["RIGSHIFT_DATA_DIR"], True)
+
+# The solvers every solver-parametrised test runs over, declared once (SPEC section 1: solver.name),
+# and the solve paths: (solver.name, solver.backend) pairs, PuLP for both solvers plus HiGHS direct.
+SOLVERS = ("highs", "cbc")
+SOLVER_PATHS = (("highs", "pulp"), ("highs", "direct"), ("cbc", "pulp"))
+
+
+def path_id(path: tuple[str, str]) -> str:
+    """The test id of a solve path: 'highs-pulp'."""
+    return "-".join(path)

@@ -73,8 +73,9 @@ def per_rig_values(sc: dict) -> dict:
                 rev = rig["hashrate_ths"] * hp * (1 - pool_fee) * D * s["uptime"]
                 pw = (rig["power_w"] / 1000 * s["pue"] * 24 * D * s["uptime"] * s["power_usd_kwh"] * pol["power_price_multiplier"]
                       * (1 + s.get("power_monthly_change", 0.0)) ** t)
+                fee = rig["power_w"] / 1000 * s["pue"] * 24 * D * s["uptime"] * s.get("mgmt_fee_usd_kwh", 0.0)
                 host = rig["power_w"] / 1000 * s["hosting_usd_kw_month"]
-                ops += disc * a * surv * (max(0.0, rev - pw) - host)
+                ops += disc * a * surv * (max(0.0, rev - pw - fee) - host)
             up = ship + s["import_duty"] * rig["resale_usd"]
             pen = pol["risk_aversion"] * (1 - (1 - s["reg_risk"]) ** (H / 12)) * rig["resale_usd"]
             key = (m, o, s["site"])
@@ -187,7 +188,7 @@ def load_folder(folder, history=None) -> dict:
         origins=[num(r, {"lat", "lon"}) for r in rows("origins.csv")],
         fleet=[{**r, "count": int(r["count"])} for r in rows("fleet.csv")],
         sites=[{k: v for k, v in num(r, {"lat", "lon", "capacity_mw", "power_usd_kwh", *sb.SITE_DEFAULTS,
-                                         "power_monthly_change"}).items() if v != ""} for r in rows("sites.csv")],
+                                         "power_monthly_change", "mgmt_fee_usd_kwh"}).items() if v != ""} for r in rows("sites.csv")],
         lanes=[num(r, {"ship_usd_per_rig", "lead_days"}) for r in rows("lanes.csv")],
         **{k: v for k, v in doc.items() if k in sb.DEFAULTS},
     )
@@ -236,6 +237,7 @@ def realised_value(sc: dict, plan: list[dict], bans: dict, ends: dict | None = N
             rev = rig["hashrate_ths"] * hashprice(sc, t) * (1 - mk.get("pool_fee", 0.0)) * D * s["uptime"]
             pw = (rig["power_w"] / 1000 * s["pue"] * 24 * D * s["uptime"] * s["power_usd_kwh"] * pol["power_price_multiplier"]
                   * (1 + s.get("power_monthly_change", 0.0)) ** t)
-            ops += disc * a * (max(0.0, rev - pw) - rig["power_w"] / 1000 * s["hosting_usd_kw_month"])
+            fee = rig["power_w"] / 1000 * s["pue"] * 24 * D * s["uptime"] * s.get("mgmt_fee_usd_kwh", 0.0)
+            ops += disc * a * (max(0.0, rev - pw - fee) - rig["power_w"] / 1000 * s["hosting_usd_kw_month"])
         total += n * (ops + terminal - ship - s["import_duty"] * rig["resale_usd"])
     return total - sum(site_of[s]["fixed_cost_usd"] for s in opened)

@@ -45,8 +45,9 @@ def sample_values(sc: dict, sample: dict) -> dict:
                 disc = (1 + hz["discount_rate"]) ** (-(t + 0.5) / 12)
                 rev = rig["hashrate_ths"] * hp * D * s["uptime"]
                 pw = rig["power_w"] / 1000 * s["pue"] * 24 * D * s["uptime"] * s["power_usd_kwh"] * pol["power_price_multiplier"]
+                fee = rig["power_w"] / 1000 * s["pue"] * 24 * D * s["uptime"] * s.get("mgmt_fee_usd_kwh", 0.0)
                 host = rig["power_w"] / 1000 * s["hosting_usd_kw_month"]
-                ops += disc * a * (max(0.0, rev - pw) - host)
+                ops += disc * a * (max(0.0, rev - pw - fee) - host)
             out[(m, o, s["site"])] = ops + terminal - ship - s["import_duty"] * rig["resale_usd"]
     return out
 

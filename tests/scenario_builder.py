@@ -19,6 +19,7 @@ DEFAULTS = {
 }
 SITE_DEFAULTS = {"hosting_usd_kw_month": 0.0, "pue": 1.0, "uptime": 1.0, "reg_risk": 0.0, "import_duty": 0.0,
                  "fixed_cost_usd": 0.0, "min_mw": 0.0}
+OPTIONAL_SITE_COLUMNS = {"power_monthly_change": 0.0, "mgmt_fee_usd_kwh": 0.0, "online_month": 0}  # column: default
 
 
 def scenario(rigs, origins, fleet, sites, lanes=(), **sections) -> dict:
@@ -46,13 +47,12 @@ def write(sc: dict, folder: Path) -> Path:
     _write_csv(folder / "rigs.csv", sc["rigs"], ["model", "hashrate_ths", "power_w", "resale_usd"])
     _write_csv(folder / "origins.csv", sc["origins"], ["origin", "country", "lat", "lon"])
     _write_csv(folder / "fleet.csv", sc["fleet"], ["origin", "model", "count"])
-    escalation = ["power_monthly_change"] if any("power_monthly_change" in s for s in sc["sites"]) else []
-    sites = [{"power_monthly_change": 0.0, **s} for s in sc["sites"]] if escalation else sc["sites"]
-    if any("online_month" in s for s in sites):  # SPEC section 8
-        escalation.append("online_month")
-        sites = [{"online_month": 0, **s} for s in sites]
+    # optional columns beyond SPEC section 1 (power_monthly_change, mgmt_fee_usd_kwh, online_month): written when
+    # some site has them, their default (0) for the others
+    extra = [c for c in OPTIONAL_SITE_COLUMNS if any(c in s for s in sc["sites"])]
+    sites = [{**{c: OPTIONAL_SITE_COLUMNS[c] for c in extra}, **s} for s in sc["sites"]]
     _write_csv(folder / "sites.csv", sites, ["site", "jurisdiction", "lat", "lon", "capacity_mw", "power_usd_kwh",
-                                             *SITE_DEFAULTS, *escalation])
+                                             *SITE_DEFAULTS, *extra])
     if sc["lanes"]:
         _write_csv(folder / "lanes.csv", sc["lanes"], ["origin", "site", "ship_usd_per_rig", "lead_days"])
     if sc.get("market_path"):  # SPEC section 6's market.csv: {month: hashprice}

@@ -19,6 +19,7 @@ from rigshift_testkit import allocation_key, check_invariants, files_with, tiny_
 
 import optimizer  # noqa: E402
 from optimizer import InfeasibleError  # noqa: E402
+from tests.conftest import SOLVERS  # noqa: E402
 
 SITES = tiny_text("sites.csv")
 
@@ -69,7 +70,7 @@ def same(a, b) -> None:
                                   rb.sites.drop(columns=["entry_power_usd_kwh"]), rtol=1e-7, atol=1e-6)
 
 
-JOBS = [(name, solver) for name in variants() for solver in ("highs", "cbc")]
+JOBS = [(name, solver) for name in variants() for solver in SOLVERS]
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ def test_serial_results_are_sensible(serial):
     assert serial[("infeasible", "highs")][2] == "infeasible"
     # Worked from the files: the small sites hold 3 + 2.5 + 4 + 3 MW; the fleet draws
     # (2000*3250 + 3000*1350 + 1500*3344 + 2000*1350) W at the lowest PUE, 1.05: 19.18 MW.
-    for solver in ("highs", "cbc"):
+    for solver in SOLVERS:
         assert "the fleet needs at least 19.2 MW but only 12.5 MW are open to it" in serial[("infeasible", solver)][3]
     objectives = {n: serial[(n, "highs")][3].summary["objective_usd"] for n, _ in JOBS if n != "infeasible"}
     assert len({round(v) for v in objectives.values()}) == len(objectives), "the variants must differ"

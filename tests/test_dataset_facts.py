@@ -551,7 +551,7 @@ def test_readme_headline_is_the_golden_plan(folder: Path) -> None:
     """The README's "Value of the plan" is the saved golden optimum (rounded to $0.01 M), so the text
     cannot drift from what the engine computes for the files beside it."""
     import json
-    golden = json.loads((ROOT / "tests" / "golden" / f"{folder.name}.json").read_text(encoding="utf-8"))
+    golden = json.loads((ROOT / "tests" / "examples" / folder.name / "expected" / "summary.json").read_text(encoding="utf-8"))
     text = (folder / "README.md").read_text(encoding="utf-8")
     stated = float(re.search(r"Value of the plan:\s*\*\*\$([\d.]+) M\*\*", text).group(1))
     assert stated == round(golden["objective_usd"] / 1e6, 2)

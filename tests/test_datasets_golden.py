@@ -1,5 +1,6 @@
-"""Every built-in scenario loads, validates and solves through the CLI and the API, with both
-solvers, and its key figures match the saved golden results (catching accidental changes)."""
+"""Every built-in scenario loads, validates and solves through the CLI and the API, with every solver,
+and gives its example's expected files (tests/examples/<name>/expected/, tests/examples.py; `make golden`
+writes them again), catching accidental changes; the plan also reads as its README tells it."""
 from __future__ import annotations
 
 import json
@@ -11,31 +12,48 @@ from pathlib import Path
 import pytest
 
 import optimizer
+from tests import examples
+from tests.conftest import SOLVERS
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = sorted(p.parent.name for p in (ROOT / "datasets").glob("*/sites.csv"))
-GOLDEN = ROOT / "tests" / "golden"
+DATASETS = examples.DATASETS
+EXAMPLES = examples.EXAMPLES
 
 
-def test_every_dataset_has_a_golden_file():
+def test_every_dataset_is_an_example():
     assert "china-2021" in DATASETS and len(DATASETS) >= 2
-    assert sorted(p.stem for p in GOLDEN.glob("*.json")) == DATASETS
+    assert sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir()) == DATASETS
+    for name in DATASETS:
+        assert sorted(p.name for p in examples.expected_dir(name).iterdir()) == sorted(examples.FILES), name
 
 
 @pytest.mark.parametrize("name", DATASETS)
-@pytest.mark.parametrize("solver", ["highs", "cbc"])
-def test_api_matches_golden(name, solver):
-    golden = json.loads((GOLDEN / f"{name}.json").read_text())
-    res = optimizer.solve(optimizer.load_scenario(ROOT / "datasets" / name, {"solver.name": solver}))
-    s = res.summary
-    assert s["status"] == golden["status"] and s["mode"] == golden["mode"]
-    # CBC returns solutions to ~8 significant digits; HiGHS matches to rounding.
-    rel = 1e-8 if solver == "highs" else 1e-7
-    assert s["objective_usd"] == pytest.approx(golden["objective_usd"], rel=rel)
-    assert s["hashprice_usd_th_day"] == pytest.approx(golden["hashprice_usd_th_day"], rel=1e-12)
-    for key in ("rigs_relocated", "rigs_sold", "rigs_idle", "mw_relocated", "hashrate_relocated_ths"):
-        assert s[key] == pytest.approx(golden[key], rel=1e-6, abs=1e-6), key
-    assert s["rigs_total"] == golden["rigs_total"] and s["sell_all_usd"] == pytest.approx(golden["sell_all_usd"])
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_example_gives_its_expected_files(name, solver):
+    """summary, allocation (the canonical plan: unique), sites and the model's labelled rows, as saved."""
+    got = examples.produce(name, solver)
+    found = [d for file in examples.FILES
+             for d in examples.differences(file, got[file], (examples.expected_dir(name) / file).read_text(encoding="utf-8"),
+                                           examples.REL[solver])]
+    assert found == [], "\n".join(found[:20]) + "\n(make golden writes them again, for an intended change)"
+
+
+def test_the_comparison_sees_a_changed_number_a_changed_name_and_a_missing_row():
+    want = (examples.expected_dir("china-2021") / "allocation.csv").read_text(encoding="utf-8")
+    lines = want.splitlines(keepends=True)
+    assert examples.differences("allocation.csv", want, want) == []
+    first = lines[1].split(",")
+    rigs = first[5]
+    nudged = "".join([lines[0], lines[1].replace(rigs, repr(float(rigs) * (1 + 1e-6)), 1), *lines[2:]])
+    assert examples.differences("allocation.csv", nudged, want, rel=1e-8)
+    assert examples.differences("allocation.csv", nudged, want, rel=1e-5) == []
+    renamed = want.replace(first[4], first[4] + "x", 1)
+    assert examples.differences("allocation.csv", renamed, want, rel=1e-5)
+    assert examples.differences("allocation.csv", "".join(lines[:-1]), want)
+    summary = (examples.expected_dir("china-2021") / "summary.json").read_text(encoding="utf-8")
+    changed = json.dumps(dict(json.loads(summary), objective_usd=1.0))
+    assert examples.differences("summary.json", changed, summary) == [
+        f"summary.json: objective_usd is 1.0, expected {json.loads(summary)['objective_usd']!r}"]
 
 
 @pytest.mark.parametrize("name", DATASETS)
@@ -45,7 +63,7 @@ def test_cli_solves_and_writes_the_same_plan(name, tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text())
-    golden = json.loads((GOLDEN / f"{name}.json").read_text())
+    golden = json.loads((examples.expected_dir(name) / "summary.json").read_text())
     assert summary["objective_usd"] == pytest.approx(golden["objective_usd"], rel=1e-8)
     import csv
     with (out / "allocation.csv").open() as fh:

@@ -15,6 +15,7 @@ from optimizer.cli import docs
 from optimizer.model import label, label_of_solver_name, solver_name
 from optimizer.inputs.settings import SECTIONS, SETTINGS, Settings, build_settings
 from optimizer.inputs.tables import TABLES
+from tests.conftest import SOLVERS
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = sorted(p.parent for p in (ROOT / "datasets").glob("*/scenario.toml"))
@@ -116,7 +117,8 @@ def test_explain_terms_add_up_to_the_models_value(folder):
     for g, row in groups.iterrows():
         for s, site in enumerate(econ.sites):
             b = analysis.breakdown(scn, row["origin"], row["model"], site)
-            assert b["revenue_pv_usd"] - b["power_pv_usd"] - b["hosting_pv_usd"] == pytest.approx(b["ops_usd"], rel=1e-9, abs=1e-6)
+            assert (b["revenue_pv_usd"] - b["power_pv_usd"] - b["mgmt_fee_pv_usd"] - b["hosting_pv_usd"]
+                    == pytest.approx(b["ops_usd"], rel=1e-9, abs=1e-6))
             total = b["ops_usd"] + b["terminal_usd"] - b["freight_usd"] - b["duty_usd"] - b["risk_penalty_usd"]
             assert total == pytest.approx(b["value_relocate_usd"], rel=1e-12, abs=1e-9)
             assert b["value_relocate_usd"] == pytest.approx(econ.value_usd[g, s], rel=1e-9, abs=1e-6)
@@ -205,5 +207,12 @@ def test_hostile_names_solve_with_both_solvers_and_label_the_rows(tmp_path):
     prob, variables, constraints = to_pulp(model)
     assert [label_of_solver_name(v.name) for v in variables] == model.column_labels()
     assert [label_of_solver_name(c.name) for c in constraints] == rows
-    objs = [optimizer.solve(scn.with_overrides({"solver.name": s})).summary["objective_usd"] for s in ("highs", "cbc")]
+    objs = [optimizer.solve(scn.with_overrides({"solver.name": s})).summary["objective_usd"] for s in SOLVERS]
     assert objs[0] == pytest.approx(objs[1], rel=1e-7)
+
+
+def test_the_tests_solver_list_is_the_declared_one():
+    """tests/conftest.py's SOLVERS (every solver-parametrised test runs over it) is solver.name's declared choice."""
+    s = SETTINGS["solver.name"]
+    assert s.rule == " or ".join(f'"{name}"' for name in SOLVERS)
+    assert all(s.check(name) for name in SOLVERS) and not s.check("glpk")

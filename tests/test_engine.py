@@ -14,10 +14,11 @@ import pytest
 import optimizer
 from bench import orlib
 from tests import reference_model, scenario_builder as sb
+from tests.conftest import SOLVER_PATHS, SOLVERS as SOLVER_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 D = 365.25 / 12
-SOLVERS = [("highs", "pulp"), ("highs", "direct"), ("cbc", "pulp")]
+SOLVERS = SOLVER_PATHS  # (solver.name, solver.backend), tests/conftest.py
 
 
 def hand_scenario(**sections) -> dict:
@@ -81,7 +82,7 @@ def test_hand_worked_optimum(tmp_path, solver):
 def test_hand_worked_mip_fixed_cost(tmp_path):
     sc = hand_scenario()
     sc["sites"][1]["fixed_cost_usd"] = 20_000  # 50 rigs gain only 50*(1172.7-1000) = 8,635 at S2: keep it shut
-    for solver in ("highs", "cbc"):
+    for solver in SOLVER_NAMES:
         res = solve_dict(sc, tmp_path, (solver, "pulp"))
         assert res.summary["mode"] == "mip"
         assert res.summary["objective_usd"] == pytest.approx(100 * V_A_S1 + 250 * 0 + 50 * 1000 + 200 * 50, rel=1e-7)
@@ -240,7 +241,7 @@ def test_duals_match_finite_differences(tmp_path, solver):
 def test_orlib_published_optimum(tmp_path, name):
     """Capacitated facility location (Beasley 1988) as a scenario reproduces the published optimum."""
     folder = orlib.write_scenario(orlib.read(name), tmp_path / name)
-    for solver in ("highs", "cbc"):
+    for solver in SOLVER_NAMES:
         res = optimizer.solve(optimizer.load_scenario(folder, {"solver.name": solver}))
         assert res.summary["status"] == "optimal"
         assert -res.summary["objective_usd"] == pytest.approx(orlib.published_optimum(name), abs=2e-3)
@@ -263,7 +264,7 @@ def test_backends_agree_on_mip_and_lp(tmp_path):
 
 def test_api_never_prints(tmp_path, capfd):
     folder = sb.write(hand_scenario(), tmp_path / "scn")
-    for solver in ("highs", "cbc"):
+    for solver in SOLVER_NAMES:
         optimizer.solve(optimizer.load_scenario(folder, {"solver.name": solver}))
     out, err = capfd.readouterr()
     assert out == "" and err == ""

@@ -17,9 +17,10 @@ from optimizer.cli import main as cli_main
 from optimizer.inputs.errors import SolverFailure
 from tests import scenario_builder as sb
 from tests.test_engine import hand_scenario as hand  # the worked example: A fills S1, 50 more A go to S2, B is sold
+from tests.conftest import SOLVER_PATHS, path_id
 
 ROOT = Path(__file__).resolve().parents[1]
-PATHS = [("highs", "pulp"), ("highs", "direct"), ("cbc", "pulp")]
+PATHS = SOLVER_PATHS  # tests/conftest.py
 
 
 def load(tmp_path, sc, path, mode, **overrides) -> optimizer.Scenario:
@@ -64,7 +65,7 @@ BREAKS = {
 }
 
 
-@pytest.mark.parametrize("path", PATHS, ids=["highs-pulp", "highs-direct", "cbc-pulp"])
+@pytest.mark.parametrize("path", PATHS, ids=path_id)
 @pytest.mark.parametrize("mode", ["lp", "mip"])
 @pytest.mark.parametrize("what", list(BREAKS))
 def test_broken_points_are_refused(tmp_path, monkeypatch, path, mode, what):
@@ -80,7 +81,7 @@ def test_broken_points_are_refused(tmp_path, monkeypatch, path, mode, what):
     assert res.summary["status"] == "optimal"
 
 
-@pytest.mark.parametrize("path", PATHS, ids=["highs-pulp", "highs-direct", "cbc-pulp"])
+@pytest.mark.parametrize("path", PATHS, ids=path_id)
 def test_fractional_rigs_refused_when_whole_rigs_are_asked(tmp_path, monkeypatch, path):
     scn = load(tmp_path, hand(), path, "mip")
     breaking(monkeypatch, lambda m, r: move(m, r, col(m, 0, 1), int(m.sell_col[0]), 0.5))
@@ -98,7 +99,7 @@ def _model_built_from(monkeypatch, change):
     monkeypatch.setattr(engine, "build_model", wrong)
 
 
-@pytest.mark.parametrize("path", PATHS, ids=["highs-pulp", "highs-direct", "cbc-pulp"])
+@pytest.mark.parametrize("path", PATHS, ids=path_id)
 @pytest.mark.parametrize("mode", ["lp", "mip"])
 @pytest.mark.parametrize("rule,overrides,undo,phrase", [
     ("exclusion", {"policy.exclude_jurisdictions": ["J1"]}, {"policy.exclude_jurisdictions": []}, "excluded"),
@@ -114,7 +115,7 @@ def test_points_of_a_wrong_model_are_refused(tmp_path, monkeypatch, path, mode, 
     assert phrase in str(err.value)
 
 
-@pytest.mark.parametrize("path", PATHS, ids=["highs-pulp", "highs-direct", "cbc-pulp"])
+@pytest.mark.parametrize("path", PATHS, ids=path_id)
 def test_site_minimum_and_closed_sites(tmp_path, monkeypatch, path):
     sc = hand()
     sc["sites"][2]["fixed_cost_usd"] = 1.0  # MIP: site decisions
@@ -202,7 +203,7 @@ def test_cbc_infeasible_claim_with_selling_on_is_not_called_infeasible(tmp_path,
     assert "switched off" not in text
 
 
-@pytest.mark.parametrize("path", PATHS, ids=["highs-pulp", "highs-direct", "cbc-pulp"])
+@pytest.mark.parametrize("path", PATHS, ids=path_id)
 def test_infeasible_at_the_time_limit_is_a_time_limit_stop(tmp_path, monkeypatch, path):
     scn = load(tmp_path, hand(), path, "mip", **{"policy.allow_sell": False, "policy.allow_idle": False,
                                                "solver.time_limit_s": 5.0})
@@ -253,7 +254,7 @@ def test_cbc_whole_rig_marketplace_stopped_at_its_limit_is_not_infeasible(tmp_pa
         assert "time limit" in err and not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("path", PATHS, ids=["highs-pulp", "highs-direct", "cbc-pulp"])
+@pytest.mark.parametrize("path", PATHS, ids=path_id)
 def test_the_risk_aware_plan_is_guarded_too(tmp_path, monkeypatch, path):
     from optimizer import risk
     from optimizer.risk import samples

@@ -261,6 +261,7 @@ def path_scenarios(draw):
         mk["hashprice_usd_th_day"] = draw(st.floats(0.01, 0.5))
     for s in sc["sites"]:
         s["power_monthly_change"] = draw(st.sampled_from([0.0, 0.0, -0.02, 0.01, 0.05]))
+        s["mgmt_fee_usd_kwh"] = draw(st.sampled_from([0.0, 0.0, 0.004, 0.03]))  # a host's fee per kWh
     return sc
 
 

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import optimizer
 from tests import reference_model, scenario_builder as sb
+from tests.conftest import SOLVERS
 
 money = st.floats(min_value=0, max_value=5000, allow_nan=False, allow_infinity=False)
 
@@ -77,14 +78,14 @@ def check(sc: dict, solver: str) -> None:
 COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 
 
-@pytest.mark.parametrize("solver", ["highs", "cbc"])
+@pytest.mark.parametrize("solver", SOLVERS)
 @settings(max_examples=60, **COMMON)
 @given(sc=scenarios(mip=False))
 def test_lp_matches_independent_model(solver, sc):
     check(sc, solver)
 
 
-@pytest.mark.parametrize("solver", ["highs", "cbc"])
+@pytest.mark.parametrize("solver", SOLVERS)
 @settings(max_examples=40, **COMMON)
 @given(sc=scenarios(mip=True))
 def test_mip_matches_independent_model(solver, sc):

@@ -21,6 +21,7 @@ from optimizer import risk
 from optimizer.risk import samples as S
 from optimizer.risk.scaleout import Runner
 from tests import reference_risk, scenario_builder as sb
+from tests.conftest import SOLVER_PATHS
 
 ROOT = Path(__file__).resolve().parents[1]
 CHINA = ROOT / "datasets" / "china-2021"
@@ -163,7 +164,8 @@ def risky(draw, mip: bool):
         site = {"site": f"S{i}", "jurisdiction": f"J{draw(st.integers(0, 1))}", "lat": draw(st.floats(-60, 70)),
                 "lon": draw(st.floats(-179, 179)), "capacity_mw": draw(st.floats(0, 6)),
                 "power_usd_kwh": draw(st.floats(0, 0.12)), "hosting_usd_kw_month": draw(st.floats(0, 10)),
-                "pue": draw(st.floats(1, 1.4)), "uptime": draw(st.floats(0.6, 1)), "reg_risk": draw(st.floats(0, 0.5))}
+                "pue": draw(st.floats(1, 1.4)), "uptime": draw(st.floats(0.6, 1)), "reg_risk": draw(st.floats(0, 0.5)),
+                "mgmt_fee_usd_kwh": draw(st.sampled_from([0.0, 0.0, 0.004, 0.03]))}
         if mip:
             site["fixed_cost_usd"] = draw(st.sampled_from([0.0, 20_000.0, 150_000.0]))
             site["min_mw"] = draw(st.sampled_from([0.0, 0.5]))
@@ -451,7 +453,7 @@ def test_folded_plan_npv_equals_the_per_pair_sum(volatility):
 def test_risk_lp_same_optimum_through_pulp_highs_direct_highs_and_cbc():
     """The appended eta (free) and u columns reach every solver path; all three give one optimum."""
     objectives = []
-    for solver, backend in (("highs", "pulp"), ("highs", "direct"), ("cbc", "pulp")):
+    for solver, backend in SOLVER_PATHS:
         scn = optimizer.load_scenario(CHINA, {"risk.weight": 0.5, "solver.name": solver, "solver.backend": backend})
         res = risk.solve_risk(scn, S.draw(scn, 150, 3))
         assert res.summary["backend"] == backend and res.summary["solver"] == solver

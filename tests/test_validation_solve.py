@@ -16,6 +16,7 @@ from rigshift_testkit import check_invariants, files_with, run_cli, tiny_files, 
 import optimizer  # noqa: E402
 from optimizer import InfeasibleError, SolverFailure  # noqa: E402
 from optimizer.cli import main as cli_main  # noqa: E402
+from tests.conftest import SOLVERS  # noqa: E402
 
 SITES = tiny_text("sites.csv")
 NO_EXIT = {"policy.allow_sell": False, "policy.allow_idle": False}
@@ -33,7 +34,7 @@ def solve(files, overrides=None, solver=None):
 # ----------------------------------------------------------------------------- infeasible
 
 
-@pytest.mark.parametrize("solver", ["highs", "cbc"])
+@pytest.mark.parametrize("solver", SOLVERS)
 def test_too_little_capacity_is_explained_in_mw(solver):
     with pytest.raises(InfeasibleError) as err:
         solve(files_with(sites_csv=SMALL_SITES), NO_EXIT, solver)
@@ -86,7 +87,7 @@ def test_cli_exit_3_with_business_reason(tmp_path):
 # ----------------------------------------------------------------------------- numerically awkward
 
 
-@pytest.mark.parametrize("solver", ["highs", "cbc"])
+@pytest.mark.parametrize("solver", SOLVERS)
 def test_microwatt_capacity(solver):
     sites = SITES.replace(",8,0.035", ",1e-6,0.035").replace(",6,0.03", ",1e-6,0.03") \
         .replace(",4,0.04", ",1e-6,0.04").replace(",3,0.05", ",0.000001,0.05")
@@ -116,7 +117,7 @@ def test_ten_million_rigs(integer):
         assert (res.allocation["rigs"] == np.round(res.allocation["rigs"])).all()
 
 
-@pytest.mark.parametrize("solver", ["highs", "cbc"])
+@pytest.mark.parametrize("solver", SOLVERS)
 def test_zero_prices(solver):
     # Bitcoin worth nothing: no rig earns anything, so every rig is sold (resale > salvage).
     scn, res = solve(tiny_files(), {"market.btc_price_usd": 0.0}, solver)
@@ -205,7 +206,7 @@ def stop_at_first_plan(monkeypatch):
     return {"highs": {"solver.name": "highs", "solver.backend": "direct"}, "cbc": {"solver.name": "cbc"}}
 
 
-@pytest.mark.parametrize("solver", ["highs", "cbc"])
+@pytest.mark.parametrize("solver", SOLVERS)
 def test_stopped_solver_returns_best_plan_with_status(stop_at_first_plan, solver):
     scn = optimizer.scenario_from_files(cfl_files(), stop_at_first_plan[solver])
     res = optimizer.solve(scn)
@@ -217,7 +218,7 @@ def test_stopped_solver_returns_best_plan_with_status(stop_at_first_plan, solver
     check_invariants(scn, res)
 
 
-@pytest.mark.parametrize("solver", ["highs", "cbc"])
+@pytest.mark.parametrize("solver", SOLVERS)
 def test_cli_time_limit_exit_4(stop_at_first_plan, solver, tmp_path, capsys):
     folder = write_folder(tmp_path / "scn", cfl_files())
     out = tmp_path / "out"

@@ -25,8 +25,8 @@ import pandas as pd
 import streamlit as st
 
 import optimizer
+from optimizer.inputs.scenario import tables_digest
 from optimizer.analysis import breakeven
-from optimizer.inputs import tables as T
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATASET = "china-2021"
@@ -77,15 +77,12 @@ def fingerprint(scn: optimizer.Scenario) -> str:
 
     What-ifs keep the same table objects (``with_overrides``), so a rerun hashes only the settings
     instead of every table again (issue 13: reruns that change nothing cost little)."""
-    frames = tuple(getattr(scn, name) for name in T.TABLES)
+    frames = scn.fingerprint_frames()
     key = tuple(id(f) for f in frames)
     with _TABLE_HASHES_LOCK:
         hit = _TABLE_HASHES.get(key)
     if hit is None or any(a is not b for a, b in zip(hit[0], frames)):
-        h = hashlib.sha256()
-        for frame in frames:
-            h.update(pd.util.hash_pandas_object(frame.drop(columns=["_row"], errors="ignore"), index=False).values.tobytes())
-        hit = (frames, h)
+        hit = (frames, tables_digest(frames))
         with _TABLE_HASHES_LOCK:
             if len(_TABLE_HASHES) >= _TABLE_HASHES_MAX:
                 _TABLE_HASHES.pop(next(iter(_TABLE_HASHES)))

@@ -150,7 +150,8 @@ def _entry_prices_for(scn: Scenario, econ: Economics, candidates: np.ndarray, du
     # sum_t w_t max(0, revenue_t - p power1_t) - hosting sum_t w_t
     shape = np.broadcast_shapes(per_kwh.revenue_usd.shape, per_kwh.power_usd.shape)
     w = np.broadcast_to(per_kwh.weights(), shape)
-    revenue, power1 = np.broadcast_to(per_kwh.revenue_usd, shape), np.broadcast_to(per_kwh.power_usd, shape)
+    revenue = np.broadcast_to(per_kwh.revenue_usd - per_kwh.fee_usd[..., None], shape)  # net of the management fee
+    power1 = np.broadcast_to(per_kwh.power_usd, shape)
     fixed_part = fixed_part - np.broadcast_to(per_kwh.hosting_usd, shape[:-1]) * w.sum(axis=-1)
 
     def reduced_cost(fixed: np.ndarray, w: np.ndarray, revenue: np.ndarray, power1: np.ndarray,
@@ -172,14 +173,14 @@ def _entry_prices_for(scn: Scenario, econ: Economics, candidates: np.ndarray, du
     return out.reshape(G, len(candidates)).max(axis=0)
 
 
-BREAKDOWN_TERMS = ("revenue_pv_usd", "power_pv_usd", "hosting_pv_usd", "ops_usd", "terminal_usd", "freight_usd",
+BREAKDOWN_TERMS = ("revenue_pv_usd", "power_pv_usd", "mgmt_fee_pv_usd", "hosting_pv_usd", "ops_usd", "terminal_usd", "freight_usd",
                    "duty_usd", "upfront_usd", "risk_penalty_usd", "value_relocate_usd")
 
 
 def breakdown(scn: Scenario, origin: str, model: str, site: str) -> dict[str, object]:
     """The per-rig value of relocating one rig of ``model`` from ``origin`` to ``site``, term by term (USD).
 
-    revenue_pv - power_pv - hosting_pv = ops (revenue and power counted in months the rig runs);
+    revenue_pv - power_pv - mgmt_fee_pv - hosting_pv = ops (revenue, power and fee counted in months the rig runs);
     ops + terminal - freight - duty - risk_penalty = value_relocate, which is the model's V.
     ``monthly`` holds the MarginPath's arrays for this pair (each of length H).
     Raises KeyError for an unknown origin, model or site.
@@ -190,40 +191,29 @@ def breakdown(scn: Scenario, origin: str, model: str, site: str) -> dict[str, ob
     oi, mi, si = origins.index(origin), models.index(model), sites.index(site)
     dist, ship_os, lead_os = E.freight(scn)
     path = E.margin_path(scn, np.array(mi), np.array(si), np.array(lead_os[oi, si]))
-    w, running = path.weights(), path.running()
-    rev = float((w * np.where(running, path.revenue_usd, 0.0)).sum())
-    pw = float((w * np.where(running, path.power_usd, 0.0)).sum())
-    host = float((w * path.hosting_usd[..., None]).sum())
-    ops = float(path.ops())
-    resale = float(scn.rigs["resale_usd"].iloc[mi])
-    terminal = float(E.terminal_value(scn, np.array(resale)))
-    ban = float(E.ban_probability(scn)[si])
-    duty = float(scn.sites["import_duty"].iloc[si]) * resale
-    penalty = scn.settings.policy.risk_aversion * ban * resale
-    ship = float(ship_os[oi, si])
+    terms = E.pair_terms(scn, np.array(mi), np.array(oi), np.array(si), path.ops(), (ship_os, lead_os))
     lane = bool(len(scn.lanes) and ((scn.lanes["origin"] == origin) & (scn.lanes["site"] == site)).any())
     return {
         "hashprice_usd_th_day": float(path.hashprice_usd_th_day[0]),
         "distance_km": float(dist[oi, si]),
         "freight_source": "lanes.csv" if lane else "distance formula",
         "lead_days": float(lead_os[oi, si]),
-        "revenue_pv_usd": rev,
-        "power_pv_usd": pw,
-        "hosting_pv_usd": host,
-        "ops_usd": ops,
-        "terminal_usd": terminal,
-        "freight_usd": ship,
-        "duty_usd": duty,
-        "upfront_usd": ship + duty,
-        "ban_probability": ban,
-        "risk_penalty_usd": penalty,
-        "value_relocate_usd": ops + terminal - (ship + duty) - penalty,
-        "value_sell_usd": resale,
-        "value_idle_usd": terminal,
+        **{key: float(v) for key, v in path.present_values().items()},
+        "ops_usd": float(terms.ops_usd),
+        "terminal_usd": float(terms.terminal_usd),
+        "freight_usd": float(terms.freight_usd),
+        "duty_usd": float(terms.duty_usd),
+        "upfront_usd": float(terms.upfront_usd),
+        "ban_probability": float(terms.ban_probability),
+        "risk_penalty_usd": float(terms.penalty_usd),
+        "value_relocate_usd": float(terms.value_usd),
+        "value_sell_usd": float(terms.resale_usd),
+        "value_idle_usd": float(terms.terminal_usd),
         "monthly": {
             "hashprice_usd_th_day": path.hashprice_usd_th_day,
             "revenue_usd": np.asarray(path.revenue_usd),
             "power_usd": np.asarray(path.power_usd),
+            "mgmt_fee_usd": np.full(len(path.discount), float(path.fee_usd)),
             "hosting_usd": np.full(len(path.discount), float(path.hosting_usd)),
             "availability": np.asarray(path.availability),
             "survival": np.asarray(path.survival),

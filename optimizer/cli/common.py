@@ -56,8 +56,12 @@ def load_args(args: argparse.Namespace) -> Scenario:
 
 
 def print_warnings(scn: Scenario) -> None:
-    """Plausibility warnings (possible but unlikely values, names unified, coordinates converted), on stderr."""
-    from optimizer.inputs.plausibility import review
+    """The scenario's consistency check (``optimizer.inputs.check``): its problems raise ScenarioError (exit 2),
+    its warnings (possible but unlikely values, names unified, coordinates converted) go to stderr."""
+    from optimizer.inputs.check import check
 
-    for w in review(scn)[1]:
+    problems, warnings = check(scn)
+    if problems:
+        raise ScenarioError(problems)
+    for w in warnings:
         print(f"warning: {w}", file=sys.stderr)

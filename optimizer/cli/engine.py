@@ -89,7 +89,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     print(f"Site {args.site} ({site['jurisdiction']}): power ${site['power_usd_kwh']:.4f}/kWh x "
           f"{scn.settings.policy.power_price_multiplier:g}, PUE {site['pue']:g}, uptime {site['uptime']:g}, "
           f"hosting ${site['hosting_usd_kw_month']:g}/kW/month, reg_risk {site['reg_risk']:g}/yr, "
-          f"import duty {site['import_duty']:.0%}")
+          f"import duty {site['import_duty']:.0%}"
+          + (f", management fee ${site['mgmt_fee_usd_kwh']:g}/kWh" if site["mgmt_fee_usd_kwh"] else ""))
     hp = economics.hashprice(scn)
     print(f"Horizon {scn.settings.horizon.months} months, discount {scn.settings.horizon.discount_rate:.1%}/yr, "
           f"hashprice ${hp[0]:.4f}/TH/day in month 0 and ${hp[-1]:.4f} in month {len(hp) - 1} "
@@ -98,6 +99,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     labels = [
         ("revenue_pv_usd", "  revenue (months running, x availability x survival x discount)"),
         ("power_pv_usd", "- power"),
+        ("mgmt_fee_pv_usd", "- management fee"),
         ("hosting_pv_usd", "- hosting"),
         ("ops_usd", "= operating value (ops)"),
         ("terminal_usd", "+ terminal (salvage at horizon)"),
@@ -114,6 +116,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
               f"freight from {b['freight_source']}, lead {b['lead_days']:.1f} days, "
               f"ban probability within horizon {b['ban_probability']:.1%}")
         for key, label in labels:
+            if key == "mgmt_fee_pv_usd" and not site["mgmt_fee_usd_kwh"]:
+                continue  # no fee at this site: the lines of section 2
             print(f"  {label:<68} {b[key]:>12,.2f}")
         if args.monthly:
             _print_months(b["monthly"])
@@ -125,13 +129,15 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 def _print_months(m: dict) -> None:
     """One line per month: the MarginPath terms of this pair (USD per rig per month, undiscounted)."""
-    print(f"  {'month':>5} {'hp_usd_th_day':>13} {'revenue':>10} {'power':>10} {'hosting':>9} "
-          f"{'a_t':>6} {'S_t':>6} {'d_t':>6} {'margin':>10}")
+    fee = bool(m["mgmt_fee_usd"].any())  # the fee column only where the site charges one
+    print(f"  {'month':>5} {'hp_usd_th_day':>13} {'revenue':>10} {'power':>10} {'fee' if fee else '':>{9 if fee else 0}}"
+          f"{'hosting':>9} {'a_t':>6} {'S_t':>6} {'d_t':>6} {'margin':>10}")
     for t in range(len(m["discount"])):
         print(f"  {t:>5} {m['hashprice_usd_th_day'][t]:>13.6f} {m['revenue_usd'][t]:>10,.2f} {m['power_usd'][t]:>10,.2f} "
-              f"{m['hosting_usd'][t]:>9,.2f} {m['availability'][t]:>6.3f} {m['survival'][t]:>6.3f} "
+              + (f"{m['mgmt_fee_usd'][t]:>8,.2f} " if fee else "")
+              + f"{m['hosting_usd'][t]:>9,.2f} {m['availability'][t]:>6.3f} {m['survival'][t]:>6.3f} "
               f"{m['discount'][t]:>6.3f} {m['margin_usd'][t]:>10,.2f}")
-    print("  (margin = max(0, revenue - power) - hosting; ops = sum of a_t x S_t x d_t x margin)")
+    print(f"  (margin = max(0, revenue - power{' - fee' if fee else ''}) - hosting; ops = sum of a_t x S_t x d_t x margin)")
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:

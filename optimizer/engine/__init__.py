@@ -11,7 +11,8 @@ from optimizer.solver import canonical, guard
 
 from optimizer import economics
 
-from optimizer.inputs import names, plausibility
+from optimizer.inputs import names
+from optimizer.inputs.check import check
 from optimizer.solver.diagnose import explain_infeasible
 from optimizer.inputs.errors import InfeasibleError, ScenarioError, SolverFailure
 from optimizer.model import build_model
@@ -20,29 +21,20 @@ from optimizer.inputs.notes import InputWarning
 from optimizer.model import LinearModel
 from optimizer.results import Result, assemble
 from optimizer.solver.raw import RawSolution
-from optimizer.inputs.scenario import Scenario, check_exclusions, check_market
+from optimizer.inputs.scenario import Scenario
 from optimizer.solver.backends import solve_model
 
 
 def prepare(scn: Scenario) -> tuple[Scenario, list]:
     """The checks before any solve: (the scenario with its names made canonical, its input warnings).
 
-    Raises ScenarioError: an exclusion or market.csv that the (possibly edited) tables no longer fit,
-    or a unit slip that is physically impossible.
+    Raises ScenarioError with the problems of ``optimizer.inputs.check.check`` (every named check once:
+    an exclusion or market.csv that the settings or tables no longer fit, a physically impossible unit slip).
     """
-    # Tables edited after loading (with_tables) may have dropped an excluded site or jurisdiction.
-    problems = check_exclusions(scn.settings, scn.sites, "scenario settings") + check_market(scn.settings, scn.market, {})
-    if not problems:
-        from optimizer.inputs.monthly import check_tables  # SPEC section 8's files under these settings
-
-        problems = check_tables(scn.settings, {n: getattr(scn, n) for n in ("fleet", "sites", "resale", "state", "bans")})
+    problems, warnings = check(scn)
     if problems:
         raise ScenarioError(problems)
-    scn = dataclasses.replace(scn, settings=names.canonical_settings(scn.settings, scn.sites))
-    problems, warnings = plausibility.review(scn)  # unit slips: impossible ones are bad input
-    if problems:
-        raise ScenarioError(problems)
-    return scn, warnings
+    return dataclasses.replace(scn, settings=names.canonical_settings(scn.settings, scn.sites)), warnings
 
 
 def check_finite(econ: economics.Economics) -> economics.Economics:

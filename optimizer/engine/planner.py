@@ -34,7 +34,6 @@ selling nor storing is allowed go through ``optimizer.solve`` unchanged.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import threading
 import time
@@ -42,7 +41,6 @@ from collections import OrderedDict
 from typing import Any, Mapping
 
 import numpy as np
-import pandas as pd
 
 from optimizer.solver import transport
 
@@ -51,7 +49,7 @@ from optimizer.inputs import tables as T
 from optimizer.engine import solve as engine_solve
 from optimizer.model import build_model
 from optimizer.results import Result
-from optimizer.inputs.scenario import Scenario
+from optimizer.inputs.scenario import Scenario, tables_digest
 from optimizer.solver.raw import RawSolution, highs_status
 ECONOMICS_KEPT = 3
 ECONOMICS_KEPT_UP_TO_PAIRS = 200_000  # above this many (group, site) pairs only the last economics is kept
@@ -126,11 +124,7 @@ class Planner:
         frames = tuple(getattr(scn, name) for name in T.TABLES)
         if self._tables is not None and all(a is b for a, b in zip(self._tables[0], frames)):
             return self._tables[1]
-        h = hashlib.sha256()
-        for frame in frames:
-            h.update(pd.util.hash_pandas_object(frame.drop(columns=["_row"], errors="ignore"), index=False).values.tobytes())
-            h.update(repr(list(frame.columns)).encode())
-        self._tables = (frames, h.hexdigest())
+        self._tables = (frames, tables_digest(frames).hexdigest())
         return self._tables[1]
 
     def _economics(self, scn: Scenario) -> economics.Economics:
@@ -145,10 +139,7 @@ class Planner:
             return self._econ
         near = next((k for k in reversed(self._econ_cache) if k[:-1] == base_key), None)
         if near is not None:
-            # only risk aversion moved: V = ops + terminal - upfront - risk_aversion * ban * resale
-            old = self._econ_cache[near]
-            penalty = st.policy.risk_aversion * economics.ban_probability(scn)[None, :] * old.resale_usd[:, None]
-            econ = dataclasses.replace(old, penalty_usd=penalty, value_usd=old.value_usd + old.penalty_usd - penalty)
+            econ = self._econ_cache[near].with_risk_aversion(scn)  # only risk aversion moved: the penalty and V again
             self.counts["economics_reused"] += 1
         else:
             econ = economics.compute(scn)

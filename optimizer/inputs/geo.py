@@ -114,15 +114,22 @@ def inside(country: str, lat, lon) -> np.ndarray:
     return _inside(lon, lat, _countries()[country])
 
 
+def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
+    """Great-circle distance in km between points in degrees (broadcasting), Earth radius 6371 km
+    (SPEC section 2's dist(o, s); also the distance to a country's outline)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dphi = p2 - p1
+    dlmb = np.radians(lon2) - np.radians(lon1)
+    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
 def distance_km(country: str, lat, lon) -> np.ndarray:
     """Approximate distance (km) from each point to the named country: 0 inside, else to the nearest vertex."""
     lat, lon = np.atleast_1d(np.asarray(lat, float)), np.atleast_1d(np.asarray(lon, float))
     rings = _countries()[country]
     verts = np.concatenate(rings)
-    p1, p2 = np.radians(lat)[:, None], np.radians(verts[:, 1])[None, :]
-    dl = np.radians(verts[:, 0])[None, :] - np.radians(lon)[:, None]
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    d = (2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))).min(axis=1)
+    d = haversine_km(lat[:, None], lon[:, None], verts[:, 1][None, :], verts[:, 0][None, :]).min(axis=1)
     return np.where(_inside(lon, lat, rings), 0.0, d)
 
 

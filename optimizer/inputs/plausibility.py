@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import math
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from optimizer.inputs import currency, geo
 from optimizer.inputs.errors import Problem
 from optimizer.inputs.names import canon
 from optimizer.inputs.notes import InputWarning
+from optimizer.inputs.values import is_missing
 
 DATA = Path(__file__).resolve().parent / "data" / "cbeci_hardware_list.csv"
 
@@ -140,7 +140,7 @@ def _rigs(scn, problems, warnings) -> None:
     best, best_model, worst, worst_model = efficiency_on_record()
     for _, r in scn.rigs.iterrows():
         row, model, ths, w = r.get("_row"), r["model"], float(r["hashrate_ths"]), float(r["power_w"])
-        row = int(row) if row is not None and not _isnan(row) else None
+        row = int(row) if not is_missing(row) else None
         if ths <= 0 or w <= 0:
             continue
         eff = w / ths
@@ -186,13 +186,6 @@ def _low_efficiency_reason(ths: float, w: float) -> str:
     if eff * 1000 >= 5:
         return f"is hashrate_ths in GH/s? {_fmt(ths)} GH/s = {_fmt(ths / 1000)} TH/s"
     return "hashrate_ths is TH/s per rig (an Antminer S19: 95), power_w is watts per rig (3250)"
-
-
-def _isnan(v) -> bool:
-    try:
-        return math.isnan(float(v))
-    except (TypeError, ValueError):
-        return False
 
 
 def _fleet_vs_network(scn, problems, warnings) -> None:

@@ -10,7 +10,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -20,9 +20,9 @@ from optimizer.inputs import coords, names, spreadsheet
 from optimizer.inputs import tables as T
 from optimizer.inputs.errors import Problem, ScenarioError
 from optimizer.inputs.notes import InputWarning
-from optimizer.inputs.settings import Settings, build_settings, locate_key, path_problems, read_toml
+from optimizer.inputs.check import check
+from optimizer.inputs.settings import TOML_FILE, Settings, build_settings, locate_key, read_toml
 
-TOML_FILE = "scenario.toml"
 # Upload limits for zipped scenarios (also enforced when reading a folder's files).
 MAX_ZIP_MEMBERS = 20
 MAX_ZIP_ENTRIES = MAX_ZIP_MEMBERS * 10  # entries of any name (folders, stray files) in one zip
@@ -61,11 +61,11 @@ class Scenario:
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Scenario":
         """A copy with ``{"section.key": value}`` applied on top of the current settings; no file is read."""
         settings = build_settings(None, overrides, base=self.settings)
-        sources = {key: "--set" for key in overrides}
-        problems = check_exclusions(settings, self.sites, "--set") + check_market(settings, self.market, sources)
+        out = dataclasses.replace(self, settings=settings)
+        problems, _ = check(out, {key: "--set" for key in overrides}, only=("exclusions", "market"))
         if problems:
             raise ScenarioError(problems)
-        return dataclasses.replace(self, settings=names.canonical_settings(settings, self.sites))
+        return dataclasses.replace(out, settings=names.canonical_settings(settings, self.sites))
 
     def with_tables(self, **frames: pd.DataFrame) -> "Scenario":
         """A copy with some tables replaced by (possibly user-edited) frames, validated again."""
@@ -73,26 +73,22 @@ class Scenario:
         current.update(frames)
         notes: list[InputWarning] = []
         tables = validate_frames(current, notes=notes)
-        problems = check_market(self.settings, tables["market"], {})
-        if problems:
-            raise ScenarioError(problems)
         impossible, found = _table_review(tables)
-        out = dataclasses.replace(self, **tables, warnings=tuple(notes + found),
-                                  settings=names.canonical_settings(self.settings, tables["sites"]))
-        from optimizer.inputs.plausibility import review
+        out = dataclasses.replace(self, **tables, warnings=tuple(notes + found))
+        problems, _ = check(out)  # an edit may drop an excluded site or break market.csv's months
+        if impossible or problems:
+            raise ScenarioError(impossible + problems)
+        return dataclasses.replace(out, settings=names.canonical_settings(self.settings, tables["sites"]))
 
-        impossible += review(out)[0]
-        if impossible:
-            raise ScenarioError(impossible)
-        return out
+    def fingerprint_frames(self) -> tuple[pd.DataFrame, ...]:
+        """The tables that make the fingerprint, in order: absent optional files of section 8 are left out,
+        so older scenarios keep the fingerprint they had."""
+        return tuple(getattr(self, name) for name in T.TABLES
+                     if not (name in T.SECTION8_TABLES and not len(getattr(self, name))))
 
     def fingerprint(self) -> str:
         """Stable hash of the tables and settings, for caches."""
-        h = hashlib.sha256()
-        for name in T.TABLES:
-            if name in T.SECTION8_TABLES and not len(getattr(self, name)):
-                continue  # absent optional files leave the fingerprint of older scenarios as it was
-            h.update(pd.util.hash_pandas_object(getattr(self, name).drop(columns=["_row"], errors="ignore"), index=False).values.tobytes())
+        h = tables_digest(self.fingerprint_frames())
         h.update(repr(self.settings).encode())
         return h.hexdigest()[:16]
 
@@ -122,6 +118,15 @@ class Scenario:
             for name, data in self.files().items():
                 zf.writestr(name, data)
         return buf.getvalue()
+
+
+def tables_digest(frames: Iterable[pd.DataFrame]) -> "hashlib._Hash":
+    """A SHA-256 object fed with the tables' values, in order (the ``_row`` numbers and the index left out):
+    the identity of a scenario's data for caches (``Scenario.fingerprint``, the Planner's economics)."""
+    h = hashlib.sha256()
+    for frame in frames:
+        h.update(pd.util.hash_pandas_object(frame.drop(columns=["_row"], errors="ignore"), index=False).values.tobytes())
+    return h
 
 
 def empty_table(spec: T.TableSpec) -> pd.DataFrame:
@@ -202,50 +207,6 @@ def _read_habits(frame: pd.DataFrame, spec: T.TableSpec, notes: list[InputWarnin
     return frame, problems
 
 
-def check_exclusions(settings: Settings, sites: pd.DataFrame, source: str | Mapping[str, str]) -> list[Problem]:
-    """Every excluded jurisdiction and site must be in sites.csv: a typo would otherwise exclude nothing.
-
-    ``source`` names where the settings came from: one file for both keys, or a file per key.
-    """
-    problems = []
-    pol = settings.policy
-    for key, wanted, column, what in (
-        ("policy.exclude_jurisdictions", pol.exclude_jurisdictions, "jurisdiction", "a jurisdiction"),
-        ("policy.exclude_sites", getattr(pol, "exclude_sites", ()), "site", "a site"),
-    ):
-        if not wanted:
-            continue  # nothing excluded: nothing to look up among thousands of sites
-        known = sorted(set(sites[column].tolist()))
-        where = source if isinstance(source, str) else source.get(key, TOML_FILE)
-        for name in names.match_names(wanted, known)[1]:
-            if name not in known:
-                problems.append(Problem(where, None, key, f"'{name}' is not {what} of sites.csv",
-                                        T._did_you_mean(name, known) or (f"{column}s are: " + ", ".join(known[:10])
-                                                                          + (" ..." if len(known) > 10 else ""))))
-    return problems
-
-
-def check_market(settings: Settings, market: pd.DataFrame, sources: Mapping[str, str]) -> list[Problem]:
-    """SPEC section 6's rules for market.csv: it gives every month 0 .. H-1 exactly once, and then the
-    settings give no other hashprice path (their keys must be absent). No problems without market.csv."""
-    if market is None or not len(market):
-        return []
-    H = settings.horizon.months
-    problems = path_problems(settings, sources, TOML_FILE, market_csv=True)
-    rows = market["_row"].to_numpy() if "_row" in market.columns else range(2, len(market) + 2)
-    for r, month in zip(rows, market["month"].astype(int)):
-        if month >= H:
-            problems.append(Problem(T.MARKET.file, int(r), "month", f"month {month} is beyond the horizon "
-                                    f"(horizon.months = {H}: months 0 to {H - 1})",
-                                    "remove the row, or lengthen horizon.months"))
-    missing = sorted(set(range(H)) - set(market["month"].astype(int)))
-    if missing:
-        listed = ", ".join(str(m) for m in missing[:10]) + (" ..." if len(missing) > 10 else "")
-        problems.append(Problem(T.MARKET.file, None, "month", f"has no row for month {listed}",
-                                f"market.csv gives the hashprice of every month 0 to {H - 1} (horizon.months = {H})"))
-    return problems
-
-
 def _locate_toml(problems: list[Problem], toml_text: str | None) -> list[Problem]:
     """Give scenario.toml problems the line of their key, so the user can find them."""
     if not toml_text:
@@ -297,31 +258,19 @@ def scenario_from_files(files: Mapping[str, bytes], overrides: Mapping[str, Any]
         typed = validate_frames(raw, strings=True, skip=unreadable, notes=notes)
     except ScenarioError as exc:
         problems.extend(exc.problems)
+    scn = None
     if typed is not None and settings is not None:
-        sources = {key: "--set" if overrides and key in overrides else TOML_FILE
-                   for key in ("policy.exclude_jurisdictions", "policy.exclude_sites")}
-        problems.extend(_locate_toml(check_exclusions(settings, typed["sites"], sources), toml_text))
         if T.MARKET.file in files and not len(typed["market"]):
             problems.append(Problem(T.MARKET.file, None, None, "has no data rows",
                                     "give the hashprice of every month of the horizon, or remove the file"))
-        sources = {key: "--set" for key in (overrides or {})}
-        problems.extend(_locate_toml(check_market(settings, typed["market"], sources), toml_text))
-        if not problems:
-            from optimizer.inputs.monthly import check_tables  # SPEC section 8's files and settings together
-
-            problems.extend(check_tables(settings, typed, sources))
+        impossible, found = _table_review(typed)
+        scn = Scenario(settings=settings, name=name, warnings=tuple(notes + found), **typed)
+        checked, _ = check(scn, {key: "--set" for key in (overrides or {})})
+        problems.extend(impossible + _locate_toml(checked, toml_text))
     if problems:
         raise ScenarioError(_dedupe(problems))
-    assert typed is not None and settings is not None
-    impossible, found = _table_review(typed)
-    scn = Scenario(settings=names.canonical_settings(settings, typed["sites"]), name=name,
-                   warnings=tuple(notes + found), **typed)
-    from optimizer.inputs.plausibility import review  # physically impossible numbers are bad input, like any other
-
-    impossible += review(scn)[0]
-    if impossible:
-        raise ScenarioError(impossible)
-    return scn
+    assert scn is not None and settings is not None
+    return dataclasses.replace(scn, settings=names.canonical_settings(settings, scn.sites))
 
 
 def _table_review(tables: Mapping[str, pd.DataFrame]) -> tuple[list[Problem], list[InputWarning]]:

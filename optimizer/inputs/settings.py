@@ -30,6 +30,7 @@ _PY_TYPES: dict[str, Any] = {
     "float": float, "float?": float | None, "int": int, "bool": bool, "str": str, "str?": str | None,
     "strlist": tuple[str, ...], "intlist": tuple[int, ...],
 }
+TOML_FILE = "scenario.toml"  # the file the settings are read from
 TYPE_WORDS = {
     "float": "a number",
     "float?": "a number",

@@ -18,6 +18,7 @@ import pandas as pd
 
 from optimizer.inputs import spreadsheet
 from optimizer.inputs.errors import Problem
+from optimizer.inputs.values import is_missing
 
 Check = Callable[[np.ndarray], np.ndarray]
 
@@ -105,6 +106,9 @@ SITES = TableSpec(
         _col("power_usd_kwh", "float", "USD/kWh", "power (USD/kWh)", "all-in electricity price", rule=_nonneg),
         _col("hosting_usd_kw_month", "float", "USD/kW/month", "hosting (USD/kW/month)",
              "other opex per kW of rig nameplate per month, owed whether or not the rig runs", 0.0, _nonneg),
+        _col("mgmt_fee_usd_kwh", "float", "USD/kWh", "management fee (USD/kWh)",
+             "the host's management fee per kWh the rig draws (the kWh of power_usd_kwh), owed only while it runs",
+             0.0, _nonneg),
         _col("pue", "float", "ratio", "PUE", "facility overhead (cooling etc.)", 1.0, (lambda v: v >= 1, ">= 1")),
         _col("uptime", "float", "share", "uptime", "share of time running (curtailment, outages)", 1.0,
              (lambda v: (v > 0) & (v <= 1), "in (0, 1]")),
@@ -223,6 +227,7 @@ PLAUSIBLE: dict[tuple[str, str], tuple[float, float, str]] = {
     ("sites.csv", "capacity_mw"): (0.0, 1e6, "capacity_mw is in megawatts"),
     ("sites.csv", "power_usd_kwh"): (0.0, 100.0, "power_usd_kwh is US dollars per kWh, e.g. 0.04"),
     ("sites.csv", "hosting_usd_kw_month"): (0.0, 1e5, "hosting_usd_kw_month is US dollars per kW per month"),
+    ("sites.csv", "mgmt_fee_usd_kwh"): (0.0, 1.0, "mgmt_fee_usd_kwh is US dollars per kWh, e.g. 0.004"),
     ("sites.csv", "pue"): (1.0, 10.0, "pue is a ratio, e.g. 1.1"),
     ("sites.csv", "import_duty"): (0.0, 100.0, "import_duty is a fraction: 0.25 means 25%"),
     ("sites.csv", "fixed_cost_usd"): (0.0, 1e12, "fixed_cost_usd is US dollars"),
@@ -564,21 +569,14 @@ def frame_to_strings(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
 
 
 def _cell_to_string(value: object) -> str:
-    if value is None:
+    if is_missing(value):
         return ""
     if isinstance(value, float):
-        if math.isnan(value):
-            return ""
         return repr(value)
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value)).lower()
     if isinstance(value, (np.floating,)):
-        return "" if np.isnan(value) else repr(float(value))
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
+        return repr(float(value))
     return str(value)
 
 

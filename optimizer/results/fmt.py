@@ -15,18 +15,8 @@ import pandas as pd
 import tomli_w
 
 from optimizer.inputs.labels import is_percent
-
-
-def is_missing(value: Any) -> bool:
-    """No value: None, NaN (float or numpy), ``pd.NA`` or ``pd.NaT``. Text, containers and every other
-    object are values (a string is shown as it is, never taken for a number)."""
-    if value is None:
-        return True
-    try:
-        missing = pd.isna(value)
-    except (TypeError, ValueError):
-        return False
-    return bool(missing) if isinstance(missing, (bool, np.bool_)) else False
+from optimizer.inputs import values
+from optimizer.inputs.values import is_missing  # the one rule: None, NaN, pd.NA, NaT
 
 
 def number(value: Any) -> float | None:
@@ -112,17 +102,9 @@ NOT_SET = "(not set)"
 
 
 def setting_text(key: str, value: Any) -> str:
-    """A setting's value as people read it: percent for settings labelled "%" (their values are fractions),
-    a list joined by commas ("(none)" when empty), NOT_SET for None, thousands grouped (60,000)."""
-    if is_percent(key) and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{100 * value:g}%"
-    if isinstance(value, (tuple, list)):
-        return ", ".join(map(str, value)) or "(none)"
-    if value is None:
-        return NOT_SET
-    if isinstance(value, float) and value.is_integer() and abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return str(value)
+    """A setting's value as people read it (``optimizer.inputs.values.setting_text``), percent for settings
+    labelled "%" (their values are fractions)."""
+    return values.setting_text(value, percent=is_percent(key))
 
 
 def toml_value(value: Any) -> str:

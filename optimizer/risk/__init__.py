@@ -41,7 +41,9 @@ from optimizer.results import Result, _jsonable, assemble, write_files
 from optimizer.risk.model import define_cvar, outcome_matrix
 from optimizer.risk.samples import SampleSet
 from optimizer.risk.scaleout import Runner
-from optimizer.inputs.scenario import Scenario, check_exclusions
+from optimizer.inputs.check import check
+from optimizer.inputs.scenario import Scenario
+from optimizer.inputs.values import is_missing
 from optimizer.solver.backends import solve_model
 
 CHUNK_BYTES = 128 * 2**20  # per chunk: a few (samples x pairs x months) float arrays of this size
@@ -150,7 +152,7 @@ def plan_from_allocation(scn: Scenario, econ: Economics, allocation: pd.DataFram
             problems.append(Problem(file, int(r), "origin", f"no fleet row for origin '{origin}' and model '{model}'"))
             continue
         if action == "relocate":
-            s = site_index.get("" if site is None or (isinstance(site, float) and math.isnan(site)) else str(site).strip())
+            s = site_index.get("" if is_missing(site) else str(site).strip())
             if s is None:
                 problems.append(Problem(file, int(r), "site", f"unknown site '{site}': not in sites.csv"))
                 continue
@@ -224,7 +226,7 @@ class PlanTerms:
 def plan_terms(terms: PairTerms, rigs: np.ndarray, constant_usd: float) -> PlanTerms:
     path = terms.path
     w = rigs[:, None] * path.discount * path.availability  # (P, T)
-    rev, power = path.revenue_usd, path.power_usd
+    rev, power = path.revenue_usd, path.running_cost_usd()  # power and the management fee: paid only while running
     with np.errstate(divide="ignore", invalid="ignore"):
         theta = np.where(rev > 0, power / rev, np.inf)
     juris = np.unique(terms.jurisdiction)
@@ -398,7 +400,7 @@ def solve_risk(scn: Scenario, samples: SampleSet, runner: Runner | None = None) 
     expected_npv_usd, cvar_usd, risk_alpha, risk_weight, n_samples (and p5/p50/p95_usd,
     prob_below_sell_all). Raises ScenarioError, InfeasibleError or SolverFailure like solve.
     """
-    problems = check_exclusions(scn.settings, scn.sites, "scenario settings")
+    problems, _ = check(scn, only=("exclusions",))
     if problems:
         raise ScenarioError(problems)
     if samples.months != scn.settings.horizon.months:
@@ -605,8 +607,8 @@ def stress(scn: Scenario, month: int = 0, runner: Runner | None = None) -> Stres
                 g, s = gidx[(a["origin"], a["model"])], sidx[a["site"]]
                 kept_loss += a["rigs"] * (econ.value_usd[g, s] - econ_j.value_usd[g, s])
         row = {"jurisdiction": j, "ban_month": month, "reg_risk": r,
-               "ban_probability_horizon": 1 - (1 - r) ** (H / 12),
-               "ban_probability_by_month": 1 - (1 - r) ** ((month + 0.5) / 12),
+               "ban_probability_horizon": float(economics.ban_within(r, H)),
+               "ban_probability_by_month": float(economics.ban_within(r, month + 0.5)),
                "rigs_in_jurisdiction_base": float(in_j["rigs"].sum()),
                "base_objective_usd": base_obj, "value_lost_if_kept_usd": kept_loss}
         if isinstance(res, str):

@@ -71,6 +71,7 @@ import numpy as np
 import pandas as pd
 import scipy.special
 
+from optimizer.economics import survival_path
 from optimizer.inputs import names
 from optimizer.inputs import tables as T
 from optimizer.inputs.errors import Problem, ScenarioError
@@ -235,9 +236,8 @@ def scenario_jurisdictions(scn: Scenario) -> tuple[tuple[str, ...], np.ndarray]:
 
 
 def survival(reg_risk: np.ndarray, months: int) -> np.ndarray:
-    """Section 2's S_t = (1 - reg_risk)^((t + 0.5) / 12), shape (J, H)."""
-    t = np.arange(months)
-    return (1 - np.asarray(reg_risk, float)[:, None]) ** ((t[None, :] + 0.5) / 12)
+    """Section 2's S_t = (1 - reg_risk)^((t + 0.5) / 12), shape (J, H) (``economics.survival_path``)."""
+    return survival_path(reg_risk, months)
 
 
 def draw_block(seed: int, block: int, n: int, reg_risk: np.ndarray, months: int,
