@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-import numpy as np
-import pandas as pd
 import tomli_w
 
 from optimizer.inputs.labels import is_percent
