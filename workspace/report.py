@@ -252,6 +252,10 @@ class Report:
                 frame.to_excel(xw, sheet_name=sheet[:31], index=False)
                 ws = xw.sheets[sheet[:31]]
                 ws.freeze_panes = "A2"
+                for row in ws.iter_rows():  # the report writes no formulas: a cell that reads as one is user text
+                    for cell in row:        # ("=HYPERLINK(...)", "@Home"), stored as the text it is, never run
+                        if cell.data_type == "f":
+                            cell.data_type = "s"
                 for j, c in enumerate(frame.columns, start=1):
                     letter = get_column_letter(j)
                     head = ws.cell(row=1, column=j)
