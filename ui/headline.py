@@ -15,6 +15,7 @@ import streamlit as st
 import optimizer
 
 from . import fmt
+from .trust import md_escape
 
 CARD_WIDTH_PX = 172
 
@@ -71,7 +72,7 @@ def scenario_sentence(scn: optimizer.Scenario) -> str:
     when = _date(scn)
     return ((f"**{when}**: " if when else "")
             + f"A fleet of **{rigs:,.0f} rigs** ({fmt.ehs(ths)}, {fleet_mw(scn):,.1f} MW at the wall) stands at "
-            f"{places} place{'s' if places != 1 else ''} in {', '.join(countries) or 'no country'}. "
+            f"{places} place{'s' if places != 1 else ''} in {md_escape(', '.join(map(str, countries))) or 'no country'}. "
             f"**{len(scn.sites)} candidate sites** in {scn.sites['jurisdiction'].nunique()} states or countries offer "
             f"**{scn.sites['capacity_mw'].sum():,.1f} MW**. Market: {market}; "
             f"plan over {scn.settings.horizon.months} months.")

@@ -229,7 +229,7 @@ def _warnings_box(warnings: list[dict], note: str | None) -> None:
 
 
 def _problems_box(title: str, lines: list[str]) -> None:
-    st.error("**" + title + "**\n\n" + "\n".join(f"- {line}" for line in lines), icon=":material/error:")
+    st.error("**" + title + "**\n\n" + "\n".join(f"- {trust.md_escape(line)}" for line in lines), icon=":material/error:")
 
 
 def main() -> None:
@@ -262,7 +262,7 @@ def main() -> None:
             if ss["upload_problems"]:
                 _problems_box("The upload was not loaded; the scenario you had is still active.", ss["upload_problems"])
         if ss["upload_notice"]:
-            st.success(ss["upload_notice"], icon=":material/check_circle:")
+            st.success(trust.md_escape(ss["upload_notice"]), icon=":material/check_circle:")
         side_notice = st.container()
         library_box = st.container()  # the workspace panel is drawn here once the plan is solved
 
@@ -364,7 +364,7 @@ def main() -> None:
     with head:
         # title, then the pin controls; a wrapping row, so neither is squeezed on a narrow screen
         with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
-            st.markdown(f"### {scn.name}: relocation plan" + (" (last plan that solved)" if stale and shown else ""),
+            st.markdown(f"### {trust.md_escape(scn.name)}: relocation plan" + (" (last plan that solved)" if stale and shown else ""),
                         width="stretch")
             with st.container(width=220):
                 _pin_name_box()  # a fragment: typing a name reruns only this box (issue 13)

@@ -19,6 +19,7 @@ from optimizer import economics, risk, samples as sampler
 from optimizer.scaleout import Runner
 
 from . import charts, compute, fmt
+from .trust import md_escape
 
 FRONTIER_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -95,9 +96,9 @@ def render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, s
     try:
         _render(scn, res, stale, source)
     except (optimizer.ScenarioError, optimizer.InfeasibleError, optimizer.SolverFailure) as exc:
-        st.error(f"The risk view cannot be computed for these settings: {exc}", icon=":material/error:")
+        st.error(f"The risk view cannot be computed for these settings: {md_escape(str(exc))}", icon=":material/error:")
     except Exception as exc:  # noqa: BLE001 - an engine bug must not take the session down
-        st.error(f"The risk view failed unexpectedly (please report this): {type(exc).__name__}: {exc}",
+        st.error(f"The risk view failed unexpectedly (please report this): {type(exc).__name__}: {md_escape(str(exc))}",
                  icon=":material/error:")
 
 
@@ -121,7 +122,7 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
     try:
         scn_r = scn.with_overrides({"risk.alpha": alpha, "risk.ban_correlation": rho, "risk.hashprice_volatility": vol})
     except optimizer.ScenarioError as exc:
-        st.error("\n".join(str(p) for p in exc.problems))
+        st.error("\n\n".join(md_escape(str(p)) for p in exc.problems))
         return
     fp = compute.fingerprint(scn_r)
     with st.spinner(f"Playing the plan out in {n:,} futures..."):

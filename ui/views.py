@@ -322,12 +322,12 @@ def explain(scn: optimizer.Scenario, res: optimizer.Result, fp: str | None = Non
     options += [(b["value_idle_usd"], "store")] if pol.allow_idle else []
     best = max(options) if options else (0.0, "none of the allowed actions")
     if why_not:
-        st.warning(f"Rigs cannot go to {site}: {why_not}. The terms below show what it would be worth.",
+        st.warning(trust.md_escape(f"Rigs cannot go to {site}: {why_not}.") + " The terms below show what it would be worth.",
                    icon=":material/block:")
     here = alloc[(alloc["origin"] == origin) & (alloc["model"] == model)]
     st.caption(f"Hashprice today {fmt.hashprice(b['hashprice_usd_th_day'])}. Taken alone, the best use of this rig is "
                f"**{best[1]}**. The plan itself: " + (", ".join(
-                   f"{r.rigs:,.0f} {r.action}" + (f" to {r.site}" if r.action == "relocate" else "")
+                   f"{r.rigs:,.0f} {r.action}" + (f" to {trust.md_escape(r.site)}" if r.action == "relocate" else "")
                    for r in here.itertuples()) or "none") +
                " (capacity, the limit per regulator and the budget are shared, so rigs compete for the best sites).")
 
@@ -402,7 +402,7 @@ def compare(scn: optimizer.Scenario, res: optimizer.Result, source: str, fp: str
     diff = [{"setting": setting_label(k), "baseline": _show(base["settings"].get(k)), "current": _show(v)}
             for k, v in now.items() if base["settings"].get(k) != v]
     st.markdown("**Settings that differ**" + ("" if base["source"] == source else
-                                               f" (baseline is from scenario '{base['source']}')"))
+                                               f" (baseline is from scenario '{trust.md_escape(base['source'])}')"))
     if diff:
         st.dataframe(trust.safe_frame(pd.DataFrame(diff)), hide_index=True, key="compare_settings")
     else:

@@ -37,6 +37,7 @@ import optimizer
 from optimizer.settings import get_value
 
 from . import compute, controls, fmt, views
+from .trust import md_escape
 
 WS_PARAM = "ws"
 USER_KEY = "ws_user"
@@ -172,12 +173,30 @@ def encode_value(value: Any) -> str:
     return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
 
 
+MAX_LINK_VALUE_CHARS = 2000  # a setting's value in a link; the longest real one (a list of names) is far shorter
+MAX_LINK_NESTING = 4  # brackets deep: settings hold at most a list of names
+
+
+class LinkValueError(ValueError):
+    """A link parameter that is no setting value (too long, nested too deep): bad input, said in words."""
+
+
 def decode_value(text: str) -> Any:
+    """A URL parameter's TOML value; the text itself where it is no TOML. Raises LinkValueError for a
+    value no setting can hold (longer than MAX_LINK_VALUE_CHARS, nested deeper than MAX_LINK_NESTING)."""
+    if len(text) > MAX_LINK_VALUE_CHARS:
+        raise LinkValueError(f"a value of {len(text):,} characters (at most {MAX_LINK_VALUE_CHARS:,})")
+    depth = deepest = 0
+    for ch in text:
+        depth += (ch in "[{") - (ch in "]}")
+        deepest = max(deepest, depth)
+    if deepest > MAX_LINK_NESTING:
+        raise LinkValueError(f"a value nested {deepest} brackets deep (settings hold at most a list)")
     if text.strip().lower() == "none":
         return None
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return text
 
 
@@ -195,8 +214,16 @@ def whatif_params(base: optimizer.Settings, overrides: dict[str, Any]) -> dict[s
 
 
 def _link_overrides(params: dict[str, str]) -> dict[str, Any]:
+    """The link's what-ifs; LinkValueError naming the parameter for a value no setting can hold."""
     keys = set(optimizer.ALL_KEYS) - {"policy.exclude_sites"}
-    return {k: decode_value(v) for k, v in params.items() if k in keys}
+    out = {}
+    for k, v in params.items():
+        if k in keys:
+            try:
+                out[k] = decode_value(v)
+            except LinkValueError as exc:
+                raise LinkValueError(f"{k}: {exc}") from None
+    return out
 
 
 # ---------------------------------------------------------------- start of a session: restore or open a link
@@ -264,9 +291,9 @@ def _open_link(params: dict[str, str], lib: Any | None) -> None:
     """Open the plan a link names: a library entry or a built-in scenario, with its what-ifs."""
     ss = st.session_state
     name, dataset = params.get("scenario"), params.get("dataset")
-    overrides = _link_overrides(params)
     label = None
     try:
+        overrides = _link_overrides(params)
         if name and lib is not None:
             owner = params.get("owner") or current_user()
             version = int(params["v"]) if (params.get("v") or "").isdigit() else None
@@ -404,11 +431,11 @@ def panel(box: Any, *, source: str, base: optimizer.Scenario, overrides: dict[st
     with box, st.expander(PANEL, expanded=attention, icon=":material/folder_shared:"):
         if lib is None:
             st.warning("The library database cannot be opened, so nothing is saved automatically: "
-                       + ss.get("ws_db_error", "") + ". Export a zip before you reload.", icon=":material/warning:")
+                       + md_escape(ss.get("ws_db_error", "")) + ". Export a zip before you reload.", icon=":material/warning:")
         else:
             _library_panel(lib, source, scn, res)
             if ss.get("ws_autosave_problem"):
-                st.warning(ss["ws_autosave_problem"], icon=":material/warning:")
+                st.warning(md_escape(ss["ws_autosave_problem"]), icon=":material/warning:")
             else:
                 st.caption("Your work is saved as you go: reload this page and you are back here.")
         st.markdown("**Link to this plan**")
@@ -425,7 +452,7 @@ def panel(box: Any, *, source: str, base: optimizer.Scenario, overrides: dict[st
 def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimizer.Result | None) -> None:
     ss = st.session_state
     if _logged_in():
-        st.caption(f"Signed in as {current_user()}.")
+        st.caption(f"Signed in as {md_escape(current_user())}.")
     else:
         ss.setdefault(USER_KEY, GUEST)
         st.text_input("Your name", key=USER_KEY, help="Saves are kept under this name. With the app's login "
@@ -442,13 +469,13 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
     st.button("Save to library", key="ws_save", icon=":material/save:", type="primary", width="stretch",
               on_click=_save, args=(lib, source, scn, res))
     if ss.get("ws_notice"):
-        st.success(ss["ws_notice"], icon=":material/check_circle:")
+        st.success(md_escape(ss["ws_notice"]), icon=":material/check_circle:")
     if ss.get("ws_problem"):
-        st.error(ss["ws_problem"], icon=":material/error:")
+        st.error(md_escape(ss["ws_problem"]), icon=":material/error:")
     try:
         entries = lib.list(None, limit=LIST_LIMIT)
     except Exception as exc:  # noqa: BLE001
-        st.error(f"The library cannot be listed: {exc}")
+        st.error(md_escape(f"The library cannot be listed: {exc}"))
         return
     if not entries:
         st.caption("Nothing saved yet.")
