@@ -74,12 +74,25 @@ def library() -> Any | None:
 
         lib = Library(url)
     except Exception as exc:  # noqa: BLE001 - the app keeps working without a library
-        why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        why = _why(exc)
         _failures[url] = (time.monotonic(), why)
         st.session_state["ws_db_error"] = why
         return None
     _failures.pop(url, None)
     return lib
+
+
+def _why(exc: BaseException, named: bool = True) -> str:
+    """An exception in one line fit for the page: the library's URL and any password in it masked."""
+    from workspace.config import resolve_url
+    from workspace.dburl import scrub
+
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    try:
+        url = resolve_url(_url())
+    except Exception:  # noqa: BLE001 - no URL at all: nothing to mask
+        url = None
+    return scrub(f"{type(exc).__name__}: {first}" if named else first, url)
 
 
 def _url() -> str | None:
@@ -245,7 +258,7 @@ def start() -> None:
         try:
             rec = lib.restore(ws)
         except Exception as exc:  # noqa: BLE001
-            ss["ws_db_error"] = f"{type(exc).__name__}: {exc}"
+            ss["ws_db_error"] = _why(exc)
             rec = None
         if rec is not None:
             owner, saved_at, state = rec
@@ -409,7 +422,7 @@ def autosave(lib: Any, source: str, has_edits: bool) -> None:
     try:
         lib.autosave(ss["ws_id"], current_user(), state)
     except Exception as exc:  # noqa: BLE001 - never lose the page over an autosave
-        ss["ws_autosave_problem"] = f"Autosave failed ({type(exc).__name__}: {exc}); save to the library before you reload."
+        ss["ws_autosave_problem"] = f"Autosave failed ({_why(exc)}); save to the library before you reload."
         return
     ss["ws_last_digest"] = digest
     ss.pop("ws_autosave_problem", None)
@@ -475,7 +488,7 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
     try:
         entries = lib.list(None, limit=LIST_LIMIT)
     except Exception as exc:  # noqa: BLE001
-        st.error(md_escape(f"The library cannot be listed: {exc}"))
+        st.error(md_escape(f"The library cannot be listed: {_why(exc)}"))
         return
     if not entries:
         st.caption("Nothing saved yet.")
@@ -524,7 +537,7 @@ def _save(lib: Any, source: str, scn: optimizer.Scenario, res: optimizer.Result 
                         pins=pins_to_json(ss.get(views.PINS) or []),
                         result=result_record(res) if res is not None else None)
     except Exception as exc:  # noqa: BLE001 - a LibraryError or a database error, shown in place
-        _say(problem=f"Not saved: {exc}")
+        _say(problem=f"Not saved: {_why(exc, named=False)}")
         return
     from . import main as app
 
@@ -540,7 +553,7 @@ def _open(lib: Any, owner: str, name: str) -> None:
     try:
         saved = lib.load(owner, name)
     except Exception as exc:  # noqa: BLE001
-        _say(problem=f"Not opened: {exc}")
+        _say(problem=f"Not opened: {_why(exc, named=False)}")
         return
     old = ss.get("active_source")
     from . import main as app
@@ -556,7 +569,7 @@ def _delete(lib: Any, owner: str, name: str) -> None:
     try:
         n = lib.delete(current_user(), name)
     except Exception as exc:  # noqa: BLE001
-        _say(problem=f"Not deleted: {exc}")
+        _say(problem=f"Not deleted: {_why(exc, named=False)}")
         return
     _say(notice=f"Deleted '{name}' ({n} version{'s' if n != 1 else ''}). Scenarios already open stay open.")
 
@@ -567,7 +580,7 @@ def _rename(lib: Any, owner: str, name: str) -> None:
     try:
         info = lib.rename(current_user(), name, new)
     except Exception as exc:  # noqa: BLE001
-        _say(problem=f"Not renamed: {exc}")
+        _say(problem=f"Not renamed: {_why(exc, named=False)}")
         return
     for ref in (ss.get(REFS) or {}).values():
         if ref["owner"] == info.owner and ref["name"] == name:
@@ -582,7 +595,7 @@ def _duplicate(lib: Any, owner: str, name: str) -> None:
     try:
         info = lib.duplicate(owner, name, new, new_owner=current_user())
     except Exception as exc:  # noqa: BLE001
-        _say(problem=f"Not duplicated: {exc}")
+        _say(problem=f"Not duplicated: {_why(exc, named=False)}")
         return
     ss["ws_pick"] = f"{info.owner}\u241f{info.name}"
     _say(notice=f"Copied '{name}' to your '{info.name}'.")

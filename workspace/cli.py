@@ -103,8 +103,11 @@ def _cmd_library(args: argparse.Namespace) -> int:
     except SQLAlchemyError as exc:
         from .config import resolve_url
 
-        print(f"library: cannot use the database {_safe(resolve_url(args.db))}: {type(exc).__name__}: "
-              f"{str(exc).splitlines()[0]}", file=sys.stderr)
+        from .dburl import scrub
+
+        url = resolve_url(args.db)
+        print(f"library: cannot use the database {_safe(url)}: {type(exc).__name__}: "
+              + scrub(str(exc).splitlines()[0] if str(exc) else "", url), file=sys.stderr)
         return EXIT_BAD_INPUT
 
 
@@ -115,11 +118,12 @@ def _missing_sqlite_file(explicit: str | None) -> Path | None:
     instead of creating an empty database there. The default library is created on first use."""
     if not explicit:
         return None
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    from .dburl import parse
+
     try:
-        parsed = make_url(explicit)
+        parsed = parse(explicit)
     except ArgumentError:
         return None  # Library() reports the bad URL
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
@@ -129,12 +133,10 @@ def _missing_sqlite_file(explicit: str | None) -> Path | None:
 
 
 def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    """The URL with its password and secret parameters masked, whatever its shape."""
+    from .dburl import mask
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL is shown as given
-        return url
+    return mask(url)
 
 
 def _list(lib: Any, args: argparse.Namespace, user: str) -> int:

@@ -7,6 +7,7 @@ queue up instead of failing with "database is locked" (SQLAlchemy's documented p
 """
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from . import dburl
 from .config import resolve_url
 from .errors import LibraryError
 
@@ -28,7 +29,7 @@ CONNECT_TIMEOUT_S = 10  # PostgreSQL
 MAX_ENGINES = 8  # distinct URLs kept open per process
 
 _lock = threading.Lock()
-_engines: dict[str, Engine] = {}
+_engines: dict[tuple[str, str | None], Engine] = {}
 
 
 def alembic_config() -> Config:
@@ -77,9 +78,9 @@ def _sqlite_tuning(engine: Engine) -> None:
 def create(url: str) -> Engine:
     """A new engine for ``url`` with the schema migrated; the SQLite file's folder is created."""
     try:
-        parsed = make_url(url)
+        parsed = dburl.parse(url)
     except ArgumentError:
-        raise LibraryError(f"'{url}' is not a database URL (e.g. sqlite:///path/rigshift.db or "
+        raise LibraryError(f"'{dburl.mask(url)}' is not a database URL (e.g. sqlite:///path/rigshift.db or "
                            "postgresql+psycopg://user:password@host/db)") from None
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2"):
@@ -111,13 +112,14 @@ def create(url: str) -> Engine:
 def engine_for(url: str | None = None) -> Engine:
     """The process's engine for ``url`` (resolved by ``workspace.config.resolve_url``), opened once."""
     url = resolve_url(url)
+    key = (url, os.environ.get(dburl.ENV_PASSWORD))  # a password given apart is part of what is opened
     with _lock:
-        engine = _engines.get(url)
+        engine = _engines.get(key)
         if engine is None:
             engine = create(url)
             if len(_engines) >= MAX_ENGINES:
                 _engines.pop(next(iter(_engines))).dispose()
-            _engines[url] = engine
+            _engines[key] = engine
         return engine
 
 

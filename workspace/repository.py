@@ -83,7 +83,9 @@ class Library:
 
     @property
     def url(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
+        from .dburl import mask
+
+        return mask(self.engine.url)
 
     # ------------------------------------------------------------ entries
 
