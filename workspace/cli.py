@@ -195,12 +195,22 @@ def _save(lib: Any, args: argparse.Namespace, user: str) -> int:
 
 
 def _load_cmd(lib: Any, args: argparse.Namespace, user: str) -> int:
+    from optimizer.outdir import safe_relative, write_folder
+
     saved = lib.load(args.owner or user, args.name, args.version)
     out = Path(args.out)
+    bad = []
+    for name in saved.files:
+        try:
+            safe_relative(name)
+        except ValueError as exc:
+            bad.append(str(exc))
+    if bad:  # stored names are data: never a path outside --out
+        print(f"library: {saved.info.owner}/{saved.info.name} version {saved.info.version} holds file names that "
+              f"would be written outside {out}: {'; '.join(bad)}. Nothing was written.", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        for name, data in saved.files.items():
-            (out / name).write_bytes(data)
+        write_folder(out, saved.files)
     except OSError as exc:
         print(f"library: cannot write to {out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -441,12 +441,12 @@ def _tool_version() -> str:
 
 
 def write_report(out_dir: str | Path, scn: optimizer.Scenario, res: optimizer.Result, **kwargs: Any) -> list[Path]:
-    """Write report.html, report.pdf and plan.xlsx into ``out_dir`` (created); returns their paths."""
+    """Write report.html, report.pdf and plan.xlsx into ``out_dir`` (created), whole or not at all
+    (``optimizer.outdir.write_folder``); returns their paths."""
+    from optimizer.outdir import write_folder
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     rep = build_report(scn, res, **kwargs)
-    paths = [out / "report.html", out / "report.pdf", out / "plan.xlsx"]
-    paths[0].write_text(rep.html, encoding="utf-8")
-    paths[1].write_bytes(rep.pdf())
-    paths[2].write_bytes(rep.xlsx())
-    return paths
+    files = {"report.html": rep.html, "report.pdf": rep.pdf(), "plan.xlsx": rep.xlsx()}
+    write_folder(out, files)
+    return [out / name for name in files]
