@@ -46,6 +46,7 @@ LIBRARY_PREFIX = "library: "
 UPLOADS = "uploads"  # as ui.main.UPLOADS
 UPLOAD_PREFIX = "upload: "
 MAX_AUTOSAVE_BYTES = 20 * 1024 * 1024
+AUTOSAVE_RETRY_S = 30.0  # after a failed autosave (library locked or down), reruns skip it this long
 GUEST = "guest"
 LIST_LIMIT = 300  # newest entries offered in the panel (the CLI lists them all)
 
@@ -415,6 +416,9 @@ def autosave(lib: Any, source: str, has_edits: bool) -> None:
     digest = hashlib.sha256(text.encode()).hexdigest()
     if digest == ss.get("ws_last_digest"):
         return
+    failed_at = ss.get("ws_autosave_failed_at")
+    if failed_at is not None and time.monotonic() - failed_at < AUTOSAVE_RETRY_S:
+        return  # the library was busy or down a moment ago: the page does not wait on it at every rerun
     if len(text) > MAX_AUTOSAVE_BYTES:
         ss["ws_autosave_problem"] = (f"Your workspace is {len(text) / 1e6:.0f} MB, more than the {MAX_AUTOSAVE_BYTES / 1e6:.0f} MB "
                                      "kept automatically: save it to the library (or export a zip) before you reload.")
@@ -422,8 +426,11 @@ def autosave(lib: Any, source: str, has_edits: bool) -> None:
     try:
         lib.autosave(ss["ws_id"], current_user(), state)
     except Exception as exc:  # noqa: BLE001 - never lose the page over an autosave
-        ss["ws_autosave_problem"] = f"Autosave failed ({_why(exc)}); save to the library before you reload."
+        ss["ws_autosave_problem"] = (f"Autosave failed ({_why(exc)}). Your work is kept in this page; it is tried "
+                                     f"again in {AUTOSAVE_RETRY_S:.0f} s: export a zip before you reload.")
+        ss["ws_autosave_failed_at"] = time.monotonic()
         return
+    ss.pop("ws_autosave_failed_at", None)
     ss["ws_last_digest"] = digest
     ss.pop("ws_autosave_problem", None)
 
@@ -537,7 +544,8 @@ def _save(lib: Any, source: str, scn: optimizer.Scenario, res: optimizer.Result 
                         pins=pins_to_json(ss.get(views.PINS) or []),
                         result=result_record(res) if res is not None else None)
     except Exception as exc:  # noqa: BLE001 - a LibraryError or a database error, shown in place
-        _say(problem=f"Not saved: {_why(exc, named=False)}")
+        _say(problem=f"Not saved: {_why(exc, named=False)}. Your work is still here: try again in a moment, "
+                     "or export a zip.")
         return
     from . import main as app
 

@@ -1,9 +1,14 @@
 """Opening the library database: an engine per URL, the schema brought up to date with
 Alembic on first open (``alembic.command.upgrade(config, "head")``).
 
-SQLite (the default) is tuned for several writers at once: WAL journal, a 30 s busy timeout,
-foreign keys on, and every transaction begins IMMEDIATE so two sessions that read-then-write
-queue up instead of failing with "database is locked" (SQLAlchemy's documented pysqlite recipe).
+SQLite (the default) is tuned so that the page never waits on a writer: WAL journal (readers
+never wait on a writer), foreign keys on, a bounded busy timeout (SQLITE_BUSY_TIMEOUT_S), and
+only write transactions begin IMMEDIATE (``writer(engine)``: two sessions that read-then-write
+queue up instead of failing; SQLAlchemy's documented pysqlite recipe); reads begin DEFERRED and
+take no write lock. PostgreSQL: connect, statement and lock timeouts (libpq ``options``).
+
+A library whose schema revision this code does not know (written by a newer Rigshift) is a
+LibraryError, never an attempted migration.
 """
 from __future__ import annotations
 
@@ -24,8 +29,11 @@ from .config import resolve_url
 from .errors import LibraryError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SQLITE_BUSY_TIMEOUT_S = 30.0
-CONNECT_TIMEOUT_S = 10  # PostgreSQL
+SQLITE_BUSY_TIMEOUT_S = 3.0  # a write waits this long for another writer, then says so
+CONNECT_TIMEOUT_S = 5  # PostgreSQL: an unreachable server fails fast
+STATEMENT_TIMEOUT_MS = 30_000  # PostgreSQL: no statement (a 100 MB save included) holds a session longer
+LOCK_TIMEOUT_MS = 5_000  # PostgreSQL: a row or table lock held elsewhere is waited for this long
+WRITE = "rigshift_write"  # execution option: this transaction writes (SQLite: BEGIN IMMEDIATE)
 MAX_ENGINES = 8  # distinct URLs kept open per process
 
 _lock = threading.Lock()
@@ -47,15 +55,30 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def writer(engine: Engine) -> Engine:
+    """The engine for write transactions (SQLite: BEGIN IMMEDIATE); plain ``engine`` reads without a write lock."""
+    return engine.execution_options(**{WRITE: True})
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration, in one transaction (a no-op when it is there)."""
+    """Bring the schema to the newest migration, in one transaction (a no-op when it is there).
+    LibraryError when the database holds a revision this code does not know (a newer Rigshift's)."""
     cfg = alembic_config()
+    script = ScriptDirectory.from_config(cfg)
     try:
-        if current_revision(engine) == ScriptDirectory.from_config(cfg).get_current_head():
-            return  # the usual case: skip loading the migration environment
+        current = current_revision(engine)
     except Exception:  # noqa: BLE001 - e.g. no version table yet: let the upgrade below decide
-        pass
-    with engine.begin() as conn:
+        current = None
+    if current is not None:
+        known = {rev.revision for rev in script.walk_revisions()}
+        if current not in known:
+            raise LibraryError(
+                f"the library at {dburl.mask(engine.url)} was written by a newer version of Rigshift (schema "
+                f"revision '{current}'; this version knows up to '{script.get_current_head()}'): update Rigshift, "
+                "or use another library (--db or RIGSHIFT_DB_URL). Nothing was changed.")
+        if current == script.get_current_head():
+            return  # the usual case: skip loading the migration environment
+    with writer(engine).begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -72,7 +95,7 @@ def _sqlite_tuning(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
 
 def create(url: str) -> Engine:
@@ -84,7 +107,8 @@ def create(url: str) -> Engine:
                            "postgresql+psycopg://user:password@host/db)") from None
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2"):
-        kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}  # an unreachable server fails fast
+        kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S,  # an unreachable server fails fast
+                                  "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS}"}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
