@@ -1,13 +1,15 @@
 """The app's workspace: the library panel, autosave and restore, links to a plan, the report.
 
 - **Autosave.** Every rerun that changes what the user has (source, uploads, table edits, what-if
-  controls, pins) writes it to the library database under the browser tab's workspace id, which
-  rides in the URL as ``?ws=...``. Reloading the page (same URL) restores it; a closed tab
-  reopened from history does too.
+  controls, pins) writes it to the library database under the browser's workspace key, kept in
+  a cookie of this site (``rigshift_ws``, SameSite=Strict), never in the URL: a copied address
+  bar hands nobody the workspace. Reloading the page restores it; so does a new tab of the same
+  browser. A legacy ``?ws=`` in a URL is ignored and dropped.
 - **Links.** The URL also names the plan: ``scenario=NAME&owner=WHO&v=N`` for a library entry
   (``dataset=NAME`` for a built-in scenario) plus every what-if that differs from the scenario's
-  own settings, as ``section.key=value`` (TOML values). The link shown in the panel leaves out
-  ``ws`` so a colleague who opens it gets the same plan in a workspace of their own.
+  own settings, as ``section.key=value`` (TOML values). A colleague who opens it gets a copy of
+  the plan in a workspace of their own: whatever they change or save is theirs (read-only for
+  the owner's entry).
 - **Library.** Save, open, rename, duplicate and delete named scenarios (tables with edits,
   settings, controls, pins and the plan's result); see ``workspace.repository``.
 - **Report.** One click downloads the decision report (HTML, PDF) or the workbook (XLSX).
@@ -22,6 +24,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import threading
 import time
 import tomllib
@@ -39,7 +42,10 @@ from optimizer.settings import get_value
 from . import compute, controls, fmt, views
 from .trust import md_escape
 
-WS_PARAM = "ws"
+WS_PARAM = "ws"  # legacy: the workspace key used to ride in the URL; now ignored and dropped
+WS_COOKIE = "rigshift_ws"
+WS_COOKIE_DAYS = 365
+_WS_KEY = re.compile(r"^[0-9a-f]{32}$")
 USER_KEY = "ws_user"
 REFS = "ws_library_refs"  # source label -> {"owner", "name", "version"}
 LIBRARY_PREFIX = "library: "
@@ -251,8 +257,8 @@ def start() -> None:
         return
     ss["ws_started"] = True
     ss.setdefault(REFS, {})
-    params = {k: st.query_params.get(k) for k in st.query_params}
-    ws = (params.get(WS_PARAM) or "").strip()[:64]
+    params = {k: st.query_params.get(k) for k in st.query_params if k != WS_PARAM}  # a pasted ?ws= hands over nothing
+    ws = _browser_workspace_key() or ""
     lib = library()
     restored = someone_elses = False
     if ws and lib is not None:
@@ -269,10 +275,31 @@ def start() -> None:
             else:
                 someone_elses = True  # a signed-in colleague opened a URL with your workspace id: not theirs
     if not ws or someone_elses:
-        ws = uuid.uuid4().hex[:16]
+        ws = uuid.uuid4().hex  # 128 random bits: the key is a secret of this browser
     ss["ws_id"] = ws
     if not restored:
         _open_link(params, lib)
+
+
+def _browser_workspace_key() -> str | None:
+    """This browser's workspace key from its cookie, or None (a first visit, cookies off)."""
+    try:
+        value = st.context.cookies.get(WS_COOKIE)
+    except Exception:  # noqa: BLE001 - AppTest and bare runs have no browser
+        return None
+    return value if isinstance(value, str) and _WS_KEY.match(value) else None
+
+
+def _keep_key_in_browser() -> None:
+    """Set the workspace-key cookie (a zero-height component's script: Streamlit cannot set cookies
+    itself) when the browser does not hold this session's key yet."""
+    ws = st.session_state.get("ws_id")
+    if not ws or not _WS_KEY.match(ws) or _browser_workspace_key() == ws:
+        return
+    import streamlit.components.v1 as components
+
+    components.html(f"<script>document.cookie = '{WS_COOKIE}={ws}; path=/; max-age={WS_COOKIE_DAYS * 86400}; "
+                    "SameSite=Strict' + (location.protocol === 'https:' ? '; Secure' : '');</script>", height=0)
 
 
 def _restore(state: dict[str, Any], saved_at: Any) -> None:
@@ -390,7 +417,7 @@ def plan_params(source: str, base: optimizer.Scenario, overrides: dict[str, Any]
 
 
 def _sync_url(plan: dict[str, str] | None) -> None:
-    desired = {WS_PARAM: st.session_state["ws_id"], **(plan or {})}
+    desired = dict(plan or {})  # the plan's name and what-ifs: what a copied address bar may share
     current = {k: st.query_params.get(k) for k in st.query_params}
     if current != desired:
         st.query_params.from_dict(desired)
@@ -445,6 +472,8 @@ def panel(box: Any, *, source: str, base: optimizer.Scenario, overrides: dict[st
     lib = library()
     plan = plan_params(source, base, overrides) if not has_edits else None
     _sync_url(plan)
+    with box:
+        _keep_key_in_browser()
     if lib is not None:
         autosave(lib, source, has_edits)
     attention = bool(ss.get("ws_notice") or ss.get("ws_problem") or ss.get("ws_autosave_problem") or lib is None)
