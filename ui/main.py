@@ -17,7 +17,7 @@ import streamlit as st
 import optimizer
 from optimizer.tables import TABLES
 
-from . import analysis, compute, controls, editors, headline, mapview, outlook, trust, views
+from . import analysis, budget, compute, controls, editors, headline, mapview, outlook, trust, views
 from . import workspace as team_workspace
 
 ICON = Path(__file__).resolve().parents[1] / "static" / "rigshift-icon.png"
@@ -174,6 +174,7 @@ def _on_upload() -> None:
         return
     try:
         data, label, notes = _read_upload(files)
+        budget.check_files(data, label)  # before parsing: one upload cannot starve the server
         scn = compute.scenario_from_files(data, label)
     except optimizer.ScenarioError as exc:
         ss["upload_problems"] = [str(p) for p in exc.problems]
@@ -222,7 +223,8 @@ def _pin(scn: optimizer.Scenario, res: optimizer.Result, fp: str, source: str) -
 
 def _warnings_box(warnings: list[dict], note: str | None) -> None:
     """Plausibility warnings (unit slips, unified names, converted coordinates) next to the plan."""
-    lines = [trust.md_escape(w.get("text", "")) for w in warnings] + ([trust.md_escape(note)] if note else [])
+    lines = [trust.md_escape(t) for t in budget.group_warnings(w.get("text", "") for w in warnings)] + (
+        [trust.md_escape(note)] if note else [])
     if lines:
         st.warning("**Check these inputs** (the plan uses them as given):\n\n" + "\n".join(f"- {x}" for x in lines),
                    icon=":material/warning:")
