@@ -119,12 +119,24 @@ def _url() -> str | None:
 
 
 def current_user() -> str:
+    """The signed-in user's e-mail (else the provider's subject id); with a login configured and nobody
+    signed in, GUEST; without a login, the name typed in the panel (one local user's library)."""
     try:
-        if st.user.is_logged_in and st.user.get("email"):
-            return str(st.user.get("email"))
+        if st.user.is_logged_in and (st.user.get("email") or st.user.get("sub")):
+            return str(st.user.get("email") or st.user.get("sub"))
     except Exception:  # noqa: BLE001 - auth not configured
         pass
+    if auth_configured():
+        return GUEST
     return (st.session_state.get(USER_KEY) or "").strip() or GUEST
+
+
+def auth_configured() -> bool:
+    """True when the app has an identity provider ([auth] in its secrets: Streamlit's st.login, OIDC)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file at all
+        return False
 
 
 def _logged_in() -> bool:
@@ -269,7 +281,7 @@ def start() -> None:
             rec = None
         if rec is not None:
             owner, saved_at, state = rec
-            if not _logged_in() or owner == current_user():
+            if (not _logged_in() and not auth_configured()) or owner == current_user():
                 _restore(state, saved_at)
                 restored = True
             else:
@@ -304,7 +316,7 @@ def _keep_key_in_browser() -> None:
 
 def _restore(state: dict[str, Any], saved_at: Any) -> None:
     ss = st.session_state
-    if state.get("user") and not _logged_in():
+    if state.get("user") and not _logged_in() and not auth_configured():
         ss[USER_KEY] = state["user"]
     uploads = {label: _unb64(files) for label, files in (state.get("uploads") or {}).items()}
     ss[UPLOADS].update(uploads)
@@ -500,8 +512,14 @@ def panel(box: Any, *, source: str, base: optimizer.Scenario, overrides: dict[st
 
 def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimizer.Result | None) -> None:
     ss = st.session_state
+    signed_out = auth_configured() and not _logged_in()  # with a login, nobody acts under a typed name
     if _logged_in():
         st.caption(f"Signed in as {md_escape(current_user())}.")
+        if auth_configured():
+            st.button("Sign out", key="ws_logout", on_click=st.logout, icon=":material/logout:")
+    elif signed_out:
+        st.caption("Sign in to save, rename or delete; everyone's saved scenarios can be opened read-only.")
+        st.button("Sign in", key="ws_login", on_click=st.login, type="primary", icon=":material/login:")
     else:
         ss.setdefault(USER_KEY, GUEST)
         st.text_input("Your name", key=USER_KEY, help="Saves are kept under this name. With the app's login "
@@ -516,7 +534,7 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
     st.text_input("Save as", key="ws_save_name", help="Saving under an existing name adds a new version; "
                                                       "nothing is overwritten.")
     st.button("Save to library", key="ws_save", icon=":material/save:", type="primary", width="stretch",
-              on_click=_save, args=(lib, source, scn, res))
+              on_click=_save, args=(lib, source, scn, res), disabled=signed_out)
     if ss.get("ws_notice"):
         st.success(md_escape(ss["ws_notice"]), icon=":material/check_circle:")
     if ss.get("ws_problem"):
@@ -540,7 +558,7 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
 
     st.selectbox("Saved scenarios (the whole team's)", keys, key="ws_pick", format_func=label)
     chosen = by_key[ss["ws_pick"]]
-    mine = chosen.owner == current_user()
+    mine = chosen.owner == current_user() and not signed_out
     c1, c2 = st.columns(2)
     c1.button("Open", key="ws_open", icon=":material/folder_open:", width="stretch", on_click=_open,
               args=(lib, chosen.owner, chosen.name))
@@ -551,7 +569,7 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
     c3, c4 = st.columns(2)
     c3.button("Rename", key="ws_rename", width="stretch", disabled=not mine,
               on_click=_rename, args=(lib, chosen.owner, chosen.name))
-    c4.button("Duplicate", key="ws_duplicate", width="stretch",
+    c4.button("Duplicate", key="ws_duplicate", width="stretch", disabled=signed_out,
               on_click=_duplicate, args=(lib, chosen.owner, chosen.name),
               help="Copy it into your own library under the new name.")
 
