@@ -303,15 +303,14 @@ def _browser_workspace_key() -> str | None:
 
 
 def _keep_key_in_browser() -> None:
-    """Set the workspace-key cookie (a zero-height component's script: Streamlit cannot set cookies
-    itself) when the browser does not hold this session's key yet."""
+    """Set the workspace-key cookie (a one-pixel iframe's script, same origin: Streamlit cannot set
+    cookies itself) when the browser does not hold this session's key yet."""
     ws = st.session_state.get("ws_id")
     if not ws or not _WS_KEY.match(ws) or _browser_workspace_key() == ws:
         return
-    import streamlit.components.v1 as components
-
-    components.html(f"<script>document.cookie = '{WS_COOKIE}={ws}; path=/; max-age={WS_COOKIE_DAYS * 86400}; "
-                    "SameSite=Strict' + (location.protocol === 'https:' ? '; Secure' : '');</script>", height=0)
+    # Fixed text and a key checked against _WS_KEY: no user text reaches this script.
+    st.iframe(f"<script>document.cookie = '{WS_COOKIE}={ws}; path=/; max-age={WS_COOKIE_DAYS * 86400}; "
+              "SameSite=Strict' + (location.protocol === 'https:' ? '; Secure' : '');</script>", height=1)
 
 
 def _restore(state: dict[str, Any], saved_at: Any) -> None:
