@@ -7,10 +7,10 @@ atomically where Linux offers it, else the previous folder is renamed aside firs
 an exception or a kill -9 midway leaves the previous folder untouched (plus, at worst, a hidden
 temporary sibling that the next write to the same folder removes when its process is gone).
 
-The previous folder's other files (another command's outputs, e.g. ``report`` after ``solve``
-into the same folder) are carried into the new one by hard link, so nothing the user had there is
-lost; a folder that holds sub-folders this write does not produce is refused (OSError EEXIST)
-rather than replaced, so ``--out .`` never swaps a project away.
+The previous folder is replaced whole (no stale file of an earlier run or version stays beside the
+new ones). It may hold only files a Rigshift command writes (OUTPUT_NAMES, plus the names being
+written): a folder holding anything else (``--out .``, ``--out ~/Documents``, a note of the user's)
+is refused with OSError EEXIST naming it, and left untouched.
 
 ``safe_relative(name)``: a file name from stored data (a library version) confined to its folder:
 no absolute path, no ``..``, no drive or backslash; ValueError otherwise.
@@ -27,6 +27,15 @@ from pathlib import Path, PurePosixPath
 from typing import Mapping
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
+# Every file a Rigshift command writes into an output folder (solve, backtest, sample, risk, frontier,
+# stress, report, library load): a folder holding only these may be replaced whole.
+OUTPUT_NAMES = frozenset({
+    "allocation.csv", "sites.csv", "jurisdictions.csv", "summary.json",
+    "backtest.json", "backtest_jurisdictions.csv", "samples.csv", "bans.csv", "hashprice.csv",
+    "risk.csv", "risk.json", "frontier.csv", "frontier_sites.csv", "frontier_jurisdictions.csv", "frontier.json",
+    "stress.csv", "stress_moves.csv", "stress.json", "report.html", "report.pdf", "plan.xlsx",
+    "rigs.csv", "origins.csv", "fleet.csv", "lanes.csv", "market.csv", "scenario.toml", "README.md",
+})
 
 
 def safe_relative(name: str) -> PurePosixPath:
@@ -108,23 +117,15 @@ def write_folder(out_dir: str | Path, files: Mapping[str, bytes | str]) -> Path:
     parent.mkdir(parents=True, exist_ok=True)
     _clean_stale(target)
     tops = {PurePosixPath(n).parts[0] for n in names}
-    carried: list[Path] = []
     if target.is_dir():
-        for entry in target.iterdir():
-            if entry.name in tops:
-                continue
-            if entry.is_dir() and not entry.is_symlink():
-                raise FileExistsError(errno.EEXIST, f"holds the folder '{entry.name}' this write does not produce; "
-                                      "give a new folder or one a previous run wrote", str(target))
-            carried.append(entry)
+        for entry in sorted(target.iterdir()):
+            ours = entry.name in tops or (entry.name in OUTPUT_NAMES and entry.is_file() and not entry.is_symlink())
+            if not ours:
+                raise FileExistsError(errno.EEXIST, f"holds '{entry.name}', which no Rigshift command writes; the "
+                                      "folder is replaced whole, so give a new folder (or move that out)", str(target))
     tmp = parent / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        for entry in carried:  # the previous folder's other files: hard links (copies across devices)
-            try:
-                os.link(entry, tmp / entry.name, follow_symlinks=False)
-            except OSError:
-                shutil.copy2(entry, tmp / entry.name, follow_symlinks=False)
         for name, data in names.items():
             path = tmp / name
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -155,21 +155,23 @@ def test_kill_9_midway_leaves_the_previous_folder(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
-def test_other_files_in_the_folder_are_kept_and_folders_refused(tmp_path, capsys):
+def test_the_folder_is_replaced_whole_and_a_folder_of_other_things_refused(tmp_path, capsys):
     out = tmp_path / "out"
     assert cli(["solve", str(TINY), "--out", str(out)]) == 0
+    assert cli(["backtest", str(TINY), "--out", str(out), "--history", str(_history(tmp_path))]) == 0
+    assert sorted(snapshot(out)) == ["backtest.json", "backtest_jurisdictions.csv"]  # no stale plan files beside it
     (out / "notes.txt").write_text("mine", encoding="utf-8")
-    assert cli(["report", str(TINY), "--out", str(out)]) == 0 if _weasy() else True
-    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine" and (out / "allocation.csv").is_file()
-    (out / "project").mkdir()
     assert cli(["solve", str(TINY), "--out", str(out)]) == 2
-    assert "project" in capsys.readouterr().err
-    assert (out / "project").is_dir() and (out / "notes.txt").is_file()
+    assert "notes.txt" in capsys.readouterr().err
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine" and (out / "backtest.json").is_file()
+    assert cli(["solve", str(TINY), "--out", str(tmp_path)]) == 2  # a folder holding other things: untouched
+    assert (out / "notes.txt").is_file()
 
 
-def _weasy() -> bool:
-    try:
-        import weasyprint  # noqa: F401
-    except (ImportError, OSError):
-        return False
-    return True
+def _history(tmp_path: Path) -> Path:
+    h = tmp_path / "history"
+    h.mkdir()
+    (h / "market.csv").write_text("month,hashprice_usd_th_day\n" + "".join(f"{t},0.1\n" for t in range(24)),
+                                  encoding="utf-8")
+    (h / "bans.csv").write_text("jurisdiction,ban_month\n", encoding="utf-8")
+    return h
