@@ -87,3 +87,16 @@ def test_a_malformed_link_value_is_bad_input_with_a_message(db, value):
     errors = "\n".join(e.value for e in at.error)
     assert "link could not be opened" in errors and "btc\\_price\\_usd" in errors
     assert len(errors) < 2000
+
+
+def test_a_pinned_plans_name_in_a_tooltip_is_text(db):
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.run()
+    at.text_input(key="pin_name").set_value(LINK).run()
+    at.button(key="pin").click().run()
+    at.slider(key="ctl_policy_risk_aversion").set_value(2.0).run()
+    assert not at.exception
+    tips = [m.proto.help for m in at.metric if m.proto.help]
+    assert any("Session expired" in t for t in tips)
+    bad = [t for t in tips if ACTIVE.search(t)]
+    assert not bad, bad

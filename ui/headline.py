@@ -118,5 +118,5 @@ def cards(metrics: list, summary: dict[str, Any], delta_of, baseline: dict[str, 
         for m in metrics:
             delta = delta_of(m, summary.get(m.field), baseline.get(m.field)) if baseline else None
             st.metric(m.label, m.text(summary), delta=delta, delta_color="inverse" if m.lower_is_better else "normal",
-                      help=m.help + (f" Change against the pinned plan '{baseline_label}'." if baseline else ""),
+                      help=m.help + (f" Change against the pinned plan '{md_escape(baseline_label)}'." if baseline else ""),
                       border=True, width=CARD_WIDTH_PX)
