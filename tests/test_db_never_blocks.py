@@ -159,3 +159,43 @@ def test_postgres_sessions_carry_timeouts_and_a_held_lock_is_an_error():
                     lib.list(None)
         finally:
             db.dispose_all()
+
+
+def test_a_hung_library_never_holds_the_page(library, monkeypatch):
+    """An autosave that does not return (a hung server) is left to finish in the background: the
+    rerun shows the plan and says the changes are not saved yet, and starts no second save."""
+    import threading
+
+    from streamlit.testing.v1 import AppTest
+
+    from ui import workspace as ui_ws
+    from workspace.repository import Library
+
+    lib, path = library
+    monkeypatch.setenv("RIGSHIFT_DB_URL", f"sqlite:///{path}")
+    monkeypatch.setattr(ui_ws, "AUTOSAVE_WAIT_S", 0.2)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.run()
+    release, calls = threading.Event(), []
+    real = Library.autosave
+
+    def hung(self, *args, **kwargs):
+        calls.append(args[0])
+        release.wait(60)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Library, "autosave", hung)
+    try:
+        at.slider(key="ctl_policy_risk_aversion").set_value(2.0).run()
+        assert not at.exception
+        assert any("slow to answer" in w.value and "kept" in w.value for w in at.warning)
+        at.slider(key="ctl_policy_risk_aversion").set_value(2.5).run()
+        assert len(calls) == 1  # no pile-up of saves behind the hung one
+    finally:
+        release.set()
+    pending = at.session_state["ws_autosave_pending"][0]
+    pending.result(timeout=30)
+    monkeypatch.setattr(ui_ws, "AUTOSAVE_WAIT_S", 30.0)  # a healthy library: the rerun sees its save done
+    at.slider(key="ctl_policy_risk_aversion").set_value(3.0).run()  # the next rerun settles it and saves anew
+    assert not any("slow to answer" in w.value for w in at.warning)
+    assert lib.restore(at.session_state["ws_id"]) is not None

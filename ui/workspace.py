@@ -27,6 +27,8 @@ import json
 import re
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 import tomllib
 import uuid
 from typing import Any, Callable
@@ -53,6 +55,8 @@ UPLOADS = "uploads"  # as ui.main.UPLOADS
 UPLOAD_PREFIX = "upload: "
 MAX_AUTOSAVE_BYTES = 20 * 1024 * 1024
 AUTOSAVE_RETRY_S = 30.0  # after a failed autosave (library locked or down), reruns skip it this long
+AUTOSAVE_WAIT_S = 2.0  # a rerun waits this long for its autosave; a slower one finishes in the background
+_autosaver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rigshift-autosave")
 GUEST = "guest"
 LIST_LIMIT = 300  # newest entries offered in the panel (the CLI lists them all)
 
@@ -454,6 +458,14 @@ def autosave(lib: Any, source: str, has_edits: bool) -> None:
     digest = hashlib.sha256(text.encode()).hexdigest()
     if digest == ss.get("ws_last_digest"):
         return
+    pending = ss.get("ws_autosave_pending")
+    if pending is not None:  # an autosave still running from an earlier rerun: settle it first, never pile up
+        if not pending[0].done():
+            return
+        ss.pop("ws_autosave_pending", None)
+        _settle(ss, pending[0], pending[1], 0)
+        if digest == ss.get("ws_last_digest"):
+            return
     failed_at = ss.get("ws_autosave_failed_at")
     if failed_at is not None and time.monotonic() - failed_at < AUTOSAVE_RETRY_S:
         return  # the library was busy or down a moment ago: the page does not wait on it at every rerun
@@ -461,8 +473,20 @@ def autosave(lib: Any, source: str, has_edits: bool) -> None:
         ss["ws_autosave_problem"] = (f"Your workspace is {len(text) / 1e6:.0f} MB, more than the {MAX_AUTOSAVE_BYTES / 1e6:.0f} MB "
                                      "kept automatically: save it to the library (or export a zip) before you reload.")
         return
+    # On a worker thread, waited for AUTOSAVE_WAIT_S at most: a hung database never holds the page.
+    _settle(ss, _autosaver.submit(lib.autosave, ss["ws_id"], current_user(), state), digest, AUTOSAVE_WAIT_S)
+
+
+def _settle(ss: Any, fut: Future, digest: str, wait_s: float) -> None:
+    """Record an autosave's outcome: saved (its digest), failed (a message, retried later), or still
+    running (kept pending; the next rerun looks again and starts no second one meanwhile)."""
     try:
-        lib.autosave(ss["ws_id"], current_user(), state)
+        fut.result(timeout=wait_s)
+    except FutureTimeout:
+        ss["ws_autosave_pending"] = (fut, digest)
+        ss["ws_autosave_problem"] = ("The library is slow to answer, so your latest changes are not saved yet. Your "
+                                     "work is kept in this page: export a zip before you reload.")
+        return
     except Exception as exc:  # noqa: BLE001 - never lose the page over an autosave
         ss["ws_autosave_problem"] = (f"Autosave failed ({_why(exc)}). Your work is kept in this page; it is tried "
                                      f"again in {AUTOSAVE_RETRY_S:.0f} s: export a zip before you reload.")

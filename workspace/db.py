@@ -33,6 +33,7 @@ SQLITE_BUSY_TIMEOUT_S = 3.0  # a write waits this long for another writer, then 
 CONNECT_TIMEOUT_S = 5  # PostgreSQL: an unreachable server fails fast
 STATEMENT_TIMEOUT_MS = 30_000  # PostgreSQL: no statement (a 100 MB save included) holds a session longer
 LOCK_TIMEOUT_MS = 5_000  # PostgreSQL: a row or table lock held elsewhere is waited for this long
+TCP_USER_TIMEOUT_MS = 15_000  # PostgreSQL: unacknowledged data for this long drops the connection
 WRITE = "rigshift_write"  # execution option: this transaction writes (SQLite: BEGIN IMMEDIATE)
 MAX_ENGINES = 8  # distinct URLs kept open per process
 
@@ -108,7 +109,11 @@ def create(url: str) -> Engine:
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2"):
         kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S,  # an unreachable server fails fast
-                                  "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS}"}
+                                  "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS}",
+                                  # a server that stops answering mid-query (frozen host, cut network): the
+                                  # connection is dropped after this, client side (libpq keepalives, TCP_USER_TIMEOUT)
+                                  "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+                                  "tcp_user_timeout": TCP_USER_TIMEOUT_MS}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
