@@ -95,3 +95,21 @@ def test_the_app_shows_thousands_of_slips_as_a_few_lines():
     assert "more like this" in box and "USD/MWh" in box
     assert box.count("\n- ") <= budget.DEFAULT_WARNING_GROUPS + 2
     assert len(box) < 6000
+
+
+def test_remembered_results_are_bounded_in_bytes():
+    from collections import OrderedDict
+
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": np.zeros(125_000)})  # 1 MB of float64
+    assert 1_000_000 <= budget.approx_bytes(frame) < 1_100_000
+    assert budget.approx_bytes({"a": frame, "b": [frame, frame]}) < 1_200_000  # shared parts counted once
+    store, sizes = OrderedDict(), {}
+    for i in range(10):
+        budget.remember(store, sizes, i, pd.DataFrame({"x": np.full(125_000, float(i))}), max_entries=32,
+                        max_bytes=3.5e6)
+    assert list(store) == [7, 8, 9]  # the three newest, as 3.5 MB allow
+    budget.remember(store, sizes, "big", pd.DataFrame({"x": np.zeros(1_250_000)}), max_entries=32, max_bytes=3.5e6)
+    assert list(store) == ["big"]  # the newest stays even alone over the budget

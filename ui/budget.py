@@ -101,3 +101,54 @@ def group_warnings(lines: Iterable[str], cap: int = DEFAULT_WARNING_GROUPS) -> l
         out.append(f"{hidden:,} more warning(s) of {len(groups) - cap:,} other kind(s) not shown: run "
                    "`python -m optimizer validate` on the scenario for the full list")
     return out
+
+
+DEFAULT_STORE_MB = 64.0  # per session and per kind of remembered result (a plan, an edited scenario, ...)
+ENV_STORE_MB = "RIGSHIFT_SESSION_STORE_MB"
+
+
+def store_budget_bytes() -> float:
+    """What one session may keep of one kind of remembered result, in bytes (RIGSHIFT_SESSION_STORE_MB)."""
+    return _limit(ENV_STORE_MB, DEFAULT_STORE_MB) * 1e6
+
+
+def approx_bytes(obj: object, _seen: set[int] | None = None, _depth: int = 0) -> int:
+    """Memory an object holds, roughly: DataFrames (deep), arrays, bytes and text counted, containers
+    and plain objects walked (shared parts once, 8 levels deep at most). For budgets, not accounting."""
+    import sys
+
+    import numpy as np
+    import pandas as pd
+
+    seen = _seen if _seen is not None else set()
+    if id(obj) in seen or _depth > 8:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, pd.DataFrame):
+        return int(obj.memory_usage(deep=True, index=True).sum())
+    if isinstance(obj, pd.Series):
+        return int(obj.memory_usage(deep=True, index=True))
+    if isinstance(obj, np.ndarray):
+        return int(obj.nbytes)
+    if isinstance(obj, (bytes, bytearray, str)):
+        return sys.getsizeof(obj)
+    if isinstance(obj, dict):
+        return sys.getsizeof(obj) + sum(approx_bytes(k, seen, _depth + 1) + approx_bytes(v, seen, _depth + 1)
+                                        for k, v in obj.items())
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return sys.getsizeof(obj) + sum(approx_bytes(v, seen, _depth + 1) for v in obj)
+    fields = getattr(obj, "__dict__", None)
+    if isinstance(fields, dict):
+        return sys.getsizeof(obj) + approx_bytes(fields, seen, _depth + 1)
+    return sys.getsizeof(obj)
+
+
+def remember(store: dict, sizes: dict, key: object, value: object, max_entries: int, max_bytes: float) -> None:
+    """Put ``value`` under ``key`` in an insertion-ordered ``store`` (``sizes``: key -> bytes), then drop
+    the oldest entries while more than ``max_entries`` or ``max_bytes`` are held (the newest always stays)."""
+    store[key] = value
+    sizes[key] = approx_bytes(value)
+    while len(store) > 1 and (len(store) > max_entries or sum(sizes.values()) > max_bytes):
+        oldest = next(iter(store))
+        store.pop(oldest)
+        sizes.pop(oldest, None)
