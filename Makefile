@@ -35,12 +35,14 @@ postgres:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; \
 	fi
 
-# Pango and fonts for WeasyPrint's PDF reports (python -m optimizer report, the app's report button).
+# Pango and fonts for WeasyPrint's PDF reports (python -m optimizer report, the app's report button);
+# Noto CJK so that Chinese, Japanese and Korean names print in the PDF and its map, not as boxes;
+# HarfBuzz-Subset so that WeasyPrint embeds only the glyphs used of those large fonts.
 # Offline without them, `make run` still starts: only the PDF download says what is missing.
 report-libs:
-	@if ! /sbin/ldconfig -p | grep -q libpangoft2-1.0; then \
-		($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core) \
-		|| echo "warning: could not install Pango; PDF reports need it (HTML and XLSX reports work)"; \
+	@if ! /sbin/ldconfig -p | grep -q libpangoft2-1.0 || ! /sbin/ldconfig -p | grep -q libharfbuzz-subset || [ ! -d /usr/share/fonts/opentype/noto ] || ! ls /usr/share/fonts/opentype/noto | grep -q CJK; then \
+		($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-noto-cjk) \
+		|| echo "warning: could not install Pango or the CJK fonts; PDF reports need them (HTML and XLSX reports work)"; \
 	fi
 
 run: install report-libs

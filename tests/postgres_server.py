@@ -40,8 +40,9 @@ def _as_server_user(cmd: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_postgres() -> Iterator[str]:
-    """Yield a SQLAlchemy URL (postgresql+psycopg) of a fresh database on a server started for the caller."""
+def running_postgres(password: str | None = None) -> Iterator[str]:
+    """Yield a SQLAlchemy URL (postgresql+psycopg) of a fresh database on a server started for the caller.
+    With ``password``, TCP logins need it (scram-sha-256) and the URL holds it percent-escaped."""
     binaries = bin_dir()
     if binaries is None:
         raise RuntimeError("PostgreSQL binaries not found under /usr/lib/postgresql (run `make postgres`)")
@@ -50,14 +51,26 @@ def running_postgres() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
     port = free_port()
-    run = lambda cmd: subprocess.run(_as_server_user(cmd), check=True, capture_output=True, text=True, timeout=120)  # noqa: E731
+    env = dict(os.environ, PGPASSWORD=password) if password else None
+    run = lambda cmd: subprocess.run(_as_server_user(cmd), check=True, capture_output=True, text=True, timeout=120,  # noqa: E731
+                                     env=env)
+    auth = ["--auth=trust"]
+    if password:
+        pwfile = root / "pw"
+        pwfile.write_text(password + "\n", encoding="utf-8")
+        if os.geteuid() == 0:
+            shutil.chown(pwfile, "postgres", "postgres")
+        auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
     try:
-        run([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
+        run([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", *auth, "-E", "UTF8", "--no-sync"])
         run([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w", "-t", "60",
              "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"])
         try:
             run([str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", DB_NAME])
-            yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/{DB_NAME}"
+            from urllib.parse import quote
+
+            secret = f":{quote(password, safe='')}" if password else ""
+            yield f"postgresql+psycopg://postgres{secret}@127.0.0.1:{port}/{DB_NAME}"
         finally:
             subprocess.run(_as_server_user([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
                            capture_output=True, timeout=60)

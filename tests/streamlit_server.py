@@ -32,9 +32,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(log_path: Path, startup_s: float = 60) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Start the app, wait until it is healthy (bounded), yield (url, process), always stop it."""
-    port = free_port()
+def running_app(log_path: Path, startup_s: float = 60, *, port: int | None = None,
+                extra_args: tuple[str, ...] = ()) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Start the app, wait until it is healthy (bounded), yield (url, process), always stop it.
+    ``port``: a port chosen by the caller (e.g. for an OIDC redirect URI); ``extra_args``: more
+    ``streamlit run`` options (e.g. ``--secrets.files``)."""
+    port = port or free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("w")
     proc = subprocess.Popen(
@@ -42,7 +45,7 @@ def running_app(log_path: Path, startup_s: float = 60) -> Iterator[tuple[str, su
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
          # A served app does not hot-reload: Streamlit's module reloader races with concurrent sessions
          # when source files change under it (streamlit/streamlit#6404, "KeyError: 'ui.main'").
-         "--server.fileWatcherType", "none", "--server.runOnSave", "false"],
+         "--server.fileWatcherType", "none", "--server.runOnSave", "false", *extra_args],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
     try:

@@ -55,9 +55,12 @@ def params_of(at: AppTest) -> dict[str, str]:
     return {k: at.query_params[k] for k in at.query_params}
 
 
-def test_reload_restores_edits_controls_and_pins(db, china):
+def test_reload_restores_edits_controls_and_pins(db, china, monkeypatch):
+    from ui import workspace as ui_ws
+
     at = run_app()
-    ws = params_of(at)["ws"]
+    assert "ws" not in params_of(at)
+    ws = at.session_state["ws_id"]
     at.slider(key="ctl_policy_risk_aversion").set_value(2.0).run()
     at.session_state["sites_editor"] = {"edited_rows": {1: {"capacity_mw": 4.0}}, "added_rows": [], "deleted_rows": []}
     at.run()
@@ -67,15 +70,17 @@ def test_reload_restores_edits_controls_and_pins(db, china):
     want = expected(china.with_tables(sites=sites).with_overrides({"policy.risk_aversion": 2.0}))
     assert plan_value(at) == want
 
-    again = run_app({"ws": ws})  # a reload: same URL, new session
+    monkeypatch.setattr(ui_ws, "_browser_workspace_key", lambda: ws)  # a reload: the browser sends its cookie
+    again = run_app()
     assert plan_value(again) == want
     assert again.selectbox(key="source").value == "upload: china-2021 (edited)"
     assert again.slider(key="ctl_policy_risk_aversion").value == 2.0
     assert len(again.session_state["pins"]) == 1
     assert any("Restored your workspace" in s.value for s in again.success)
 
-    fresh = run_app()  # no ws: a new workspace, the default plan
-    assert params_of(fresh)["ws"] != ws
+    monkeypatch.setattr(ui_ws, "_browser_workspace_key", lambda: None)
+    fresh = run_app()  # another browser: a new workspace, the default plan
+    assert fresh.session_state["ws_id"] != ws
     assert plan_value(fresh) == expected(china)
 
 

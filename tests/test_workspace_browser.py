@@ -133,7 +133,7 @@ def test_reload_link_and_saved_plan(browser, app_url, db_url):
     china = optimizer.load_scenario(CHINA)
     context, page = open_page(browser, app_url)
     try:
-        assert "ws=" in page.url
+        assert "ws=" not in page.url  # the workspace key is in a cookie, never in a URL a user copies
         type_into(page, "Your name", "ann")
         btc = move_btc(page, 2)
         expected = plan_value(optimizer.solve(china.with_overrides({"market.btc_price_usd": btc})).summary)
@@ -142,12 +142,12 @@ def test_reload_link_and_saved_plan(browser, app_url, db_url):
         link = wait_until(lambda: (t := link_text(page)) and "market.btc_price_usd" in t and t, what="the plan link")
         assert "ws=" not in link and "dataset=china-2021" in link
 
-        # Not saved by hand: a reload still comes back to the same plan (autosave under ?ws=).
-        ws = page.url.split("ws=")[1][:16]
+        # Not saved by hand: a reload still comes back to the same plan (autosave under the cookie's key).
+        ws = wait_until(lambda: ws_cookie(page), what="the workspace cookie")
         page.reload(wait_until="load")
         page.wait_for_selector("[data-testid='stMetric']")
         idle(page)
-        assert page.url.split("ws=")[1][:16] == ws
+        assert ws_cookie(page) == ws and "ws=" not in page.url
         wait_until(lambda: metric(page, "Plan value") == expected, what="the plan after a reload")
         assert btc_shown(page) == btc
         page.screenshot(path=str(ARTIFACTS / "ws-01-reloaded.png"))
@@ -157,7 +157,7 @@ def test_reload_link_and_saved_plan(browser, app_url, db_url):
         try:
             wait_until(lambda: metric(colleague, "Plan value") == expected, what="the linked plan")
             assert btc_shown(colleague) == btc
-            assert colleague.url.split("ws=")[1][:16] != ws  # a workspace of their own
+            assert ws_cookie(colleague) != ws and "ws=" not in colleague.url  # a workspace of their own
             colleague.screenshot(path=str(ARTIFACTS / "ws-02-link.png"))
         finally:
             other.close()
@@ -251,3 +251,8 @@ def test_report_opens_in_chromium_and_pdf_has_the_numbers(browser, app_url, tmp_
             assert number in text, number
     finally:
         context.close()
+
+
+def ws_cookie(page) -> str | None:
+    """The workspace key this browser context holds (the app's rigshift_ws cookie)."""
+    return next((c["value"] for c in page.context.cookies() if c["name"] == "rigshift_ws"), None)

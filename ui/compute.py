@@ -35,15 +35,17 @@ V = TypeVar("V")
 
 
 def per_session(name: str, key: Hashable, make: Callable[[], V], max_entries: int) -> V:
-    """Remember ``make()`` under ``key`` in this browser session only (least recently used go first)."""
+    """Remember ``make()`` under ``key`` in this browser session only (least recently used go first), at
+    most ``max_entries`` and ``budget.store_budget_bytes()`` of them (freed with the session's state)."""
+    from .budget import remember, store_budget_bytes
+
     store: OrderedDict[Hashable, Any] = st.session_state.setdefault(f"_memo_{name}", OrderedDict())
+    sizes: dict[Hashable, int] = st.session_state.setdefault(f"_memo_{name}_bytes", {})
     if key in store:
         store.move_to_end(key)
         return store[key]
     value = make()
-    store[key] = value
-    while len(store) > max_entries:
-        store.popitem(last=False)
+    remember(store, sizes, key, value, max_entries, store_budget_bytes())  # bounded in entries and in bytes
     return value
 
 

@@ -15,6 +15,8 @@ import streamlit as st
 import optimizer
 from optimizer.results import fmt
 
+from .trust import md_escape
+
 
 CARD_WIDTH_PX = 172
 
@@ -71,7 +73,7 @@ def scenario_sentence(scn: optimizer.Scenario) -> str:
     when = _date(scn)
     return ((f"**{when}**: " if when else "")
             + f"A fleet of **{rigs:,.0f} rigs** ({fmt.ehs(ths)}, {fleet_mw(scn):,.1f} MW at the wall) stands at "
-            f"{places} place{'s' if places != 1 else ''} in {', '.join(countries) or 'no country'}. "
+            f"{places} place{'s' if places != 1 else ''} in {md_escape(', '.join(map(str, countries))) or 'no country'}. "
             f"**{len(scn.sites)} candidate sites** in {scn.sites['jurisdiction'].nunique()} states or countries offer "
             f"**{scn.sites['capacity_mw'].sum():,.1f} MW**. Market: {market}; "
             f"plan over {scn.settings.horizon.months} months.")
@@ -117,5 +119,5 @@ def cards(metrics: list, summary: dict[str, Any], delta_of, baseline: dict[str, 
         for m in metrics:
             delta = delta_of(m, summary.get(m.field), baseline.get(m.field)) if baseline else None
             st.metric(m.label, m.text(summary), delta=delta, delta_color="inverse" if m.lower_is_better else "normal",
-                      help=m.help + (f" Change against the pinned plan '{baseline_label}'." if baseline else ""),
+                      help=m.help + (f" Change against the pinned plan '{md_escape(baseline_label)}'." if baseline else ""),
                       border=True, width=CARD_WIDTH_PX)

@@ -17,7 +17,7 @@ import streamlit as st
 import optimizer
 from optimizer.inputs.tables import TABLES
 
-from . import compute, controls, editors, headline, tabs, trust, views
+from . import budget, compute, controls, editors, headline, tabs, trust, views
 from . import session as S
 from . import workspace as team_workspace
 from .session import SOURCE, UPLOAD, UPLOAD_PREFIX, UPLOADS
@@ -136,6 +136,7 @@ def _on_upload() -> None:
         return
     try:
         data, label, notes = _read_upload(files)
+        budget.check_files(data, label)  # before parsing: one upload cannot starve the server
         scn = compute.scenario_from_files(data, label)
     except optimizer.ScenarioError as exc:
         ss[S.UPLOAD_PROBLEMS] = [str(p) for p in exc.problems]
@@ -184,14 +185,15 @@ def _pin(scn: optimizer.Scenario, res: optimizer.Result, fp: str, source: str) -
 
 def _warnings_box(warnings: list[dict], note: str | None) -> None:
     """Plausibility warnings (unit slips, unified names, converted coordinates) next to the plan."""
-    lines = [trust.md_escape(w.get("text", "")) for w in warnings] + ([trust.md_escape(note)] if note else [])
+    lines = [trust.md_escape(t) for t in budget.group_warnings(w.get("text", "") for w in warnings)] + (
+        [trust.md_escape(note)] if note else [])
     if lines:
         st.warning("**Check these inputs** (the plan uses them as given):\n\n" + "\n".join(f"- {x}" for x in lines),
                    icon=":material/warning:")
 
 
 def _problems_box(title: str, lines: list[str]) -> None:
-    st.error("**" + title + "**\n\n" + "\n".join(f"- {line}" for line in lines), icon=":material/error:")
+    st.error("**" + title + "**\n\n" + "\n".join(f"- {trust.md_escape(line)}" for line in lines), icon=":material/error:")
 
 
 def _sidebar_source(options: list[str]) -> tuple[str | None, Any, Any]:
@@ -212,7 +214,7 @@ def _sidebar_source(options: list[str]) -> tuple[str | None, Any, Any]:
             if ss[S.UPLOAD_PROBLEMS]:
                 _problems_box("The upload was not loaded; the scenario you had is still active.", ss[S.UPLOAD_PROBLEMS])
         if ss[S.UPLOAD_NOTICE]:
-            st.success(ss[S.UPLOAD_NOTICE], icon=":material/check_circle:")
+            st.success(trust.md_escape(ss[S.UPLOAD_NOTICE]), icon=":material/check_circle:")
         return source, st.container(), st.container()  # the workspace panel is drawn in the second once solved
 
 
@@ -305,7 +307,7 @@ def _head(ctx: tabs.Context, cap_note: str | None) -> None:
     baseline = views.baseline_pin()
     # title, then the pin controls; a wrapping row, so neither is squeezed on a narrow screen
     with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
-        st.markdown(f"### {scn.name}: relocation plan" + (" (last plan that solved)" if stale and shown else ""),
+        st.markdown(f"### {trust.md_escape(scn.name)}: relocation plan" + (" (last plan that solved)" if stale and shown else ""),
                     width="stretch")
         with st.container(width=220):
             _pin_name_box()  # a fragment: typing a name reruns only this box (issue 13)
@@ -320,7 +322,7 @@ def _head(ctx: tabs.Context, cap_note: str | None) -> None:
         excluded = ctx.excluded_sites
         st.caption(views.solve_caption(shown.summary)
                    + (f" {len(excluded)} site(s) excluded by you." if excluded else "")
-                   + (f" {len(st.session_state[S.PINS])} plan(s) pinned; deltas are against '{baseline['label']}'."
+                   + (f" {len(st.session_state[S.PINS])} plan(s) pinned; deltas are against '{trust.md_escape(baseline['label'])}'."
                       if baseline else ""))
         _warnings_box(shown.summary.get("warnings") or [], cap_note)
 

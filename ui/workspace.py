@@ -1,13 +1,15 @@
 """The app's workspace: the library panel, autosave and restore, links to a plan, the report.
 
 - **Autosave.** Every rerun that changes what the user has (source, uploads, table edits, what-if
-  controls, pins) writes it to the library database under the browser tab's workspace id, which
-  rides in the URL as ``?ws=...``. Reloading the page (same URL) restores it; a closed tab
-  reopened from history does too.
+  controls, pins) writes it to the library database under the browser's workspace key, kept in
+  a cookie of this site (``rigshift_ws``, SameSite=Strict), never in the URL: a copied address
+  bar hands nobody the workspace. Reloading the page restores it; so does a new tab of the same
+  browser. A legacy ``?ws=`` in a URL is ignored and dropped.
 - **Links.** The URL also names the plan: ``scenario=NAME&owner=WHO&v=N`` for a library entry
   (``dataset=NAME`` for a built-in scenario) plus every what-if that differs from the scenario's
-  own settings, as ``section.key=value`` (TOML values). The link shown in the panel leaves out
-  ``ws`` so a colleague who opens it gets the same plan in a workspace of their own.
+  own settings, as ``section.key=value`` (TOML values). A colleague who opens it gets a copy of
+  the plan in a workspace of their own: whatever they change or save is theirs (read-only for
+  the owner's entry).
 - **Library.** Save, open, rename, duplicate and delete named scenarios (tables with edits,
   settings, controls, pins and the plan's result); see ``workspace.repository``.
 - **Report.** One click downloads the decision report (HTML, PDF) or the workbook (XLSX).
@@ -22,8 +24,11 @@ import base64
 import hashlib
 import io
 import json
+import re
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 import tomllib
 import uuid
 from typing import Any, Callable
@@ -38,12 +43,19 @@ from optimizer.results import fmt
 
 from . import compute, controls, session, views
 from .session import UPLOAD_PREFIX, UPLOADS
+from .trust import md_escape
 
-WS_PARAM = "ws"
+WS_PARAM = "ws"  # legacy: the workspace key used to ride in the URL; now ignored and dropped
+WS_COOKIE = "rigshift_ws"
+WS_COOKIE_DAYS = 365
+_WS_KEY = re.compile(r"^[0-9a-f]{32}$")
 USER_KEY = "ws_user"
 REFS = "ws_library_refs"  # source label -> {"owner", "name", "version"}
 LIBRARY_PREFIX = "library: "
 MAX_AUTOSAVE_BYTES = 20 * 1024 * 1024
+AUTOSAVE_RETRY_S = 30.0  # after a failed autosave (library locked or down), reruns skip it this long
+AUTOSAVE_WAIT_S = 2.0  # a rerun waits this long for its autosave; a slower one finishes in the background
+_autosaver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rigshift-autosave")
 GUEST = "guest"
 LIST_LIMIT = 300  # newest entries offered in the panel (the CLI lists them all)
 
@@ -72,12 +84,25 @@ def library() -> Any | None:
 
         lib = Library(url)
     except Exception as exc:  # noqa: BLE001 - the app keeps working without a library
-        why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        why = _why(exc)
         _failures[url] = (time.monotonic(), why)
         st.session_state["ws_db_error"] = why
         return None
     _failures.pop(url, None)
     return lib
+
+
+def _why(exc: BaseException, named: bool = True) -> str:
+    """An exception in one line fit for the page: the library's URL and any password in it masked."""
+    from workspace.config import resolve_url
+    from workspace.dburl import scrub
+
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    try:
+        url = resolve_url(_url())
+    except Exception:  # noqa: BLE001 - no URL at all: nothing to mask
+        url = None
+    return scrub(f"{type(exc).__name__}: {first}" if named else first, url)
 
 
 def _url() -> str | None:
@@ -97,12 +122,24 @@ def _url() -> str | None:
 
 
 def current_user() -> str:
+    """The signed-in user's e-mail (else the provider's subject id); with a login configured and nobody
+    signed in, GUEST; without a login, the name typed in the panel (one local user's library)."""
     try:
-        if st.user.is_logged_in and st.user.get("email"):
-            return str(st.user.get("email"))
+        if st.user.is_logged_in and (st.user.get("email") or st.user.get("sub")):
+            return str(st.user.get("email") or st.user.get("sub"))
     except Exception:  # noqa: BLE001 - auth not configured
         pass
+    if auth_configured():
+        return GUEST
     return (st.session_state.get(USER_KEY) or "").strip() or GUEST
+
+
+def auth_configured() -> bool:
+    """True when the app has an identity provider ([auth] in its secrets: Streamlit's st.login, OIDC)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file at all
+        return False
 
 
 def _logged_in() -> bool:
@@ -167,12 +204,30 @@ def encode_value(value: Any) -> str:
     return "none" if value is None else fmt.toml_value(value)
 
 
+MAX_LINK_VALUE_CHARS = 2000  # a setting's value in a link; the longest real one (a list of names) is far shorter
+MAX_LINK_NESTING = 4  # brackets deep: settings hold at most a list of names
+
+
+class LinkValueError(ValueError):
+    """A link parameter that is no setting value (too long, nested too deep): bad input, said in words."""
+
+
 def decode_value(text: str) -> Any:
+    """A URL parameter's TOML value; the text itself where it is no TOML. Raises LinkValueError for a
+    value no setting can hold (longer than MAX_LINK_VALUE_CHARS, nested deeper than MAX_LINK_NESTING)."""
+    if len(text) > MAX_LINK_VALUE_CHARS:
+        raise LinkValueError(f"a value of {len(text):,} characters (at most {MAX_LINK_VALUE_CHARS:,})")
+    depth = deepest = 0
+    for ch in text:
+        depth += (ch in "[{") - (ch in "]}")
+        deepest = max(deepest, depth)
+    if deepest > MAX_LINK_NESTING:
+        raise LinkValueError(f"a value nested {deepest} brackets deep (settings hold at most a list)")
     if text.strip().lower() == "none":
         return None
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return text
 
 
@@ -190,8 +245,16 @@ def whatif_params(base: optimizer.Settings, overrides: dict[str, Any]) -> dict[s
 
 
 def _link_overrides(params: dict[str, str]) -> dict[str, Any]:
+    """The link's what-ifs; LinkValueError naming the parameter for a value no setting can hold."""
     keys = set(optimizer.ALL_KEYS) - {"policy.exclude_sites"}
-    return {k: decode_value(v) for k, v in params.items() if k in keys}
+    out = {}
+    for k, v in params.items():
+        if k in keys:
+            try:
+                out[k] = decode_value(v)
+            except LinkValueError as exc:
+                raise LinkValueError(f"{k}: {exc}") from None
+    return out
 
 
 # ---------------------------------------------------------------- start of a session: restore or open a link
@@ -205,33 +268,53 @@ def start() -> None:
         return
     ss["ws_started"] = True
     ss.setdefault(REFS, {})
-    params = {k: st.query_params.get(k) for k in st.query_params}
-    ws = (params.get(WS_PARAM) or "").strip()[:64]
+    params = {k: st.query_params.get(k) for k in st.query_params if k != WS_PARAM}  # a pasted ?ws= hands over nothing
+    ws = _browser_workspace_key() or ""
     lib = library()
     restored = someone_elses = False
     if ws and lib is not None:
         try:
             rec = lib.restore(ws)
         except Exception as exc:  # noqa: BLE001
-            ss["ws_db_error"] = f"{type(exc).__name__}: {exc}"
+            ss["ws_db_error"] = _why(exc)
             rec = None
         if rec is not None:
             owner, saved_at, state = rec
-            if not _logged_in() or owner == current_user():
+            if (not _logged_in() and not auth_configured()) or owner == current_user():
                 _restore(state, saved_at)
                 restored = True
             else:
                 someone_elses = True  # a signed-in colleague opened a URL with your workspace id: not theirs
     if not ws or someone_elses:
-        ws = uuid.uuid4().hex[:16]
+        ws = uuid.uuid4().hex  # 128 random bits: the key is a secret of this browser
     ss["ws_id"] = ws
     if not restored:
         _open_link(params, lib)
 
 
+def _browser_workspace_key() -> str | None:
+    """This browser's workspace key from its cookie, or None (a first visit, cookies off)."""
+    try:
+        value = st.context.cookies.get(WS_COOKIE)
+    except Exception:  # noqa: BLE001 - AppTest and bare runs have no browser
+        return None
+    return value if isinstance(value, str) and _WS_KEY.match(value) else None
+
+
+def _keep_key_in_browser() -> None:
+    """Set the workspace-key cookie (a one-pixel iframe's script, same origin: Streamlit cannot set
+    cookies itself) when the browser does not hold this session's key yet."""
+    ws = st.session_state.get("ws_id")
+    if not ws or not _WS_KEY.match(ws) or _browser_workspace_key() == ws:
+        return
+    # Fixed text and a key checked against _WS_KEY: no user text reaches this script.
+    st.iframe(f"<script>document.cookie = '{WS_COOKIE}={ws}; path=/; max-age={WS_COOKIE_DAYS * 86400}; "
+              "SameSite=Strict' + (location.protocol === 'https:' ? '; Secure' : '');</script>", height=1)
+
+
 def _restore(state: dict[str, Any], saved_at: Any) -> None:
     ss = st.session_state
-    if state.get("user") and not _logged_in():
+    if state.get("user") and not _logged_in() and not auth_configured():
         ss[USER_KEY] = state["user"]
     uploads = {label: _unb64(files) for label, files in (state.get("uploads") or {}).items()}
     ss[UPLOADS].update(uploads)
@@ -259,9 +342,9 @@ def _open_link(params: dict[str, str], lib: Any | None) -> None:
     """Open the plan a link names: a library entry or a built-in scenario, with its what-ifs."""
     ss = st.session_state
     name, dataset = params.get("scenario"), params.get("dataset")
-    overrides = _link_overrides(params)
     label = None
     try:
+        overrides = _link_overrides(params)
         if name and lib is not None:
             owner = params.get("owner") or current_user()
             version = int(params["v"]) if (params.get("v") or "").isdigit() else None
@@ -344,7 +427,7 @@ def plan_params(source: str, base: optimizer.Scenario, overrides: dict[str, Any]
 
 
 def _sync_url(plan: dict[str, str] | None) -> None:
-    desired = {WS_PARAM: st.session_state["ws_id"], **(plan or {})}
+    desired = dict(plan or {})  # the plan's name and what-ifs: what a copied address bar may share
     current = {k: st.query_params.get(k) for k in st.query_params}
     if current != desired:
         st.query_params.from_dict(desired)
@@ -370,15 +453,41 @@ def autosave(lib: Any, source: str, has_edits: bool) -> None:
     digest = hashlib.sha256(text.encode()).hexdigest()
     if digest == ss.get("ws_last_digest"):
         return
+    pending = ss.get("ws_autosave_pending")
+    if pending is not None:  # an autosave still running from an earlier rerun: settle it first, never pile up
+        if not pending[0].done():
+            return
+        ss.pop("ws_autosave_pending", None)
+        _settle(ss, pending[0], pending[1], 0)
+        if digest == ss.get("ws_last_digest"):
+            return
+    failed_at = ss.get("ws_autosave_failed_at")
+    if failed_at is not None and time.monotonic() - failed_at < AUTOSAVE_RETRY_S:
+        return  # the library was busy or down a moment ago: the page does not wait on it at every rerun
     if len(text) > MAX_AUTOSAVE_BYTES:
         ss["ws_autosave_problem"] = (f"Your workspace is {len(text) / 1e6:.0f} MB, more than the {MAX_AUTOSAVE_BYTES / 1e6:.0f} MB "
                                      "kept automatically: save it to the library (or export a zip) before you reload.")
         return
+    # On a worker thread, waited for AUTOSAVE_WAIT_S at most: a hung database never holds the page.
+    _settle(ss, _autosaver.submit(lib.autosave, ss["ws_id"], current_user(), state), digest, AUTOSAVE_WAIT_S)
+
+
+def _settle(ss: Any, fut: Future, digest: str, wait_s: float) -> None:
+    """Record an autosave's outcome: saved (its digest), failed (a message, retried later), or still
+    running (kept pending; the next rerun looks again and starts no second one meanwhile)."""
     try:
-        lib.autosave(ss["ws_id"], current_user(), state)
-    except Exception as exc:  # noqa: BLE001 - never lose the page over an autosave
-        ss["ws_autosave_problem"] = f"Autosave failed ({type(exc).__name__}: {exc}); save to the library before you reload."
+        fut.result(timeout=wait_s)
+    except FutureTimeout:
+        ss["ws_autosave_pending"] = (fut, digest)
+        ss["ws_autosave_problem"] = ("The library is slow to answer, so your latest changes are not saved yet. Your "
+                                     "work is kept in this page: export a zip before you reload.")
         return
+    except Exception as exc:  # noqa: BLE001 - never lose the page over an autosave
+        ss["ws_autosave_problem"] = (f"Autosave failed ({_why(exc)}). Your work is kept in this page; it is tried "
+                                     f"again in {AUTOSAVE_RETRY_S:.0f} s: export a zip before you reload.")
+        ss["ws_autosave_failed_at"] = time.monotonic()
+        return
+    ss.pop("ws_autosave_failed_at", None)
     ss["ws_last_digest"] = digest
     ss.pop("ws_autosave_problem", None)
 
@@ -393,17 +502,19 @@ def panel(box: Any, *, source: str, base: optimizer.Scenario, overrides: dict[st
     lib = library()
     plan = plan_params(source, base, overrides) if not has_edits else None
     _sync_url(plan)
+    with box:
+        _keep_key_in_browser()
     if lib is not None:
         autosave(lib, source, has_edits)
     attention = bool(ss.get("ws_notice") or ss.get("ws_problem") or ss.get("ws_autosave_problem") or lib is None)
     with box, st.expander(PANEL, expanded=attention, icon=":material/folder_shared:"):
         if lib is None:
             st.warning("The library database cannot be opened, so nothing is saved automatically: "
-                       + ss.get("ws_db_error", "") + ". Export a zip before you reload.", icon=":material/warning:")
+                       + md_escape(ss.get("ws_db_error", "")) + ". Export a zip before you reload.", icon=":material/warning:")
         else:
             _library_panel(lib, source, scn, res)
             if ss.get("ws_autosave_problem"):
-                st.warning(ss["ws_autosave_problem"], icon=":material/warning:")
+                st.warning(md_escape(ss["ws_autosave_problem"]), icon=":material/warning:")
             else:
                 st.caption("Your work is saved as you go: reload this page and you are back here.")
         st.markdown("**Link to this plan**")
@@ -419,8 +530,14 @@ def panel(box: Any, *, source: str, base: optimizer.Scenario, overrides: dict[st
 
 def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimizer.Result | None) -> None:
     ss = st.session_state
+    signed_out = auth_configured() and not _logged_in()  # with a login, nobody acts under a typed name
     if _logged_in():
-        st.caption(f"Signed in as {current_user()}.")
+        st.caption(f"Signed in as {md_escape(current_user())}.")
+        if auth_configured():
+            st.button("Sign out", key="ws_logout", on_click=st.logout, icon=":material/logout:")
+    elif signed_out:
+        st.caption("Sign in to save, rename or delete; everyone's saved scenarios can be opened read-only.")
+        st.button("Sign in", key="ws_login", on_click=st.login, type="primary", icon=":material/login:")
     else:
         ss.setdefault(USER_KEY, GUEST)
         st.text_input("Your name", key=USER_KEY, help="Saves are kept under this name. With the app's login "
@@ -435,15 +552,15 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
     st.text_input("Save as", key="ws_save_name", help="Saving under an existing name adds a new version; "
                                                       "nothing is overwritten.")
     st.button("Save to library", key="ws_save", icon=":material/save:", type="primary", width="stretch",
-              on_click=_save, args=(lib, source, scn, res))
+              on_click=_save, args=(lib, source, scn, res), disabled=signed_out)
     if ss.get("ws_notice"):
-        st.success(ss["ws_notice"], icon=":material/check_circle:")
+        st.success(md_escape(ss["ws_notice"]), icon=":material/check_circle:")
     if ss.get("ws_problem"):
-        st.error(ss["ws_problem"], icon=":material/error:")
+        st.error(md_escape(ss["ws_problem"]), icon=":material/error:")
     try:
         entries = lib.list(None, limit=LIST_LIMIT)
     except Exception as exc:  # noqa: BLE001
-        st.error(f"The library cannot be listed: {exc}")
+        st.error(md_escape(f"The library cannot be listed: {_why(exc)}"))
         return
     if not entries:
         st.caption("Nothing saved yet.")
@@ -459,7 +576,7 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
 
     st.selectbox("Saved scenarios (the whole team's)", keys, key="ws_pick", format_func=label)
     chosen = by_key[ss["ws_pick"]]
-    mine = chosen.owner == current_user()
+    mine = chosen.owner == current_user() and not signed_out
     c1, c2 = st.columns(2)
     c1.button("Open", key="ws_open", icon=":material/folder_open:", width="stretch", on_click=_open,
               args=(lib, chosen.owner, chosen.name))
@@ -470,7 +587,7 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
     c3, c4 = st.columns(2)
     c3.button("Rename", key="ws_rename", width="stretch", disabled=not mine,
               on_click=_rename, args=(lib, chosen.owner, chosen.name))
-    c4.button("Duplicate", key="ws_duplicate", width="stretch",
+    c4.button("Duplicate", key="ws_duplicate", width="stretch", disabled=signed_out,
               on_click=_duplicate, args=(lib, chosen.owner, chosen.name),
               help="Copy it into your own library under the new name.")
 
@@ -492,7 +609,8 @@ def _save(lib: Any, source: str, scn: optimizer.Scenario, res: optimizer.Result 
                         pins=pins_to_json(ss.get(views.PINS) or []),
                         result=result_record(res) if res is not None else None)
     except Exception as exc:  # noqa: BLE001 - a LibraryError or a database error, shown in place
-        _say(problem=f"Not saved: {exc}")
+        _say(problem=f"Not saved: {_why(exc, named=False)}. Your work is still here: try again in a moment, "
+                     "or export a zip.")
         return
     session.remember_controls()
     label = _register(lib.load(info.owner, info.name, info.version))
@@ -506,7 +624,7 @@ def _open(lib: Any, owner: str, name: str) -> None:
     try:
         saved = lib.load(owner, name)
     except Exception as exc:  # noqa: BLE001
-        _say(problem=f"Not opened: {exc}")
+        _say(problem=f"Not opened: {_why(exc, named=False)}")
         return
     old = ss.get("active_source")
     session.remember_controls()
@@ -520,7 +638,7 @@ def _delete(lib: Any, owner: str, name: str) -> None:
     try:
         n = lib.delete(current_user(), name)
     except Exception as exc:  # noqa: BLE001
-        _say(problem=f"Not deleted: {exc}")
+        _say(problem=f"Not deleted: {_why(exc, named=False)}")
         return
     _say(notice=f"Deleted '{name}' ({n} version{'s' if n != 1 else ''}). Scenarios already open stay open.")
 
@@ -531,7 +649,7 @@ def _rename(lib: Any, owner: str, name: str) -> None:
     try:
         info = lib.rename(current_user(), name, new)
     except Exception as exc:  # noqa: BLE001
-        _say(problem=f"Not renamed: {exc}")
+        _say(problem=f"Not renamed: {_why(exc, named=False)}")
         return
     for ref in (ss.get(REFS) or {}).values():
         if ref["owner"] == info.owner and ref["name"] == name:
@@ -546,7 +664,7 @@ def _duplicate(lib: Any, owner: str, name: str) -> None:
     try:
         info = lib.duplicate(owner, name, new, new_owner=current_user())
     except Exception as exc:  # noqa: BLE001
-        _say(problem=f"Not duplicated: {exc}")
+        _say(problem=f"Not duplicated: {_why(exc, named=False)}")
         return
     ss["ws_pick"] = f"{info.owner}\u241f{info.name}"
     _say(notice=f"Copied '{name}' to your '{info.name}'.")

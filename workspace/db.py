@@ -1,12 +1,18 @@
 """Opening the library database: an engine per URL, the schema brought up to date with
 Alembic on first open (``alembic.command.upgrade(config, "head")``).
 
-SQLite (the default) is tuned for several writers at once: WAL journal, a 30 s busy timeout,
-foreign keys on, and every transaction begins IMMEDIATE so two sessions that read-then-write
-queue up instead of failing with "database is locked" (SQLAlchemy's documented pysqlite recipe).
+SQLite (the default) is tuned so that the page never waits on a writer: WAL journal (readers
+never wait on a writer), foreign keys on, a bounded busy timeout (SQLITE_BUSY_TIMEOUT_S), and
+only write transactions begin IMMEDIATE (``writer(engine)``: two sessions that read-then-write
+queue up instead of failing; SQLAlchemy's documented pysqlite recipe); reads begin DEFERRED and
+take no write lock. PostgreSQL: connect, statement and lock timeouts (libpq ``options``).
+
+A library whose schema revision this code does not know (written by a newer Rigshift) is a
+LibraryError, never an attempted migration.
 """
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,19 +22,23 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from . import dburl
 from .config import resolve_url
 from .errors import LibraryError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SQLITE_BUSY_TIMEOUT_S = 30.0
-CONNECT_TIMEOUT_S = 10  # PostgreSQL
+SQLITE_BUSY_TIMEOUT_S = 3.0  # a write waits this long for another writer, then says so
+CONNECT_TIMEOUT_S = 5  # PostgreSQL: an unreachable server fails fast
+STATEMENT_TIMEOUT_MS = 30_000  # PostgreSQL: no statement (a 100 MB save included) holds a session longer
+LOCK_TIMEOUT_MS = 5_000  # PostgreSQL: a row or table lock held elsewhere is waited for this long
+TCP_USER_TIMEOUT_MS = 15_000  # PostgreSQL: unacknowledged data for this long drops the connection
+WRITE = "rigshift_write"  # execution option: this transaction writes (SQLite: BEGIN IMMEDIATE)
 MAX_ENGINES = 8  # distinct URLs kept open per process
 
 _lock = threading.Lock()
-_engines: dict[str, Engine] = {}
+_engines: dict[tuple[str, str | None], Engine] = {}
 
 
 def alembic_config() -> Config:
@@ -46,15 +56,30 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def writer(engine: Engine) -> Engine:
+    """The engine for write transactions (SQLite: BEGIN IMMEDIATE); plain ``engine`` reads without a write lock."""
+    return engine.execution_options(**{WRITE: True})
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration, in one transaction (a no-op when it is there)."""
+    """Bring the schema to the newest migration, in one transaction (a no-op when it is there).
+    LibraryError when the database holds a revision this code does not know (a newer Rigshift's)."""
     cfg = alembic_config()
+    script = ScriptDirectory.from_config(cfg)
     try:
-        if current_revision(engine) == ScriptDirectory.from_config(cfg).get_current_head():
-            return  # the usual case: skip loading the migration environment
+        current = current_revision(engine)
     except Exception:  # noqa: BLE001 - e.g. no version table yet: let the upgrade below decide
-        pass
-    with engine.begin() as conn:
+        current = None
+    if current is not None:
+        known = {rev.revision for rev in script.walk_revisions()}
+        if current not in known:
+            raise LibraryError(
+                f"the library at {dburl.mask(engine.url)} was written by a newer version of Rigshift (schema "
+                f"revision '{current}'; this version knows up to '{script.get_current_head()}'): update Rigshift, "
+                "or use another library (--db or RIGSHIFT_DB_URL). Nothing was changed.")
+        if current == script.get_current_head():
+            return  # the usual case: skip loading the migration environment
+    with writer(engine).begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -71,19 +96,24 @@ def _sqlite_tuning(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
 
 def create(url: str) -> Engine:
     """A new engine for ``url`` with the schema migrated; the SQLite file's folder is created."""
     try:
-        parsed = make_url(url)
+        parsed = dburl.parse(url)
     except ArgumentError:
-        raise LibraryError(f"'{url}' is not a database URL (e.g. sqlite:///path/rigshift.db or "
+        raise LibraryError(f"'{dburl.mask(url)}' is not a database URL (e.g. sqlite:///path/rigshift.db or "
                            "postgresql+psycopg://user:password@host/db)") from None
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2"):
-        kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}  # an unreachable server fails fast
+        kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S,  # an unreachable server fails fast
+                                  "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS}",
+                                  # a server that stops answering mid-query (frozen host, cut network): the
+                                  # connection is dropped after this, client side (libpq keepalives, TCP_USER_TIMEOUT)
+                                  "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+                                  "tcp_user_timeout": TCP_USER_TIMEOUT_MS}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
@@ -111,13 +141,14 @@ def create(url: str) -> Engine:
 def engine_for(url: str | None = None) -> Engine:
     """The process's engine for ``url`` (resolved by ``workspace.config.resolve_url``), opened once."""
     url = resolve_url(url)
+    key = (url, os.environ.get(dburl.ENV_PASSWORD))  # a password given apart is part of what is opened
     with _lock:
-        engine = _engines.get(url)
+        engine = _engines.get(key)
         if engine is None:
             engine = create(url)
             if len(_engines) >= MAX_ENGINES:
                 _engines.pop(next(iter(_engines))).dispose()
-            _engines[url] = engine
+            _engines[key] = engine
         return engine
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,30 @@ from optimizer.inputs.geo import DATA as COUNTRIES  # the one copy of the outlin
 
 RISK_CMAP = "RdYlGn_r"
 RISK_MAX = 0.30  # reg_risk at which a site is drawn fully red (as the app's map)
+
+
+@lru_cache(maxsize=1)
+def label_fonts() -> tuple[str, ...]:
+    """Font families for names on the map, in fallback order: DejaVu Sans, then a CJK font (Noto Sans
+    CJK from Debian's fonts-noto-cjk, `make report-libs`) so that Chinese names print, not boxes.
+    Fonts installed after matplotlib built its font cache are added here from the system's font list."""
+    from matplotlib import font_manager
+
+    families = ["DejaVu Sans"]
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    cjk = sorted(n for n in known if "CJK" in n and "Sans" in n and "Mono" not in n)
+    if not cjk:
+        for path in font_manager.findSystemFonts():
+            name = Path(path).name
+            if "CJK" in name and "Sans" in name and "Regular" in name and "Mono" not in name:
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):  # an unreadable font file: go without it
+                    continue
+        cjk = sorted({f.name for f in font_manager.fontManager.ttflist if "CJK" in f.name and "Sans" in f.name
+                      and "Mono" not in f.name})
+    cjk.sort(key=lambda n: (not n.endswith(" SC"), n))  # Simplified Chinese glyph forms first (the datasets' origins)
+    return tuple(families + cjk[:1])
 
 
 @lru_cache(maxsize=1)
@@ -53,6 +78,15 @@ def render_png(origins: pd.DataFrame, sites: pd.DataFrame, plan_sites: pd.DataFr
                title: str = "", dpi: int = 130) -> bytes:
     """PNG bytes. ``origins``/``sites``: the scenario's tables (lat, lon); ``plan_sites``: the result's
     sites table (mw_used, excluded); ``allocation``: the result's rows (action, origin, site, rigs)."""
+    fig = map_figure(origins, sites, plan_sites, allocation, title, dpi)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    return buf.getvalue()
+
+
+def map_figure(origins: pd.DataFrame, sites: pd.DataFrame, plan_sites: pd.DataFrame, allocation: pd.DataFrame,
+               title: str = "", dpi: int = 130) -> Figure:
+    """The map as a matplotlib Figure (``render_png`` saves it); arguments as ``render_png``."""
     fig = Figure(figsize=(10, 5.2), dpi=dpi)
     ax = fig.subplots()
     ax.add_collection(PolyCollection(_country_polygons(), facecolors="#eef0f3", edgecolors="#b5bac4", linewidths=0.4))
@@ -78,8 +112,8 @@ def render_png(origins: pd.DataFrame, sites: pd.DataFrame, plan_sites: pd.DataFr
                     linewidths=0.6, zorder=4, label="site used (area = MW)")
     ax.scatter(origins["lon"], origins["lat"], marker="^", s=60, color="#1f2430", zorder=5, label="origin (fleet today)")
     for r in merged[used].sort_values("mw_used", ascending=False).head(6).itertuples():
-        ax.annotate(r.site, (r.lon, r.lat), xytext=(4, 4), textcoords="offset points", fontsize=6.5, color="#1f2430",
-                    zorder=6)
+        ax.annotate(str(r.site), (r.lon, r.lat), xytext=(4, 4), textcoords="offset points", fontsize=6.5, color="#1f2430",
+                    zorder=6, parse_math=False, fontfamily=list(label_fonts()))  # a name is drawn as written: "$" is no maths
     cb = fig.colorbar(sc, ax=ax, fraction=0.02, pad=0.01, shrink=0.7)
     cb.set_label("regulatory risk (reg_risk per year)", fontsize=7)
     cb.ax.tick_params(labelsize=6)
@@ -92,8 +126,6 @@ def render_png(origins: pd.DataFrame, sites: pd.DataFrame, plan_sites: pd.DataFr
         spine.set_color("#cfd3da")
     ax.legend(loc="lower left", fontsize=7, frameon=True, framealpha=0.9)
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=9, parse_math=False, fontfamily=list(label_fonts()))
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    return buf.getvalue()
+    return fig

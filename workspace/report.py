@@ -239,6 +239,10 @@ class Report:
                 frame.to_excel(xw, sheet_name=sheet[:31], index=False)
                 ws = xw.sheets[sheet[:31]]
                 ws.freeze_panes = "A2"
+                for row in ws.iter_rows():  # the report writes no formulas: a cell that reads as one is user text
+                    for cell in row:        # ("=HYPERLINK(...)", "@Home"), stored as the text it is, never run
+                        if cell.data_type == "f":
+                            cell.data_type = "s"
                 for j, c in enumerate(frame.columns, start=1):
                     letter = get_column_letter(j)
                     head = ws.cell(row=1, column=j)
@@ -389,12 +393,12 @@ def _tool_version() -> str:
 
 
 def write_report(out_dir: str | Path, scn: optimizer.Scenario, res: optimizer.Result, **kwargs: Any) -> list[Path]:
-    """Write report.html, report.pdf and plan.xlsx into ``out_dir`` (created); returns their paths."""
+    """Write report.html, report.pdf and plan.xlsx into ``out_dir`` (created), whole or not at all
+    (``optimizer.results.outdir.write_folder``); returns their paths."""
+    from optimizer.results.outdir import write_folder
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     rep = build_report(scn, res, **kwargs)
-    paths = [out / "report.html", out / "report.pdf", out / "plan.xlsx"]
-    paths[0].write_text(rep.html, encoding="utf-8")
-    paths[1].write_bytes(rep.pdf())
-    paths[2].write_bytes(rep.xlsx())
-    return paths
+    files = {"report.html": rep.html, "report.pdf": rep.pdf(), "plan.xlsx": rep.xlsx()}
+    write_folder(out, files)
+    return [out / name for name in files]

@@ -83,7 +83,9 @@ class Library:
 
     @property
     def url(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
+        from .dburl import mask
+
+        return mask(self.engine.url)
 
     # ------------------------------------------------------------ entries
 
@@ -99,7 +101,7 @@ class Library:
         objective = None
         if result and isinstance(result.get("summary"), Mapping):
             objective = result["summary"].get("objective_usd")
-        with Session(self.engine) as s, s.begin():
+        with Session(db.writer(self.engine)) as s, s.begin():
             entry_id = self._entry_id(s, owner, name)
             now = utcnow()
             version = s.execute(update(Entry).where(Entry.id == entry_id)
@@ -168,7 +170,7 @@ class Library:
     def rename(self, owner: str, name: str, new_name: str) -> EntryInfo:
         new_name = check_name(new_name, "new name")
         try:
-            with Session(self.engine) as s, s.begin():
+            with Session(db.writer(self.engine)) as s, s.begin():
                 entry = self._get(s, owner, name)
                 entry.name = new_name
                 entry.updated_at = utcnow()
@@ -197,7 +199,7 @@ class Library:
 
     def delete(self, owner: str, name: str) -> int:
         """Delete the entry and all its versions; returns how many versions went."""
-        with Session(self.engine) as s, s.begin():
+        with Session(db.writer(self.engine)) as s, s.begin():
             entry = self._get(s, owner, name)
             n = len(entry.versions)
             s.delete(entry)
@@ -208,7 +210,7 @@ class Library:
     def autosave(self, workspace_id: str, owner: str, state: Mapping[str, Any]) -> None:
         """Keep ``state`` (JSON-able) as the workspace's latest; one row per workspace, overwritten."""
         workspace_id = check_name(workspace_id, "workspace id")[:64]
-        with Session(self.engine) as s, s.begin():
+        with Session(db.writer(self.engine)) as s, s.begin():
             row = s.get(Autosave, workspace_id, with_for_update=True)
             if row is None:
                 try:

@@ -17,6 +17,22 @@ from optimizer.cli.common import (EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_INTERNAL
 from optimizer.inputs.errors import InfeasibleError, ScenarioError, SolverFailure
 
 
+EXIT_PIPE_CLOSED = 128 + 13  # what a shell reports for a command ended by SIGPIPE
+
+
+def _stdout_closed() -> int:
+    """Point stdout at /dev/null so that the interpreter's final flush does not complain again
+    (the Python documentation's recipe, "Note on SIGPIPE", signal module)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout replaced (tests) or already closed
+        pass
+    return EXIT_PIPE_CLOSED
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rigshift", description="Rigshift: where should the fleet go?")
     sub = p.add_subparsers(dest="command", required=True)
@@ -45,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_NOT_PROVEN
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`explain ... | head -1`): end quietly, as `cat` would
+        return _stdout_closed()
     except Exception as exc:  # noqa: BLE001 - a user never sees a traceback
         print(f"internal error: {type(exc).__name__}: {exc}. Please report it with the scenario.", file=sys.stderr)
         return EXIT_INTERNAL

@@ -101,8 +101,11 @@ def _cmd_library(args: argparse.Namespace) -> int:
     except SQLAlchemyError as exc:
         from workspace.config import resolve_url
 
-        print(f"library: cannot use the database {_safe(resolve_url(args.db))}: {type(exc).__name__}: "
-              f"{str(exc).splitlines()[0]}", file=sys.stderr)
+        from .dburl import scrub
+
+        url = resolve_url(args.db)
+        print(f"library: cannot use the database {_safe(url)}: {type(exc).__name__}: "
+              + scrub(str(exc).splitlines()[0] if str(exc) else "", url), file=sys.stderr)
         return EXIT_BAD_INPUT
 
 
@@ -113,11 +116,12 @@ def _missing_sqlite_file(explicit: str | None) -> Path | None:
     instead of creating an empty database there. The default library is created on first use."""
     if not explicit:
         return None
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    from .dburl import parse
+
     try:
-        parsed = make_url(explicit)
+        parsed = parse(explicit)
     except ArgumentError:
         return None  # Library() reports the bad URL
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
@@ -127,12 +131,10 @@ def _missing_sqlite_file(explicit: str | None) -> Path | None:
 
 
 def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    """The URL with its password and secret parameters masked, whatever its shape."""
+    from .dburl import mask
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL is shown as given
-        return url
+    return mask(url)
 
 
 def _list(lib: Any, args: argparse.Namespace, user: str) -> int:
@@ -191,12 +193,22 @@ def _save(lib: Any, args: argparse.Namespace, user: str) -> int:
 
 
 def _load_cmd(lib: Any, args: argparse.Namespace, user: str) -> int:
+    from optimizer.results.outdir import safe_relative, write_folder
+
     saved = lib.load(args.owner or user, args.name, args.version)
     out = Path(args.out)
+    bad = []
+    for name in saved.files:
+        try:
+            safe_relative(name)
+        except ValueError as exc:
+            bad.append(str(exc))
+    if bad:  # stored names are data: never a path outside --out
+        print(f"library: {saved.info.owner}/{saved.info.name} version {saved.info.version} holds file names that "
+              f"would be written outside {out}: {'; '.join(bad)}. Nothing was written.", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        for name, data in saved.files.items():
-            (out / name).write_bytes(data)
+        write_folder(out, saved.files)
     except OSError as exc:
         print(f"library: cannot write to {out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

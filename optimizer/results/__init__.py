@@ -30,12 +30,11 @@ JURIS_COLUMNS = ["jurisdiction", "sites", "capacity_mw", "mw_used", "rigs", "has
 
 
 def write_files(out_dir: str | Path, files: dict[str, str]) -> Path:
-    """Write {file name: text} into ``out_dir`` (created if missing), UTF-8; returns the folder."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (out / name).write_text(text, encoding="utf-8")
-    return out
+    """Write {file name: text} into ``out_dir`` (created if missing), UTF-8, whole or not at all
+    (``outdir.write_folder``: a full disk or a kill midway leaves the previous folder); returns the folder."""
+    from optimizer.results.outdir import write_folder
+
+    return write_folder(out_dir, files)
 
 
 @dataclass

@@ -23,6 +23,9 @@ from optimizer.inputs.errors import Problem, ScenarioError
 
 ENV_SCHEDULER = "RIGSHIFT_DASK_SCHEDULER"
 CONNECT_TIMEOUT_S = 5
+WAIT_WORKERS_S = 20.0  # a cluster with no workers is waited for this long before the run says so
+TASK_RETRIES = 2  # Dask re-runs a task that raised this many times (client.submit(retries=...))
+MAP_ATTEMPTS = 3  # a map whose tasks or scattered data were lost with their workers is sent again this often
 
 
 class Runner:
@@ -55,6 +58,85 @@ class Runner:
             self._client.close()
             self._client = None
 
+    def _fault(self, what: str, hint: str) -> ScenarioError:
+        return ScenarioError(Problem("--scheduler", None, None, f"the Dask cluster at {self.scheduler} {what}", hint))
+
+    def _check_imports(self, fn: Callable[..., Any]) -> None:
+        """Every worker and the scheduler can import the task's module (a worker that cannot would
+        leave the task waiting for ever): checked once per module with the standard library's
+        ``importlib.util.find_spec``, run there by ``client.run`` / ``run_on_scheduler``."""
+        import importlib.util
+
+        module = getattr(fn, "__module__", None)
+        checked = self.__dict__.setdefault("_checked", set())
+        if not module or module == "__main__" or module in checked:
+            return
+        client = self._client
+        where = dict(client.run(importlib.util.find_spec, module))
+        try:
+            where["the scheduler"] = client.run_on_scheduler(importlib.util.find_spec, module)
+        except Exception:  # noqa: BLE001 - a scheduler that forbids run_on_scheduler: the workers' answer stands
+            pass
+        missing = sorted(str(w) for w, spec in where.items() if spec is None)
+        if missing:
+            raise self._fault(f"cannot load Rigshift's tasks: module '{module}' is not importable on "
+                              + ", ".join(missing),
+                              "start the scheduler and the workers from the repository root with "
+                              "PYTHONPATH=$PWD and the same requirements.txt")
+        checked.add(module)
+
+    def _cluster_map(self, fn: Callable[..., Any], items: list[Any], shared: dict[str, Any]) -> list[Any]:
+        """The map on the cluster: wait (boundedly) for a worker, scatter the shared arguments, submit
+        with Dask's task retries, gather; tasks lost with their workers are sent again up to
+        MAP_ATTEMPTS times. Every cluster fault ends as a ScenarioError naming what the cluster lacks."""
+        from distributed import KilledWorker
+        from distributed.comm.core import CommClosedError
+
+        try:
+            from distributed.client import FutureCancelledError
+        except ImportError:  # older distributed
+            from asyncio import CancelledError as FutureCancelledError
+        from asyncio import CancelledError
+
+        client = self._client
+        lost: BaseException | None = None
+        for _attempt in range(MAP_ATTEMPTS):
+            if client.status not in ("running", "connecting"):
+                raise self._fault("is gone: the client lost its connection to the scheduler",
+                                  "check that `dask scheduler` is still running at that address, then run again")
+            try:
+                client.wait_for_workers(1, timeout=WAIT_WORKERS_S)
+            except OSError as exc:  # TimeoutError is one: no worker came; other OSErrors: the scheduler is gone
+                if not isinstance(exc, TimeoutError) or client.status not in ("running", "connecting"):
+                    raise self._fault("stopped answering (the scheduler is down or unreachable)",
+                                      "restart `dask scheduler` and its workers, then run again") from None
+                raise self._fault(f"has no workers (waited {WAIT_WORKERS_S:g} s for one)",
+                                  "start workers: PYTHONPATH=$PWD dask worker tcp://SCHEDULER:PORT (see README)") from None
+            self._check_imports(fn)
+            try:
+                sent = {k: client.scatter(v, broadcast=True, hash=False) for k, v in shared.items()}
+                futures = [client.submit(fn, item, **sent, pure=False, retries=TASK_RETRIES) for item in items]
+                return client.gather(futures)
+            except (ModuleNotFoundError, ImportError) as exc:
+                raise self._fault(f"cannot load Rigshift's tasks: {exc}",
+                                  "start the scheduler and the workers from the repository root with "
+                                  "PYTHONPATH=$PWD and the same requirements.txt") from None
+            except RuntimeError as exc:
+                if "deserializ" in str(exc):
+                    raise self._fault(f"cannot load Rigshift's tasks: {exc}",
+                                      "start the scheduler and the workers from the repository root with "
+                                      "PYTHONPATH=$PWD and the same requirements.txt") from None
+                raise
+            except KilledWorker as exc:
+                raise self._fault(f"lost a worker on every try of one task ({exc}); workers may run out of memory",
+                                  "give the workers more memory (dask worker --memory-limit) or fewer threads, "
+                                  "or run without --scheduler") from None
+            except (FutureCancelledError, CancelledError, CommClosedError, TimeoutError, OSError) as exc:
+                lost = exc  # workers restarted (the nanny), data lost with them, or the scheduler hiccuped: again
+                continue
+        raise self._fault(f"lost the run's tasks {MAP_ATTEMPTS} times ({type(lost).__name__}: {lost})",
+                          "check the workers' logs (restarts, memory limits) and the scheduler, then run again")
+
     @property
     def where(self) -> str:
         return f"dask cluster {self.scheduler}" if self.scheduler else "local cores"
@@ -65,17 +147,7 @@ class Runner:
         if not items:
             return []
         if self._client is not None:
-            sent = {k: self._client.scatter(v, broadcast=True, hash=False) for k, v in shared.items()}
-            futures = [self._client.submit(fn, item, **sent, pure=False) for item in items]
-            try:
-                return self._client.gather(futures)
-            except (RuntimeError, ModuleNotFoundError, ImportError) as exc:
-                if "deserializ" not in str(exc) and not isinstance(exc, ImportError):
-                    raise
-                raise ScenarioError(Problem("--scheduler", None, None,
-                                            f"the Dask cluster at {self.scheduler} cannot load Rigshift's tasks: {exc}",
-                                            "start the scheduler and the workers from the repository root with "
-                                            "PYTHONPATH=$PWD and the same requirements.txt")) from None
+            return self._cluster_map(fn, items, shared)
         if len(items) == 1:
             return [fn(items[0], **shared)]
         tasks = [dask.delayed(fn, pure=False)(item, **shared) for item in items]

@@ -70,7 +70,7 @@ def _compare(scn: optimizer.Scenario, res: optimizer.Result, source: str, fp: st
              "current": fmt.setting_text(k, v)}
             for k, v in now.items() if base["settings"].get(k) != v]
     st.markdown("**Settings that differ**" + ("" if base["source"] == source else
-                                               f" (baseline is from scenario '{base['source']}')"))
+                                               f" (baseline is from scenario '{trust.md_escape(base['source'])}')"))
     if diff:
         st.dataframe(trust.safe_frame(pd.DataFrame(diff)), hide_index=True, key="compare_settings")
     else:

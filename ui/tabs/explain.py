@@ -8,6 +8,7 @@ import optimizer
 from optimizer.results import fmt
 
 from .. import compute
+from ..trust import md_escape
 from .context import Context
 
 ORIGIN, MODEL, SITE = "explain_origin", "explain_model", "explain_site"  # the three pickers
@@ -76,12 +77,12 @@ def render(ctx: Context) -> None:
     options += [(b["value_idle_usd"], "store")] if pol.allow_idle else []
     best = max(options) if options else (0.0, "none of the allowed actions")
     if why_not:
-        st.warning(f"Rigs cannot go to {site}: {why_not}. The terms below show what it would be worth.",
+        st.warning(md_escape(f"Rigs cannot go to {site}: {why_not}.") + " The terms below show what it would be worth.",
                    icon=":material/block:")
     here = alloc[(alloc["origin"] == origin) & (alloc["model"] == model)]
     st.caption(f"Hashprice today {fmt.hashprice(b['hashprice_usd_th_day'])}. Taken alone, the best use of this rig is "
                f"**{best[1]}**. The plan itself: " + (", ".join(
-                   f"{r.rigs:,.0f} {r.action}" + (f" to {r.site}" if r.action == "relocate" else "")
+                   f"{r.rigs:,.0f} {r.action}" + (f" to {md_escape(r.site)}" if r.action == "relocate" else "")
                    for r in here.itertuples()) or "none") +
                " (capacity, the limit per regulator and the budget are shared, so rigs compete for the best sites).")
 

@@ -22,6 +22,7 @@ from optimizer.results import fmt
 
 from .. import charts, compute
 from ..session import PINS
+from ..trust import md_escape
 from ..views import make_pin
 from .context import Context
 
@@ -105,9 +106,9 @@ def render(ctx: Context) -> None:
     try:
         _render(ctx.scn, ctx.res, ctx.stale, ctx.source)
     except (optimizer.ScenarioError, optimizer.InfeasibleError, optimizer.SolverFailure) as exc:
-        st.error(f"The risk view cannot be computed for these settings: {exc}", icon=":material/error:")
+        st.error(f"The risk view cannot be computed for these settings: {md_escape(str(exc))}", icon=":material/error:")
     except Exception as exc:  # noqa: BLE001 - an engine bug must not take the session down
-        st.error(f"The risk view failed unexpectedly (please report this): {type(exc).__name__}: {exc}",
+        st.error(f"The risk view failed unexpectedly (please report this): {type(exc).__name__}: {md_escape(str(exc))}",
                  icon=":material/error:")
 
 
@@ -132,7 +133,7 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
     try:
         scn_r = scn.with_overrides({"risk.alpha": alpha, "risk.ban_correlation": rho, "risk.hashprice_volatility": vol})
     except optimizer.ScenarioError as exc:
-        st.error("\n".join(str(p) for p in exc.problems))
+        st.error("\n\n".join(md_escape(str(p)) for p in exc.problems))
         return
     fp = compute.fingerprint(scn_r)
     with st.spinner(f"Playing the plan out in {n:,} futures..."):

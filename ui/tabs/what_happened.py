@@ -12,6 +12,7 @@ from optimizer.risk import backtest, plan_from_result
 from optimizer.results import fmt
 
 from .. import compute, outlook
+from ..trust import md_escape
 from .context import Context
 
 LABEL = "What happened"
@@ -49,7 +50,7 @@ def what_happened(scn: optimizer.Scenario, res: optimizer.Result, fp: str, folde
             "backtest", (fp, str(folder)),
             lambda: (_backtest(fp, str(folder), scn, res), backtest.load_history(folder, scn).market), 2)
     except optimizer.ScenarioError as exc:
-        st.warning("The scenario's history cannot be read: " + "; ".join(str(p) for p in exc.problems))
+        st.warning("The scenario's history cannot be read: " + md_escape("; ".join(str(p) for p in exc.problems)))
         return
     s = bt.summary
     st.markdown(
@@ -57,8 +58,8 @@ def what_happened(scn: optimizer.Scenario, res: optimizer.Result, fp: str, folde
         f"**{fmt.usd(s['expected_npv_usd'])}** expected and **{fmt.usd(s['sell_all_usd'])}** for selling everything "
         f"at the start ({'+' if s['realised_vs_sell_all_usd'] >= 0 else '-'}{fmt.usd(abs(s['realised_vs_sell_all_usd']))} "
         "against selling).")
-    bans = ", ".join(f"{b['jurisdiction']} from month {b['ban_month']}"
-                     + (f" to month {b['end_month']}" if "end_month" in b else "") for b in s["bans"]) or "none"
+    bans = md_escape(", ".join(f"{b['jurisdiction']} from month {b['ban_month']}"
+                               + (f" to month {b['end_month']}" if "end_month" in b else "") for b in s["bans"])) or "none"
     st.caption(f"Bans that came within the horizon: {bans}. The realised value uses the hashprice that came "
                "and stops every rig in a place from its ban month on; expected is the plan's value before the caution "
                "charge. One history, not a forecast: the Risk tab shows how often such outcomes come up.")

@@ -62,6 +62,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the library's tables, only when they hold nothing: a downgrade never destroys saved work."""
+    conn = op.get_bind()
+    held = {t: conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
+            for t in ("library_entries", "entry_versions", "version_files", "autosaves")}
+    if any(held.values()):
+        raise RuntimeError("refusing to downgrade: the library holds "
+                           + ", ".join(f"{n} row(s) of {t}" for t, n in held.items() if n)
+                           + "; export what you need (python -m optimizer library load NAME --out DIR) and empty it first")
     op.drop_table("autosaves")
     op.drop_index("ix_version_files_version_id", table_name="version_files")
     op.drop_table("version_files")
