@@ -14,6 +14,7 @@ The scheduler too must import ``optimizer`` (Dask's scheduler unpickles the task
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Callable, Sequence
 
@@ -81,3 +82,128 @@ class Runner:
         tasks = [dask.delayed(fn, pure=False)(item, **shared) for item in items]
         kwargs = {"num_workers": self.threads} if self.threads else {}
         return list(dask.compute(*tasks, scheduler="threads", **kwargs))
+
+
+# ---------------------------------------------------------------------------- data sent once, chunks sized from the work
+#
+# Issue 23: a cluster pays only when (1) the big inputs cross the network once, not with every task,
+# and (2) every task carries enough work to hide its own overhead. ``share`` sends a value to every
+# worker once per Runner (client.scatter(broadcast=True)) and hands back the same future while the
+# caller passes the same object again (e.g. a SampleSet used by every round of the cutting-plane
+# method, by each frontier point, by repeated evaluations). ``map_ranges`` runs ``fn(start, stop)``
+# over index ranges of that shared data, so a task carries two integers instead of its slice.
+#
+# Chunk rule (``chunk_ranges``): with ``seconds_per_item`` measured on a probe range run in this
+# process, the measured per-task overhead ``o`` (``task_overhead_s``) and ``n_workers`` slots:
+#   - a chunk gets at least ``o / OVERHEAD_SHARE`` seconds of work (overhead at most 5% of it);
+#   - at most ``CHUNKS_PER_WORKER`` chunks per worker (enough to even out a slow worker);
+#   - at least as many chunks as keep each under ``max_bytes`` of working memory.
+# When the whole remaining work is below one such chunk, it runs in this process: sending it
+# would cost more than doing it. Each item's result never depends on the chunking (tested), so
+# any chunking gives the same numbers and files.
+
+OVERHEAD_SHARE = 0.05
+CHUNKS_PER_WORKER = 2
+PROBE_ITEMS = 64  # the first items run here, timed: the work per item the rule divides
+OVERHEAD_PROBES = 8  # trivial tasks timed once per Runner for the overhead
+
+
+def _noop(i: int) -> int:
+    return i
+
+
+def workers(runner: Runner) -> int:
+    """Task slots: the cluster's worker threads, or this machine's cores (``threads`` if set)."""
+    if runner._client is not None:
+        info = runner._client.scheduler_info()
+        return max(1, sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()))
+    return max(1, runner.threads or os.cpu_count() or 1)
+
+
+def task_overhead_s(runner: Runner) -> float:
+    """Seconds one task costs beyond its work (submit, schedule, run a no-op, gather), measured once
+    per Runner: the median of ``OVERHEAD_PROBES`` round trips of a trivial task (local cores: one
+    dask.compute of a no-op per probe)."""
+    cached = runner.__dict__.get("_overhead_s")
+    if cached is not None:
+        return cached
+    import time
+
+    times = []
+    for i in range(OVERHEAD_PROBES):
+        t = time.perf_counter()
+        if runner._client is not None:
+            runner._client.submit(_noop, i, pure=False).result()
+        else:
+            dask.compute(dask.delayed(_noop, pure=False)(i), scheduler="threads")
+        times.append(time.perf_counter() - t)
+    runner.__dict__["_overhead_s"] = sorted(times)[len(times) // 2]
+    return runner.__dict__["_overhead_s"]
+
+
+def share(runner: Runner, name: str, value: Any) -> Any:
+    """``value`` as tasks should receive it: on a cluster a future of it, scattered to every worker
+    once (broadcast) and reused while the same object is shared again under ``name``; locally the
+    value itself. Sharing a new object under a name releases the old one on the cluster."""
+    if runner._client is None:
+        return value
+    cache = runner.__dict__.setdefault("_shared", {})
+    held = cache.get(name)
+    if held is not None and held[0] is value:
+        return held[1]
+    future = runner._client.scatter(value, broadcast=True, hash=False)
+    cache[name] = (value, future)  # the object is held, so its identity is not reused while cached
+    runner.__dict__["_scatters"] = runner.__dict__.get("_scatters", 0) + 1
+    return future
+
+
+def chunk_ranges(start: int, stop: int, seconds_per_item: float, n_workers: int, overhead_s: float,
+                 bytes_per_item: float = 0.0, max_bytes: float = 128 * 2**20) -> list[tuple[int, int]]:
+    """Index ranges covering start..stop-1 by the chunk rule above (equal sizes, in order)."""
+    n = stop - start
+    if n <= 0:
+        return []
+    work = n * max(seconds_per_item, 0.0)
+    by_overhead = int(work * OVERHEAD_SHARE / max(overhead_s, 1e-9))
+    by_memory = math.ceil(n * bytes_per_item / max_bytes) if bytes_per_item > 0 else 1
+    parts = max(1, by_memory, min(by_overhead, CHUNKS_PER_WORKER * n_workers))
+    size = math.ceil(n / min(parts, n))
+    return [(a, min(a + size, stop)) for a in range(start, stop, size)]
+
+
+def map_ranges(runner: Runner, fn: Callable[..., Any], n_items: int, shared: dict[str, Any] | None = None,
+               bytes_per_item: float = 0.0, /, **per_call: Any) -> list[Any]:
+    """``fn(start, stop, **shared, **per_call)`` over ranges covering 0..n_items-1, results in order.
+
+    ``shared`` values go to workers once per Runner (``share``), ``per_call`` values once per call.
+    The first ``PROBE_ITEMS`` run here, timed, and the rest is chunked by ``chunk_ranges``; work too
+    small to pay for a task runs here too. Records what it did in ``runner.last_map`` (items, chunks,
+    where, probe seconds per item, overhead).
+    """
+    import time
+
+    shared = shared or {}
+    if n_items <= 0:
+        return []
+    probe = min(n_items, PROBE_ITEMS)
+    t = time.perf_counter()
+    out = [fn(0, probe, **shared, **per_call)]
+    per_item = (time.perf_counter() - t) / probe
+    if probe == n_items:
+        runner.last_map = {"items": n_items, "chunks": 0, "where": "here", "s_per_item": per_item}
+        return out
+    overhead = task_overhead_s(runner)
+    ranges = chunk_ranges(probe, n_items, per_item, workers(runner), overhead, bytes_per_item)
+    remote = len(ranges) > 1 or (n_items - probe) * per_item * OVERHEAD_SHARE >= overhead
+    runner.last_map = {"items": n_items, "chunks": len(ranges) if remote else 0, "where": runner.where if remote else "here",
+                       "s_per_item": per_item, "overhead_s": overhead}
+    if not remote:
+        return out + [fn(probe, n_items, **shared, **per_call)]
+    if runner._client is not None:
+        sent = {k: share(runner, k, v) for k, v in shared.items()}
+        sent.update({k: runner._client.scatter(v, broadcast=True, hash=False) for k, v in per_call.items()})
+        futures = [runner._client.submit(fn, a, b, **sent, pure=False) for a, b in ranges]
+        return out + runner._client.gather(futures)
+    tasks = [dask.delayed(fn, pure=False)(a, b, **shared, **per_call) for a, b in ranges]
+    kwargs = {"num_workers": runner.threads} if runner.threads else {}
+    return out + list(dask.compute(*tasks, scheduler="threads", **kwargs))
