@@ -467,7 +467,7 @@ def _solve_risk_cuts(scn: Scenario, econ: Economics, samples: SampleSet, runner:
     econ_mean = dataclasses.replace(econ, value_usd=vmean.reshape(G, S), penalty_usd=np.zeros((G, S)))
     del every
     model = build_model(scn, econ_max)
-    terms = pair_terms(scn, econ, samples, model.x_group, model.x_site)
+    weighted = decomposed.SampleWeightedValues(pair_terms(scn, econ, samples, model.x_group, model.x_site), samples)
     per_column = np.zeros(model.n_cols)  # what a sell, idle or y column adds to NPV_k in every sample
     for cols, usd in ((model.sell_col, econ.resale_usd), (model.idle_col, econ.terminal_usd),
                       (model.y_col, -scn.sites["fixed_cost_usd"].to_numpy(float))):
@@ -477,7 +477,7 @@ def _solve_risk_cuts(scn: Scenario, econ: Economics, samples: SampleSet, runner:
 
     def values(omega: np.ndarray) -> np.ndarray:
         out = per_column * omega.sum()
-        out[:n_x] = decomposed.sample_weighted_values(terms, samples, omega)
+        out[:n_x] = weighted(omega)
         return out
 
     def npv(x: np.ndarray) -> np.ndarray:

@@ -65,6 +65,7 @@ COLUMNS_ABOVE = transport.COLUMNS_ABOVE
 # Stop when upper and lower bound agree to this share of the objective (the target is 1e-6: margin for rounding).
 GAP_REL = 1e-9
 MAX_ROUNDS = 500
+CUTS_PER_ROUND = 2  # the violated cut at the master's eta, and the cut exact at the plan's own VaR
 
 
 def use_cuts(method: str, solver_name: str, n_samples: int, n_pairs: int) -> bool:
@@ -77,51 +78,74 @@ def use_cuts(method: str, solver_name: str, n_samples: int, n_pairs: int) -> boo
 # ---------------------------------------------------------------------------- sums over samples, per pair
 
 
-def sample_weighted_values(terms, samples, omega: np.ndarray) -> np.ndarray:
+class SampleWeightedValues:
     """sum_k omega_k V_k,p for each of P pairs, (P,) USD, without the (K, P) matrix.
 
-    ``terms`` is ``optimizer.risk.PairTerms`` (path, jurisdiction, fixed_usd), ``omega`` (K,) >= 0.
-    With w = d_t a_t, revenue R, power P, hosting h and theta = P / R, a pair runs in a sample-month
-    iff factor > theta, so per jurisdiction j and month t, over the samples k alive there (ban
-    month > t), sorted by factor:
+    ``terms`` is ``optimizer.risk.PairTerms`` (path, jurisdiction, fixed_usd); call with ``omega`` (K,)
+    >= 0. With w = d_t a_t, revenue R, power P, hosting h and theta = P / R, a pair runs in a
+    sample-month iff factor > theta, so per jurisdiction j and month t, over the samples k alive
+    there (ban month > t), sorted by factor:
         sum_k omega_k max(0, R f_k - P) = R * sum_{f_k > theta} omega_k f_k - P * sum_{f_k > theta} omega_k
     (suffix sums, one search per pair): O(P T log K) instead of O(K P T). Equals
-    ``omega @ relocation_values(terms, samples)`` to rounding (tested).
+    ``omega @ relocation_values(terms, samples)`` to rounding (tested). The pairs' arrays are laid
+    out once (by jurisdiction, month-major), so each call (one per cut) only sorts and searches.
     """
-    omega = np.asarray(omega, float)
-    P, H = len(terms.fixed_usd), samples.months
-    out = terms.fixed_usd * omega.sum()
-    keep = np.nonzero(omega > 0)[0]
-    if P == 0 or not len(keep):
+
+    def __init__(self, terms, samples):
+        self.samples = samples
+        P, H = len(terms.fixed_usd), samples.months
+        self.n_pairs, self.fixed = P, np.asarray(terms.fixed_usd, float)
+        path = terms.path
+        w = path.discount * path.availability  # (P, H)
+        rev = np.broadcast_to(path.revenue_usd, (P, H))
+        power = np.broadcast_to(path.power_usd, (P, H))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            theta = np.where(rev > 0, power / rev, np.inf)
+        self.order = np.argsort(terms.jurisdiction, kind="stable")
+        juris = terms.jurisdiction[self.order]
+        self.juris, starts = np.unique(juris, return_index=True)
+        self.bounds = np.append(starts, P)
+        o = self.order
+        self.theta_t = np.ascontiguousarray(theta[o].T)  # (H, P) in jurisdiction order
+        self.wrev_t = np.ascontiguousarray((w * rev)[o].T)
+        self.wpow_t = np.ascontiguousarray((w * power)[o].T)
+        self.whost = w[o] * np.broadcast_to(path.hosting_usd, (P,))[o][:, None]  # (P, H)
+
+    def __call__(self, omega: np.ndarray) -> np.ndarray:
+        omega = np.asarray(omega, float)
+        smp, H = self.samples, self.samples.months
+        out = self.fixed * omega.sum()
+        keep = np.nonzero(omega > 0)[0]
+        if self.n_pairs == 0 or not len(keep):
+            return out
+        om = omega[keep]
+        ban = smp.ban_month[keep]
+        factor = smp.factor[keep] if smp.factor is not None else np.ones((len(keep), H))
+        order = np.argsort(factor, axis=0, kind="stable")
+        f_sorted = np.take_along_axis(factor, order, axis=0)  # (k, H)
+        f_sorted_t = np.ascontiguousarray(f_sorted.T)  # (H, k)
+        months = np.arange(H)
+        zero = np.zeros((1, H))
+        acc = np.zeros(self.n_pairs)  # in jurisdiction order
+        for jj, j in enumerate(self.juris):
+            a, b = self.bounds[jj], self.bounds[jj + 1]
+            alive = ban[:, j][:, None] > months[None, :]  # (k, H)
+            om_t = np.take_along_axis(om[:, None] * alive, order, axis=0)
+            # suffix sums over the sorted samples, (H, k + 1): entry i = sum over samples i.. (0 past the end)
+            tail_w = np.ascontiguousarray(np.concatenate([np.cumsum(om_t[::-1], axis=0)[::-1], zero]).T)
+            tail_wf = np.ascontiguousarray(np.concatenate([np.cumsum((om_t * f_sorted)[::-1], axis=0)[::-1], zero]).T)
+            part = self.whost[a:b] @ -tail_w[:, 0]
+            for t in range(H):
+                i = np.searchsorted(f_sorted_t[t], self.theta_t[t, a:b], side="right")  # samples i.. have factor > theta
+                part += self.wrev_t[t, a:b] * tail_wf[t, i] - self.wpow_t[t, a:b] * tail_w[t, i]
+            acc[a:b] = part
+        out[self.order] += acc
         return out
-    om = omega[keep]
-    ban = samples.ban_month[keep]
-    factor = samples.factor[keep] if samples.factor is not None else np.ones((len(keep), H))
-    path = terms.path
-    w = path.discount * path.availability  # (P, H)
-    rev = np.broadcast_to(path.revenue_usd, (P, H))
-    power = np.broadcast_to(path.power_usd, (P, H))
-    host = np.broadcast_to(path.hosting_usd, (P,))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        theta = np.where(rev > 0, power / rev, np.inf)
-    order = np.argsort(factor, axis=0, kind="stable")
-    f_sorted = np.take_along_axis(factor, order, axis=0)  # (k, H)
-    months = np.arange(H)
-    zero = np.zeros((1, H))
-    for j in np.unique(terms.jurisdiction):
-        pj = np.nonzero(terms.jurisdiction == j)[0]
-        alive = ban[:, j][:, None] > months[None, :]  # (k, H)
-        om_t = np.take_along_axis(om[:, None] * alive, order, axis=0)
-        # suffix sums: row i = sum over sorted samples i.. of omega (and of omega f)
-        tail_w = np.concatenate([np.cumsum(om_t[::-1], axis=0)[::-1], zero])
-        tail_wf = np.concatenate([np.cumsum((om_t * f_sorted)[::-1], axis=0)[::-1], zero])
-        acc = np.zeros(len(pj))
-        th, wj, rj, pwj, hj = theta[pj], w[pj], rev[pj], power[pj], host[pj]
-        for t in range(H):
-            i = np.searchsorted(f_sorted[:, t], th[:, t], side="right")  # samples i.. have factor > theta
-            acc += wj[:, t] * (rj[:, t] * tail_wf[i, t] - pwj[:, t] * tail_w[i, t] - hj * tail_w[0, t])
-        out[pj] += acc
-    return out
+
+
+def sample_weighted_values(terms, samples, omega: np.ndarray) -> np.ndarray:
+    """One-off ``SampleWeightedValues(terms, samples)(omega)``."""
+    return SampleWeightedValues(terms, samples)(omega)
 
 
 def value_upper_bound(terms, samples) -> np.ndarray:
@@ -343,17 +367,26 @@ def solve_cuts(model: LinearModel, oracle: Oracle, weights: np.ndarray, alpha: f
         floor_ok = floor_usd is None or cvar_true >= floor_usd - GAP_REL * max(1.0, abs(floor_usd))
         if stats.gap_usd <= GAP_REL * scale and floor_ok:
             break
-        tail = npv < x_model[eta]
-        key = np.nonzero(tail)[0].tobytes()
-        if key in seen or stats.rounds >= MAX_ROUNDS:
-            # the master already holds this cut: what is left is rounding in the sums
+        # the violated cut (samples below the master's eta), and the cut that is exact at this plan
+        # (samples below its own VaR, the lower alpha-quantile: supporting CVaR at x*) when it differs
+        by_value = np.argsort(npv, kind="stable")
+        at = min(int(np.searchsorted(np.cumsum(weights[by_value]), alpha * (1 - 1e-12))), K - 1)
+        tails = [npv < x_model[eta], npv < npv[by_value[at]]][:CUTS_PER_ROUND]
+        added = 0
+        for tail in tails:
+            key = np.nonzero(tail)[0].tobytes()
+            if key in seen or not tail.any():
+                continue
+            seen.add(key)
+            add_row(cut(np.where(tail, weights, 0.0)), 0.0, label("cvar_cut", len(seen) - 1))
+            added += 1
+        stats.cuts += added
+        if not added or stats.rounds >= MAX_ROUNDS:
+            # the master already holds these cuts: what is left is rounding in the sums
             if stats.gap_usd <= 1e-7 * scale and (floor_usd is None or cvar_true >= floor_usd - 1e-7 * max(1.0, abs(floor_usd))):
                 break
             raise SolverFailure(f"the risk-aware plan's cutting planes stalled after {stats.rounds} rounds "
                                 f"(gap ${stats.gap_usd:,.2f}); set risk.method = \"full\"")
-        seen.add(key)
-        add_row(cut(np.where(tail, weights, 0.0)), 0.0, label("cvar_cut", len(seen) - 1))
-        stats.cuts += 1
         if mip:  # the last plan, theta raised to the new cut, as the next MIP's start
             start = x_model.copy()
             start[theta] = max(start[theta], float((weights * np.maximum(0.0, start[eta] - npv)).sum() / alpha))
