@@ -317,10 +317,16 @@ def solve_cuts(model: LinearModel, oracle: Oracle, weights: np.ndarray, alpha: f
     first = True
     x_model = np.zeros(n + 2)
     npv = np.zeros(K)
+    # Restricted masters run their cut rounds on the columns at hand and price out against every column
+    # only once those rounds close the gap (``price_now``): the big moves of the plan then happen on the
+    # small master. A gap closed on a priced-out master is closed for the full master.
+    price_now = False
+    converged = False
     while True:
         stats.rounds += 1
-        # ---- master to optimality (pricing out every column in restricted mode)
+        # ---- master to optimality (and priced out, in restricted mode when price_now)
         t0 = time.perf_counter()
+        entered = 0
         while True:
             left = deadline - time.perf_counter()
             if left <= 0:
@@ -337,7 +343,7 @@ def solve_cuts(model: LinearModel, oracle: Oracle, weights: np.ndarray, alpha: f
                 add_columns(np.nonzero(~in_master[:n])[0])  # a restricted master may lack a column the floor needs
                 continue
             status = highs_status(h, "mip" if mip else "lp")[0]
-            if status != "optimal" or not restricted:
+            if status != "optimal" or not restricted or not price_now:
                 break
             y = np.asarray(h.getSolution().row_dual, float)
             rc = cost[:n] - A.T @ y[:m] - extra_matrix()[:, :n].T @ y[m:]
@@ -347,10 +353,13 @@ def solve_cuts(model: LinearModel, oracle: Oracle, weights: np.ndarray, alpha: f
             pick = np.union1d(transport.top_per_group(site, rc / mw, want & (site >= 0), transport.ADD_PER_SITE),
                               np.nonzero(want & (site < 0))[0])
             add_columns(pick)
+            entered += len(pick)
             h.setOptionValue("simplex_strategy", 4)  # primal: new columns keep the basis primal feasible
         stats.master_seconds += time.perf_counter() - t0
         if status != "optimal":
             break
+        if converged and price_now and not entered:
+            break  # the plan the last round evaluated is optimal over every column
         sol = np.asarray(h.getSolution().col_value, float)
         x_model = np.zeros(n + 2)
         x_model[keys] = sol
@@ -365,8 +374,13 @@ def solve_cuts(model: LinearModel, oracle: Oracle, weights: np.ndarray, alpha: f
         stats.gap_usd = upper_bound - lower_bound
         scale = max(1.0, abs(upper_bound))
         floor_ok = floor_usd is None or cvar_true >= floor_usd - GAP_REL * max(1.0, abs(floor_usd))
-        if stats.gap_usd <= GAP_REL * scale and floor_ok:
+        converged = stats.gap_usd <= GAP_REL * scale and floor_ok
+        if converged and (price_now or not restricted):
             break
+        if converged:
+            price_now = True  # closed on the columns at hand: price out, then evaluate again if any entered
+            continue
+        price_now = False
         # the violated cut (samples below the master's eta), and the cut that is exact at this plan
         # (samples below its own VaR, the lower alpha-quantile: supporting CVaR at x*) when it differs
         by_value = np.argsort(npv, kind="stable")

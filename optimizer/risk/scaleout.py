@@ -93,18 +93,20 @@ class Runner:
 # method, by each frontier point, by repeated evaluations). ``map_ranges`` runs ``fn(start, stop)``
 # over index ranges of that shared data, so a task carries two integers instead of its slice.
 #
-# Chunk rule (``chunk_ranges``): with ``seconds_per_item`` measured on a probe range run in this
-# process, the measured per-task overhead ``o`` (``task_overhead_s``) and ``n_workers`` slots:
-#   - a chunk gets at least ``o / OVERHEAD_SHARE`` seconds of work (overhead at most 5% of it);
-#   - at most ``CHUNKS_PER_WORKER`` chunks per worker (enough to even out a slow worker);
-#   - at least as many chunks as keep each under ``max_bytes`` of working memory.
-# When the whole remaining work is below one such chunk, it runs in this process: sending it
-# would cost more than doing it. Each item's result never depends on the chunking (tested), so
-# any chunking gives the same numbers and files.
+# Chunk rule (``chunk_ranges``). Two probe ranges run first in this process, timed: P items then
+# 2P more, so a task's cost splits into a fixed part f (set-up that does not shrink with the chunk,
+# e.g. a loop over jurisdictions and months) and c seconds per item: c = (t2 - t1) / P,
+# f = t1 - c P. With the measured per-task overhead o (``task_overhead_s``) and W worker slots,
+# the remaining N items go in
+#   chunks = min(CHUNKS_PER_WORKER * W, floor(N c * OVERHEAD_SHARE / (o + f)))
+# equal ranges (so o + f is at most 5% of a chunk's work), more if ``max_bytes`` of working memory
+# per chunk needs it; fewer than two chunks run here, in this process, as one range (one remote
+# task cannot beat doing the same work here). Each item's result never depends on the chunking
+# (tested), so any chunking gives the same numbers and files.
 
 OVERHEAD_SHARE = 0.05
 CHUNKS_PER_WORKER = 2
-PROBE_ITEMS = 64  # the first items run here, timed: the work per item the rule divides
+PROBE_ITEMS = 32  # the first probe's items (the second has twice as many)
 OVERHEAD_PROBES = 8  # trivial tasks timed once per Runner for the overhead
 
 
@@ -158,13 +160,14 @@ def share(runner: Runner, name: str, value: Any) -> Any:
 
 
 def chunk_ranges(start: int, stop: int, seconds_per_item: float, n_workers: int, overhead_s: float,
-                 bytes_per_item: float = 0.0, max_bytes: float = 128 * 2**20) -> list[tuple[int, int]]:
+                 fixed_s: float = 0.0, bytes_per_item: float = 0.0,
+                 max_bytes: float = 128 * 2**20) -> list[tuple[int, int]]:
     """Index ranges covering start..stop-1 by the chunk rule above (equal sizes, in order)."""
     n = stop - start
     if n <= 0:
         return []
     work = n * max(seconds_per_item, 0.0)
-    by_overhead = int(work * OVERHEAD_SHARE / max(overhead_s, 1e-9))
+    by_overhead = int(work * OVERHEAD_SHARE / max(overhead_s + max(fixed_s, 0.0), 1e-9))
     by_memory = math.ceil(n * bytes_per_item / max_bytes) if bytes_per_item > 0 else 1
     parts = max(1, by_memory, min(by_overhead, CHUNKS_PER_WORKER * n_workers))
     size = math.ceil(n / min(parts, n))
@@ -176,29 +179,38 @@ def map_ranges(runner: Runner, fn: Callable[..., Any], n_items: int, shared: dic
     """``fn(start, stop, **shared, **per_call)`` over ranges covering 0..n_items-1, results in order.
 
     ``shared`` values go to workers once per Runner (``share``), ``per_call`` values once per call.
-    The first ``PROBE_ITEMS`` run here, timed, and the rest is chunked by ``chunk_ranges``; work too
-    small to pay for a task runs here too. Records what it did in ``runner.last_map`` (items, chunks,
-    where, probe seconds per item, overhead).
+    Two probe ranges run here, timed, and the rest is chunked by ``chunk_ranges``; work too small to
+    pay for two tasks runs here too. Records what it did in ``runner.last_map`` (items, chunks, where,
+    seconds per item, fixed seconds per task, overhead).
     """
     import time
 
     shared = shared or {}
     if n_items <= 0:
         return []
-    probe = min(n_items, PROBE_ITEMS)
+    p1 = min(n_items, PROBE_ITEMS)
+    p2 = min(n_items, 3 * p1)
     t = time.perf_counter()
-    out = [fn(0, probe, **shared, **per_call)]
-    per_item = (time.perf_counter() - t) / probe
-    if probe == n_items:
-        runner.last_map = {"items": n_items, "chunks": 0, "where": "here", "s_per_item": per_item}
+    out = [fn(0, p1, **shared, **per_call)]
+    t1 = time.perf_counter() - t
+    if p2 == p1:
+        runner.last_map = {"items": n_items, "chunks": 0, "where": "here"}
+        return out
+    t = time.perf_counter()
+    out.append(fn(p1, p2, **shared, **per_call))
+    t2 = time.perf_counter() - t
+    per_item = max(0.0, (t2 - t1) / max(p2 - 2 * p1, 1)) if p2 - p1 == 2 * p1 else t2 / (p2 - p1)
+    fixed = max(0.0, t1 - per_item * p1)
+    if p2 == n_items:
+        runner.last_map = {"items": n_items, "chunks": 0, "where": "here", "s_per_item": per_item, "fixed_s": fixed}
         return out
     overhead = task_overhead_s(runner)
-    ranges = chunk_ranges(probe, n_items, per_item, workers(runner), overhead, bytes_per_item)
-    remote = len(ranges) > 1 or (n_items - probe) * per_item * OVERHEAD_SHARE >= overhead
+    ranges = chunk_ranges(p2, n_items, per_item, workers(runner), overhead, fixed, bytes_per_item)
+    remote = len(ranges) > 1
     runner.last_map = {"items": n_items, "chunks": len(ranges) if remote else 0, "where": runner.where if remote else "here",
-                       "s_per_item": per_item, "overhead_s": overhead}
+                       "s_per_item": per_item, "fixed_s": fixed, "overhead_s": overhead}
     if not remote:
-        return out + [fn(probe, n_items, **shared, **per_call)]
+        return out + [fn(p2, n_items, **shared, **per_call)]
     if runner._client is not None:
         sent = {k: share(runner, k, v) for k, v in shared.items()}
         sent.update({k: runner._client.scatter(v, broadcast=True, hash=False) for k, v in per_call.items()})
