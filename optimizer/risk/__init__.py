@@ -255,7 +255,11 @@ def npv_by_sample(pt: PlanTerms, samples: SampleSet) -> np.ndarray:
     monthly = _monthly_by_jurisdiction(pt, samples)
     cum = np.concatenate([np.zeros(monthly.shape[:2] + (1,)), np.cumsum(monthly, axis=2)], axis=2)
     ban = samples.ban_month[:, pt.jurisdictions]  # (K, J'): months t < ban count
-    return pt.fixed_usd + np.take_along_axis(cum, ban[:, :, None], axis=2)[:, :, 0].sum(axis=1)
+    by_j = np.take_along_axis(cum, ban[:, :, None], axis=2)[:, :, 0]
+    total = np.zeros(len(by_j))
+    for jj in range(by_j.shape[1]):  # in order: the same bits for a sample whatever chunk it is in (numpy's
+        total += by_j[:, jj]  # sum(axis=1) takes another path for a single row)
+    return pt.fixed_usd + total
 
 
 def operating_paths(pt: PlanTerms, samples: SampleSet) -> np.ndarray:
