@@ -401,10 +401,8 @@ def solve_cuts(model: LinearModel, oracle: Oracle, weights: np.ndarray, alpha: f
                 break
             raise SolverFailure(f"the risk-aware plan's cutting planes stalled after {stats.rounds} rounds "
                                 f"(gap ${stats.gap_usd:,.2f}); set risk.method = \"full\"")
-        if mip:  # the last plan, theta raised to the new cut, as the next MIP's start
-            start = x_model.copy()
-            start[theta] = max(start[theta], float((weights * np.maximum(0.0, start[eta] - npv)).sum() / alpha))
-            h.setSolution(len(keys), np.arange(len(keys), dtype=np.int32), start[keys].astype(float))
+        if mip:
+            h.clearSolver()  # HiGHS keeps a MIP's last status and point after addRow: solve again from scratch
         else:
             h.setOptionValue("simplex_strategy", 1)  # dual: a new row keeps the basis dual feasible
     stats.columns_in_master = len(keys)

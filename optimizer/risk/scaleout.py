@@ -106,7 +106,7 @@ class Runner:
 
 OVERHEAD_SHARE = 0.05
 CHUNKS_PER_WORKER = 2
-PROBE_ITEMS = 32  # the first probe's items (the second has twice as many)
+PROBE_ITEMS = 64  # the first probe's items (the second has twice as many)
 OVERHEAD_PROBES = 8  # trivial tasks timed once per Runner for the overhead
 
 
