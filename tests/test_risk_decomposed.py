@@ -122,10 +122,13 @@ def _check_cuts_against_reference(sc, samples, rs, tmp: Path, floor: float | Non
             risk.solve_risk(scn.with_overrides({"risk.method": "cuts"}), smp)
         return
     full, cuts = both(scn, smp)
-    assert_same_optimum(full, cuts)
-    # Against the independent model too, except where the engine's MIP itself disagrees with it (section 3
-    # alone opens a 6e-8 MW site for its 20,000 USD fixed cost on one shrunk example: not this module's).
     if full.summary["objective_usd"] == pytest.approx(expected, rel=1e-6, abs=1e-2):
+        assert_same_optimum(full, cuts)
+        assert cuts.summary["objective_usd"] == pytest.approx(expected, rel=1e-6, abs=1e-2)
+    else:
+        # The engine's MIP itself misses the independent optimum on one shrunk example (section 3 alone,
+        # optimizer.solve, opens a 6e-8 MW site for its 20,000 USD fixed cost; HiGHS tolerances on a
+        # tiny coefficient): the cut master (tighter tolerances) must then match the independent model.
         assert cuts.summary["objective_usd"] == pytest.approx(expected, rel=1e-6, abs=1e-2)
 
 

@@ -233,6 +233,10 @@ def solve_cuts(model: LinearModel, oracle: Oracle, weights: np.ndarray, alpha: f
     restricted = (not mip and model.n_x > COLUMNS_ABOVE and (model.sell_col is not None or model.idle_col is not None))
     stats.restricted = restricted
     options = {"output_flag": False, "threads": 1, "mip_rel_gap": float(settings.mip_gap)}
+    if mip:
+        # HiGHS accepts a MIP point within 1e-6 of each (scaled) row; on a cut row that can leave theta a
+        # cent or more below the tail it bounds, more than the stopping rule allows: ask for 1e-9
+        options.update({"mip_feasibility_tolerance": 1e-9, "primal_feasibility_tolerance": 1e-9})
     if not mip:
         big = (model.n_x > COLUMNS_ABOVE) if not restricted else False
         options.update({"solver": "ipm" if big else "choose", "run_crossover": "on"})
