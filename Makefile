@@ -52,6 +52,7 @@ test: install-dev browser postgres report-libs
 bench: install-dev
 	$(PY) -m bench
 	$(PY) -m bench.risk
+	$(PY) -m bench.risk_scale
 	$(PY) -m bench.targets
 
 solve: install

@@ -151,10 +151,10 @@ def share(runner: Runner, name: str, value: Any) -> Any:
         return value
     cache = runner.__dict__.setdefault("_shared", {})
     held = cache.get(name)
-    if held is not None and held[0] is value:
+    if held is not None and held[0] is value and held[2] is runner._client:  # same object, same connection
         return held[1]
     future = runner._client.scatter(value, broadcast=True, hash=False)
-    cache[name] = (value, future)  # the object is held, so its identity is not reused while cached
+    cache[name] = (value, future, runner._client)  # the object is held, so its identity is not reused while cached
     runner.__dict__["_scatters"] = runner.__dict__.get("_scatters", 0) + 1
     return future
 
