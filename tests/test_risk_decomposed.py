@@ -165,6 +165,8 @@ def test_chunk_rule_hand_worked():
     assert ranges == [(a, a + 1250) for a in range(0, 10_000, 1250)]
     # the same work with 0.2 s per task to hide: 10 s * 0.05 / 0.25 = 2 chunks
     assert len(scaleout.chunk_ranges(0, 10_000, 1e-3, 4, 0.2, 0.05)) == 2
+    # 5 chunks' worth (10 s * 0.05 / 0.1 s) on 3 workers: rounded down to 3, one each
+    assert len(scaleout.chunk_ranges(0, 10_000, 1e-3, 3, 0.1, 0.0)) == 3
     # too little work for one task's overhead: one range (map_ranges runs it in this process)
     assert scaleout.chunk_ranges(100, 200, 1e-6, 4, 0.01) == [(100, 200)]
     # memory: 1 MB per item under 128 MiB per chunk needs at least 79 chunks, whatever the overhead

@@ -99,7 +99,8 @@ class Runner:
 # f = t1 - c P. With the measured per-task overhead o (``task_overhead_s``) and W worker slots,
 # the remaining N items go in
 #   chunks = min(CHUNKS_PER_WORKER * W, floor(N c * OVERHEAD_SHARE / (o + f)))
-# equal ranges (so o + f is at most 5% of a chunk's work), more if ``max_bytes`` of working memory
+# equal ranges (so o + f is at most 5% of a chunk's work), rounded down to a multiple of W when above
+# W (every worker gets the same number of chunks), more if ``max_bytes`` of working memory
 # per chunk needs it; fewer than two chunks run here, in this process, as one range (one remote
 # task cannot beat doing the same work here). Each item's result never depends on the chunking
 # (tested), so any chunking gives the same numbers and files.
@@ -169,7 +170,10 @@ def chunk_ranges(start: int, stop: int, seconds_per_item: float, n_workers: int,
     work = n * max(seconds_per_item, 0.0)
     by_overhead = int(work * OVERHEAD_SHARE / max(overhead_s + max(fixed_s, 0.0), 1e-9))
     by_memory = math.ceil(n * bytes_per_item / max_bytes) if bytes_per_item > 0 else 1
-    parts = max(1, by_memory, min(by_overhead, CHUNKS_PER_WORKER * n_workers))
+    parts = min(by_overhead, CHUNKS_PER_WORKER * n_workers)
+    if parts > n_workers:
+        parts -= parts % n_workers  # whole rounds: 3 equal chunks on 2 workers leave one idle a third of the time
+    parts = max(1, by_memory, parts)
     size = math.ceil(n / min(parts, n))
     return [(a, min(a + size, stop)) for a in range(start, stop, size)]
 
