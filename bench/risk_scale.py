@@ -143,7 +143,7 @@ def main() -> None:
           f"{plan['section3_backend']}) |")
     if "full_s" in plan:
         print(f"| the full LP on the same instance | {plan['full_s']:.1f} s; optima differ by {plan['relative_difference']:.1e} relative |")
-    d1, d2, lc, one = speed["dask_1_worker"], speed["dask_2_workers"], speed["local_cores"], speed["one_thread"]
+    d2, lc = speed["dask_2_workers"], speed["local_cores"]
     print(f"| risk values, {speed['sites']}-site marketplace, {speed['samples']:,} samples: two-worker local Dask vs "
           f"local cores | {speed['dask_vs_local_cores']:.2f}x ({d2['samples_per_s']:,.0f} vs {lc['samples_per_s']:,.0f} "
           f"samples/s; per-worker speed-up {speed['per_worker_speedup']:.2f}x) |")
