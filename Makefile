@@ -55,6 +55,7 @@ bench: install-dev
 	$(PY) -m bench
 	$(PY) -m bench.risk
 	$(PY) -m bench.monthly
+	$(PY) -m bench.risk_scale
 	$(PY) -m bench.targets
 
 solve: install

@@ -89,4 +89,4 @@ def test_workers_that_cannot_import_the_code_are_said(tmp_path):
         finally:
             sys.path.remove(str(tmp_path))
             sys.modules.pop("only_here_mod", None)
-    assert "cannot load Rigshift's tasks" in _message(exc) and "PYTHONPATH" in _message(exc)
+    assert "cannot load Rigshift's tasks" in _message(exc) and "installed" in _message(exc)

@@ -184,6 +184,11 @@ _DECLARED: tuple[Setting, ...] = (
             "w: the risk-aware plan maximises (1 - w) x expected value + w x CVaR", **_between(0, 1)),
     Setting("risk.cvar_floor_usd", "float?", None, "USD", "CVaR floor (USD)",
             "if set, the risk-aware plan's CVaR must be at least this", **_between(-1e15, 1e15)),
+    Setting("risk.method", "str", "auto", "", "Risk-aware plan method",
+            "extension: how the risk-aware plan is solved: \"full\" (the Rockafellar-Uryasev LP, one row per "
+            "sample), \"cuts\" (cutting planes over the sample rows, HiGHS only; same optimum), \"auto\" (cuts "
+            "when samples x relocation columns exceed 2 million and the solver is HiGHS)",
+            **_one_of("auto", "full", "cuts")),
     Setting("risk.hashprice_volatility", "float", 0.44, "per year", "Hashprice volatility (per year)",
             "annual volatility of log hashprice around the scenario's path in sampled futures; 0 = no hashprice "
             "noise (default: monthly-mean hashprice Jul 2021-Jun 2023 and Jun 2024-Dec 2025, "

@@ -40,6 +40,7 @@ from optimizer.engine import finish
 from optimizer.results import Result, _jsonable, assemble, write_files
 from optimizer.risk.model import define_cvar, outcome_matrix
 from optimizer.risk.samples import SampleSet
+from optimizer.risk import decomposed, scaleout
 from optimizer.risk.scaleout import Runner
 from optimizer.inputs.check import check
 from optimizer.inputs.scenario import Scenario
@@ -267,7 +268,10 @@ def npv_by_sample(pt: PlanTerms, samples: SampleSet) -> np.ndarray:
     if samples.ban_end is not None:  # and months t >= end, where a stop ends within the horizon
         end = samples.ban_end[:, pt.jurisdictions]
         earned = earned + (cum[:, :, -1] - np.take_along_axis(cum, end[:, :, None], axis=2)[:, :, 0])
-    return pt.fixed_usd + earned.sum(axis=1)
+    total = np.zeros(len(earned))
+    for jj in range(earned.shape[1]):  # in order: the same bits for a sample whatever chunk it is in (numpy's
+        total += earned[:, jj]  # sum(axis=1) takes another path for a single row)
+    return pt.fixed_usd + total
 
 
 def operating_paths(pt: PlanTerms, samples: SampleSet) -> np.ndarray:
@@ -283,8 +287,8 @@ def operating_paths(pt: PlanTerms, samples: SampleSet) -> np.ndarray:
     return np.cumsum((monthly * alive).sum(axis=1), axis=1)
 
 
-def _npv_chunk(chunk: SampleSet, plan: PlanTerms) -> np.ndarray:
-    return npv_by_sample(plan, chunk)
+def _npv_range(start: int, stop: int, samples: SampleSet, plan: PlanTerms) -> np.ndarray:
+    return npv_by_sample(plan, samples.subset(start, stop))
 
 
 def _chunks(samples: SampleSet, n_pairs: int, parts: int) -> list[SampleSet]:
@@ -305,8 +309,9 @@ def plan_npv(scn: Scenario, econ: Economics, plan: Plan, samples: SampleSet, run
     terms = pair_terms(scn, econ, samples, plan.gi[keep], plan.si[keep])
     folded = plan_terms(terms, plan.rigs[keep], plan.constant_usd)
     runner = runner or Runner()
-    chunks = _chunks(samples, len(folded.jurisdictions), parts=8)
-    parts = runner.map(_npv_chunk, chunks, plan=folded)
+    # the sample set goes to a cluster's workers once per Runner, tasks carry index ranges (scaleout.map_ranges)
+    parts = scaleout.map_ranges(runner, _npv_range, samples.n, {"samples": samples},
+                                16.0 * len(folded.jurisdictions) * (samples.months + 1), plan=folded)
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
@@ -410,6 +415,8 @@ def solve_risk(scn: Scenario, samples: SampleSet, runner: Runner | None = None) 
     rs = scn.settings.risk
     econ = economics.compute(scn)
     G, S = econ.n_groups, len(econ.sites)
+    if decomposed.use_cuts(rs.method, scn.settings.solver.name, samples.n, G * S):
+        return _solve_risk_cuts(scn, econ, samples, runner)
     gg, ss = np.divmod(np.arange(G * S), S)
     everything = None
     if G * S * samples.n * 8 <= FULL_MATRIX_BYTES:  # one pass: every pair's V_k, kept columns sliced out below
@@ -435,6 +442,14 @@ def solve_risk(scn: Scenario, samples: SampleSet, runner: Runner | None = None) 
     if solver.name == "highs" and solver.backend == "auto" and outcomes.nnz > 200_000:
         solver = dataclasses.replace(solver, backend="direct")  # PuLP's per-term objects dominate past this
     raw = solve_model(model, solver)
+    npv = np.asarray(outcomes @ raw.x[: outcomes.shape[1]]).ravel() if raw.status != "infeasible" else None
+    return _risk_result(scn, econ, econ_mean, model, raw, npv, samples)
+
+
+def _risk_result(scn: Scenario, econ: Economics, econ_mean: Economics, model, raw, npv: np.ndarray | None,
+                 samples: SampleSet) -> Result:
+    """The risk-aware plan's Result from either method's solution (``npv``: NPV_k of the plan)."""
+    rs = scn.settings.risk
     guard.check(scn, econ, model, raw, check_objective=False)  # the plan's rules, re-derived (optimizer/solver/guard.py)
     if raw.status == "infeasible":
         reasons = explain_infeasible(scn, econ, build_model(scn, econ))
@@ -444,7 +459,6 @@ def solve_risk(scn: Scenario, samples: SampleSet, runner: Runner | None = None) 
         raise InfeasibleError(reasons)
     result, plan = assemble(scn, econ_mean, model, raw)
     analyse(result, plan, scn, econ_mean, model, raw, details=False)
-    npv = np.asarray(outcomes @ raw.x[: outcomes.shape[1]]).ravel()
     stats = summarize(npv, samples.weight, rs.alpha, float(econ.resale_usd @ econ.count))
     result.summary.update(stats)
     # section 2's KPIs restated for the sampled futures: the expected value is the samples' mean
@@ -453,6 +467,49 @@ def solve_risk(scn: Scenario, samples: SampleSet, runner: Runner | None = None) 
     result.summary["value_vs_sell_all_usd"] = stats["expected_npv_usd"] - result.summary["sell_all_usd"]
     result.summary["risk_weight"] = rs.weight
     result.summary["cvar_floor_usd"] = rs.cvar_floor_usd
+    return result
+
+
+def _solve_risk_cuts(scn: Scenario, econ: Economics, samples: SampleSet, runner: Runner) -> Result:
+    """solve_risk by cutting planes (``optimizer.risk.decomposed``): no per-sample rows, no (K, P) matrix."""
+    rs = scn.settings.risk
+    if scn.settings.solver.name != "highs":
+        raise ScenarioError(Problem("scenario settings", None, "risk.method",
+                                    "the cutting-plane method (risk.method = \"cuts\") solves with HiGHS only",
+                                    "set solver.name = \"highs\" or risk.method = \"full\""))
+    G, S = econ.n_groups, len(econ.sites)
+    gg, ss = np.divmod(np.arange(G * S), S)
+    every = pair_terms(scn, econ, samples, gg, ss)
+    # pruning (model.dominated) with an upper bound of each pair's best sampled value: safe, as in solve_risk
+    econ_max = dataclasses.replace(econ, value_usd=decomposed.value_upper_bound(every, samples).reshape(G, S))
+    vmean = decomposed.sample_weighted_values(every, samples, samples.weight)
+    econ_mean = dataclasses.replace(econ, value_usd=vmean.reshape(G, S), penalty_usd=np.zeros((G, S)))
+    del every
+    model = build_model(scn, econ_max)
+    weighted = decomposed.SampleWeightedValues(pair_terms(scn, econ, samples, model.x_group, model.x_site), samples)
+    per_column = np.zeros(model.n_cols)  # what a sell, idle or y column adds to NPV_k in every sample
+    for cols, usd in ((model.sell_col, econ.resale_usd), (model.idle_col, econ.terminal_usd),
+                      (model.y_col, -scn.sites["fixed_cost_usd"].to_numpy(float))):
+        if cols is not None:
+            per_column[cols] = usd
+    n_x, sell_all = model.n_x, float(econ.resale_usd @ econ.count)
+
+    def values(omega: np.ndarray) -> np.ndarray:
+        out = per_column * omega.sum()
+        out[:n_x] = weighted(omega)
+        return out
+
+    def npv(x: np.ndarray) -> np.ndarray:
+        plan = Plan(model.x_group, model.x_site, x[:n_x], float(x[n_x:] @ per_column[n_x:]), sell_all)
+        return plan_npv(scn, econ, plan, samples, runner)
+
+    sol = decomposed.solve_cuts(model, decomposed.Oracle(values, npv, cvar), samples.weight, rs.alpha, rs.weight,
+                                rs.cvar_floor_usd, scn.settings.solver)
+    result = _risk_result(scn, econ, econ_mean, sol.model, sol.raw, sol.npv, samples)
+    st = sol.stats
+    result.timings.update({"risk_cut_rounds": st.rounds, "risk_cuts": st.cuts, "risk_master_columns": st.columns_in_master,
+                           "risk_master_s": st.master_seconds, "risk_evaluate_s": st.evaluate_seconds,
+                           "risk_cut_s": st.cut_seconds})
     return result
 
 
