@@ -17,7 +17,7 @@ import streamlit as st
 import optimizer
 from optimizer.inputs.tables import TABLES
 
-from . import compute, controls, editors, headline, tabs, trust, views
+from . import compute, controls, decision_card, editors, headline, tabs, trust, views
 from . import session as S
 from . import workspace as team_workspace
 from .session import SOURCE, UPLOAD, UPLOAD_PREFIX, UPLOADS
@@ -315,8 +315,7 @@ def _head(ctx: tabs.Context, cap_note: str | None) -> None:
     said_scn, said_fp = (ctx.shown_scn, ctx.shown_fp) if shown is not None else (scn, ctx.fp)
     st.markdown(compute.per_session("scenario_sentence", said_fp, lambda: headline.scenario_sentence(said_scn), 2))
     if shown is not None:
-        st.markdown(headline.decision_sentence(shown.summary))
-        views.metrics(shown.summary, baseline["summary"] if baseline else None, baseline["label"] if baseline else "")
+        decision_card.show(ctx, baseline)  # what to do, the gain, the odds, the hindsight; other figures grouped
         excluded = ctx.excluded_sites
         st.caption(views.solve_caption(shown.summary)
                    + (f" {len(excluded)} site(s) excluded by you." if excluded else "")
