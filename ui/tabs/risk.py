@@ -122,7 +122,8 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
     c1, c2, c3, c4, c5 = st.columns(5)
     n = int(c1.number_input("Samples", min_value=100, max_value=50_000, value=int(rs.samples), step=500, key=N))
     seed = int(c2.number_input("Seed", min_value=0, max_value=2**31 - 1, value=int(rs.seed), step=1, key=SEED))
-    alpha = float(c3.slider("CVaR tail (alpha)", 0.01, 0.5, float(rs.alpha), 0.01, key=ALPHA))
+    alpha = float(c3.slider("Worst share averaged (CVaR tail)", 0.01, 0.5, float(rs.alpha), 0.01, key=ALPHA,
+                            help="The worst-outcomes average (CVaR) is taken over this share of the sampled futures."))
     rho = float(c4.slider("Ban correlation", 0.0, 0.95, float(rs.ban_correlation), 0.05, key=RHO,
                           help="How much one regulator's move raises the odds next door (Gaussian copula, one factor)."))
     vol = float(c5.slider("Hashprice volatility (/yr)", 0.0, 2.0, float(rs.hashprice_volatility), 0.001, format="%.3f",
@@ -139,11 +140,17 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
     s = out.summary
     # A table rather than st.metric: the page's headline metrics stay those of the plan.
     stats = pd.DataFrame([{
-        "Expected value": _musd(s["expected_npv_usd"]), "P5": _musd(s["p5_usd"]), "P50": _musd(s["p50_usd"]),
+        "Mean of the sampled futures": f"{_musd(s['expected_npv_usd'])} ± {_musd(s['expected_npv_se_usd'])}",
+        "P5": _musd(s["p5_usd"]), "P50": _musd(s["p50_usd"]),
         "P95": _musd(s["p95_usd"]), f"CVaR {alpha:.0%} (mean of the worst {alpha:.0%})": _musd(s["cvar_usd"]),
         f"Worse than selling now ({_musd(s['sell_all_usd'])})": f"{s['prob_below_sell_all']:.1%}",
     }])
     st.dataframe(stats, hide_index=True, key="risk_stats")
+    st.caption(f"± is the sampling error of the mean (standard error, sd / sqrt({n:,})). The plan's **expected value** "
+               f"(the decision card's, computed and not sampled: each month weighted by the chance mining is still "
+               f"allowed) is {_musd(res.summary['expected_value_usd'])}. The sampled mean differs by its sampling error and "
+               "because in a sampled future rigs switch off in the months power costs more than they earn, which the "
+               "single planning path cannot do. With hashprice volatility 0 the two agree within the sampling error.")
     left, right = st.columns(2)
     with left:
         st.markdown("**Outcomes** (value of the plan in each future)")
@@ -201,7 +208,7 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
 
         charts.show("risk_frontier", (fp, n, seed), frontier_chart, width="stretch", key="risk_frontier_chart")
         st.caption("Each point is the plan maximising (1 - w) x expected value + w x CVaR for a weight w; the red "
-                   "diamond is the plan on the Plan tab. `python -m optimizer frontier` writes each point as a plan folder.")
+                   "diamond is the plan on the Plan tab. Pin a point below to set it beside your other plans on the Compare tab.")
         shown_table = pd.DataFrame({
             "CVaR weight": ok["risk_weight"], "expected value": ok["expected_npv_usd"].map(_musd),
             f"CVaR {alpha:.0%}": ok["cvar_usd"].map(_musd), "P5": ok["p5_usd"].map(_musd),
