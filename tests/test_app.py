@@ -47,11 +47,14 @@ def at() -> AppTest:
 
 @pytest.fixture(scope="module")
 def china() -> optimizer.Scenario:
-    return optimizer.load_scenario(CHINA)
+    """china-2021 as the app opens it: whole rigs (the whole-rig plan solves in about a second, issue 24)."""
+    return optimizer.load_scenario(CHINA).with_overrides({"policy.integer_rigs": True})
 
 
 def shown_metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    """The plan's figures (the expander under the decision card; the card's own: tests/test_decision.py)."""
+    labels = {m.label for m in views.METRICS}
+    return {m.label: m.value for m in at.metric if m.label in labels}
 
 
 def expected_metrics(summary: dict) -> dict[str, str]:
@@ -137,8 +140,10 @@ def test_opens_on_china_2021_and_shows_the_engines_plan(at, china):
     assert shown_metrics(at) == expected_metrics(res.summary)
     assert any(c.value.startswith("The best plan, computed in") for c in at.caption)
     assert not any("variables" in c.value or "highs" in c.value.lower() for c in at.caption)
-    assert any(m.value.startswith("**Relocating") and views.fmt.usd(res.summary["sell_all_usd"]) in m.value
+    assert any(m.value.startswith("**What to do:** Ship " + views.fmt.rigs(res.summary["rigs_relocated"]) + " rigs")
                for m in at.markdown)
+    assert any(c.value.startswith("The whole plan") and views.fmt.usd(res.summary["sell_all_usd"]) in c.value
+               for c in at.caption)
     # the tables are the engine's tables
     alloc = table_with(at, "action", "origin", "model", "value_usd")
     pd.testing.assert_frame_equal(alloc.reset_index(drop=True), res.allocation.reset_index(drop=True),
@@ -711,3 +716,16 @@ def test_ticking_separate_drifts_starts_from_the_current_trend(at, china):
                                                   "market.hashprice_monthly_change": -0.02})).summary
     assert shown_metrics(at) == expected_metrics(shown)
     assert shown["objective_usd"] == pytest.approx(before, rel=0.02)
+
+
+def test_cleared_btc_box_keeps_its_last_value(at, china):
+    """Clearing the BTC box (or typing letters, which leaves it empty) keeps the last number, not $1 (issue 24)."""
+    at.number_input(key="ctl_market_btc_price_usd").set_value(45123.0).run()
+    before = at.session_state["last_plan"][2].summary["objective_usd"]
+    at.number_input(key="ctl_market_btc_price_usd").set_value(None).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.number_input(key="ctl_market_btc_price_usd").value == 45123.0
+    res = at.session_state["last_plan"][2]
+    assert res.summary["objective_usd"] == before
+    assert res.summary["objective_usd"] == pytest.approx(
+        optimizer.solve(china.with_overrides({"market.btc_price_usd": 45123.0})).summary["objective_usd"], rel=1e-9)

@@ -117,6 +117,16 @@ def control_state() -> dict[str, Any]:
     return {k: st.session_state[k] for k in st.session_state if isinstance(k, str) and k.startswith("ctl_")}
 
 
+LAST_NUMBER = "_last_number_"  # + a typed box's widget key: the last number it held
+
+
+def _keep_last_number(key: str) -> None:
+    """A typed number box left empty (cleared, or letters typed) takes back its last number."""
+    ss = st.session_state
+    if ss.get(key) is None and ss.get(LAST_NUMBER + key) is not None:
+        ss[key] = ss[LAST_NUMBER + key]
+
+
 def _drifts_from_trend() -> None:
     """On ticking the drifts: start them where the trend was, so ticking alone does not change the outlook.
 
@@ -147,9 +157,13 @@ def render(settings: optimizer.Settings, jurisdictions: list[str], market_path: 
         lo, hi = min(lo, current), max(hi, current)
         step = int(s.step) if s.integer else float(s.step)
         if s.typed:
-            v = st.number_input(s.label, min_value=lo, max_value=hi, step=step, format=s.fmt, help=setting_help(s.key),
-                                key=s.widget_key)
-            overrides[s.key] = s.to_setting(v)
+            # value=None lets the box be cleared (a non-empty box would snap to its minimum, $1, and re-solve):
+            # a cleared box or one holding no number goes back to the last value it had (_keep_last_number).
+            st.session_state[LAST_NUMBER + s.widget_key] = current
+            v = st.number_input(s.label, min_value=lo, max_value=hi, value=None, step=step, format=s.fmt,
+                                help=setting_help(s.key), key=s.widget_key, on_change=_keep_last_number,
+                                args=(s.widget_key,), placeholder="type a number")
+            overrides[s.key] = s.to_setting(current if v is None else v)
             return
         v = st.slider(s.label, min_value=lo, max_value=hi, step=step, format=s.fmt, help=setting_help(s.key),
                       key=s.widget_key)

@@ -157,10 +157,18 @@ def _on_upload() -> None:
                            + (f" Your table edits are kept as scenario '{kept}'." if kept else ""))
 
 
+def _app_defaults(base: optimizer.Scenario) -> None:
+    """The controls at the scenario's settings, except whole rigs wherever the whole-rig plan solves quickly
+    (issue 24: the engine's default stays fractional; the card labels a fractional plan)."""
+    controls.apply_defaults(base.settings)
+    if not base.settings.policy.integer_rigs and compute.whole_rigs_interactive(compute.fingerprint(base), base):
+        st.session_state[controls.widget_key("policy.integer_rigs")] = True
+
+
 def _reset_whatifs() -> None:
     source = st.session_state.get(S.ACTIVE_SOURCE)
     if source:
-        controls.apply_defaults(base_scenario(source).settings)
+        _app_defaults(base_scenario(source))
 
 
 @st.fragment
@@ -233,7 +241,7 @@ def _activate(source: str, base: optimizer.Scenario) -> None:
     ss = st.session_state
     if ss.get(S.ACTIVE_SOURCE) != source:
         editors.reset()
-        controls.apply_defaults(base.settings)
+        _app_defaults(base)
         for key, value in (ss[S.MEMORY].get(source) or {}).items():
             ss[key] = value
         ss[S.ACTIVE_SOURCE] = source
