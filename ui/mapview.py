@@ -292,7 +292,7 @@ def _build(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.Vie
     marks = [
         pdk.Layer("ArcLayer", frame(arc_rows(flows(scn, res)), "source", "target"), id="flows",
                   get_source_position="source", get_target_position="target", get_width="width", width_units="pixels",
-                  great_circle=False, get_height=0.35,
+                  great_circle=False, get_height=0,
                   get_source_color=ARC_SOURCE_COLOUR, get_target_color=ARC_TARGET_COLOUR, pickable=True,
                   auto_highlight=True),
         pdk.Layer("ScatterplotLayer", frame(site_rows(scn, res, tuple(excluded_sites)), "position"), id="sites",
