@@ -290,11 +290,9 @@ def _build(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.Vie
         return rows
 
     marks = [
-        pdk.Layer("ArcLayer", frame(arc_rows(flows(scn, res)), "source", "target"), id="flows",
+        pdk.Layer("LineLayer", frame(arc_rows(flows(scn, res)), "source", "target"), id="flows",
                   get_source_position="source", get_target_position="target", get_width="width", width_units="pixels",
-                  great_circle=False, get_height=0,
-                  get_source_color=ARC_SOURCE_COLOUR, get_target_color=ARC_TARGET_COLOUR, pickable=True,
-                  auto_highlight=True),
+                  get_color=ARC_TARGET_COLOUR, pickable=True, auto_highlight=True),
         pdk.Layer("ScatterplotLayer", frame(site_rows(scn, res, tuple(excluded_sites)), "position"), id="sites",
                   get_position="position",
                   get_radius="radius", radius_min_pixels=5, radius_max_pixels=28, get_fill_color="colour",
