@@ -138,10 +138,10 @@ def test_opens_on_china_2021_and_shows_the_engines_plan(at, china):
     assert not errors(at)
     res = optimizer.solve(china)
     assert shown_metrics(at) == expected_metrics(res.summary)
-    assert any(c.value.startswith("The best plan, computed in") for c in at.caption)
+    assert any(c.value.startswith("The best plan in whole rigs, computed in") for c in at.caption)
     assert not any("variables" in c.value or "highs" in c.value.lower() for c in at.caption)
     assert any(m.value.startswith("**What to do:** Ship " + views.fmt.rigs(res.summary["rigs_relocated"]) + " rigs")
-               for m in at.markdown)
+               for m in at.markdown), [m.value[:80] for m in at.markdown]
     assert any(c.value.startswith("The whole plan") and views.fmt.usd(res.summary["sell_all_usd"]) in c.value
                for c in at.caption)
     # the tables are the engine's tables
@@ -504,7 +504,7 @@ def test_sensitivity_on_demand_with_the_sell_everything_price(at, china):
     btc = last["btc"].frame
     current = china.settings.market.btc_price_usd
     row = btc.loc[(btc["value"] - current).abs() < 1e-6].iloc[0]
-    assert row["objective_usd"] == pytest.approx(optimizer.solve(china).summary["objective_usd"], rel=1e-9)
+    assert row["objective_usd"] == pytest.approx(optimizer.solve(china.with_overrides({"policy.integer_rigs": False})).summary["objective_usd"], rel=1e-9)
     b = last["breakeven"]
     assert b is not None and 0 < b < current
     below = optimizer.solve(china.with_overrides({"market.btc_price_usd": b - 100})).summary
@@ -613,11 +613,12 @@ def test_scenario_in_plain_words_and_the_decision_in_one_line(at, china):
     assert f"**{rigs:,} rigs**" in text and f"{mw:,.1f} MW at the wall" in text
     assert f"**{len(china.sites)} candidate sites**" in text and f"**{china.sites['capacity_mw'].sum():,.1f} MW**" in text
     s = res.summary
-    # The headline is expected money against selling now; the caution charge and the plan value after it follow.
-    assert (f"expected to be worth {views.fmt.usd(s['objective_usd'] + s['risk_charge_usd'])}, against "
-            f"{views.fmt.usd(s['sell_all_usd'])} for selling everything now") in text
-    assert f"caution charge for ban risk ({views.fmt.usd(s['risk_charge_usd'])}) the plan value is " \
-           f"{views.fmt.usd(s['objective_usd'])}" in text
+    # The card: the whole plan's expected money against selling all rigs now (tests/test_decision.py: its odds).
+    card = "\n".join(c.value for c in at.caption)
+    assert (f"The whole plan (what it ships, sells and stores) is expected to be worth "
+            f"{views.fmt.usd(s['objective_usd'] + s['risk_charge_usd'])}, against "
+            f"{views.fmt.usd(s['sell_all_usd'])} for selling all {rigs:,} rigs today") in card
+    assert f"**What to do:** Ship {views.fmt.rigs(s['rigs_relocated'])} rigs" in text
 
 
 def test_no_jargon_on_screen(at):
