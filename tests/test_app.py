@@ -51,6 +51,11 @@ def china() -> optimizer.Scenario:
     return optimizer.load_scenario(CHINA).with_overrides({"policy.integer_rigs": True})
 
 
+def whole(scn: optimizer.Scenario) -> optimizer.Scenario:
+    """A scenario as the app opens it when its whole-rig plan solves quickly (china-2021, tiny): whole rigs."""
+    return scn.with_overrides({"policy.integer_rigs": True})
+
+
 def shown_metrics(at: AppTest) -> dict[str, str]:
     """The plan's figures (the expander under the decision card; the card's own: tests/test_decision.py)."""
     labels = {m.label for m in views.METRICS}
@@ -264,7 +269,8 @@ def test_map_layers_plain_text_tooltips_and_a_camera_that_stays_put(at, china):
     spec = deck(at)
     types = {layer["id"]: layer for layer in spec["layers"]}
     assert {"countries", "flows", "sites", "origins"} <= set(types)
-    assert types["flows"]["greatCircle"] is True
+    # routes are straight lines on the map between the frame's copies of their ends (issue 24: none leave the frame)
+    assert types["flows"]["@@type"] == "LineLayer"
     # no basemap server: Streamlit's "no style" sentinel, and the countries come from the app itself
     assert spec["mapStyle"] == mapview.NO_BASEMAP
     assert types["countries"]["data"] == mapview.COUNTRIES_URL and GEO_DATA.is_file()
@@ -284,7 +290,8 @@ def test_map_layers_plain_text_tooltips_and_a_camera_that_stays_put(at, china):
         country, jur = head[0].split(" to ", 1)
         assert head[1].startswith(f"{pairs[(country, jur)]:,.0f} rigs")
     tips = [d["tip"] for d in types["sites"]["data"]]
-    assert any("One more MW here is worth" in t for t in tips)
+    # a whole-rig plan has no capacity duals: no tip claims one
+    assert not any("One more MW here is worth" in t for t in tips) and res.summary["mode"] == "mip"
     assert not any("<" in t or "&" in t for layer in ("sites", "origins", "flows") for t in
                    (d["tip"] for d in types[layer]["data"]))
     view_before = spec["initialViewState"]
@@ -423,19 +430,19 @@ def test_upload_a_zipped_scenario(at):
     ok(at)
     assert at.selectbox(key="source").value.startswith("upload: tiny")
     tiny = optimizer.load_scenario(TINY)
-    assert shown_metrics(at) == expected_metrics(optimizer.solve(tiny).summary)
+    assert shown_metrics(at) == expected_metrics(optimizer.solve(whole(tiny)).summary)
     assert at.number_input(key="ctl_market_btc_price_usd").value == pytest.approx(tiny.settings.market.btc_price_usd)
     # and back to the built-in one
     at.selectbox(key="source").set_value("china-2021").run()
     ok(at)
-    assert shown_metrics(at) == expected_metrics(optimizer.solve(optimizer.load_scenario(CHINA)).summary)
+    assert shown_metrics(at) == expected_metrics(optimizer.solve(whole(optimizer.load_scenario(CHINA))).summary)
 
 
 def test_upload_individual_files(at):
     files = [(p.name, p.read_bytes(), "text/csv") for p in sorted(TINY.iterdir())]
     at.file_uploader(key="upload").set_value(files).run()
     ok(at)
-    assert shown_metrics(at) == expected_metrics(optimizer.solve(optimizer.load_scenario(TINY)).summary)
+    assert shown_metrics(at) == expected_metrics(optimizer.solve(whole(optimizer.load_scenario(TINY))).summary)
 
 
 def test_broken_upload_shows_file_row_column_and_keeps_the_scenario(at, china):

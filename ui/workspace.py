@@ -570,8 +570,10 @@ def risk_summary(scn: optimizer.Scenario, res: optimizer.Result,
     when the tab has computed them in this session, for the report's risk section; else None.
     ``inputs``: the tab's settings as taken by ``_risk_inputs`` (default: read them now)."""
     ss = inputs if inputs is not None else _risk_inputs()
-    if ss is None:
-        return None
+    if ss is None:  # the tab not drawn yet in this session: the scenario's own sampler, the decision card's figures
+        r = scn.settings.risk
+        ss = {"risk_n": r.samples, "risk_seed": r.seed, "risk_alpha": r.alpha, "risk_rho": r.ban_correlation,
+              "risk_vol": r.hashprice_volatility}
     try:
         from .tabs import risk as risk_tab
 
@@ -584,6 +586,25 @@ def risk_summary(scn: optimizer.Scenario, res: optimizer.Result,
 
 
 
+def _board(source: str, scn: optimizer.Scenario, res: optimizer.Result) -> dict[str, Any] | None:
+    """The report's board sections (workspace.board) for this plan, or None when they cannot be made."""
+    try:
+        from optimizer.risk.decision import decide
+        from workspace.board import board_sections
+
+        from . import decision_card
+        from .tabs import what_happened
+
+        fp = scn.fingerprint()
+        decision = decide(res.summary, res.allocation, decision_card.sampled(scn, res, fp),
+                                    decision_card.realised(source, scn, res, fp))
+        folder = what_happened.history_dir(source)
+        bt = what_happened._backtest(fp, str(folder), scn, res) if folder is not None else None
+        return board_sections(scn, res, decision, bt)
+    except Exception:  # noqa: BLE001 - the report goes out without these sections rather than not at all
+        return None
+
+
 def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result | None, plan: dict[str, str] | None) -> None:
     st.markdown("**Decision report**")
     if res is None:
@@ -594,6 +615,7 @@ def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result 
     link = _base_url() + "?" + urlencode(plan) if plan is not None else None
     author = current_user()
     risk_view = _risk_inputs()  # the Risk tab's settings now; its figures are looked up on click
+    board = _board(source, scn, res)  # the decision card's figures, why these sites, the backtest (cached)
     lock = threading.Lock()
     made: dict[str, Any] = {}
 
@@ -603,7 +625,7 @@ def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result 
                 from workspace.report import build_report
 
                 made["r"] = build_report(scn, res, readme=_readme(source, files), source=source, author=author,
-                                         link=link, risk=risk_summary(scn, res, risk_view))
+                                         link=link, risk=risk_summary(scn, res, risk_view), board=board)
             return made["r"]
 
     def safe(make: Callable[[], bytes | str]) -> Callable[[], bytes | str]:
