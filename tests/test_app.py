@@ -638,9 +638,11 @@ def test_no_jargon_on_screen(at):
             at.button(key="sens_run").click().run()
             ok(at)
         shown += ([m.value for m in at.markdown] + [c.value for c in at.caption] + [m.label for m in at.metric]
-                  + [w.label for w in at.slider] + [w.label for w in at.toggle] + [i.value for i in at.info])
+                  + [w.label for w in at.slider] + [w.label for w in at.toggle] + [i.value for i in at.info]
+                  + [w.value for w in at.warning] + [e.value for e in at.error] + [n.label for n in at.number_input])
     text = "\n".join(shown)
-    for word in ("highs", "variables", "SPEC", "policy.", "market.", "lambda", "MIP", ".csv row", "value_usd"):
+    for word in ("highs", "variables", "SPEC", "policy.", "market.", "lambda", "MIP", ".csv row", "value_usd",
+                 "python -m", "[checks]", "(alpha)"):
         assert word not in text, word
 
 
@@ -737,3 +739,17 @@ def test_cleared_btc_box_keeps_its_last_value(at, china):
     assert res.summary["objective_usd"] == before
     assert res.summary["objective_usd"] == pytest.approx(
         optimizer.solve(china.with_overrides({"market.btc_price_usd": 45123.0})).summary["objective_usd"], rel=1e-9)
+
+
+def test_engine_messages_in_the_apps_words(china):
+    """An infeasible plan's reasons and a unit warning as the app shows them: labels, no keys, no scenario.toml."""
+    from ui.words import plain
+
+    with pytest.raises(optimizer.InfeasibleError) as info:
+        optimizer.solve(china.with_overrides({"policy.allow_sell": False, "policy.allow_idle": False}))
+    reasons = " ".join(info.value.reasons)
+    assert "policy.allow_sell" in reasons  # the CLI's words
+    shown = plain(reasons)
+    assert "policy." not in shown and '"Allow selling rigs now"' in shown
+    note = 'sites.csv, row 3, column power_usd_kwh: 45 (if 45 is right, confirm it in scenario.toml: [checks] confirm = ["x"])'
+    assert "[checks]" not in plain(note) and "scenario.toml" not in plain(note)

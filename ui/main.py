@@ -17,7 +17,7 @@ import streamlit as st
 import optimizer
 from optimizer.inputs.tables import TABLES
 
-from . import compute, controls, decision_card, editors, headline, tabs, trust, views
+from . import compute, controls, decision_card, editors, headline, tabs, trust, views, words
 from . import session as S
 from . import workspace as team_workspace
 from .session import SOURCE, UPLOAD, UPLOAD_PREFIX, UPLOADS
@@ -182,7 +182,7 @@ def _pin(scn: optimizer.Scenario, res: optimizer.Result, fp: str, source: str) -
     name = (st.session_state.get(S.PIN_NAME) or "").strip()
     s = scn.settings
     label = name or (f"#{len(pins) + 1} {source.removeprefix(UPLOAD_PREFIX)}: BTC ${s.market.btc_price_usd:,.0f}, "
-                     f"lambda {s.policy.risk_aversion:g}, value {views.fmt.usd(res.summary['objective_usd'])}")
+                     f"caution {s.policy.risk_aversion:g}, value {views.fmt.usd(res.summary['objective_usd'])}")
     pins.append(views.make_pin(label, source, scn, res, fp))
     st.session_state[S.PIN_NAME] = ""
 
@@ -192,14 +192,14 @@ def _pin(scn: optimizer.Scenario, res: optimizer.Result, fp: str, source: str) -
 
 def _warnings_box(warnings: list[dict], note: str | None) -> None:
     """Plausibility warnings (unit slips, unified names, converted coordinates) next to the plan."""
-    lines = [trust.md_escape(w.get("text", "")) for w in warnings] + ([trust.md_escape(note)] if note else [])
+    lines = [trust.md_escape(words.plain(w.get("text", ""))) for w in warnings] + ([trust.md_escape(note)] if note else [])
     if lines:
         st.warning("**Check these inputs** (the plan uses them as given):\n\n" + "\n".join(f"- {x}" for x in lines),
                    icon=":material/warning:")
 
 
 def _problems_box(title: str, lines: list[str]) -> None:
-    st.error("**" + title + "**\n\n" + "\n".join(f"- {line}" for line in lines), icon=":material/error:")
+    st.error("**" + title + "**\n\n" + "\n".join(f"- {words.plain(line)}" for line in lines), icon=":material/error:")
 
 
 def _sidebar_source(options: list[str]) -> tuple[str | None, Any, Any]:
