@@ -284,3 +284,18 @@ def run_with_progress(steps: list[tuple[str, int, Callable[[], Any]]], key: str)
         done += n
     bar.empty()
     return out
+
+
+def setting_notes(source: str) -> dict[str, str] | None:
+    """Where each setting of a scenario comes from (``optimizer.inputs.provenance.toml_notes``): the comments of
+    its scenario.toml, built-in or uploaded; None when there is no such file to read."""
+    from optimizer.inputs import provenance
+
+    files = st.session_state.get("uploads", {}).get(source)
+    if files is not None:
+        raw = files.get("scenario.toml")
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else None
+    else:
+        path = datasets_dir() / source / "scenario.toml"
+        text = path.read_text(encoding="utf-8") if path.is_file() else None
+    return provenance.toml_notes(text) if text else None

@@ -247,12 +247,12 @@ def _activate(source: str, base: optimizer.Scenario) -> None:
         ss[S.ACTIVE_SOURCE] = source
 
 
-def _whatifs(base: optimizer.Scenario) -> dict[str, Any]:
+def _whatifs(source: str, base: optimizer.Scenario) -> dict[str, Any]:
     with st.sidebar:
         st.divider()
         st.subheader("What if...")
         overrides = controls.render(base.settings, sorted(base.sites["jurisdiction"].unique().tolist()),
-                                    market_path=bool(len(base.market)))
+                                    market_path=bool(len(base.market)), notes=compute.setting_notes(source))
         st.button("Reset what-ifs to the scenario's values", key="reset_whatifs", on_click=_reset_whatifs,
                   icon=":material/restart_alt:")
     return overrides
@@ -351,7 +351,7 @@ def main() -> None:
     if base is None:
         return
     _activate(source, base)
-    overrides = _whatifs(base)
+    overrides = _whatifs(source, base)
 
     head = st.container()
     problems_area = st.container()

@@ -25,6 +25,7 @@ from pydeck.bindings.json_tools import default_serialize
 
 
 import optimizer
+from optimizer.inputs import provenance
 from optimizer.results import fmt
 
 
@@ -165,12 +166,16 @@ def site_tip(row: pd.Series, mult: float) -> str:
     if entry is not None and not pd.isna(entry):
         lines.append("Not worth using even with free power" if entry < 0
                      else f"Worth using if power cost under ${entry:.4f}/kWh")
+    where = provenance.site_summary(row.get("source")) if isinstance(row.get("source"), str) else ""
+    if where:
+        lines.append("Where from: " + where)
     return "\n".join(lines)
 
 
 def site_rows(scn: optimizer.Scenario, res: optimizer.Result, excluded_sites: tuple[str, ...] = ()) -> list[dict]:
     mult = scn.settings.policy.power_price_multiplier
-    sites = scn.sites[["site", "lat", "lon", "power_usd_kwh", "pue", "uptime", "reg_risk"]].merge(
+    cols = ["site", "lat", "lon", "power_usd_kwh", "pue", "uptime", "reg_risk"] + (["source"] if "source" in scn.sites else [])
+    sites = scn.sites[cols].merge(
         res.sites, on="site", how="left")
     sites["excluded_by_user"] = sites["site"].isin(set(excluded_sites))
     biggest = float(sites["mw_used"].max()) if len(sites) else 0.0

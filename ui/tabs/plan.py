@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 import optimizer
+from optimizer.inputs import provenance
 from optimizer.results import fmt
 
 from .. import compute, mapview, outlook, trust
@@ -21,7 +22,7 @@ def render(ctx: Context) -> None:
     st.markdown("#### Allocation")
     allocation_table(safe)
     st.markdown("#### Sites")
-    sites_table(safe)
+    sites_table(safe, ctx.shown_scn.sites)
     st.markdown("#### Exposure by place (state or country)")
     jurisdictions_table(safe)
     st.markdown("#### Hashprice path")
@@ -40,8 +41,10 @@ def allocation_table(res: optimizer.Result) -> None:
     })
 
 
-def sites_frame(res: optimizer.Result) -> pd.DataFrame:
-    """res.sites with the shadow and entry prices spelled out for people."""
+def sites_frame(res: optimizer.Result, scn_sites: pd.DataFrame | None = None) -> pd.DataFrame:
+    """res.sites with the shadow and entry prices spelled out for people, and (given the scenario's sites table)
+    where each site's inputs come from."""
+    scn_sites = scn_sites if scn_sites is not None else pd.DataFrame()
     df = res.sites.copy()
 
     def shadow_text(row: pd.Series) -> str:
@@ -54,15 +57,19 @@ def sites_frame(res: optimizer.Result) -> pd.DataFrame:
 
     df["capacity_value"] = df.apply(shadow_text, axis=1)
     df["would_enter_at_power"] = df["entry_power_usd_kwh"].map(fmt.entry_power)
+    if "source" in scn_sites.columns:  # where each input comes from, as the dataset records it
+        notes = df["site"].map(scn_sites.set_index("site")["source"])
+        df["where_from"] = notes.map(lambda v: provenance.site_summary(v) if isinstance(v, str) else "not recorded")
+        df["sources"] = notes.map(lambda v: v if isinstance(v, str) else "")
     return df
 
 
-def sites_table(res: optimizer.Result) -> None:
+def sites_table(res: optimizer.Result, scn_sites: pd.DataFrame | None = None) -> None:
     c = st.column_config
-    df = sites_frame(res)
+    df = sites_frame(res, scn_sites)
     st.dataframe(df, hide_index=True, width="stretch", key="sites_table", column_order=[
         "site", "jurisdiction", "capacity_mw", "mw_used", "utilization", "rigs", "hashrate_ths", "capacity_value",
-        "shadow_usd_per_mw", "would_enter_at_power", "entry_power_usd_kwh"],
+        "shadow_usd_per_mw", "would_enter_at_power", "entry_power_usd_kwh", "where_from", "sources"],
         column_config={
             "capacity_mw": c.NumberColumn("capacity (MW)", format="%.2f"),
             "mw_used": c.NumberColumn("MW used", format="%.2f"),
@@ -80,6 +87,10 @@ def sites_table(res: optimizer.Result) -> None:
                                                       "other shadow prices held fixed."),
             "entry_power_usd_kwh": c.NumberColumn("entry price (USD/kWh)", format="%.4f",
                                                   help="-1: never, even with free power"),
+            "where_from": c.TextColumn("where the numbers come from",
+                                       help="Which of the site's inputs the dataset sources and which are its ESTIMATEs."),
+            "sources": c.TextColumn("sources and reasoning", width="large",
+                                    help="The dataset's note for each input: the source, or why the ESTIMATE is what it is."),
         })
 
 
