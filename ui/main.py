@@ -17,7 +17,7 @@ import streamlit as st
 import optimizer
 from optimizer.inputs.tables import TABLES
 
-from . import compute, controls, decision_card, editors, headline, tabs, trust, views, words
+from . import compute, controls, decision_card, editors, headline, mapview, tabs, trust, views, words
 from . import session as S
 from . import workspace as team_workspace
 from .session import SOURCE, UPLOAD, UPLOAD_PREFIX, UPLOADS
@@ -271,6 +271,20 @@ def _tab_bar() -> dict[str, Any]:
     return boxes
 
 
+def _map_placeholder(boxes: dict[str, Any]) -> Any | None:
+    """While the session's first plan solves and its decision card is worked out: a box of the map's size where the
+    map will be, saying what is coming (first paint). Returned so the run can clear it once the map can be drawn."""
+    box = boxes.get(tabs.plan.LABEL)
+    if box is None or not box.open or st.session_state[S.LAST_PLAN] is not None:
+        return None  # only before the first plan: later runs keep the last map in place while they work
+    with box:
+        holder = st.empty()
+        with holder.container(height=mapview.MAP_HEIGHT_PX, border=True):
+            st.caption("The map of the plan appears here once the plan is solved and its odds are worked out "
+                       "(a few seconds).")
+    return holder
+
+
 def _tables(source: str, base: optimizer.Scenario, edited: editors.Edited, side_notice: Any) -> optimizer.Scenario:
     """The tables the plan uses: the user's edits when they validate, else the last ones that did."""
     ss = st.session_state
@@ -370,6 +384,7 @@ def main() -> None:
         scn = tables
     scn, cap_note = trust.cap_time_limit(scn)  # a shared server: no upload holds a core for hours
     fp = compute.fingerprint(scn)
+    holder = _map_placeholder(boxes)
     res, failure = _solve(scn, fp)
     shown_fp, shown_scn, shown = fp, scn, res
     if res is None and ss[S.LAST_PLAN] is not None:
@@ -388,6 +403,8 @@ def main() -> None:
                 st.info("Below: the last plan that solved, so you can compare while you adjust.", icon=":material/history:")
     with head:
         _head(ctx, cap_note)
+    if holder is not None:
+        holder.empty()  # the Plan tab draws the map in its place
     for tab in tabs.TABS:
         box = boxes[tab.LABEL]
         if box.open and (shown is not None or not tab.NEEDS_PLAN):

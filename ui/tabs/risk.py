@@ -34,6 +34,7 @@ WIDGETS = (N, SEED, ALPHA, RHO, VOL, FRONTIER_PICK, STRESS_MONTH)
 NEEDS_PLAN = True
 
 FRONTIER_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+STRESS_LABELLED = 5  # the stress chart names this many places, those with the largest losses
 
 
 @dataclass(frozen=True)
@@ -72,14 +73,32 @@ def _outcomes(fp: str, n: int, seed: int, _scn: optimizer.Scenario, _res: optimi
     return Outcomes(npv, fan, summary)
 
 
-@st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
-def _frontier(fp: str, n: int, seed: int, _scn: optimizer.Scenario) -> risk.Frontier:
+@st.cache_data(show_spinner=False, max_entries=40, ttl=3600)
+def _frontier_point(fp: str, n: int, seed: int, weight: float, _scn: optimizer.Scenario) -> risk.Frontier:
     smp = _samples(fp, n, seed, _scn)
-    with Runner.from_env() as runner:
-        return risk.frontier(_scn, smp, FRONTIER_WEIGHTS, runner)
+    return risk.frontier(_scn, smp, (weight,), Runner())
 
 
-def _pin_frontier_plan(scn: optimizer.Scenario, fr: risk.Frontier, source: str, n: int, seed: int) -> None:
+@dataclass(frozen=True)
+class FrontierPoints:
+    """The frontier's points solved one at a time (for the progress bar): its table and plans, as risk.Frontier's."""
+
+    table: pd.DataFrame
+    plans: dict
+
+
+def _frontier_with_progress(fp: str, n: int, seed: int, scn: optimizer.Scenario) -> FrontierPoints:
+    """risk.frontier over FRONTIER_WEIGHTS, one weight per step under a progress bar with the time left."""
+    steps = [(f"the plan at CVaR weight {w:.2f}", 1, (lambda w=w: _frontier_point(fp, n, seed, w, scn)))
+             for w in FRONTIER_WEIGHTS]
+    points = compute.run_with_progress(steps, key="risk_frontier_progress")
+    plans: dict = {}
+    for p in points:
+        plans.update(p.plans)
+    return FrontierPoints(pd.concat([p.table for p in points], ignore_index=True), plans)
+
+
+def _pin_frontier_plan(scn: optimizer.Scenario, fr: "FrontierPoints", source: str, n: int, seed: int) -> None:
     """Pin a frontier plan for the Compare tab (and its exports), like the page's own Pin button."""
     name = st.session_state.get(FRONTIER_PICK)
     if name not in fr.plans:
@@ -200,8 +219,7 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
         if scn_f is not scn_r:
             st.caption("The frontier's plans are fractional (rig counts not rounded): whole-rig risk-aware plans take "
                        "minutes each.")
-        with st.spinner("Solving 5 risk-aware plans (about 3 s each on 2 cores)..."):
-            fr = compute.per_session("risk_frontier", (fp_f, n, seed), lambda: _frontier(fp_f, n, seed, scn_f), 2)
+        fr = compute.per_session("risk_frontier", (fp_f, n, seed), lambda: _frontier_with_progress(fp_f, n, seed, scn_f), 2)
         table = fr.table
         ok = table[table["status"] != "infeasible"].copy()
         ok["E_musd"], ok["cvar_musd"] = ok["expected_npv_usd"] / 1e6, ok["cvar_usd"] / 1e6
@@ -242,7 +260,10 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
         st.session_state["risk_stress_on"] = True
     if st.session_state.get("risk_stress_on"):
         scn_s, sfp = _fractional(scn)
-        with st.spinner(f"Re-planning without each of {scn.sites['jurisdiction'].nunique()} places (fractional plans)..."):
+        places = scn.sites["jurisdiction"].nunique()
+        per_plan = float(res.summary.get("solve_seconds") or 0.5) if not scn.settings.policy.integer_rigs else 0.5
+        with st.spinner(f"Re-planning without each of {places} places (fractional plans): about "
+                        f"{max(1, round(places * per_plan * 1.5))} s..."):
             table = compute.per_session("risk_stress", (sfp, month), lambda: _stress(sfp, month, scn_s), 2)
 
         def stress_chart() -> alt.LayerChart:
@@ -253,7 +274,11 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
                 tooltip=["jurisdiction", alt.Tooltip("ban_probability_horizon:Q", format=".1%"),
                          alt.Tooltip("loss_musd:Q", format=",.2f"),
                          alt.Tooltip("rigs_leaving_jurisdiction:Q", format=",.0f")])
-            return chart + chart.mark_text(dx=8, align="left").encode(text="jurisdiction:N")
+            # names only on the largest losses (the rest crowd the corner where nothing is lost): tooltips name all
+            named = data.nlargest(STRESS_LABELLED, "loss_musd")
+            labels = alt.Chart(named).mark_text(dx=8, align="left").encode(
+                x="ban_probability_horizon:Q", y="loss_musd:Q", text="jurisdiction:N")
+            return chart + labels
 
         charts.show("risk_stress", (sfp, month), stress_chart, width="stretch", key="risk_stress_chart")
         st.dataframe(pd.DataFrame({
