@@ -715,17 +715,15 @@ def test_what_happened_tab_shows_the_backtest_of_the_plan(china):
 
 def test_ticking_separate_drifts_starts_from_the_current_trend(at, china):
     # china-2021's outlook is -5%/month; ticking the box alone must not swap it for a flat one: the network
-    # then grows by 1/0.95 - 1 = 5.26%/month (shown to 0.1%: 5.3%), BTC flat, so the plan barely moves.
+    # then grows by 1/0.95 - 1 = 5.263%/month (shown to 0.1%: 5.3%, kept exact), BTC flat: the same plan (issue 24).
     before = optimizer.solve(china).summary["objective_usd"]
     at.checkbox(key="ctl_market_drifts_on").check().run()
     assert not at.exception
-    assert at.slider(key="ctl_market_network_hashrate_monthly_change").value == pytest.approx(5.3)
+    assert at.slider(key="ctl_market_network_hashrate_monthly_change").value == pytest.approx(100 * (1 / 0.95 - 1))
     assert at.slider(key="ctl_market_btc_price_monthly_change").value == pytest.approx(0.0)
-    shown = optimizer.solve(china.with_overrides({"market.btc_price_monthly_change": 0.0,
-                                                  "market.network_hashrate_monthly_change": 0.053,
-                                                  "market.hashprice_monthly_change": -0.02})).summary
-    assert shown_metrics(at) == expected_metrics(shown)
-    assert shown["objective_usd"] == pytest.approx(before, rel=0.02)
+    shown = at.session_state["last_plan"][2].summary
+    assert shown_metrics(at) == expected_metrics(optimizer.solve(china).summary)  # every figure as before
+    assert shown["objective_usd"] == pytest.approx(before, rel=1e-9)
 
 
 def test_cleared_btc_box_keeps_its_last_value(at, china):

@@ -66,7 +66,7 @@ def sites_frame(res: optimizer.Result, scn_sites: pd.DataFrame | None = None) ->
 
 def sites_table(res: optimizer.Result, scn_sites: pd.DataFrame | None = None) -> None:
     c = st.column_config
-    df = sites_frame(res, scn_sites)
+    df = _left_out(sites_frame(res, scn_sites))
     st.dataframe(df, hide_index=True, width="stretch", key="sites_table", column_order=[
         "site", "jurisdiction", "capacity_mw", "mw_used", "utilization", "rigs", "hashrate_ths", "capacity_value",
         "shadow_usd_per_mw", "would_enter_at_power", "entry_power_usd_kwh", "where_from", "sources"],
@@ -77,6 +77,8 @@ def sites_table(res: optimizer.Result, scn_sites: pd.DataFrame | None = None) ->
             "rigs": c.NumberColumn("rigs", format="%.0f"),
             "hashrate_ths": c.NumberColumn("TH/s", format="%.0f"),
             "site": c.TextColumn("site"), "jurisdiction": c.TextColumn("place"),
+            "excluded": c.TextColumn("left out", help="Left out by you or the what-ifs (change it in Edit data or the "
+                                                      "sidebar)"),
             "capacity_value": c.TextColumn("value of one more MW",
                                            help="What one more MW of capacity at this site would add to the plan value "
                                                 "(the capacity constraint's dual; LP plans only)."),
@@ -94,9 +96,17 @@ def sites_table(res: optimizer.Result, scn_sites: pd.DataFrame | None = None) ->
         })
 
 
+def _left_out(frame: pd.DataFrame) -> pd.DataFrame:
+    """The read-only 'excluded' flag as words: a tick box in a table that cannot be ticked looks clickable."""
+    if "excluded" not in frame.columns:
+        return frame
+    return frame.assign(excluded=frame["excluded"].map(lambda v: "left out" if bool(v) else ""))
+
+
 def jurisdictions_table(res: optimizer.Result) -> None:
     c = st.column_config
-    st.dataframe(res.jurisdictions, hide_index=True, width="stretch", key="jurisdictions_table", column_config={
+    st.dataframe(_left_out(res.jurisdictions), hide_index=True, width="stretch", key="jurisdictions_table", column_config={
+        "excluded": c.TextColumn("left out", help="Excluded in the what-ifs (not a control: change it in the sidebar)"),
         "capacity_mw": c.NumberColumn("capacity (MW)", format="%.2f"),
         "mw_used": c.NumberColumn("MW used", format="%.2f"),
         "rigs": c.NumberColumn("rigs", format="%.0f"),
