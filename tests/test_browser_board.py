@@ -99,3 +99,30 @@ def test_first_screen_at_width(browser, app_url, plan, width):
         assert deck["views"][0]["repeat"] is False
     finally:
         page.context.close()
+
+
+def test_keyboard_reaches_the_what_if_controls(browser, app_url):
+    """From page load: within three Tabs the skip link, Enter jumps, and a few Tabs later the BTC price box has focus
+    (was 70 tab stops)."""
+    page = open_page(browser, app_url, width=1366, height=900)
+    try:
+        page.wait_for_selector(CANVAS)
+        idle(page)
+        focused = []
+        for _ in range(3):  # Streamlit's own "Skip to main content" comes first
+            page.keyboard.press("Tab")
+            focused.append(page.evaluate("() => document.activeElement.textContent"))
+            if focused[-1] == "Skip to the what-if controls":
+                break
+        assert focused[-1] == "Skip to the what-if controls", focused
+        page.keyboard.press("Enter")
+        label = None
+        for _ in range(6):
+            page.keyboard.press("Tab")
+            label = page.evaluate("() => document.activeElement.getAttribute('aria-label') || "
+                                  "document.activeElement.closest('[data-testid=stNumberInput]')?.innerText || ''")
+            if "BTC price" in (label or ""):
+                break
+        assert "BTC price" in (label or ""), label
+    finally:
+        page.context.close()

@@ -206,6 +206,8 @@ def _sidebar_source(options: list[str]) -> tuple[str | None, Any, Any]:
     """The scenario picker and the uploader; returns (source, a box for notices, a box for the library)."""
     ss = st.session_state
     with st.sidebar:
+        # keyboard users: the first tab stop jumps past the scenario and library panels to the what-ifs
+        st.html('<a class="rs-skip" href="#what-if">Skip to the what-if controls</a>')
         st.title("Rigshift")
         st.caption("Where should a mining fleet go when its jurisdiction turns against it?")
         if ss.get(SOURCE) not in options and options:
@@ -250,7 +252,7 @@ def _activate(source: str, base: optimizer.Scenario) -> None:
 def _whatifs(source: str, base: optimizer.Scenario) -> dict[str, Any]:
     with st.sidebar:
         st.divider()
-        st.subheader("What if...")
+        st.subheader("What if...", anchor="what-if")
         overrides = controls.render(base.settings, sorted(base.sites["jurisdiction"].unique().tolist()),
                                     market_path=bool(len(base.market)), notes=compute.setting_notes(source))
         st.button("Reset what-ifs to the scenario's values", key="reset_whatifs", on_click=_reset_whatifs,
