@@ -18,7 +18,7 @@ from ui.tabs import sensitivity
 
 @pytest.fixture(scope="module")
 def china() -> optimizer.Scenario:
-    return optimizer.load_scenario(CHINA)
+    return optimizer.load_scenario(CHINA).with_overrides({"policy.integer_rigs": True})  # as the app opens it
 
 
 def leave_and_return(at: AppTest, label: str) -> AppTest:
