@@ -57,7 +57,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def china() -> optimizer.Scenario:
-    return optimizer.load_scenario(CHINA)
+    return optimizer.load_scenario(CHINA).with_overrides({"policy.integer_rigs": True})  # as the app opens it
 
 
 def open_page(browser, url: str, width: int = 1366, height: int = 768, requests: list | None = None):

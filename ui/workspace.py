@@ -460,12 +460,22 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
     st.selectbox("Saved scenarios (the whole team's)", keys, key="ws_pick", format_func=label)
     chosen = by_key[ss["ws_pick"]]
     mine = chosen.owner == current_user()
+    try:  # newest first: the version Open loads (issue 24: any version can be opened)
+        versions = sorted((v.version for v in lib.versions(chosen.owner, chosen.name)), reverse=True)
+    except Exception:  # noqa: BLE001 - the newest only
+        versions = [chosen.version]
+    if ss.get("ws_version") not in versions:
+        ss["ws_version"] = versions[0]
+    st.selectbox("Version", versions, key="ws_version",
+                 format_func=lambda v: f"version {v}" + (" (latest)" if v == versions[0] else ""))
     c1, c2 = st.columns(2)
     c1.button("Open", key="ws_open", icon=":material/folder_open:", width="stretch", on_click=_open,
-              args=(lib, chosen.owner, chosen.name))
-    c2.button("Delete", key="ws_delete", icon=":material/delete:", width="stretch", disabled=not mine,
-              on_click=_delete, args=(lib, chosen.owner, chosen.name),
-              help="Delete this entry and all its versions." if mine else "Only its owner can delete it.")
+              args=(lib, chosen.owner, chosen.name, ss["ws_version"]))
+    with c2.popover("Delete", icon=":material/delete:", width="stretch", disabled=not mine,
+                    help="Delete this entry and all its versions." if mine else "Only its owner can delete it."):
+        st.warning(f"Delete '{chosen.name}' and all {len(versions)} of its versions? This cannot be undone.")
+        st.button("Yes, delete it", key="ws_delete", type="primary", disabled=not mine,
+                  on_click=_delete, args=(lib, chosen.owner, chosen.name))
     st.text_input("New name", key="ws_new_name", placeholder="for rename or duplicate")
     c3, c4 = st.columns(2)
     c3.button("Rename", key="ws_rename", width="stretch", disabled=not mine,
@@ -501,17 +511,20 @@ def _save(lib: Any, source: str, scn: optimizer.Scenario, res: optimizer.Result 
     _say(notice=f"Saved '{info.name}' as version {info.version}.")
 
 
-def _open(lib: Any, owner: str, name: str) -> None:
+def _open(lib: Any, owner: str, name: str, version: int | None = None) -> None:
     ss = st.session_state
     try:
-        saved = lib.load(owner, name)
+        saved = lib.load(owner, name, version)
     except Exception as exc:  # noqa: BLE001
         _say(problem=f"Not opened: {exc}")
         return
     old = ss.get("active_source")
     session.remember_controls()
     kept = session.keep_edits(old) if old else None
-    ss["pending_source"] = _register(saved)
+    label = _register(saved)
+    if ss.get("active_source") == label:  # another version of the scenario on screen: take its controls too
+        ss.pop("active_source")
+    ss["pending_source"] = label
     _say(notice=f"Opened '{name}' version {saved.info.version} (saved by {saved.info.saved_by})."
          + (f" Your table edits are kept as scenario '{kept}'." if kept else ""))
 
