@@ -70,7 +70,7 @@ def test_first_screen_at_width(browser, app_url, plan, width):
         assert metric(page, "Expected gain vs selling") == ("+" if gain >= 0 else "-") + fmt.usd(abs(gain))
         rs = scn.settings.risk
         rep = risk.evaluate(scn, samples.draw(scn, rs.samples, rs.seed))
-        assert metric(page, "Chance of ending below selling") == fmt.pct(rep.summary["prob_below_sell_all"], 0)
+        assert metric(page, "Chance below selling") == fmt.pct(rep.summary["prob_below_sell_all"], 0)
         assert metric(page, f"Worst {rs.alpha:.0%} average") == fmt.usd(rep.summary["cvar_usd"])
         if width == 1366:  # the README's picture of the first screen, from its top
             page.get_by_text("What to do:").first.scroll_into_view_if_needed()

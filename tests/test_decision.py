@@ -79,7 +79,7 @@ def test_card_shows_the_engines_figures(china):
     card = {m.label: m.value for m in at.metric}
     gain = res.summary["expected_value_usd"] - res.summary["sell_all_usd"]
     assert card["Expected gain vs selling"] == ("+" if gain >= 0 else "-") + fmt.usd(abs(gain))
-    assert card["Chance of ending below selling"] == fmt.pct(rep.summary["prob_below_sell_all"], 0)
+    assert card["Chance below selling"] == fmt.pct(rep.summary["prob_below_sell_all"], 0)
     assert card[f"Worst {rs.alpha:.0%} average"] == fmt.usd(rep.summary["cvar_usd"])
     v = bt.summary["realised_vs_sell_all_usd"]
     assert card["What it realised vs selling"] == ("+" if v >= 0 else "-") + fmt.usd(abs(v))

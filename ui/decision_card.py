@@ -71,7 +71,7 @@ def show(ctx: Context, baseline: dict[str, Any] | None) -> D.Decision:
                            "the caution charge (not sampled).", border=True, width=200)
             r = d.risk
             if r:
-                st.metric("Chance of ending below selling", fmt.pct(r["prob_below_sell_all"], 0),
+                st.metric("Chance below selling", fmt.pct(r["prob_below_sell_all"], 0),
                           help=f"Share of {r['n_samples']:,} sampled futures of bans and hashprice (seed set by the "
                                "scenario; the Risk tab changes them) in which the plan ends worth less than selling "
                                "everything today.", border=True, width=200)

@@ -31,10 +31,12 @@ def render(ctx: Context) -> None:
 
 def allocation_table(res: optimizer.Result) -> None:
     c = st.column_config
+    rigs = res.allocation["rigs"].to_numpy(float)
+    whole = bool((abs(rigs - rigs.round()) <= 1e-6 * rigs.clip(min=1.0)).all())  # whole-rig plans show no decimals
     st.dataframe(res.allocation, hide_index=True, width="stretch", key="allocation_table", column_config={
         "action": c.TextColumn("what happens"), "origin": c.TextColumn("now at"), "model": c.TextColumn("rig model"),
         "site": c.TextColumn("goes to"), "jurisdiction": c.TextColumn("place"),
-        "rigs": c.NumberColumn("rigs", format="%.1f"),
+        "rigs": c.NumberColumn("rigs" if whole else "rigs (fractional plan)", format="%.0f" if whole else "%.1f"),
         "mw": c.NumberColumn("MW", format="%.3f"),
         "hashrate_ths": c.NumberColumn("hashrate (TH/s)", format="%.0f"),
         "value_usd": c.NumberColumn("value (USD)", format="dollar", help="rigs x that action's value per rig"),
