@@ -43,7 +43,7 @@ RISK_SCALE_MAX = 0.30  # reg_risk a year at which the colour scale is fully red
 # The first view is framed for the narrowest map (a 390 px phone, legend below): a wider map shows more
 # around the same frame (the world once, see _build), never less. The height is fixed.
 MAP_WIDTH_PX, MAP_HEIGHT_PX = 340, 500
-MIN_ZOOM = -1.0  # below deck.gl's default 0: the whole world in a phone's 340 px
+MIN_ZOOM = 0.0  # deck.gl draws no further out (a 512 px world); a phone's 340 px then shows about 240 degrees
 ORIGIN_COLOUR = [31, 71, 136, 230]
 ARC_SOURCE_COLOUR = [31, 71, 136, 210]
 ARC_TARGET_COLOUR = [232, 113, 10, 230]
@@ -137,6 +137,15 @@ def view_state(scn: optimizer.Scenario, width_px: int = MAP_WIDTH_PX, height_px:
     span_x = max(span, 8.0) * 1.3 / 360.0
     span_y = max(float(y.max() - y.min()), 0.15) * 1.3 / (2 * math.pi)
     zoom = math.log2(min(width_px / (512 * span_x), height_px / (512 * span_y)))
+    if zoom < MIN_ZOOM:  # no room for the margin: frame the marks themselves
+        zoom = math.log2(min(width_px / (512 * span_x / 1.3), height_px / (512 * span_y / 1.3)))
+    zoom = max(MIN_ZOOM, min(6.0, zoom))
+    # deck.gl keeps the view inside the world (its controller normalises the centre so no space shows above
+    # the pole): a centre it would move is moved here, so where the marks are drawn is where this view says.
+    world_px = 512 * 2 ** zoom
+    room = max(0.0, (world_px - height_px) / 2) / world_px * 2 * math.pi
+    y_mid = max(-room, min(room, y_mid))
+    centre_lat = math.degrees(2 * math.atan(math.exp(y_mid)) - math.pi / 2)
     return pdk.ViewState(latitude=round(centre_lat, 2), longitude=round(centre_lon, 2),
                          zoom=round(max(MIN_ZOOM, min(6.0, zoom)), 2), pitch=0, bearing=0, min_zoom=MIN_ZOOM)
 
