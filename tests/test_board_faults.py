@@ -74,3 +74,17 @@ def test_library_opens_a_chosen_version_and_deletes_after_confirming(db):
     at.button(key="ws_delete").click()
     run(at)
     assert lib.list("guest") == []
+
+
+def test_stale_sensitivity_keeps_its_tornado():
+    at = run(AppTest.from_file(str(ROOT / "app.py"), default_timeout=300))
+    at.session_state["main_tabs"] = "Sensitivity"
+    run(at)
+    at.button(key="sens_run").click()
+    run(at)
+    before = next(d.value for d in at.dataframe if "low_text" in d.value.columns or "moved down" in d.value.columns)
+    at.number_input(key="ctl_market_btc_price_usd").set_value(45000.0)
+    run(at)
+    assert any("earlier settings" in w.value for w in at.warning)
+    after = next(d.value for d in at.dataframe if "low_text" in d.value.columns or "moved down" in d.value.columns)
+    assert after.equals(before)  # the earlier tornado, still drawn, beside the warning
