@@ -277,13 +277,14 @@ def _map_placeholder(boxes: dict[str, Any]) -> Any | None:
     """While the session's first plan solves and its decision card is worked out: a box of the map's size where the
     map will be, saying what is coming (first paint). Returned so the run can clear it once the map can be drawn."""
     box = boxes.get(tabs.plan.LABEL)
-    if box is None or not box.open or st.session_state[S.LAST_PLAN] is not None:
-        return None  # only before the first plan: later runs keep the last map in place while they work
+    if box is None or not box.open:
+        return None
     with box:
-        holder = st.empty()
-        with holder.container(height=mapview.MAP_HEIGHT_PX, border=True):
-            st.caption("The map of the plan appears here once the plan is solved and its odds are worked out "
-                       "(a few seconds).")
+        holder = st.empty()  # on every run, so the map keeps its place in the tab (else the browser rebuilds it)
+        if st.session_state[S.LAST_PLAN] is None:  # later runs keep the last map in place while they work
+            with holder.container(height=mapview.MAP_HEIGHT_PX, border=True):
+                st.caption("The map of the plan appears here once the plan is solved and its odds are worked out "
+                           "(a few seconds).")
     return holder
 
 
