@@ -599,23 +599,31 @@ def risk_summary(scn: optimizer.Scenario, res: optimizer.Result,
 
 
 
-def _board(source: str, scn: optimizer.Scenario, res: optimizer.Result) -> dict[str, Any] | None:
-    """The report's board sections (workspace.board) for this plan, or None when they cannot be made."""
+def _board(source: str, scn: optimizer.Scenario, res: optimizer.Result) -> Callable[[], dict[str, Any] | None]:
+    """The report's board sections (workspace.board) for this plan, made when the report is (the "why" re-solves
+    the fractional twin); the decision card's figures are taken now, from this session's caches."""
     try:
         from optimizer.risk.decision import decide
-        from workspace.board import board_sections
 
         from . import decision_card
         from .tabs import what_happened
 
         fp = scn.fingerprint()
         decision = decide(res.summary, res.allocation, decision_card.sampled(scn, res, fp),
-                                    decision_card.realised(source, scn, res, fp))
+                          decision_card.realised(source, scn, res, fp))
         folder = what_happened.history_dir(source)
         bt = what_happened._backtest(fp, str(folder), scn, res) if folder is not None else None
-        return board_sections(scn, res, decision, bt)
     except Exception:  # noqa: BLE001 - the report goes out without these sections rather than not at all
-        return None
+        return lambda: None
+
+    def make() -> dict[str, Any] | None:
+        try:
+            from workspace.board import board_sections
+
+            return board_sections(scn, res, decision, bt)
+        except Exception:  # noqa: BLE001 - as above
+            return None
+    return make
 
 
 def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result | None, plan: dict[str, str] | None) -> None:
@@ -638,7 +646,7 @@ def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result 
                 from workspace.report import build_report
 
                 made["r"] = build_report(scn, res, readme=_readme(source, files), source=source, author=author,
-                                         link=link, risk=risk_summary(scn, res, risk_view), board=board)
+                                         link=link, risk=risk_summary(scn, res, risk_view), board=board())
             return made["r"]
 
     def safe(make: Callable[[], bytes | str]) -> Callable[[], bytes | str]:
