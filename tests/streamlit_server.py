@@ -94,7 +94,7 @@ WAIT_MS = 60_000
 def metric(page, label: str) -> str:
     """The value a headline metric card shows."""
     box = page.locator("[data-testid='stMetric']").filter(has_text=label).first
-    return box.locator("[data-testid='stMetricValue']").inner_text().strip()
+    return (box.locator("[data-testid='stMetricValue']").text_content() or "").strip()  # also in a closed expander
 
 
 def wait_until(predicate, timeout_s: float = 60, what: str = "condition"):

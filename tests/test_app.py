@@ -47,11 +47,19 @@ def at() -> AppTest:
 
 @pytest.fixture(scope="module")
 def china() -> optimizer.Scenario:
-    return optimizer.load_scenario(CHINA)
+    """china-2021 as the app opens it: whole rigs (the whole-rig plan solves in about a second, issue 24)."""
+    return optimizer.load_scenario(CHINA).with_overrides({"policy.integer_rigs": True})
+
+
+def whole(scn: optimizer.Scenario) -> optimizer.Scenario:
+    """A scenario as the app opens it when its whole-rig plan solves quickly (china-2021, tiny): whole rigs."""
+    return scn.with_overrides({"policy.integer_rigs": True})
 
 
 def shown_metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    """The plan's figures (the expander under the decision card; the card's own: tests/test_decision.py)."""
+    labels = {m.label for m in views.METRICS}
+    return {m.label: m.value for m in at.metric if m.label in labels}
 
 
 def expected_metrics(summary: dict) -> dict[str, str]:
@@ -135,10 +143,12 @@ def test_opens_on_china_2021_and_shows_the_engines_plan(at, china):
     assert not errors(at)
     res = optimizer.solve(china)
     assert shown_metrics(at) == expected_metrics(res.summary)
-    assert any(c.value.startswith("The best plan, computed in") for c in at.caption)
+    assert any(c.value.startswith("The best plan in whole rigs, computed in") for c in at.caption)
     assert not any("variables" in c.value or "highs" in c.value.lower() for c in at.caption)
-    assert any(m.value.startswith("**Relocating") and views.fmt.usd(res.summary["sell_all_usd"]) in m.value
-               for m in at.markdown)
+    assert any(m.value.startswith("**What to do:** Ship " + views.fmt.rigs(res.summary["rigs_relocated"]) + " rigs")
+               for m in at.markdown), [m.value[:80] for m in at.markdown]
+    assert any(c.value.startswith("The whole plan") and views.fmt.usd(res.summary["sell_all_usd"]) in c.value
+               for c in at.caption)
     # the tables are the engine's tables
     alloc = table_with(at, "action", "origin", "model", "value_usd")
     pd.testing.assert_frame_equal(alloc.reset_index(drop=True), res.allocation.reset_index(drop=True),
@@ -261,7 +271,8 @@ def test_map_layers_plain_text_tooltips_and_a_camera_that_stays_put(at, china):
     spec = deck(at)
     types = {layer["id"]: layer for layer in spec["layers"]}
     assert {"countries", "flows", "sites", "origins"} <= set(types)
-    assert types["flows"]["greatCircle"] is True
+    # routes are straight lines on the map between the frame's copies of their ends (issue 24: none leave the frame)
+    assert types["flows"]["@@type"] == "LineLayer"
     # no basemap server: Streamlit's "no style" sentinel, and the countries come from the app itself
     assert spec["mapStyle"] == mapview.NO_BASEMAP
     assert types["countries"]["data"] == mapview.COUNTRIES_URL and GEO_DATA.is_file()
@@ -281,7 +292,8 @@ def test_map_layers_plain_text_tooltips_and_a_camera_that_stays_put(at, china):
         country, jur = head[0].split(" to ", 1)
         assert head[1].startswith(f"{pairs[(country, jur)]:,.0f} rigs")
     tips = [d["tip"] for d in types["sites"]["data"]]
-    assert any("One more MW here is worth" in t for t in tips)
+    # a whole-rig plan has no capacity duals: no tip claims one
+    assert not any("One more MW here is worth" in t for t in tips) and res.summary["mode"] == "mip"
     assert not any("<" in t or "&" in t for layer in ("sites", "origins", "flows") for t in
                    (d["tip"] for d in types[layer]["data"]))
     view_before = spec["initialViewState"]
@@ -420,19 +432,19 @@ def test_upload_a_zipped_scenario(at):
     ok(at)
     assert at.selectbox(key="source").value.startswith("upload: tiny")
     tiny = optimizer.load_scenario(TINY)
-    assert shown_metrics(at) == expected_metrics(optimizer.solve(tiny).summary)
+    assert shown_metrics(at) == expected_metrics(optimizer.solve(whole(tiny)).summary)
     assert at.number_input(key="ctl_market_btc_price_usd").value == pytest.approx(tiny.settings.market.btc_price_usd)
     # and back to the built-in one
     at.selectbox(key="source").set_value("china-2021").run()
     ok(at)
-    assert shown_metrics(at) == expected_metrics(optimizer.solve(optimizer.load_scenario(CHINA)).summary)
+    assert shown_metrics(at) == expected_metrics(optimizer.solve(whole(optimizer.load_scenario(CHINA))).summary)
 
 
 def test_upload_individual_files(at):
     files = [(p.name, p.read_bytes(), "text/csv") for p in sorted(TINY.iterdir())]
     at.file_uploader(key="upload").set_value(files).run()
     ok(at)
-    assert shown_metrics(at) == expected_metrics(optimizer.solve(optimizer.load_scenario(TINY)).summary)
+    assert shown_metrics(at) == expected_metrics(optimizer.solve(whole(optimizer.load_scenario(TINY))).summary)
 
 
 def test_broken_upload_shows_file_row_column_and_keeps_the_scenario(at, china):
@@ -501,7 +513,7 @@ def test_sensitivity_on_demand_with_the_sell_everything_price(at, china):
     btc = last["btc"].frame
     current = china.settings.market.btc_price_usd
     row = btc.loc[(btc["value"] - current).abs() < 1e-6].iloc[0]
-    assert row["objective_usd"] == pytest.approx(optimizer.solve(china).summary["objective_usd"], rel=1e-9)
+    assert row["objective_usd"] == pytest.approx(optimizer.solve(china.with_overrides({"policy.integer_rigs": False})).summary["objective_usd"], rel=1e-9)
     b = last["breakeven"]
     assert b is not None and 0 < b < current
     below = optimizer.solve(china.with_overrides({"market.btc_price_usd": b - 100})).summary
@@ -610,11 +622,12 @@ def test_scenario_in_plain_words_and_the_decision_in_one_line(at, china):
     assert f"**{rigs:,} rigs**" in text and f"{mw:,.1f} MW at the wall" in text
     assert f"**{len(china.sites)} candidate sites**" in text and f"**{china.sites['capacity_mw'].sum():,.1f} MW**" in text
     s = res.summary
-    # The headline is expected money against selling now; the caution charge and the plan value after it follow.
-    assert (f"expected to be worth {views.fmt.usd(s['objective_usd'] + s['risk_charge_usd'])}, against "
-            f"{views.fmt.usd(s['sell_all_usd'])} for selling everything now") in text
-    assert f"caution charge for ban risk ({views.fmt.usd(s['risk_charge_usd'])}) the plan value is " \
-           f"{views.fmt.usd(s['objective_usd'])}" in text
+    # The card: the whole plan's expected money against selling all rigs now (tests/test_decision.py: its odds).
+    card = "\n".join(c.value for c in at.caption)
+    assert (f"The whole plan (what it ships, sells and stores) is expected to be worth "
+            f"{views.fmt.usd(s['objective_usd'] + s['risk_charge_usd'])}, against "
+            f"{views.fmt.usd(s['sell_all_usd'])} for selling all {rigs:,} rigs today") in card
+    assert f"**What to do:** Ship {views.fmt.rigs(s['rigs_relocated'])} rigs" in text
 
 
 def test_no_jargon_on_screen(at):
@@ -627,9 +640,11 @@ def test_no_jargon_on_screen(at):
             at.button(key="sens_run").click().run()
             ok(at)
         shown += ([m.value for m in at.markdown] + [c.value for c in at.caption] + [m.label for m in at.metric]
-                  + [w.label for w in at.slider] + [w.label for w in at.toggle] + [i.value for i in at.info])
+                  + [w.label for w in at.slider] + [w.label for w in at.toggle] + [i.value for i in at.info]
+                  + [w.value for w in at.warning] + [e.value for e in at.error] + [n.label for n in at.number_input])
     text = "\n".join(shown)
-    for word in ("highs", "variables", "SPEC", "policy.", "market.", "lambda", "MIP", ".csv row", "value_usd"):
+    for word in ("highs", "variables", "SPEC", "policy.", "market.", "lambda", "MIP", ".csv row", "value_usd",
+                 "python -m", "[checks]", "(alpha)"):
         assert word not in text, word
 
 
@@ -702,14 +717,39 @@ def test_what_happened_tab_shows_the_backtest_of_the_plan(china):
 
 def test_ticking_separate_drifts_starts_from_the_current_trend(at, china):
     # china-2021's outlook is -5%/month; ticking the box alone must not swap it for a flat one: the network
-    # then grows by 1/0.95 - 1 = 5.26%/month (shown to 0.1%: 5.3%), BTC flat, so the plan barely moves.
+    # then grows by 1/0.95 - 1 = 5.263%/month (shown to 0.1%: 5.3%, kept exact), BTC flat: the same plan (issue 24).
     before = optimizer.solve(china).summary["objective_usd"]
     at.checkbox(key="ctl_market_drifts_on").check().run()
     assert not at.exception
-    assert at.slider(key="ctl_market_network_hashrate_monthly_change").value == pytest.approx(5.3)
+    assert at.slider(key="ctl_market_network_hashrate_monthly_change").value == pytest.approx(100 * (1 / 0.95 - 1))
     assert at.slider(key="ctl_market_btc_price_monthly_change").value == pytest.approx(0.0)
-    shown = optimizer.solve(china.with_overrides({"market.btc_price_monthly_change": 0.0,
-                                                  "market.network_hashrate_monthly_change": 0.053,
-                                                  "market.hashprice_monthly_change": -0.02})).summary
-    assert shown_metrics(at) == expected_metrics(shown)
-    assert shown["objective_usd"] == pytest.approx(before, rel=0.02)
+    shown = at.session_state["last_plan"][2].summary
+    assert shown_metrics(at) == expected_metrics(optimizer.solve(china).summary)  # every figure as before
+    assert shown["objective_usd"] == pytest.approx(before, rel=1e-9)
+
+
+def test_cleared_btc_box_keeps_its_last_value(at, china):
+    """Clearing the BTC box (or typing letters, which leaves it empty) keeps the last number, not $1 (issue 24)."""
+    at.number_input(key="ctl_market_btc_price_usd").set_value(45123.0).run()
+    before = at.session_state["last_plan"][2].summary["objective_usd"]
+    at.number_input(key="ctl_market_btc_price_usd").set_value(None).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.number_input(key="ctl_market_btc_price_usd").value == 45123.0
+    res = at.session_state["last_plan"][2]
+    assert res.summary["objective_usd"] == before
+    assert res.summary["objective_usd"] == pytest.approx(
+        optimizer.solve(china.with_overrides({"market.btc_price_usd": 45123.0})).summary["objective_usd"], rel=1e-9)
+
+
+def test_engine_messages_in_the_apps_words(china):
+    """An infeasible plan's reasons and a unit warning as the app shows them: labels, no keys, no scenario.toml."""
+    from ui.words import plain
+
+    with pytest.raises(optimizer.InfeasibleError) as info:
+        optimizer.solve(china.with_overrides({"policy.allow_sell": False, "policy.allow_idle": False}))
+    reasons = " ".join(info.value.reasons)
+    assert "policy.allow_sell" in reasons  # the CLI's words
+    shown = plain(reasons)
+    assert "policy." not in shown and '"Allow selling rigs now"' in shown
+    note = 'sites.csv, row 3, column power_usd_kwh: 45 (if 45 is right, confirm it in scenario.toml: [checks] confirm = ["x"])'
+    assert "[checks]" not in plain(note) and "scenario.toml" not in plain(note)

@@ -32,7 +32,11 @@ def zipped(files: dict[str, bytes]) -> bytes:
 
 
 def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    """The plan's figures (under the decision card)."""
+    from ui import views
+
+    labels = {m.label for m in views.METRICS}
+    return {m.label: m.value for m in at.metric if m.label in labels}
 
 
 def expected(summary: dict) -> dict[str, str]:
@@ -54,7 +58,7 @@ def test_warnings_are_shown_next_to_the_plan():
 
 def test_an_emptied_optional_cell_says_its_default_applies():
     at = new_app()
-    china = optimizer.load_scenario(CHINA)
+    china = optimizer.load_scenario(CHINA).with_overrides({"policy.integer_rigs": True})  # as the app opens it
     at.session_state["sites_editor"] = {"edited_rows": {0: {"hosting_usd_kw_month": None}}, "added_rows": [],
                                         "deleted_rows": []}
     at.session_state["main_tabs"] = "Edit data"  # the notes sit under the grid, drawn while its tab is open
@@ -71,7 +75,7 @@ def test_an_emptied_optional_cell_says_its_default_applies():
 
 def test_a_partial_upload_combines_with_the_tables_as_edited():
     at = new_app()
-    china = optimizer.load_scenario(CHINA)
+    china = optimizer.load_scenario(CHINA).with_overrides({"policy.integer_rigs": True})  # as the app opens it
     at.session_state["fleet_editor"] = {"edited_rows": {0: {"count": 100}}, "added_rows": [], "deleted_rows": []}
     at.run()
     sites = china.sites.drop(columns=["_row"]).copy()
@@ -120,7 +124,7 @@ def test_formula_like_names_are_shown_neutralised_and_markdown_is_inert():
 
 def test_a_partial_upload_keeps_the_sites_ticked_exclude():
     at = new_app()
-    china = optimizer.load_scenario(CHINA)
+    china = optimizer.load_scenario(CHINA).with_overrides({"policy.integer_rigs": True})  # as the app opens it
     used = optimizer.solve(china).sites
     row = int(used["mw_used"].idxmax())
     name = china.sites.loc[row, "site"]

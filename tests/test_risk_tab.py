@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -26,13 +27,15 @@ def test_risk_tab_shows_the_engines_numbers_and_runs_frontier_and_stress():
     at.number_input(key="risk_n").set_value(400)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    scn = optimizer.load_scenario(CHINA)
+    scn = optimizer.load_scenario(CHINA).with_overrides({"policy.integer_rigs": True})  # as the app opens it
     smp = samples.draw(scn, 400, scn.settings.risk.seed)
     report = risk.evaluate(scn, smp)
-    table = next(d.value for d in at.dataframe if "Expected value" in d.value.columns)
+    table = next(d.value for d in at.dataframe if "Mean of the sampled futures" in d.value.columns)
     shown = table.iloc[0].to_dict()
     alpha = scn.settings.risk.alpha
-    assert shown["Expected value"] == fmt.usd(report.summary["expected_npv_usd"])
+    se = report.summary["expected_npv_se_usd"]
+    assert se == pytest.approx(np.std(report.per_sample["npv_usd"].to_numpy()) / np.sqrt(400), rel=1e-9)
+    assert shown["Mean of the sampled futures"] == f"{fmt.usd(report.summary['expected_npv_usd'])} ± {fmt.usd(se)}"
     assert shown["P5"] == fmt.usd(report.summary["p5_usd"])
     assert shown["P95"] == fmt.usd(report.summary["p95_usd"])
     assert shown[f"CVaR {alpha:.0%} (mean of the worst {alpha:.0%})"] == fmt.usd(report.summary["cvar_usd"])
@@ -50,7 +53,7 @@ def test_risk_tab_shows_the_engines_numbers_and_runs_frontier_and_stress():
     assert not at.exception, [e.value for e in at.exception]
     pins = at.session_state["pins"]
     assert len(pins) == 1 and "CVaR weight 0.50" in pins[0]["label"]
-    fr = risk.frontier(scn.with_overrides({}), smp, [0.5])
+    fr = risk.frontier(scn.with_overrides({"policy.integer_rigs": False}), smp, [0.5])  # the frontier is fractional
     assert pins[0]["summary"]["objective_usd"] == pytest.approx(fr.plans["weight_0.50"].summary["objective_usd"], rel=1e-9)
     # the tab's settings outlive a visit to another tab (its widgets are not drawn meanwhile)
     open_tab(at, "Plan")

@@ -222,8 +222,9 @@ def test_report_cli_files_hold_the_plans_numbers(tmp_path):
     text = " ".join(p.extract_text() for p in pypdf.PdfReader(out / "report.pdf").pages)
     text = " ".join(text.split())
     expected = s.get("expected_value_usd", s["objective_usd"])
-    for number in (f"${s['objective_usd']:,.0f}", f"${expected:,.0f}", f"${s['sell_all_usd']:,.0f}",
-                   f"{s['rigs_relocated']:,.0f}", f"${expected - s['sell_all_usd']:,.0f} more"):
+    usd = optimizer.results.fmt.usd  # money rounded as a board reads it (issue 24); the workbook keeps exact numbers
+    for number in (usd(s['objective_usd']), usd(expected), usd(s['sell_all_usd']),
+                   f"{s['rigs_relocated']:,.0f}", f"{usd(expected - s['sell_all_usd'])} more"):
         assert number in text, number
     top = res.jurisdictions.sort_values("mw_used", ascending=False).iloc[0]
     assert top["jurisdiction"] in text
@@ -235,7 +236,7 @@ def test_report_cli_files_hold_the_plans_numbers(tmp_path):
     wb = openpyxl.load_workbook(out / "plan.xlsx")
     assert {"Summary", "Jurisdictions", "Sites", "Allocation", "Settings", "Sources"} <= set(wb.sheetnames)
     summary = {r[0].value: r[1] for r in wb["Summary"].iter_rows(min_row=2)}
-    optimum = summary["Plan value after the risk charge (what the optimiser maximises)"]
+    optimum = summary["Plan value after the caution charge (what the plan maximises)"]
     assert optimum.value == pytest.approx(s["objective_usd"])
     assert optimum.number_format.startswith('"$"#,##0')
     assert summary["Selling the whole fleet now"].value == pytest.approx(s["sell_all_usd"])
@@ -263,7 +264,7 @@ def test_report_risk_section_only_when_computed(tmp_path):
     risk = {"expected_npv_usd": 1234567.0, "p5_usd": 1000000.0, "p50_usd": 1200000.0, "p95_usd": 1400000.0,
             "prob_below_sell_all": 0.125, "cvar_usd": 950000.0, "risk_alpha": 0.05, "n_samples": 1000}
     rep = build_report(scn, res, risk=risk)
-    assert "Risk over sampled futures" in rep.html and "$1,234,567" in rep.html and "12.5%" in rep.html
+    assert "Risk over sampled futures" in rep.html and "$1.23M" in rep.html and "12.5%" in rep.html
     assert "Risk" in rep.tables
     wb_bytes = rep.xlsx()
     import openpyxl

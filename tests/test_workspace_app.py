@@ -31,7 +31,7 @@ def db(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def china() -> optimizer.Scenario:
-    return optimizer.load_scenario(CHINA)
+    return optimizer.load_scenario(CHINA).with_overrides({"policy.integer_rigs": True})  # as the app opens it
 
 
 def run_app(params: dict[str, str] | None = None) -> AppTest:

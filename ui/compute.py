@@ -244,3 +244,57 @@ def _scenario_zip(fp: str, _scn: optimizer.Scenario) -> bytes:
 def scenario_zip(scn: optimizer.Scenario) -> bytes:
     """``scn.to_zip()``, built once per scenario fingerprint."""
     return _scenario_zip(fingerprint(scn), scn)
+
+
+WHOLE_RIGS_BUDGET_S = 5.0  # the app plans in whole rigs when the whole-rig solve proves its optimum within this
+
+
+@st.cache_data(show_spinner=False, max_entries=64, ttl=CACHE_TTL_S)
+def whole_rigs_interactive(fp: str, _scn: optimizer.Scenario) -> bool:
+    """Whether the scenario's whole-rig plan (a MIP) is proven best within WHOLE_RIGS_BUDGET_S seconds.
+
+    Measured (2 shared cores): china-2021 about 1 s, post-halving-2024 about 0.1 s. The engine's own default
+    stays fractional (SPEC section 1: policy.integer_rigs = false); this is the app's default for its control.
+    """
+    try:
+        res = optimizer.solve(_scn.with_overrides({"policy.integer_rigs": True, "solver.time_limit_s": WHOLE_RIGS_BUDGET_S}))
+    except Exception:  # noqa: BLE001 - infeasible or invalid: the page's own solve says why; plan fractional
+        return False
+    return res.summary["status"] == "optimal"
+
+
+def run_with_progress(steps: list[tuple[str, int, Callable[[], Any]]], key: str) -> list[Any]:
+    """Run ``(what, solves, make)`` steps in order under a progress bar that names the step and estimates the time
+    left from the seconds per solve measured so far; returns each step's result. The bar is removed when done."""
+    import time
+
+    total = sum(n for _, n, _ in steps) or 1
+    bar = st.progress(0.0, text=f"Starting {steps[0][0]}..." if steps else "")
+    out: list[Any] = []
+    done, started = 0, time.perf_counter()
+    for i, (what, n, make) in enumerate(steps):
+        if done:
+            per = (time.perf_counter() - started) / done
+            left = per * (total - done)
+            bar.progress(done / total, text=f"Computing {what} ({i + 1} of {len(steps)}); about {left:,.0f} s left")
+        else:
+            bar.progress(0.0, text=f"Computing {what} ({i + 1} of {len(steps)})...")
+        out.append(make())
+        done += n
+    bar.empty()
+    return out
+
+
+def setting_notes(source: str) -> dict[str, str] | None:
+    """Where each setting of a scenario comes from (``optimizer.inputs.provenance.toml_notes``): the comments of
+    its scenario.toml, built-in or uploaded; None when there is no such file to read."""
+    from optimizer.inputs import provenance
+
+    files = st.session_state.get("uploads", {}).get(source)
+    if files is not None:
+        raw = files.get("scenario.toml")
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else None
+    else:
+        path = datasets_dir() / source / "scenario.toml"
+        text = path.read_text(encoding="utf-8") if path.is_file() else None
+    return provenance.toml_notes(text) if text else None

@@ -14,7 +14,9 @@ import streamlit as st
 import optimizer
 from optimizer.inputs.settings import SETTINGS, get_value
 
+from optimizer.inputs import provenance
 from optimizer.inputs.labels import setting_help, setting_label
+from optimizer.results import fmt
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,16 @@ def control_state() -> dict[str, Any]:
     return {k: st.session_state[k] for k in st.session_state if isinstance(k, str) and k.startswith("ctl_")}
 
 
+LAST_NUMBER = "_last_number_"  # + a typed box's widget key: the last number it held
+
+
+def _keep_last_number(key: str) -> None:
+    """A typed number box left empty (cleared, or letters typed) takes back its last number."""
+    ss = st.session_state
+    if ss.get(key) is None and ss.get(LAST_NUMBER + key) is not None:
+        ss[key] = ss[LAST_NUMBER + key]
+
+
 def _drifts_from_trend() -> None:
     """On ticking the drifts: start them where the trend was, so ticking alone does not change the outlook.
 
@@ -127,14 +139,27 @@ def _drifts_from_trend() -> None:
         return
     g = float(ss.get(TREND.widget_key, 0.0)) / TREND.scale
     ss[DRIFTS[0].widget_key] = 0.0
-    ss[DRIFTS[1].widget_key] = round((1 / (1 + g) - 1) * DRIFTS[1].scale, 1)
+    # not rounded to the 0.1% shown: 5.3% instead of 5.263% moved china-2021's plan by $0.35M (issue 24)
+    ss[DRIFTS[1].widget_key] = round((1 / (1 + g) - 1) * DRIFTS[1].scale, 9)
 
 
-def render(settings: optimizer.Settings, jurisdictions: list[str], market_path: bool = False) -> dict[str, Any]:
+def _help(key: str, settings: optimizer.Settings, notes: dict[str, str] | None) -> str:
+    """The control's help, and where the scenario's own value comes from when the scenario records it."""
+    text = setting_help(key)
+    if notes is None:
+        return text
+    value = fmt.setting_text(key, get_value(settings, key))
+    return text + f"\n\nThe scenario's value ({value}). " + provenance.in_words(notes.get(key))
+
+
+def render(settings: optimizer.Settings, jurisdictions: list[str], market_path: bool = False,
+           notes: dict[str, str] | None = None) -> dict[str, Any]:
     """Draw the controls in the current container; return the overrides they stand for.
 
     ``market_path``: the scenario's hashprice comes month by month from its market.csv, so the
     hashprice-outlook controls (trend, BTC and network drifts) are not offered (SPEC section 6).
+    ``notes``: ``optimizer.inputs.provenance.toml_notes`` of the scenario's scenario.toml (None: not known),
+    shown in each control's help as sourced or ESTIMATE.
     """
     overrides: dict[str, Any] = {}
     base = defaults(settings)
@@ -147,11 +172,15 @@ def render(settings: optimizer.Settings, jurisdictions: list[str], market_path: 
         lo, hi = min(lo, current), max(hi, current)
         step = int(s.step) if s.integer else float(s.step)
         if s.typed:
-            v = st.number_input(s.label, min_value=lo, max_value=hi, step=step, format=s.fmt, help=setting_help(s.key),
-                                key=s.widget_key)
-            overrides[s.key] = s.to_setting(v)
+            # value=None lets the box be cleared (a non-empty box would snap to its minimum, $1, and re-solve):
+            # a cleared box or one holding no number goes back to the last value it had (_keep_last_number).
+            st.session_state[LAST_NUMBER + s.widget_key] = current
+            v = st.number_input(s.label, min_value=lo, max_value=hi, value=None, step=step, format=s.fmt,
+                                help=_help(s.key, settings, notes), key=s.widget_key, on_change=_keep_last_number,
+                                args=(s.widget_key,), placeholder="type a number")
+            overrides[s.key] = s.to_setting(current if v is None else v)
             return
-        v = st.slider(s.label, min_value=lo, max_value=hi, step=step, format=s.fmt, help=setting_help(s.key),
+        v = st.slider(s.label, min_value=lo, max_value=hi, step=step, format=s.fmt, help=_help(s.key, settings, notes),
                       key=s.widget_key)
         overrides[s.key] = s.to_setting(v)
 

@@ -34,6 +34,9 @@ CSS = """
 [data-testid="stDeckGlJsonChart"], [data-testid="stDeckGlJsonChart"] > div, [data-testid="stDeckGlJsonChart"] div {
   overflow: visible !important;}
 .deck-tooltip {z-index: 1000 !important;}
+/* the skip link: off screen until focused by the keyboard */
+a.rs-skip {position: absolute; left: -10000px;}
+a.rs-skip:focus {position: static; left: auto; display: inline-block; padding: 4px 8px; background: #fff3e6;}
 </style>
 """
 

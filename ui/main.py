@@ -17,7 +17,7 @@ import streamlit as st
 import optimizer
 from optimizer.inputs.tables import TABLES
 
-from . import budget, compute, controls, editors, headline, tabs, trust, views
+from . import budget, compute, controls, decision_card, editors, headline, mapview, tabs, trust, views, words
 from . import session as S
 from . import workspace as team_workspace
 from .session import SOURCE, UPLOAD, UPLOAD_PREFIX, UPLOADS
@@ -158,10 +158,18 @@ def _on_upload() -> None:
                            + (f" Your table edits are kept as scenario '{kept}'." if kept else ""))
 
 
+def _app_defaults(base: optimizer.Scenario) -> None:
+    """The controls at the scenario's settings, except whole rigs wherever the whole-rig plan solves quickly
+    (issue 24: the engine's default stays fractional; the card labels a fractional plan)."""
+    controls.apply_defaults(base.settings)
+    if not base.settings.policy.integer_rigs and compute.whole_rigs_interactive(compute.fingerprint(base), base):
+        st.session_state[controls.widget_key("policy.integer_rigs")] = True
+
+
 def _reset_whatifs() -> None:
     source = st.session_state.get(S.ACTIVE_SOURCE)
     if source:
-        controls.apply_defaults(base_scenario(source).settings)
+        _app_defaults(base_scenario(source))
 
 
 @st.fragment
@@ -175,7 +183,7 @@ def _pin(scn: optimizer.Scenario, res: optimizer.Result, fp: str, source: str) -
     name = (st.session_state.get(S.PIN_NAME) or "").strip()
     s = scn.settings
     label = name or (f"#{len(pins) + 1} {source.removeprefix(UPLOAD_PREFIX)}: BTC ${s.market.btc_price_usd:,.0f}, "
-                     f"lambda {s.policy.risk_aversion:g}, value {views.fmt.usd(res.summary['objective_usd'])}")
+                     f"caution {s.policy.risk_aversion:g}, value {views.fmt.usd(res.summary['objective_usd'])}")
     pins.append(views.make_pin(label, source, scn, res, fp))
     st.session_state[S.PIN_NAME] = ""
 
@@ -185,7 +193,7 @@ def _pin(scn: optimizer.Scenario, res: optimizer.Result, fp: str, source: str) -
 
 def _warnings_box(warnings: list[dict], note: str | None) -> None:
     """Plausibility warnings (unit slips, unified names, converted coordinates) next to the plan."""
-    lines = [trust.md_escape(t) for t in budget.group_warnings(w.get("text", "") for w in warnings)] + (
+    lines = [trust.md_escape(words.plain(t)) for t in budget.group_warnings(w.get("text", "") for w in warnings)] + (
         [trust.md_escape(note)] if note else [])
     if lines:
         st.warning("**Check these inputs** (the plan uses them as given):\n\n" + "\n".join(f"- {x}" for x in lines),
@@ -193,13 +201,16 @@ def _warnings_box(warnings: list[dict], note: str | None) -> None:
 
 
 def _problems_box(title: str, lines: list[str]) -> None:
-    st.error("**" + title + "**\n\n" + "\n".join(f"- {trust.md_escape(line)}" for line in lines), icon=":material/error:")
+    st.error("**" + title + "**\n\n" + "\n".join(f"- {trust.md_escape(words.plain(line))}" for line in lines),
+             icon=":material/error:")
 
 
 def _sidebar_source(options: list[str]) -> tuple[str | None, Any, Any]:
     """The scenario picker and the uploader; returns (source, a box for notices, a box for the library)."""
     ss = st.session_state
     with st.sidebar:
+        # keyboard users: the first tab stop jumps past the scenario and library panels to the what-ifs
+        st.html('<a class="rs-skip" href="#what-if">Skip to the what-if controls</a>')
         st.title("Rigshift")
         st.caption("Where should a mining fleet go when its jurisdiction turns against it?")
         if ss.get(SOURCE) not in options and options:
@@ -235,18 +246,18 @@ def _activate(source: str, base: optimizer.Scenario) -> None:
     ss = st.session_state
     if ss.get(S.ACTIVE_SOURCE) != source:
         editors.reset()
-        controls.apply_defaults(base.settings)
+        _app_defaults(base)
         for key, value in (ss[S.MEMORY].get(source) or {}).items():
             ss[key] = value
         ss[S.ACTIVE_SOURCE] = source
 
 
-def _whatifs(base: optimizer.Scenario) -> dict[str, Any]:
+def _whatifs(source: str, base: optimizer.Scenario) -> dict[str, Any]:
     with st.sidebar:
         st.divider()
-        st.subheader("What if...")
+        st.subheader("What if...", anchor="what-if")
         overrides = controls.render(base.settings, sorted(base.sites["jurisdiction"].unique().tolist()),
-                                    market_path=bool(len(base.market)))
+                                    market_path=bool(len(base.market)), notes=compute.setting_notes(source))
         st.button("Reset what-ifs to the scenario's values", key="reset_whatifs", on_click=_reset_whatifs,
                   icon=":material/restart_alt:")
     return overrides
@@ -263,6 +274,21 @@ def _tab_bar() -> dict[str, Any]:
         if box.open:
             ss[S.OPEN_TAB] = label
     return boxes
+
+
+def _map_placeholder(boxes: dict[str, Any]) -> Any | None:
+    """While the session's first plan solves and its decision card is worked out: a box of the map's size where the
+    map will be, saying what is coming (first paint). Returned so the run can clear it once the map can be drawn."""
+    box = boxes.get(tabs.plan.LABEL)
+    if box is None or not box.open:
+        return None
+    with box:
+        holder = st.empty()  # on every run, so the map keeps its place in the tab (else the browser rebuilds it)
+        if st.session_state[S.LAST_PLAN] is None:  # later runs keep the last map in place while they work
+            with holder.container(height=mapview.MAP_HEIGHT_PX, border=True):
+                st.caption("The map of the plan appears here once the plan is solved and its odds are worked out "
+                           "(a few seconds).")
+    return holder
 
 
 def _tables(source: str, base: optimizer.Scenario, edited: editors.Edited, side_notice: Any) -> optimizer.Scenario:
@@ -317,8 +343,7 @@ def _head(ctx: tabs.Context, cap_note: str | None) -> None:
     said_scn, said_fp = (ctx.shown_scn, ctx.shown_fp) if shown is not None else (scn, ctx.fp)
     st.markdown(compute.per_session("scenario_sentence", said_fp, lambda: headline.scenario_sentence(said_scn), 2))
     if shown is not None:
-        st.markdown(headline.decision_sentence(shown.summary))
-        views.metrics(shown.summary, baseline["summary"] if baseline else None, baseline["label"] if baseline else "")
+        decision_card.show(ctx, baseline)  # what to do, the gain, the odds, the hindsight; other figures grouped
         excluded = ctx.excluded_sites
         st.caption(views.solve_caption(shown.summary)
                    + (f" {len(excluded)} site(s) excluded by you." if excluded else "")
@@ -346,7 +371,7 @@ def main() -> None:
     if base is None:
         return
     _activate(source, base)
-    overrides = _whatifs(base)
+    overrides = _whatifs(source, base)
 
     head = st.container()
     problems_area = st.container()
@@ -365,6 +390,7 @@ def main() -> None:
         scn = tables
     scn, cap_note = trust.cap_time_limit(scn)  # a shared server: no upload holds a core for hours
     fp = compute.fingerprint(scn)
+    holder = _map_placeholder(boxes)
     res, failure = _solve(scn, fp)
     shown_fp, shown_scn, shown = fp, scn, res
     if res is None and ss[S.LAST_PLAN] is not None:
@@ -383,6 +409,8 @@ def main() -> None:
                 st.info("Below: the last plan that solved, so you can compare while you adjust.", icon=":material/history:")
     with head:
         _head(ctx, cap_note)
+    if holder is not None:
+        holder.empty()  # the Plan tab draws the map in its place
     for tab in tabs.TABS:
         box = boxes[tab.LABEL]
         if box.open and (shown is not None or not tab.NEEDS_PLAN):

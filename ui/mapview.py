@@ -25,6 +25,7 @@ from pydeck.bindings.json_tools import default_serialize
 
 
 import optimizer
+from optimizer.inputs import provenance
 from optimizer.results import fmt
 
 
@@ -39,7 +40,10 @@ TOOLTIP_STYLE = {"backgroundColor": "#1f2430", "color": "white", "fontSize": "12
                  "zIndex": "1000"}
 TOOLTIP = {"text": "{tip}", "style": TOOLTIP_STYLE}
 RISK_SCALE_MAX = 0.30  # reg_risk a year at which the colour scale is fully red
-MAP_WIDTH_PX, MAP_HEIGHT_PX = 640, 500  # the first view is framed for a map this size (a laptop's)
+# The first view is framed for the narrowest map (a 390 px phone, legend below): a wider map shows more
+# around the same frame (the world once, see _build), never less. The height is fixed.
+MAP_WIDTH_PX, MAP_HEIGHT_PX = 340, 500
+MIN_ZOOM = 0.0  # deck.gl draws no further out (a 512 px world); a phone's 340 px then shows about 240 degrees
 ORIGIN_COLOUR = [31, 71, 136, 230]
 ARC_SOURCE_COLOUR = [31, 71, 136, 210]
 ARC_TARGET_COLOUR = [232, 113, 10, 230]
@@ -114,6 +118,11 @@ def _mercator_y(lat: np.ndarray) -> np.ndarray:
     return np.log(np.tan(np.pi / 4 + lat / 2))
 
 
+def _frame_span(scn: optimizer.Scenario) -> float:
+    lon = np.concatenate([scn.origins["lon"].to_numpy(float), scn.sites["lon"].to_numpy(float)])
+    return lon_window(lon)[1] if len(lon) else 360.0
+
+
 def view_state(scn: optimizer.Scenario, width_px: int = MAP_WIDTH_PX, height_px: int = MAP_HEIGHT_PX) -> pdk.ViewState:
     """A flat camera that frames every origin and site (a function of their coordinates only)."""
     lat = np.concatenate([scn.origins["lat"].to_numpy(float), scn.sites["lat"].to_numpy(float)])
@@ -128,8 +137,23 @@ def view_state(scn: optimizer.Scenario, width_px: int = MAP_WIDTH_PX, height_px:
     span_x = max(span, 8.0) * 1.3 / 360.0
     span_y = max(float(y.max() - y.min()), 0.15) * 1.3 / (2 * math.pi)
     zoom = math.log2(min(width_px / (512 * span_x), height_px / (512 * span_y)))
+    if zoom < MIN_ZOOM:  # no room for the margin: frame the marks themselves
+        zoom = math.log2(min(width_px / (512 * span_x / 1.3), height_px / (512 * span_y / 1.3)))
+    zoom = max(MIN_ZOOM, min(6.0, zoom))
+    # deck.gl keeps the view inside the world (its controller normalises the centre so no space shows above
+    # the pole): a centre it would move is moved here, so where the marks are drawn is where this view says.
+    world_px = 512 * 2 ** zoom
+    room = max(0.0, (world_px - height_px) / 2) / world_px * 2 * math.pi
+    y_mid = max(-room, min(room, y_mid))
+    centre_lat = math.degrees(2 * math.atan(math.exp(y_mid)) - math.pi / 2)
     return pdk.ViewState(latitude=round(centre_lat, 2), longitude=round(centre_lon, 2),
-                         zoom=round(max(0.3, min(6.0, zoom)), 2), pitch=0, bearing=0)
+                         zoom=round(max(MIN_ZOOM, min(6.0, zoom)), 2), pitch=0, bearing=0, min_zoom=MIN_ZOOM)
+
+
+def unwrap(lon: float, centre: float) -> float:
+    """A longitude moved by whole turns into [centre - 180, centre + 180): the frame's own copy of the world, so
+    a straight route between two framed points stays inside the frame."""
+    return float((lon - centre + 180.0) % 360.0 - 180.0 + centre)
 
 
 # ---------------------------------------------------------------- layer data
@@ -151,12 +175,16 @@ def site_tip(row: pd.Series, mult: float) -> str:
     if entry is not None and not pd.isna(entry):
         lines.append("Not worth using even with free power" if entry < 0
                      else f"Worth using if power cost under ${entry:.4f}/kWh")
+    where = provenance.site_summary(row.get("source")) if isinstance(row.get("source"), str) else ""
+    if where:
+        lines.append("Where from: " + where)
     return "\n".join(lines)
 
 
 def site_rows(scn: optimizer.Scenario, res: optimizer.Result, excluded_sites: tuple[str, ...] = ()) -> list[dict]:
     mult = scn.settings.policy.power_price_multiplier
-    sites = scn.sites[["site", "lat", "lon", "power_usd_kwh", "pue", "uptime", "reg_risk"]].merge(
+    cols = ["site", "lat", "lon", "power_usd_kwh", "pue", "uptime", "reg_risk"] + (["source"] if "source" in scn.sites else [])
+    sites = scn.sites[cols].merge(
         res.sites, on="site", how="left")
     sites["excluded_by_user"] = sites["site"].isin(set(excluded_sites))
     biggest = float(sites["mw_used"].max()) if len(sites) else 0.0
@@ -260,27 +288,41 @@ def build(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.View
 
 def _build(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.ViewState,
            excluded_sites: list[str] | tuple[str, ...] = ()) -> pdk.Deck:
-    """The map as a pydeck Deck: countries, flows (arcs), sites and origins (markers that keep a pixel size)."""
-    layers = [
-        pdk.Layer("GeoJsonLayer", COUNTRIES_URL, id="countries", stroked=True, filled=True,
-                  get_fill_color=[236, 236, 232, 255], get_line_color=[165, 165, 165, 255],
-                  line_width_min_pixels=0.5, pickable=False),
-        pdk.Layer("ArcLayer", arc_rows(flows(scn, res)), id="flows", get_source_position="source",
-                  get_target_position="target", get_width="width", width_units="pixels", great_circle=True,
-                  get_source_color=ARC_SOURCE_COLOUR, get_target_color=ARC_TARGET_COLOUR, pickable=True,
-                  auto_highlight=True),
-        pdk.Layer("ScatterplotLayer", site_rows(scn, res, tuple(excluded_sites)), id="sites", get_position="position",
+    """The map as a pydeck Deck: countries, flows (arcs), sites and origins (markers that keep a pixel size).
+
+    Routes are drawn straight on the map (not as great circles, which leave the frame over the pole or the
+    Pacific) between positions unwrapped into the frame's copy of the world; the world is drawn once unless the
+    frame spans the antimeridian, where its far side is the repeated copy."""
+    centre = float(initial_view.longitude)
+    beyond = []  # unwrapped longitudes past +-180: the frame spans the antimeridian
+
+    def frame(rows: list[dict], *keys: str) -> list[dict]:
+        for row in rows:
+            for k in keys:
+                row[k] = [unwrap(row[k][0], centre), row[k][1]]
+                beyond.append(abs(row[k][0]) > 180.0)
+        return rows
+
+    marks = [
+        pdk.Layer("LineLayer", frame(arc_rows(flows(scn, res)), "source", "target"), id="flows",
+                  get_source_position="source", get_target_position="target", get_width="width", width_units="pixels",
+                  get_color=ARC_TARGET_COLOUR, pickable=True, auto_highlight=True),
+        pdk.Layer("ScatterplotLayer", frame(site_rows(scn, res, tuple(excluded_sites)), "position"), id="sites",
+                  get_position="position",
                   get_radius="radius", radius_min_pixels=5, radius_max_pixels=28, get_fill_color="colour",
                   get_line_color="line", stroked=True, line_width_min_pixels=1, pickable=True, auto_highlight=True),
-        pdk.Layer("ScatterplotLayer", origin_rows(scn, res), id="origins", get_position="position",
+        pdk.Layer("ScatterplotLayer", frame(origin_rows(scn, res), "position"), id="origins", get_position="position",
                   get_radius="radius", radius_min_pixels=6, radius_max_pixels=24, get_fill_color=ORIGIN_COLOUR,
                   get_line_color=[255, 255, 255, 255], stroked=True, line_width_min_pixels=1.5, pickable=True),
     ]
+    layers = [pdk.Layer("GeoJsonLayer", COUNTRIES_URL, id="countries", stroked=True, filled=True,
+                        get_fill_color=[236, 236, 232, 255], get_line_color=[165, 165, 165, 255],
+                        line_width_min_pixels=0.5, pickable=False)] + marks
     # Without a depth test marks draw (and are picked) in layer order: sites and origins stay on top of
     # the arcs, which are lifted off the ground and would otherwise hide them from the pointer.
     return _Deck(layers=layers, initial_view_state=initial_view, map_style=NO_BASEMAP, map_provider=None,
                  parameters={"depthTest": False},
-                 views=[pdk.View(type="MapView", controller=True, repeat=True)],
+                 views=[pdk.View(type="MapView", controller=True, repeat=any(beyond))],
                  tooltip=TOOLTIP)
 
 
@@ -325,7 +367,8 @@ def legend_html() -> str:
 def _cached_json(key: str, _scn: optimizer.Scenario, _res: optimizer.Result, view: tuple[float, float, float],
                  excluded_sites: tuple[str, ...]) -> str:
     lat, lon, zoom = view
-    return deck_json(_scn, _res, pdk.ViewState(latitude=lat, longitude=lon, zoom=zoom, pitch=0, bearing=0),
+    return deck_json(_scn, _res, pdk.ViewState(latitude=lat, longitude=lon, zoom=zoom, pitch=0, bearing=0,
+                                               min_zoom=MIN_ZOOM),
                      excluded_sites)
 
 

@@ -577,12 +577,22 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
     st.selectbox("Saved scenarios (the whole team's)", keys, key="ws_pick", format_func=label)
     chosen = by_key[ss["ws_pick"]]
     mine = chosen.owner == current_user() and not signed_out
+    try:  # newest first: the version Open loads (issue 24: any version can be opened)
+        versions = sorted((v.version for v in lib.versions(chosen.owner, chosen.name)), reverse=True)
+    except Exception:  # noqa: BLE001 - the newest only
+        versions = [chosen.version]
+    if ss.get("ws_version") not in versions:
+        ss["ws_version"] = versions[0]
+    st.selectbox("Version", versions, key="ws_version",
+                 format_func=lambda v: f"version {v}" + (" (latest)" if v == versions[0] else ""))
     c1, c2 = st.columns(2)
     c1.button("Open", key="ws_open", icon=":material/folder_open:", width="stretch", on_click=_open,
-              args=(lib, chosen.owner, chosen.name))
-    c2.button("Delete", key="ws_delete", icon=":material/delete:", width="stretch", disabled=not mine,
-              on_click=_delete, args=(lib, chosen.owner, chosen.name),
-              help="Delete this entry and all its versions." if mine else "Only its owner can delete it.")
+              args=(lib, chosen.owner, chosen.name, ss["ws_version"]))
+    with c2.popover("Delete", icon=":material/delete:", width="stretch", disabled=not mine,
+                    help="Delete this entry and all its versions." if mine else "Only its owner can delete it."):
+        st.warning(f"Delete '{chosen.name}' and all {len(versions)} of its versions? This cannot be undone.")
+        st.button("Yes, delete it", key="ws_delete", type="primary", disabled=not mine,
+                  on_click=_delete, args=(lib, chosen.owner, chosen.name))
     st.text_input("New name", key="ws_new_name", placeholder="for rename or duplicate")
     c3, c4 = st.columns(2)
     c3.button("Rename", key="ws_rename", width="stretch", disabled=not mine,
@@ -619,17 +629,20 @@ def _save(lib: Any, source: str, scn: optimizer.Scenario, res: optimizer.Result 
     _say(notice=f"Saved '{info.name}' as version {info.version}.")
 
 
-def _open(lib: Any, owner: str, name: str) -> None:
+def _open(lib: Any, owner: str, name: str, version: int | None = None) -> None:
     ss = st.session_state
     try:
-        saved = lib.load(owner, name)
+        saved = lib.load(owner, name, version)
     except Exception as exc:  # noqa: BLE001
         _say(problem=f"Not opened: {_why(exc, named=False)}")
         return
     old = ss.get("active_source")
     session.remember_controls()
     kept = session.keep_edits(old) if old else None
-    ss["pending_source"] = _register(saved)
+    label = _register(saved)
+    if ss.get("active_source") == label:  # another version of the scenario on screen: take its controls too
+        ss.pop("active_source")
+    ss["pending_source"] = label
     _say(notice=f"Opened '{name}' version {saved.info.version} (saved by {saved.info.saved_by})."
          + (f" Your table edits are kept as scenario '{kept}'." if kept else ""))
 
@@ -688,8 +701,10 @@ def risk_summary(scn: optimizer.Scenario, res: optimizer.Result,
     when the tab has computed them in this session, for the report's risk section; else None.
     ``inputs``: the tab's settings as taken by ``_risk_inputs`` (default: read them now)."""
     ss = inputs if inputs is not None else _risk_inputs()
-    if ss is None:
-        return None
+    if ss is None:  # the tab not drawn yet in this session: the scenario's own sampler, the decision card's figures
+        r = scn.settings.risk
+        ss = {"risk_n": r.samples, "risk_seed": r.seed, "risk_alpha": r.alpha, "risk_rho": r.ban_correlation,
+              "risk_vol": r.hashprice_volatility}
     try:
         from .tabs import risk as risk_tab
 
@@ -702,6 +717,33 @@ def risk_summary(scn: optimizer.Scenario, res: optimizer.Result,
 
 
 
+def _board(source: str, scn: optimizer.Scenario, res: optimizer.Result) -> Callable[[], dict[str, Any] | None]:
+    """The report's board sections (workspace.board) for this plan, made when the report is (the "why" re-solves
+    the fractional twin); the decision card's figures are taken now, from this session's caches."""
+    try:
+        from optimizer.risk.decision import decide
+
+        from . import decision_card
+        from .tabs import what_happened
+
+        fp = scn.fingerprint()
+        decision = decide(res.summary, res.allocation, decision_card.sampled(scn, res, fp),
+                          decision_card.realised(source, scn, res, fp))
+        folder = what_happened.history_dir(source)
+        bt = what_happened._backtest(fp, str(folder), scn, res) if folder is not None else None
+    except Exception:  # noqa: BLE001 - the report goes out without these sections rather than not at all
+        return lambda: None
+
+    def make() -> dict[str, Any] | None:
+        try:
+            from workspace.board import board_sections
+
+            return board_sections(scn, res, decision, bt)
+        except Exception:  # noqa: BLE001 - as above
+            return None
+    return make
+
+
 def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result | None, plan: dict[str, str] | None) -> None:
     st.markdown("**Decision report**")
     if res is None:
@@ -712,6 +754,7 @@ def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result 
     link = _base_url() + "?" + urlencode(plan) if plan is not None else None
     author = current_user()
     risk_view = _risk_inputs()  # the Risk tab's settings now; its figures are looked up on click
+    board = _board(source, scn, res)  # the decision card's figures, why these sites, the backtest (cached)
     lock = threading.Lock()
     made: dict[str, Any] = {}
 
@@ -721,7 +764,7 @@ def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result 
                 from workspace.report import build_report
 
                 made["r"] = build_report(scn, res, readme=_readme(source, files), source=source, author=author,
-                                         link=link, risk=risk_summary(scn, res, risk_view))
+                                         link=link, risk=risk_summary(scn, res, risk_view), board=board())
             return made["r"]
 
     def safe(make: Callable[[], bytes | str]) -> Callable[[], bytes | str]:

@@ -28,13 +28,14 @@ from . import mapimage
 
 TEMPLATES = Path(__file__).parent / "templates"
 RISK_FIELDS = [  # SPEC section 7: risk.json, or summary.json of a risk-aware plan
-    ("expected_npv_usd", "Expected value over the sampled futures", "usd"),
+    ("expected_npv_usd", "Mean of the sampled futures (not the plan's expected value above)", "usd"),
+    ("expected_npv_se_usd", "Its sampling error (one standard error, sd / sqrt(n))", "usd"),
     ("p5_usd", "P5 (1 future in 20 ends below this)", "usd"),
     ("p50_usd", "P50 (median)", "usd"),
     ("p95_usd", "P95", "usd"),
     ("prob_below_sell_all", "Chance of ending below selling everything now", "pct"),
     ("cvar_usd", "CVaR (mean of the worst alpha share of futures)", "usd"),
-    ("risk_alpha", "alpha (tail share for CVaR)", "pct"),
+    ("risk_alpha", "Share of worst futures averaged (CVaR tail)", "pct"),
     ("risk_weight", "Weight of CVaR in the objective", "num"),
     ("n_samples", "Sampled futures", "int"),
 ]
@@ -55,7 +56,8 @@ def _num(pattern: str) -> Callable[[Any], str]:
 
 
 def _usd(v: Any) -> str:
-    return fmt.usd_exact(v, missing="")
+    """Money as a board reads it ($103.54M, $12.3k); the workbook keeps the exact number."""
+    return fmt.usd(v, missing="")
 
 
 KINDS: dict[str, Kind] = {
@@ -167,8 +169,8 @@ HEADLINE = [  # (summary fields, first present wins (older summaries used other 
     (("expected_value_usd", "objective_usd"), "Expected value of the plan", "usd"),
     (("sell_all_usd",), "Selling the whole fleet now", "usd"),
     (("value_vs_sell_all_usd",), "Expected gain over selling everything now", "usd"),
-    (("risk_charge_usd",), "Risk charge (risk aversion x ban chance x resale; a preference, not money)", "usd"),
-    (("objective_usd",), "Plan value after the risk charge (what the optimiser maximises)", "usd"),
+    (("risk_charge_usd",), "Caution charge for ban risk (caution x ban chance x resale; a preference, not money)", "usd"),
+    (("objective_usd",), "Plan value after the caution charge (what the plan maximises)", "usd"),
     (("rigs_relocated",), "Rigs relocated", "int"),
     (("rigs_sold",), "Rigs sold now", "int"),
     (("rigs_idle",), "Rigs stored (sold at the horizon)", "int"),
@@ -197,14 +199,14 @@ ASSUMPTIONS = [
     "A relocated rig earns nothing during its lead time (shipping and installation), then its monthly margin: revenue "
     "minus power (PUE and uptime included), never below zero because a rig that loses money is switched off; hosting is owed regardless.",
     "Each month's margin is weighted by the chance that the site's jurisdiction still allows mining, "
-    "(1 - reg_risk)^((t + 0.5) / 12), and discounted at the annual discount rate.",
+    "from the site's yearly chance of a ban, and discounted at the annual discount rate.",
     "At the end of the horizon every rig is worth the salvage fraction of today's resale value; relocating pays freight "
-    "and import duty upfront; a risk penalty of risk aversion x ban probability within the horizon x resale is subtracted.",
+    "and import duty upfront; a caution charge of caution x chance of a ban within the horizon x resale is subtracted.",
     "The plan maximises the total value of relocating, selling now and storing, subject to site capacity, the share cap per "
-    "jurisdiction, the budget and the exclusions (a linear program; a mixed-integer program when sites have opening costs or "
-    "minimum loads, or whole rigs are required).",
-    "Shadow prices are the linear program's duals: what one more MW at a site, or one more TH/s under a jurisdiction's cap, "
-    "would add to the plan value. Entry prices hold every other shadow price fixed. Integer plans have neither.",
+    "jurisdiction, the budget and the exclusions (in whole rigs, or with rig counts not rounded).",
+    "Shadow prices: what one more MW at a site, or one more TH/s under a jurisdiction's cap, would add to the plan value. "
+    "Entry prices hold every other shadow price fixed. Plans in whole rigs have neither; the report then reads them from "
+    "the same plan with rig counts not rounded.",
 ]
 
 
@@ -268,12 +270,14 @@ def _frame(df: pd.DataFrame, spec: list[tuple[str, str, str]]) -> tuple[pd.DataF
 
 def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str | None = None,
                  risk: Mapping[str, Any] | None = None, source: str | None = None, author: str | None = None,
-                 link: str | None = None, generated_at: dt.datetime | None = None) -> Report:
+                 link: str | None = None, generated_at: dt.datetime | None = None,
+                 board: Mapping[str, Any] | None = None) -> Report:
     """Gather the report of the plan ``res`` of scenario ``scn``.
 
     ``readme``: the dataset's README.md text (title, decision date, sources); ``risk``: a risk
     summary (SPEC section 7 keys) when one has been computed; ``source``/``author``/``link``:
-    where the scenario came from, who asked, a link back to the plan in the app.
+    where the scenario came from, who asked, a link back to the plan in the app; ``board``:
+    ``workspace.board.board_sections`` (the decision, why these sites, the backtest).
     """
     when = generated_at or dt.datetime.now(dt.timezone.utc)
     s = res.summary
@@ -346,6 +350,14 @@ def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str 
         "Settings": Table("Settings", settings, {"setting": "text", "value": "text", "in scenario.toml": "text"}),
         "Sources": Table("Sources", sources, {c: "text" for c in sources.columns}),
     }
+    board = dict(board or {})
+    if board.get("decision"):
+        tables["Decision"] = Table("Decision", pd.DataFrame(board["decision"], columns=["figure", "value", "definition"]),
+                                   {"figure": "text", "value": "text", "definition": "text"})
+    if board.get("backtest") is not None:
+        tables["What happened"] = Table("What happened", board["backtest"], {
+            "place": "text", "banned from month": "text", "rigs moved there": "int", "expected (USD)": "usd",
+            "realised (USD)": "usd"})
     if risk_rows:
         tables["Risk"] = Table("Risk", pd.DataFrame({"measure": [k for k, _, _ in RISK_FIELDS if risk_data.get(k) is not None],
                                                       "value": [risk_data[k] for k, _, _ in RISK_FIELDS if risk_data.get(k) is not None]}),
@@ -369,18 +381,17 @@ def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str 
         used_sites=Table("Sites used", used_sites, sk),
         allocation=tables["Allocation"], shadows=Table("", shadows, shk), jshadows=Table("", jshadows, jshk),
         entries=Table("", entries, ek), mode=s.get("mode"), risk_rows=risk_rows,
-        settings=tables["Settings"], sources=tables["Sources"], links=facts["links"], assumptions=ASSUMPTIONS,
+        settings=Table("Settings", settings.drop(columns=["in scenario.toml"]), {"setting": "text", "value": "text"}),
+        sources=tables["Sources"], board=board, decision=tables.get("Decision"), backtest=tables.get("What happened"), links=facts["links"], assumptions=ASSUMPTIONS,
         solve_caption=_solve_caption(s), scenario_name=scn.name, version=_tool_version())
     return Report(html, tables, dict(s), when, map_png)
 
 
 def _solve_caption(s: Mapping[str, Any]) -> str:
-    mode = "linear program" if s.get("mode") == "lp" else "mixed-integer program"
+    how = "The best plan" if s.get("status") == "optimal" else "The best plan found (not proven best)"
+    whole = " in whole rigs" if s.get("mode") == "mip" else " (rig counts not rounded)"
     secs = s.get("solve_seconds")
-    solver = {"highs": "the HiGHS solver", "cbc": "the CBC solver"}.get(str(s.get("solver")), str(s.get("solver")))
-    return (f"{str(s.get('status', '')).replace('_', ' ')} {mode}, solved by {solver} "
-            f"({s.get('n_variables')} variables, {s.get('n_constraints')} constraints"
-            + (f", {secs:.2f} s" if isinstance(secs, (int, float)) and np.isfinite(secs) else "") + ")")
+    return how + whole + (f", computed in {secs:.1f} s" if isinstance(secs, (int, float)) and np.isfinite(secs) else "")
 
 
 def _tool_version() -> str:

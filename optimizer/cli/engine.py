@@ -56,7 +56,9 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     s = res.summary
     print(f"{s['status']} ({s['mode']}, {s['solver']}): plan value ${s['objective_usd']:,.0f}; "
           f"relocate {s['rigs_relocated']:,.0f}, sell {s['rigs_sold']:,.0f}, store {s['rigs_idle']:,.0f} rigs; "
-          f"written to {args.out}")
+          + (f"expected value ${s['expected_value_usd']:,.0f} (before the caution charge) against "
+             f"${s['sell_all_usd']:,.0f} for selling everything now; " if s.get("expected_value_usd") is not None else "")
+          + f"written to {args.out}")
     if s["status"] != "optimal":
         gap = s.get("mip_gap")
         how_far = f"the plan is within {gap:.2%} of the best possible" if gap is not None else "its distance from the optimum is unknown"

@@ -249,6 +249,27 @@ _LIBRARY: dict[str, Callable[[Any, argparse.Namespace, str], int]] = {
 }
 
 
+def _board_sections(scn, res, risk, history: Path):
+    """The report's decision (with the given risk.json's odds), why these sites, and the backtest when the scenario
+    folder has a history/ (the app's decision card, same definitions: optimizer.risk.decision)."""
+    from optimizer import economics
+    from optimizer.inputs.errors import ScenarioError
+    from optimizer.risk import backtest, plan_from_result
+    from optimizer.risk.decision import decide
+
+    from workspace.board import board_sections
+
+    bt = None
+    if (history / "market.csv").is_file():
+        try:
+            bt = backtest.backtest(scn, backtest.load_history(history, scn),
+                                   plan_from_result(scn, economics.compute(scn), res))
+        except ScenarioError as exc:
+            print(f"report: the history is left out: {exc}", file=sys.stderr)
+    odds = risk if risk and "prob_below_sell_all" in risk and "expected_npv_se_usd" in risk else None
+    return board_sections(scn, res, decide(res.summary, res.allocation, odds, bt.summary if bt else None), bt)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     import json
 
@@ -267,9 +288,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
             print(f"report: cannot read {args.risk}: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
     readme = Path(args.scenario) / "README.md"
+    board = _board_sections(scn, res, risk, Path(args.scenario) / "history")
     try:
         paths = write_report(args.out, scn, res, readme=readme.read_text(encoding="utf-8") if readme.is_file() else None,
-                             risk=risk, source=str(args.scenario))
+                             risk=risk, source=str(args.scenario), board=board)
     except OSError as exc:
         print(f"report: cannot write to {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

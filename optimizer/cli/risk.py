@@ -87,7 +87,8 @@ def cmd_risk(args: argparse.Namespace) -> int:
         report = evaluate(scn, samples, plan, runner, econ)
     write_out(args.out, lambda: report.write(args.out))
     s = report.summary
-    print(f"{s['n_samples']:,} samples: expected ${s['expected_npv_usd']:,.0f}; P5 ${s['p5_usd']:,.0f}, "
+    print(f"{s['n_samples']:,} samples: mean ${s['expected_npv_usd']:,.0f} (standard error "
+          f"${s['expected_npv_se_usd']:,.0f}); P5 ${s['p5_usd']:,.0f}, "
           f"P50 ${s['p50_usd']:,.0f}, P95 ${s['p95_usd']:,.0f}; CVaR{s['risk_alpha']:g} ${s['cvar_usd']:,.0f}; "
           f"{s['prob_below_sell_all']:.1%} chance of ending below selling everything now "
           f"(${s['sell_all_usd']:,.0f}); written to {args.out}")

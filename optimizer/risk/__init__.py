@@ -49,8 +49,8 @@ from optimizer.solver.backends import solve_model
 
 CHUNK_BYTES = 128 * 2**20  # per chunk: a few (samples x pairs x months) float arrays of this size
 FULL_MATRIX_BYTES = 512 * 2**20  # solve_risk keeps every pair's V_k in memory below this
-RISK_JSON_KEYS = ["expected_npv_usd", "p5_usd", "p50_usd", "p95_usd", "prob_below_sell_all", "cvar_usd",
-                  "risk_alpha", "n_samples"]
+RISK_JSON_KEYS = ["expected_npv_usd", "expected_npv_se_usd", "p5_usd", "p50_usd", "p95_usd", "prob_below_sell_all",
+                  "cvar_usd", "risk_alpha", "n_samples"]
 
 
 # ---------------------------------------------------------------------------- per-sample values
@@ -338,8 +338,11 @@ def cvar(values: np.ndarray, weights: np.ndarray, alpha: float) -> float:
 
 def summarize(npv: np.ndarray, weights: np.ndarray, alpha: float, sell_all_usd: float) -> dict[str, float]:
     """risk.json's numbers for per-sample NPVs with weights summing to 1."""
+    mean = float(weights @ npv)
     return {
-        "expected_npv_usd": float(weights @ npv),
+        "expected_npv_usd": mean,
+        # the sampling error of that mean: sqrt(sum w_k^2 (NPV_k - mean)^2), sd / sqrt(n) for equal weights
+        "expected_npv_se_usd": float(np.sqrt((weights ** 2) @ (npv - mean) ** 2)),
         "p5_usd": weighted_lower_quantile(npv, weights, 0.05),
         "p50_usd": weighted_lower_quantile(npv, weights, 0.50),
         "p95_usd": weighted_lower_quantile(npv, weights, 0.95),

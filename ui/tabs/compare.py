@@ -16,6 +16,7 @@ from ..views import METRICS, delta, flat_settings
 from .context import Context
 
 PIN_REMOVE, PIN_CLEAR = "pin_remove", "pin_clear"  # buttons
+USER_TEXT_SETTINGS = ("policy.exclude_jurisdictions", "policy.exclude_sites", "horizon.start_month")
 
 LABEL = "Compare"
 WIDGETS = (BASELINE,)
@@ -62,18 +63,25 @@ def _compare(scn: optimizer.Scenario, res: optimizer.Result, source: str, fp: st
     table["current vs baseline"] = [delta(m, res.summary.get(m.field), base["summary"].get(m.field)) or "same"
                                     for m in METRICS]
     st.markdown("**Headline numbers**")
-    st.dataframe(trust.safe_frame(pd.DataFrame(table)).rename(columns=trust.safe_text_cell), hide_index=True,
-                 width="stretch", key="compare_metrics")  # pin names head columns: neutralised like any user text
+    # the cells are the app's own figures ("+$4.83M" is not a formula); pin names head columns: neutralised
+    st.dataframe(pd.DataFrame(table).rename(columns=trust.safe_text_cell), hide_index=True,
+                 width="stretch", height="content", key="compare_metrics")
 
     now = flat_settings(scn.settings)
-    diff = [{"setting": setting_label(k), "baseline": fmt.setting_text(k, base["settings"].get(k)),
-             "current": fmt.setting_text(k, v)}
+    def shown(k: str, v: object) -> str:  # only settings that hold user text (names, dates) are neutralised
+        text = fmt.setting_text(k, v)
+        return trust.safe_text_cell(text) if k in USER_TEXT_SETTINGS else text
+
+    diff = [{"setting": setting_label(k), "baseline": shown(k, base["settings"].get(k)), "current": shown(k, v)}
             for k, v in now.items() if base["settings"].get(k) != v]
     st.markdown("**Settings that differ**" + ("" if base["source"] == source else
                                                f" (baseline is from scenario '{trust.md_escape(base['source'])}')"))
+    if base.get("risk_aware"):
+        st.caption(f"The baseline is a risk-aware plan, chosen over {base['risk_aware']}: its inputs are these "
+                   "settings and those futures, so it is not the plan these settings alone give.")
     if diff:
-        st.dataframe(trust.safe_frame(pd.DataFrame(diff)), hide_index=True, key="compare_settings")
-    else:
+        st.dataframe(pd.DataFrame(diff), hide_index=True, key="compare_settings")
+    elif not base.get("risk_aware"):
         st.caption("Same what-if settings" + (": the difference is in the tables." if base["fp"] != fp else
                                               "; the inputs are identical."))
 

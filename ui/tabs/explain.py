@@ -59,12 +59,12 @@ def render(ctx: Context) -> None:
         (f"- freight ({'quoted' if b['freight_source'] == 'lanes.csv' else 'estimated from distance'}, "
          f"{b['distance_km']:,.0f} km, hashing after {b['lead_days']:.0f} days)", b["freight_usd"]),
         ("- import duty", b["duty_usd"]),
-        (f"- risk charge (ban chance {100 * b['ban_probability']:.1f}% within the horizon)", b["risk_penalty_usd"]),
+        (f"- caution charge (ban chance {100 * b['ban_probability']:.1f}% within the horizon)", b["risk_penalty_usd"]),
         ("= value of relocating one rig", b["value_relocate_usd"]),
         ("value of selling it now", b["value_sell_usd"]), ("value of storing it", b["value_idle_usd"]),
     ]
     table = pd.DataFrame(rows, columns=["term", "usd_per_rig"])
-    st.dataframe(table, hide_index=True, key="explain_terms",
+    st.dataframe(table, hide_index=True, key="explain_terms", height="content",  # every row, the last one too
                  column_config={"usd_per_rig": st.column_config.NumberColumn("USD per rig", format="%.2f")})
     pol = scn.settings.policy
     jur = scn.sites.loc[scn.sites["site"] == site, "jurisdiction"].iloc[0]

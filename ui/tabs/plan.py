@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 import optimizer
+from optimizer.inputs import provenance
 from optimizer.results import fmt
 
 from .. import compute, mapview, outlook, trust
@@ -21,7 +22,7 @@ def render(ctx: Context) -> None:
     st.markdown("#### Allocation")
     allocation_table(safe)
     st.markdown("#### Sites")
-    sites_table(safe)
+    sites_table(safe, ctx.shown_scn.sites)
     st.markdown("#### Exposure by place (state or country)")
     jurisdictions_table(safe)
     st.markdown("#### Hashprice path")
@@ -30,18 +31,22 @@ def render(ctx: Context) -> None:
 
 def allocation_table(res: optimizer.Result) -> None:
     c = st.column_config
+    rigs = res.allocation["rigs"].to_numpy(float)
+    whole = bool((abs(rigs - rigs.round()) <= 1e-6 * rigs.clip(min=1.0)).all())  # whole-rig plans show no decimals
     st.dataframe(res.allocation, hide_index=True, width="stretch", key="allocation_table", column_config={
         "action": c.TextColumn("what happens"), "origin": c.TextColumn("now at"), "model": c.TextColumn("rig model"),
         "site": c.TextColumn("goes to"), "jurisdiction": c.TextColumn("place"),
-        "rigs": c.NumberColumn("rigs", format="%.1f"),
+        "rigs": c.NumberColumn("rigs" if whole else "rigs (fractional plan)", format="%.0f" if whole else "%.1f"),
         "mw": c.NumberColumn("MW", format="%.3f"),
         "hashrate_ths": c.NumberColumn("hashrate (TH/s)", format="%.0f"),
         "value_usd": c.NumberColumn("value (USD)", format="dollar", help="rigs x that action's value per rig"),
     })
 
 
-def sites_frame(res: optimizer.Result) -> pd.DataFrame:
-    """res.sites with the shadow and entry prices spelled out for people."""
+def sites_frame(res: optimizer.Result, scn_sites: pd.DataFrame | None = None) -> pd.DataFrame:
+    """res.sites with the shadow and entry prices spelled out for people, and (given the scenario's sites table)
+    where each site's inputs come from."""
+    scn_sites = scn_sites if scn_sites is not None else pd.DataFrame()
     df = res.sites.copy()
 
     def shadow_text(row: pd.Series) -> str:
@@ -54,15 +59,19 @@ def sites_frame(res: optimizer.Result) -> pd.DataFrame:
 
     df["capacity_value"] = df.apply(shadow_text, axis=1)
     df["would_enter_at_power"] = df["entry_power_usd_kwh"].map(fmt.entry_power)
+    if "source" in scn_sites.columns:  # where each input comes from, as the dataset records it
+        notes = df["site"].map(scn_sites.set_index("site")["source"])
+        df["where_from"] = notes.map(lambda v: provenance.site_summary(v) if isinstance(v, str) else "not recorded")
+        df["sources"] = notes.map(lambda v: v if isinstance(v, str) else "")
     return df
 
 
-def sites_table(res: optimizer.Result) -> None:
+def sites_table(res: optimizer.Result, scn_sites: pd.DataFrame | None = None) -> None:
     c = st.column_config
-    df = sites_frame(res)
+    df = _left_out(sites_frame(res, scn_sites))
     st.dataframe(df, hide_index=True, width="stretch", key="sites_table", column_order=[
         "site", "jurisdiction", "capacity_mw", "mw_used", "utilization", "rigs", "hashrate_ths", "capacity_value",
-        "shadow_usd_per_mw", "would_enter_at_power", "entry_power_usd_kwh"],
+        "shadow_usd_per_mw", "would_enter_at_power", "entry_power_usd_kwh", "where_from", "sources"],
         column_config={
             "capacity_mw": c.NumberColumn("capacity (MW)", format="%.2f"),
             "mw_used": c.NumberColumn("MW used", format="%.2f"),
@@ -70,6 +79,8 @@ def sites_table(res: optimizer.Result) -> None:
             "rigs": c.NumberColumn("rigs", format="%.0f"),
             "hashrate_ths": c.NumberColumn("TH/s", format="%.0f"),
             "site": c.TextColumn("site"), "jurisdiction": c.TextColumn("place"),
+            "excluded": c.TextColumn("left out", help="Left out by you or the what-ifs (change it in Edit data or the "
+                                                      "sidebar)"),
             "capacity_value": c.TextColumn("value of one more MW",
                                            help="What one more MW of capacity at this site would add to the plan value "
                                                 "(the capacity constraint's dual; LP plans only)."),
@@ -80,12 +91,24 @@ def sites_table(res: optimizer.Result) -> None:
                                                       "other shadow prices held fixed."),
             "entry_power_usd_kwh": c.NumberColumn("entry price (USD/kWh)", format="%.4f",
                                                   help="-1: never, even with free power"),
+            "where_from": c.TextColumn("where the numbers come from",
+                                       help="Which of the site's inputs the dataset sources and which are its ESTIMATEs."),
+            "sources": c.TextColumn("sources and reasoning", width="large",
+                                    help="The dataset's note for each input: the source, or why the ESTIMATE is what it is."),
         })
+
+
+def _left_out(frame: pd.DataFrame) -> pd.DataFrame:
+    """The read-only 'excluded' flag as words: a tick box in a table that cannot be ticked looks clickable."""
+    if "excluded" not in frame.columns:
+        return frame
+    return frame.assign(excluded=frame["excluded"].map(lambda v: "left out" if bool(v) else ""))
 
 
 def jurisdictions_table(res: optimizer.Result) -> None:
     c = st.column_config
-    st.dataframe(res.jurisdictions, hide_index=True, width="stretch", key="jurisdictions_table", column_config={
+    st.dataframe(_left_out(res.jurisdictions), hide_index=True, width="stretch", key="jurisdictions_table", column_config={
+        "excluded": c.TextColumn("left out", help="Excluded in the what-ifs (not a control: change it in the sidebar)"),
         "capacity_mw": c.NumberColumn("capacity (MW)", format="%.2f"),
         "mw_used": c.NumberColumn("MW used", format="%.2f"),
         "rigs": c.NumberColumn("rigs", format="%.0f"),

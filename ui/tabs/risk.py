@@ -35,6 +35,7 @@ WIDGETS = (N, SEED, ALPHA, RHO, VOL, FRONTIER_PICK, STRESS_MONTH)
 NEEDS_PLAN = True
 
 FRONTIER_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+STRESS_LABELLED = 5  # the stress chart names this many places, those with the largest losses
 
 
 @dataclass(frozen=True)
@@ -73,14 +74,32 @@ def _outcomes(fp: str, n: int, seed: int, _scn: optimizer.Scenario, _res: optimi
     return Outcomes(npv, fan, summary)
 
 
-@st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
-def _frontier(fp: str, n: int, seed: int, _scn: optimizer.Scenario) -> risk.Frontier:
+@st.cache_data(show_spinner=False, max_entries=40, ttl=3600)
+def _frontier_point(fp: str, n: int, seed: int, weight: float, _scn: optimizer.Scenario) -> risk.Frontier:
     smp = _samples(fp, n, seed, _scn)
-    with Runner.from_env() as runner:
-        return risk.frontier(_scn, smp, FRONTIER_WEIGHTS, runner)
+    return risk.frontier(_scn, smp, (weight,), Runner())
 
 
-def _pin_frontier_plan(scn: optimizer.Scenario, fr: risk.Frontier, source: str, n: int, seed: int) -> None:
+@dataclass(frozen=True)
+class FrontierPoints:
+    """The frontier's points solved one at a time (for the progress bar): its table and plans, as risk.Frontier's."""
+
+    table: pd.DataFrame
+    plans: dict
+
+
+def _frontier_with_progress(fp: str, n: int, seed: int, scn: optimizer.Scenario) -> FrontierPoints:
+    """risk.frontier over FRONTIER_WEIGHTS, one weight per step under a progress bar with the time left."""
+    steps = [(f"the plan at CVaR weight {w:.2f}", 1, (lambda w=w: _frontier_point(fp, n, seed, w, scn)))
+             for w in FRONTIER_WEIGHTS]
+    points = compute.run_with_progress(steps, key="risk_frontier_progress")
+    plans: dict = {}
+    for p in points:
+        plans.update(p.plans)
+    return FrontierPoints(pd.concat([p.table for p in points], ignore_index=True), plans)
+
+
+def _pin_frontier_plan(scn: optimizer.Scenario, fr: "FrontierPoints", source: str, n: int, seed: int) -> None:
     """Pin a frontier plan for the Compare tab (and its exports), like the page's own Pin button."""
     name = st.session_state.get(FRONTIER_PICK)
     if name not in fr.plans:
@@ -88,13 +107,23 @@ def _pin_frontier_plan(scn: optimizer.Scenario, fr: risk.Frontier, source: str, 
     weight = float(name.removeprefix("weight_"))
     scn_w = scn.with_overrides({"risk.weight": weight})
     label = f"risk-aware, CVaR weight {weight:.2f} ({n:,} samples, seed {seed})"
-    st.session_state.setdefault(PINS, []).append(make_pin(label, source, scn_w, fr.plans[name], scn_w.fingerprint()))
+    pin = make_pin(label, source, scn_w, fr.plans[name], scn_w.fingerprint())
+    pin["risk_aware"] = f"{n:,} sampled futures (seed {seed}) with CVaR weight {weight:.2f}"  # Compare says so
+    st.session_state.setdefault(PINS, []).append(pin)
 
 
 @st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
 def _stress(fp: str, month: int, _scn: optimizer.Scenario) -> pd.DataFrame:
     with Runner.from_env() as runner:
         return risk.stress(_scn, month, runner).table
+
+
+def _fractional(scn: optimizer.Scenario) -> tuple[optimizer.Scenario, str]:
+    """The scenario with fractional rig counts (and its fingerprint): the frontier and the stress tests re-solve
+    many plans, which in whole rigs take minutes (china-2021: 19 s per risk-aware plan against 3 s)."""
+    if scn.settings.policy.integer_rigs:
+        scn = scn.with_overrides({"policy.integer_rigs": False})
+    return scn, compute.fingerprint(scn)
 
 
 def _musd(v: float) -> str:
@@ -123,7 +152,8 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
     c1, c2, c3, c4, c5 = st.columns(5)
     n = int(c1.number_input("Samples", min_value=100, max_value=50_000, value=int(rs.samples), step=500, key=N))
     seed = int(c2.number_input("Seed", min_value=0, max_value=2**31 - 1, value=int(rs.seed), step=1, key=SEED))
-    alpha = float(c3.slider("CVaR tail (alpha)", 0.01, 0.5, float(rs.alpha), 0.01, key=ALPHA))
+    alpha = float(c3.slider("Worst share averaged (CVaR tail)", 0.01, 0.5, float(rs.alpha), 0.01, key=ALPHA,
+                            help="The worst-outcomes average (CVaR) is taken over this share of the sampled futures."))
     rho = float(c4.slider("Ban correlation", 0.0, 0.95, float(rs.ban_correlation), 0.05, key=RHO,
                           help="How much one regulator's move raises the odds next door (Gaussian copula, one factor)."))
     vol = float(c5.slider("Hashprice volatility (/yr)", 0.0, 2.0, float(rs.hashprice_volatility), 0.001, format="%.3f",
@@ -141,11 +171,17 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
     s = out.summary
     # A table rather than st.metric: the page's headline metrics stay those of the plan.
     stats = pd.DataFrame([{
-        "Expected value": _musd(s["expected_npv_usd"]), "P5": _musd(s["p5_usd"]), "P50": _musd(s["p50_usd"]),
+        "Mean of the sampled futures": f"{_musd(s['expected_npv_usd'])} ± {_musd(s['expected_npv_se_usd'])}",
+        "P5": _musd(s["p5_usd"]), "P50": _musd(s["p50_usd"]),
         "P95": _musd(s["p95_usd"]), f"CVaR {alpha:.0%} (mean of the worst {alpha:.0%})": _musd(s["cvar_usd"]),
         f"Worse than selling now ({_musd(s['sell_all_usd'])})": f"{s['prob_below_sell_all']:.1%}",
     }])
     st.dataframe(stats, hide_index=True, key="risk_stats")
+    st.caption(f"± is the sampling error of the mean (standard error, sd / sqrt({n:,})). The plan's **expected value** "
+               f"(the decision card's, computed and not sampled: each month weighted by the chance mining is still "
+               f"allowed) is {_musd(res.summary['expected_value_usd'])}. The sampled mean differs by its sampling error and "
+               "because in a sampled future rigs switch off in the months power costs more than they earn, which the "
+               "single planning path cannot do. With hashprice volatility 0 the two agree within the sampling error.")
     left, right = st.columns(2)
     with left:
         st.markdown("**Outcomes** (value of the plan in each future)")
@@ -183,8 +219,11 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
     if st.button("Compute the frontier (5 risk-aware plans)", key="risk_frontier_go", icon=":material/show_chart:"):
         st.session_state["risk_frontier_on"] = True
     if st.session_state.get("risk_frontier_on"):
-        with st.spinner("Solving risk-aware plans..."):
-            fr = compute.per_session("risk_frontier", (fp, n, seed), lambda: _frontier(fp, n, seed, scn_r), 2)
+        scn_f, fp_f = _fractional(scn_r)
+        if scn_f is not scn_r:
+            st.caption("The frontier's plans are fractional (rig counts not rounded): whole-rig risk-aware plans take "
+                       "minutes each.")
+        fr = compute.per_session("risk_frontier", (fp_f, n, seed), lambda: _frontier_with_progress(fp_f, n, seed, scn_f), 2)
         table = fr.table
         ok = table[table["status"] != "infeasible"].copy()
         ok["E_musd"], ok["cvar_musd"] = ok["expected_npv_usd"] / 1e6, ok["cvar_usd"] / 1e6
@@ -203,7 +242,7 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
 
         charts.show("risk_frontier", (fp, n, seed), frontier_chart, width="stretch", key="risk_frontier_chart")
         st.caption("Each point is the plan maximising (1 - w) x expected value + w x CVaR for a weight w; the red "
-                   "diamond is the plan on the Plan tab. `python -m optimizer frontier` writes each point as a plan folder.")
+                   "diamond is the plan on the Plan tab. Pin a point below to set it beside your other plans on the Compare tab.")
         shown_table = pd.DataFrame({
             "CVaR weight": ok["risk_weight"], "expected value": ok["expected_npv_usd"].map(_musd),
             f"CVaR {alpha:.0%}": ok["cvar_usd"].map(_musd), "P5": ok["p5_usd"].map(_musd),
@@ -224,9 +263,12 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
     if st.button("Run the stress tests", key="risk_stress_go", icon=":material/bolt:"):
         st.session_state["risk_stress_on"] = True
     if st.session_state.get("risk_stress_on"):
-        with st.spinner("Re-planning without each jurisdiction..."):
-            sfp = compute.fingerprint(scn)
-            table = compute.per_session("risk_stress", (sfp, month), lambda: _stress(sfp, month, scn), 2)
+        scn_s, sfp = _fractional(scn)
+        places = scn.sites["jurisdiction"].nunique()
+        per_plan = float(res.summary.get("solve_seconds") or 0.5) if not scn.settings.policy.integer_rigs else 0.5
+        with st.spinner(f"Re-planning without each of {places} places (fractional plans): about "
+                        f"{max(1, round(places * per_plan * 1.5))} s..."):
+            table = compute.per_session("risk_stress", (sfp, month), lambda: _stress(sfp, month, scn_s), 2)
 
         def stress_chart() -> alt.LayerChart:
             data = table.assign(loss_musd=table["value_lost_usd"] / 1e6)
@@ -236,7 +278,11 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
                 tooltip=["jurisdiction", alt.Tooltip("ban_probability_horizon:Q", format=".1%"),
                          alt.Tooltip("loss_musd:Q", format=",.2f"),
                          alt.Tooltip("rigs_leaving_jurisdiction:Q", format=",.0f")])
-            return chart + chart.mark_text(dx=8, align="left").encode(text="jurisdiction:N")
+            # names only on the largest losses (the rest crowd the corner where nothing is lost): tooltips name all
+            named = data.nlargest(STRESS_LABELLED, "loss_musd")
+            labels = alt.Chart(named).mark_text(dx=8, align="left").encode(
+                x="ban_probability_horizon:Q", y="loss_musd:Q", text="jurisdiction:N")
+            return chart + labels
 
         charts.show("risk_stress", (sfp, month), stress_chart, width="stretch", key="risk_stress_chart")
         st.dataframe(pd.DataFrame({

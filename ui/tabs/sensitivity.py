@@ -46,17 +46,29 @@ def _sensitivity(scn: optimizer.Scenario, fp: str) -> None:
     c1, c2 = st.columns([1, 3])
     c1.button("Compute sensitivity", key=SENS_RUN, type="primary")
     c2.toggle("Keep it up to date after every change (slower)", key=SENS_AUTO)
+    whole = bool(scn.settings.policy.integer_rigs)
+    if whole:  # ~50 whole-rig solves take minutes; their fractional twins seconds, and differ by a few rigs
+        whole_value = compute.solve(scn, fp).summary["objective_usd"]
+        scn = scn.with_overrides({"policy.integer_rigs": False})
+        fp = compute.fingerprint(scn)
+        frac_value = compute.solve(scn, fp).summary["objective_usd"]
+        st.caption(f"Computed on fractional plans (rig counts not rounded): about 50 whole-rig plans would take "
+                   f"minutes. Here the fractional plan is worth {fmt.usd(frac_value)} against {fmt.usd(whole_value)} "
+                   f"in whole rigs.")
     if st.session_state.get(SENS_RUN) or st.session_state.get(SENS_AUTO):
-        n = len(btc_grid(scn.settings.market.btc_price_usd)) + len(power_grid(scn.settings.policy.power_price_multiplier))
-        with st.spinner(f"Solving {n + 12} plans and searching for the sell-everything price..."):
-            _tornado(fp, scn)
-            btc = compute.sweep(scn, "market.btc_price_usd", btc_grid(scn.settings.market.btc_price_usd), fp)
-            power = compute.sweep(scn, "policy.power_price_multiplier",
-                                  power_grid(scn.settings.policy.power_price_multiplier), fp)
-            fixed_hp = scn.settings.market.hashprice_usd_th_day is not None
-            breakeven = None if fixed_hp else compute.breakeven_btc_price(scn, fp=fp)
-        st.session_state[SENS_LAST] = {"fp": fp, "btc": btc, "power": power, "breakeven": breakeven,
-                                         "fixed_hp": fixed_hp}
+        n_btc = len(btc_grid(scn.settings.market.btc_price_usd))
+        n_power = len(power_grid(scn.settings.policy.power_price_multiplier))
+        steps = [("the driver tornado", 12, lambda: _tornado(fp, scn)),
+                 ("the BTC price sweep", n_btc, lambda: compute.sweep(scn, "market.btc_price_usd",
+                                                                  btc_grid(scn.settings.market.btc_price_usd), fp)),
+                 ("the power price sweep", n_power, lambda: compute.sweep(
+                     scn, "policy.power_price_multiplier", power_grid(scn.settings.policy.power_price_multiplier), fp))]
+        fixed_hp = scn.settings.market.hashprice_usd_th_day is not None
+        if not fixed_hp:
+            steps.append(("the sell-everything BTC price", 12, lambda: compute.breakeven_btc_price(scn, fp=fp)))
+        done = compute.run_with_progress(steps, key="sens_progress")
+        st.session_state[SENS_LAST] = {"fp": fp, "tornado": done[0], "btc": done[1], "power": done[2],
+                                         "breakeven": None if fixed_hp else done[3], "fixed_hp": fixed_hp}
     last = st.session_state.get(SENS_LAST)
     if not last:
         st.info("Press **Compute sensitivity** for the plan value over every driver and two detailed sweeps "
@@ -64,8 +76,7 @@ def _sensitivity(scn: optimizer.Scenario, fp: str) -> None:
         return
     if last["fp"] != fp:
         st.warning("These charts are for earlier settings. Press **Compute sensitivity** to refresh them.")
-    else:
-        _tornado_view(scn, fp)
+    _tornado_view(last["tornado"])  # kept with the sweeps: a stale view keeps its tornado (issue 24)
     left, right = st.columns(2)
     with left:
         st.altair_chart(_sweep_chart(last["btc"], "BTC price (USD)", "$,.0f", last["breakeven"]), width="stretch",
@@ -132,8 +143,7 @@ def _tornado_chart(df: pd.DataFrame) -> alt.LayerChart:
     return alt.layer(bars, rule).properties(height=max(180, 38 * len(df)))
 
 
-def _tornado_view(scn: optimizer.Scenario, fp: str) -> None:
-    df = _tornado(fp, scn)
+def _tornado_view(df: pd.DataFrame) -> None:
     st.markdown(f"**What moves the plan value most** - each driver moved down (blue) and up (orange), "
                 f"everything else as it is now; the black line is today's plan, {fmt.usd(df['base_usd'].iloc[0])}. "
                 "Each end is the best plan for the moved driver.")
