@@ -54,7 +54,7 @@ def plan_times(folder: Path, overrides: dict, backends=("pulp", "direct")) -> di
 
 def replay_speed(n: int, cluster_address: str | None) -> dict:
     import optimizer
-    from optimizer import replay
+    from optimizer.risk import replay
     from optimizer.risk import samples
     from optimizer.risk.scaleout import Runner
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from optimizer import scaleout
-from optimizer.errors import ScenarioError
-from optimizer.scaleout import Runner
+from optimizer.risk import scaleout
+from optimizer.inputs.errors import ScenarioError
+from optimizer.risk.scaleout import Runner
 
 distributed = pytest.importorskip("distributed")
 ROOT = Path(__file__).resolve().parents[1]

@@ -101,7 +101,7 @@ def _cmd_library(args: argparse.Namespace) -> int:
     except SQLAlchemyError as exc:
         from workspace.config import resolve_url
 
-        from .dburl import scrub
+        from workspace.dburl import scrub
 
         url = resolve_url(args.db)
         print(f"library: cannot use the database {_safe(url)}: {type(exc).__name__}: "
@@ -118,7 +118,7 @@ def _missing_sqlite_file(explicit: str | None) -> Path | None:
         return None
     from sqlalchemy.exc import ArgumentError
 
-    from .dburl import parse
+    from workspace.dburl import parse
 
     try:
         parsed = parse(explicit)
@@ -132,7 +132,7 @@ def _missing_sqlite_file(explicit: str | None) -> Path | None:
 
 def _safe(url: str) -> str:
     """The URL with its password and secret parameters masked, whatever its shape."""
-    from .dburl import mask
+    from workspace.dburl import mask
 
     return mask(url)
 

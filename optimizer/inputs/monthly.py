@@ -3,7 +3,7 @@ bans.csv (known stops) and the [monthly] keys. Every problem names the file, the
 (header = row 1) and the column, and says what is wrong (CLI exit 2).
 
 Each table's own column rules (types, ranges, plausible ranges: a resale factor of 100 is refused as
-a percent) are declared in ``optimizer.tables``; this module checks what needs the horizon, the
+a percent) are declared in ``optimizer.inputs.tables``; this module checks what needs the horizon, the
 fleet or another file: months below H, every month of resale.csv once with factor 1 in month 0,
 state.csv's batches, sites, months (< monthly.replan_month), rigs not beyond the batch and no sale
 at a site before rigs were shipped there, known stops' jurisdictions and end months, and no
