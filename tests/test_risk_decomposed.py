@@ -132,7 +132,7 @@ def _check_cuts_against_reference(sc, samples, rs, tmp: Path, floor: float | Non
         assert cuts.summary["objective_usd"] == pytest.approx(expected, rel=1e-6, abs=1e-2)
 
 
-@pytest.mark.parametrize("mip", [False, True])
+@pytest.mark.parametrize("mip", [False])  # a MIP takes the full model (test_cuts_refuse_a_mip)
 @given(data=st.data())
 @settings(deadline=None, derandomize=True, max_examples=30, suppress_health_check=[HealthCheck.too_slow,
                                                                                    HealthCheck.function_scoped_fixture])
@@ -143,6 +143,15 @@ def test_random_scenarios_cuts_equal_the_full_lp_and_the_reference(mip, data, tm
         sell_all = sum(f["count"] * next(r for r in sc["rigs"] if r["model"] == f["model"])["resale_usd"] for f in sc["fleet"])
         floor = data.draw(st.sampled_from([0.5, 1.0, 1.05, 3.0])) * sell_all
     _check_cuts_against_reference(sc, samples, rs, tmp_path_factory.mktemp("c"), floor)
+
+
+def test_cuts_refuse_a_mip_and_auto_leaves_it_to_the_full_model():
+    scn = optimizer.load_scenario(CHINA, overrides={"policy.integer_rigs": True, "risk.method": "cuts"})
+    smp = S.draw(scn, 50, 3)
+    with pytest.raises(optimizer.ScenarioError, match="for LP mode"):
+        risk.solve_risk(scn, smp)
+    assert not decomposed.use_cuts("auto", "highs", 10**6, 10**6, "mip")
+    assert decomposed.use_cuts("auto", "highs", 10**6, 10**6, "lp")
 
 
 def test_method_choice():

@@ -186,8 +186,8 @@ _DECLARED: tuple[Setting, ...] = (
             "if set, the risk-aware plan's CVaR must be at least this", **_between(-1e15, 1e15)),
     Setting("risk.method", "str", "auto", "", "Risk-aware plan method",
             "extension: how the risk-aware plan is solved: \"full\" (the Rockafellar-Uryasev LP, one row per "
-            "sample), \"cuts\" (cutting planes over the sample rows, HiGHS only; same optimum), \"auto\" (cuts "
-            "when samples x relocation columns exceed 2 million and the solver is HiGHS)",
+            "sample), \"cuts\" (cutting planes over the sample rows, HiGHS and LP mode only; same optimum), \"auto\" (cuts "
+            "when samples x relocation columns exceed 2 million, the solver is HiGHS and the plan is an LP)",
             **_one_of("auto", "full", "cuts")),
     Setting("risk.hashprice_volatility", "float", 0.44, "per year", "Hashprice volatility (per year)",
             "annual volatility of log hashprice around the scenario's path in sampled futures; 0 = no hashprice "

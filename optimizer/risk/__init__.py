@@ -34,7 +34,7 @@ from optimizer.solver.diagnose import explain_infeasible
 from optimizer.economics import Economics
 from optimizer.engine import solve as solve_plan
 from optimizer.inputs.errors import InfeasibleError, Problem, ScenarioError, SolverFailure
-from optimizer.model import build_model
+from optimizer.model import build_model, model_mode
 from optimizer.analysis import analyse
 from optimizer.engine import finish
 from optimizer.results import Result, _jsonable, assemble, write_files
@@ -418,7 +418,7 @@ def solve_risk(scn: Scenario, samples: SampleSet, runner: Runner | None = None) 
     rs = scn.settings.risk
     econ = economics.compute(scn)
     G, S = econ.n_groups, len(econ.sites)
-    if decomposed.use_cuts(rs.method, scn.settings.solver.name, samples.n, G * S):
+    if decomposed.use_cuts(rs.method, scn.settings.solver.name, samples.n, G * S, model_mode(scn)):
         return _solve_risk_cuts(scn, econ, samples, runner)
     gg, ss = np.divmod(np.arange(G * S), S)
     everything = None
@@ -480,6 +480,11 @@ def _solve_risk_cuts(scn: Scenario, econ: Economics, samples: SampleSet, runner:
         raise ScenarioError(Problem("scenario settings", None, "risk.method",
                                     "the cutting-plane method (risk.method = \"cuts\") solves with HiGHS only",
                                     "set solver.name = \"highs\" or risk.method = \"full\""))
+    if model_mode(scn) == "mip":
+        raise ScenarioError(Problem("scenario settings", None, "risk.method",
+                                    "the cutting-plane method (risk.method = \"cuts\") is for LP mode; this plan is a "
+                                    "MIP (whole rigs, fixed site costs or minimum loads)",
+                                    "set risk.method = \"full\" (or \"auto\", which chooses it for a MIP)"))
     G, S = econ.n_groups, len(econ.sites)
     gg, ss = np.divmod(np.arange(G * S), S)
     every = pair_terms(scn, econ, samples, gg, ss)

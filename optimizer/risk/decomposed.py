@@ -68,11 +68,15 @@ MAX_ROUNDS = 500
 CUTS_PER_ROUND = 2  # the violated cut at the master's eta, and the cut exact at the plan's own VaR
 
 
-def use_cuts(method: str, solver_name: str, n_samples: int, n_pairs: int) -> bool:
-    """Whether solve_risk takes this module's path: "cuts", or "auto" past CUTS_ABOVE with HiGHS."""
+def use_cuts(method: str, solver_name: str, n_samples: int, n_pairs: int, mode: str = "lp") -> bool:
+    """Whether solve_risk takes this module's path: "cuts", or "auto" past CUTS_ABOVE with HiGHS in LP mode.
+
+    A MIP (whole rigs, fixed costs, minimum loads) is left to the full model under "auto": re-solving the MIP
+    master after each cut needed tolerances so tight that HiGHS stopped with numerical trouble on some random
+    instances; an explicit "cuts" there is refused by the caller."""
     if method == "cuts":
         return True
-    return method == "auto" and solver_name == "highs" and n_samples * n_pairs > CUTS_ABOVE
+    return method == "auto" and solver_name == "highs" and mode == "lp" and n_samples * n_pairs > CUTS_ABOVE
 
 
 # ---------------------------------------------------------------------------- sums over samples, per pair
