@@ -85,7 +85,7 @@ def test_a_malformed_link_value_is_bad_input_with_a_message(db, value):
     at.run()
     assert not at.exception, [e.value[:200] for e in at.exception]
     errors = "\n".join(e.value for e in at.error)
-    assert "link could not be opened" in errors and "btc\\_price\\_usd" in errors
+    assert "link could not be opened" in errors and "BTC price" in errors  # the setting named by its label
     assert len(errors) < 2000
 
 

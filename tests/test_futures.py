@@ -207,8 +207,12 @@ def _outputs(tmp: Path, extra: list[str]) -> dict[str, str]:
         if p.parent.name == "s" and p.name not in ("allocation.csv", "summary.json"):
             continue
         data = p.read_bytes()
-        if p.name == "summary.json":
+        if p.name in ("summary.json", "risk.json"):
             doc = json.loads(data)
+            doc.pop("expected_npv_se_usd", None)  # added since by issue 24 (the sampled mean's standard error)
+            if p.name == "risk.json":
+                data = (json.dumps(doc, indent=2) + "\n").encode()  # as the risk command writes it
+        if p.name == "summary.json":
             doc.pop("solve_seconds", None)
             data = json.dumps(doc, sort_keys=True).encode()
         out[rel] = hashlib.sha256(data).hexdigest()

@@ -112,7 +112,8 @@ INFEASIBLE = scenario("[policy]\nallow_sell = false\nallow_idle = false\n", site
 def expected_value(files: dict[str, bytes]) -> str:
     from optimizer.results import fmt
 
-    return fmt.usd(optimizer.solve(optimizer.scenario_from_files(files)).summary["objective_usd"])
+    scn = optimizer.scenario_from_files(files).with_overrides({"policy.integer_rigs": True})  # as the app opens it
+    return fmt.usd(optimizer.solve(scn).summary["objective_usd"])
 
 
 # ----------------------------------------------------------------------------- one session

@@ -49,7 +49,7 @@ def params_of(at: AppTest) -> dict[str, str]:
 def test_a_pasted_address_bar_hands_over_no_workspace(db, monkeypatch):
     from ui import workspace as ui_ws
 
-    china = optimizer.load_scenario(CHINA)
+    china = optimizer.load_scenario(CHINA).with_overrides({"policy.integer_rigs": True})  # as the app opens it
     ann = run_app()
     ann.text_input(key="ws_user").set_value("ann").run()
     ann.number_input(key="ctl_market_btc_price_usd").set_value(41000.0).run()

@@ -246,21 +246,18 @@ def scenario_zip(scn: optimizer.Scenario) -> bytes:
     return _scenario_zip(fingerprint(scn), scn)
 
 
-WHOLE_RIGS_BUDGET_S = 5.0  # the app plans in whole rigs when the whole-rig solve proves its optimum within this
+WHOLE_RIGS_MAX_COLUMNS = 5_000  # relocation columns (rig batches x sites) up to which the app plans in whole rigs
 
 
-@st.cache_data(show_spinner=False, max_entries=64, ttl=CACHE_TTL_S)
 def whole_rigs_interactive(fp: str, _scn: optimizer.Scenario) -> bool:
-    """Whether the scenario's whole-rig plan (a MIP) is proven best within WHOLE_RIGS_BUDGET_S seconds.
-
-    Measured (2 shared cores): china-2021 about 1 s, post-halving-2024 about 0.1 s. The engine's own default
-    stays fractional (SPEC section 1: policy.integer_rigs = false); this is the app's default for its control.
+    """Whether the app opens the scenario in whole rigs: when it has at most WHOLE_RIGS_MAX_COLUMNS relocation
+    columns (rig batches x sites). A size rule, not a timed solve, so the same scenario always opens the same
+    way whatever the server's load. Measured on 2 shared cores: china-2021 (22 batches x 27 sites) proves its
+    whole-rig optimum in about 1 s, post-halving-2024 in about 0.1 s. The engine's own default stays fractional
+    (SPEC section 1: policy.integer_rigs = false); this is the app's default for its control.
     """
-    try:
-        res = optimizer.solve(_scn.with_overrides({"policy.integer_rigs": True, "solver.time_limit_s": WHOLE_RIGS_BUDGET_S}))
-    except Exception:  # noqa: BLE001 - infeasible or invalid: the page's own solve says why; plan fractional
-        return False
-    return res.summary["status"] == "optimal"
+    batches = int((_scn.fleet["count"].to_numpy(float) > 0).sum())
+    return 0 < batches * len(_scn.sites) <= WHOLE_RIGS_MAX_COLUMNS
 
 
 def run_with_progress(steps: list[tuple[str, int, Callable[[], Any]]], key: str) -> list[Any]:

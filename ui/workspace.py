@@ -590,7 +590,7 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
               args=(lib, chosen.owner, chosen.name, ss["ws_version"]))
     with c2.popover("Delete", icon=":material/delete:", width="stretch", disabled=not mine,
                     help="Delete this entry and all its versions." if mine else "Only its owner can delete it."):
-        st.warning(f"Delete '{chosen.name}' and all {len(versions)} of its versions? This cannot be undone.")
+        st.warning(f"Delete '{md_escape(chosen.name)}' and all {len(versions)} of its versions? This cannot be undone.")
         st.button("Yes, delete it", key="ws_delete", type="primary", disabled=not mine,
                   on_click=_delete, args=(lib, chosen.owner, chosen.name))
     st.text_input("New name", key="ws_new_name", placeholder="for rename or duplicate")

@@ -212,6 +212,8 @@ def find_start(model, settings, deadline: float) -> Start | None:
 
 def apply(h: highspy.Highs, start: Start, order: np.ndarray | None = None) -> None:
     """Hand the start to HiGHS; ``order[j]`` is HiGHS's column of model column j (default: same)."""
+    if order is not None and not np.array_equal(np.sort(order), np.arange(h.getNumCol())):
+        return  # PuLP left a column out of HiGHS's model (one in no row and no objective): no start, not a wrong one
     values = start.x if order is None else _reorder(start.x, order)
     sol = highspy.HighsSolution()
     sol.col_value = list(values)
