@@ -122,7 +122,8 @@ def expected_value(files: dict[str, bytes]) -> str:
 async def plan_value(page) -> str | None:
     box = page.locator("[data-testid='stMetric']").filter(has_text="Plan value").first
     try:
-        return (await box.locator("[data-testid='stMetricValue']").inner_text(timeout=2000)).strip()
+        # text_content, not inner_text: the card sits in the decision card's closed expander (issue 24)
+        return ((await box.locator("[data-testid='stMetricValue']").text_content(timeout=2000)) or "").strip() or None
     except Exception:  # noqa: BLE001 - not rendered yet (rerun in progress)
         return None
 
