@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 
+import pytest
+
 if not os.environ.get("RIGSHIFT_DB_URL") and not os.environ.get("RIGSHIFT_DATA_DIR"):
     os.environ["RIGSHIFT_DATA_DIR"] = tempfile.mkdtemp(prefix="rigshift-test-data-")
 
@@ -23,3 +25,11 @@ SOLVER_PATHS = (("highs", "pulp"), ("highs", "direct"), ("cbc", "pulp"))
 def path_id(path: tuple[str, str]) -> str:
     """The test id of a solve path: 'highs-pulp'."""
     return "-".join(path)
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    """A fresh SQLite library for the app under test (RIGSHIFT_DB_URL); returns its URL."""
+    url = f"sqlite:///{tmp_path / 'library.db'}"
+    monkeypatch.setenv("RIGSHIFT_DB_URL", url)
+    return url

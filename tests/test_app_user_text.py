@@ -23,11 +23,6 @@ IMAGE = "![pixel](http://evil.example/track.png)"
 ACTIVE = re.compile(r"(?<!\\)\]\((?!\\)|(?<!\\)!(?<!\\)\[|(?<!\\)\*\*evil|<img|(?<!\\)<b>")
 
 
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    monkeypatch.setenv("RIGSHIFT_DB_URL", f"sqlite:///{tmp_path / 'library.db'}")
-
-
 def _zip(files: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 import optimizer
@@ -38,13 +37,6 @@ def test_read_only_flags_are_words():
     at = run(AppTest.from_file(str(ROOT / "app.py"), default_timeout=180))
     juris = next(d.value for d in at.dataframe if "share_of_fleet_hashrate" in d.value.columns)
     assert juris["excluded"].map(type).eq(str).all() and set(juris["excluded"]) <= {"", "left out"}
-
-
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'library.db'}"
-    monkeypatch.setenv("RIGSHIFT_DB_URL", url)
-    return url
 
 
 def test_library_opens_a_chosen_version_and_deletes_after_confirming(db):

@@ -22,13 +22,6 @@ CHINA = ROOT / "datasets" / "china-2021"
 pytestmark = pytest.mark.skipif(not (CHINA / "sites.csv").is_file(), reason="datasets/china-2021 is not in this checkout")
 
 
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'library.db'}"
-    monkeypatch.setenv("RIGSHIFT_DB_URL", url)
-    return url
-
-
 @pytest.fixture(scope="module")
 def china() -> optimizer.Scenario:
     return optimizer.load_scenario(CHINA).with_overrides({"policy.integer_rigs": True})  # as the app opens it

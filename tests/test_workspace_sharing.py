@@ -20,13 +20,6 @@ CHINA = ROOT / "datasets" / "china-2021"
 pytestmark = pytest.mark.skipif(not (CHINA / "sites.csv").is_file(), reason="datasets/china-2021 is not in this checkout")
 
 
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'library.db'}"
-    monkeypatch.setenv("RIGSHIFT_DB_URL", url)
-    return url
-
-
 def run_app(params=None, user=None) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=90)
     for k, v in (params or {}).items():
