@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.inputs.geo import EARTH_RADIUS_KM, haversine_km  # noqa: F401 (SPEC section 2's dist, R)
-from optimizer.inputs.availability import uptime_by_month
+from optimizer.inputs.availability import power_by_month, uptime_by_month
 from optimizer.inputs.hashprice import halving_months, hashprice_path
 
 if TYPE_CHECKING:
@@ -160,6 +160,9 @@ def margin_path(
         power_month = np.asarray(power_month)[..., None] * (1 + change[..., None]) ** t
     else:
         power_month = np.asarray(power_month)[..., None]
+    stepped = power_by_month(sites, getattr(scn, "power", None), H)
+    if stepped is not None:  # power.csv: a multiplier on the power price by site and month
+        power_month = power_month * stepped[si]
     seasonal = uptime_by_month(sites, getattr(scn, "availability", None), H)
     if seasonal is not None:  # availability.csv: u[s, t] / uptime[s] rescales what sites.csv's uptime gave (uptime > 0)
         scale = seasonal[si] / uptime[..., None]

@@ -1,4 +1,10 @@
-"""Seasonal availability (issue 21): availability.csv, a site's uptime month by month.
+"""Seasonal availability and power price paths (issue 21): availability.csv, a site's uptime month by month;
+power.csv, a multiplier on a site's power price month by month.
+
+power.csv (optional): ``site``, ``month`` (as availability.csv), ``multiplier`` (> 0): in month t the site's
+power price is power_usd_kwh x multiplier (x power_price_multiplier x (1 + power_monthly_change)^t as
+before); absent pairs: 1. A scenario uses it for price steps it knows of (a tariff schedule); a history
+folder's power.csv (optimizer/risk/backtest.py) reprices power in realised values only.
 
 availability.csv (optional): ``site`` (a site of sites.csv, names matched as elsewhere), ``month``
 (integer 0 .. H-1, counted from ``horizon.start_month`` like market.csv), ``uptime`` (0 <= uptime <= 1;
@@ -22,12 +28,13 @@ from optimizer.inputs import tables as T
 from optimizer.inputs.errors import Problem
 
 
-def check_availability(settings: Any, sites: pd.DataFrame, availability: pd.DataFrame | None) -> list[Problem]:
-    """Problems of availability.csv against sites.csv and the horizon: unknown sites, months >= H."""
+def check_availability(settings: Any, sites: pd.DataFrame, availability: pd.DataFrame | None,
+                       file: str = T.AVAILABILITY.file) -> list[Problem]:
+    """Problems of availability.csv (or another (site, month) file) against sites.csv and the horizon:
+    unknown sites, months >= H."""
     if availability is None or not len(availability):
         return []
     H = settings.horizon.months
-    file = T.AVAILABILITY.file
     known = set(sites["site"])
     rows = availability["_row"].to_numpy() if "_row" in availability.columns else np.arange(2, len(availability) + 2)
     problems = []
@@ -39,6 +46,23 @@ def check_availability(settings: Any, sites: pd.DataFrame, availability: pd.Data
             problems.append(Problem(file, int(r), "month", f"month {m} is beyond the horizon (horizon.months = {H}: "
                                     f"months 0 to {H - 1})", "remove the row, or lengthen horizon.months"))
     return problems
+
+
+def check_power(settings: Any, sites: pd.DataFrame, power: pd.DataFrame | None) -> list[Problem]:
+    """Problems of power.csv against sites.csv and the horizon: unknown sites, months >= H."""
+    return check_availability(settings, sites, power, T.POWER.file)
+
+
+def power_by_month(sites: pd.DataFrame, power: pd.DataFrame | None, months: int) -> np.ndarray | None:
+    """m[s, t], shape (S, H): power.csv's multiplier on power_usd_kwh where given, else 1; None without the file."""
+    if power is None or not len(power):
+        return None
+    out = np.ones((len(sites), months))
+    si = pd.Index(sites["site"]).get_indexer(power["site"])
+    t = power["month"].astype(int).to_numpy()
+    ok = (si >= 0) & (t >= 0) & (t < months)
+    out[si[ok], t[ok]] = power["multiplier"].to_numpy(float)[ok]
+    return out
 
 
 def uptime_by_month(sites: pd.DataFrame, availability: pd.DataFrame | None, months: int) -> np.ndarray | None:

@@ -12,7 +12,8 @@ Named checks:
 
 - ``exclusions``: every excluded jurisdiction and site is one of sites.csv (a typo would exclude nothing);
 - ``market``: market.csv gives every month 0 .. H-1 once, and then no other hashprice path is set;
-- ``availability``: availability.csv names sites of sites.csv and months below horizon.months;
+- ``availability``, ``power``: availability.csv and power.csv name sites of sites.csv and months below
+  horizon.months;
 - ``plausibility``: unit slips (``plausibility.review``: the warnings the tables got when read, the
   checks involving settings, physically impossible numbers as problems; ``[checks] confirm`` drops
   confirmed warnings).
@@ -29,7 +30,7 @@ from optimizer.inputs.errors import Problem
 from optimizer.inputs.notes import InputWarning
 from optimizer.inputs.settings import TOML_FILE, Settings, path_problems
 from optimizer.inputs.monthly import check_tables
-from optimizer.inputs.availability import check_availability
+from optimizer.inputs.availability import check_availability, check_power
 
 if TYPE_CHECKING:
     from optimizer.inputs.scenario import Scenario
@@ -104,12 +105,18 @@ def _availability(scn: "Scenario", sources: Sources | None) -> tuple[list[Proble
     return check_availability(scn.settings, scn.sites, getattr(scn, "availability", None)), []
 
 
+def _power(scn: "Scenario", sources: Sources | None) -> tuple[list[Problem], list[InputWarning]]:
+    """power.csv's sites are sites of sites.csv and its months below horizon.months."""
+    return check_power(scn.settings, scn.sites, getattr(scn, "power", None)), []
+
+
 CHECKS: dict[str, Callable[["Scenario", Sources | None], tuple[list[Problem], list[InputWarning]]]] = {
     "exclusions": _exclusions,
     "market": _market,
     "plausibility": _plausibility,
     "monthly": _monthly,
     "availability": _availability,
+    "power": _power,
 }
 
 
