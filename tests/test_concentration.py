@@ -156,3 +156,16 @@ def test_charge_re_derived_from_the_output_files(sc, breaks, slope):
     assert res.summary["objective_usd"] <= optimizer.solve(plain).summary["objective_usd"] + 1e-6 * max(1, abs(value))
     direct = optimizer.solve(scn.with_overrides({"solver.backend": "direct"}))
     assert direct.summary["objective_usd"] == pytest.approx(res.summary["objective_usd"], rel=1e-7, abs=1e-4)
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_the_charge_in_a_mip_as_by_hand(solver, tmp_path):
+    # a fixed cost of 100 at B makes it a MIP; opening B still pays (the LP example's 60/40 less 100)
+    sc = two_sites(breakpoints_share=[0.3, 0.6], charge_usd_per_mw=[10_000.0, 100_000.0])
+    sc["sites"][1]["fixed_cost_usd"] = 100.0
+    res = optimizer.solve(load(sc, tmp_path, **{"solver.name": solver}))
+    revenue = 100 * 0.5 * D
+    v_a, v_b = 3 * (revenue - 3 * 24 * D * 0.03) + 150, 3 * (revenue - 3 * 24 * D * 0.05) + 150
+    assert res.summary["mode"] == "mip"
+    assert by_site(res) == pytest.approx({"A": 60, "B": 40}, abs=1e-6)
+    assert res.summary["objective_usd"] == pytest.approx(60 * v_a + 40 * v_b - 1200.0 - 100.0, rel=1e-9)
