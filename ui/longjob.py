@@ -53,8 +53,9 @@ class Job:
         self.total = 0.0
         self.done = 0.0
         self.steps_done, self.steps_total = 0, 0
-        self.step = f"Starting {what}..."
-        self.started: float | None = None  # when a worker picked it up (None while it waits for one)
+        self.step = f"Starting {what}"
+        self.started = time.monotonic()  # when it was asked for (a wait for a free worker counts: the user waits too)
+        self.picked = False  # a worker has picked it up
         self.ended: float | None = None
         self.state = RUNNING
         self.result: Any = None
@@ -102,8 +103,6 @@ class Job:
             return min(1.0, self.done / self.total) if self.total > 0 else 0.0
 
     def elapsed_s(self) -> float:
-        if self.started is None:
-            return 0.0
         return (self.ended or time.monotonic()) - self.started
 
     def eta_s(self) -> float | None:
@@ -113,18 +112,16 @@ class Job:
 
     def text(self) -> str:
         """The bar's words: the step, how far, the time so far and the estimate."""
-        if self.started is None:
-            return f"Waiting for a free worker to start {self.what} (other work on this server is running)..."
         with self._lock:
             step, k, n = self.step, self.steps_done, self.steps_total
-        count = f" ({k} of {n} done)" if n else ""
+        count = " (waiting for a free worker)" if not self.picked else f" ({k} of {n} done)" if n else ""
         eta = self.eta_s()
         left = f"about {_secs(eta)} left" if eta is not None else "estimating the time left"
         return f"{step}{count}: {_secs(self.elapsed_s())} so far, {left}."
 
     # ---- running
     def _run(self, work: Callable[["Job"], Any]) -> None:
-        self.started = time.monotonic()
+        self.picked = True
         try:
             if self._cancel.is_set():
                 raise Cancelled
