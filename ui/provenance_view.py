@@ -107,8 +107,9 @@ def styled(values: pd.DataFrame, notes: pd.DataFrame, table: Table) -> "pd.io.fo
             status = provenance.status(note)
             css.iat[i, j] = (f"background-color: {ESTIMATE_BG}" if status == provenance.ESTIMATE
                              else f"color: {UNRECORDED_FG}" if status is None else "")
-    sty = shown.style.apply(lambda _: css, axis=None).set_tooltips(tips, props=TOOLTIP_CSS)
-    return sty.hide(axis="index").relabel_index([column_label(table.name, c) for c in shown.columns], axis="columns")
+    labels = {c: column_label(table.name, c) for c in shown.columns}  # st.table heads columns with the data's names
+    shown, tips, css = (f.rename(columns=labels) for f in (shown, tips, css))
+    return shown.style.apply(lambda _: css, axis=None).set_tooltips(tips, props=TOOLTIP_CSS).hide(axis="index")
 
 
 def counts(notes: pd.DataFrame) -> dict[str, int]:

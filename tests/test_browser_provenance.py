@@ -1,0 +1,88 @@
+"""Provenance on screen in a real browser (issue 24): hovering an input number shows where it comes from, its
+source when sourced, its reasoning when an ESTIMATE, as the dataset's own files record them."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from optimizer.inputs.labels import column_label
+from tests.streamlit_server import chromium, chromium_missing_reason, idle, running_app
+from tests.test_browser import ARTIFACTS, CHINA, open_page
+
+pytestmark = [pytest.mark.browser]
+if chromium_missing_reason():
+    pytest.skip(chromium_missing_reason(), allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    with running_app(ARTIFACTS / "streamlit-server-provenance.log") as (url, _proc):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium(60_000) as b:
+        yield b
+
+
+def _record(file: str, key_col: str, key: str, column: str, field: str | None = None) -> str:
+    """The record the dataset's CSV keeps for one input (read here with csv, not with the app's parser)."""
+    with open(CHINA / file, encoding="utf-8", newline="") as fh:
+        row = next(r for r in csv.DictReader(fh) if r[key_col] == key)
+    cell = row[column]
+    if field is None:
+        return cell
+    return next(p.split(":", 1)[1].strip() for p in cell.split(" | ") if p.split(":", 1)[0].strip() == field)
+
+
+def _hover(page, table_text: str, row_text: str, header: str) -> tuple[str, str]:
+    """Hover the cell of ``header`` in the row holding ``row_text`` (in the table holding ``table_text``); returns the
+    tooltip's text (its ::after content) and its visibility while hovered."""
+    table = page.locator("[data-testid='stTable']").filter(has_text=table_text).first
+    headers = [h.strip() for h in table.locator("thead th").all_inner_texts()]
+    col = headers.index(header)
+    cell = table.locator("tbody tr").filter(has_text=row_text).first.locator("td, th").nth(col)
+    cell.scroll_into_view_if_needed()
+    cell.hover()
+    page.wait_for_timeout(150)
+    return cell.evaluate("""td => {
+        const tip = td.querySelector('.pd-t');
+        if (!tip) return ['', ''];
+        const s = getComputedStyle(tip, '::after').content;
+        return [JSON.parse(s), getComputedStyle(tip).visibility];
+    }""")
+
+
+def test_an_estimate_shows_its_reasoning_and_a_sourced_cell_its_source(browser, app_url):
+    page = open_page(browser, app_url, width=1366, height=900)
+    try:
+        idle(page)
+        page.get_by_role("tab", name="Edit data").click()
+        page.get_by_text("Where each input comes from: sourced or ESTIMATE").click()
+        page.locator("[data-testid='stTable']").first.wait_for()
+        site = "TX Rockdale self-build"
+        pue = _record("sites.csv", "site", site, "source", "pue")
+        assert pue.startswith("ESTIMATE")
+        text, visible = _hover(page, site, site, column_label("sites", "pue"))
+        assert visible == "visible"
+        assert text.startswith("ESTIMATE: ") and pue.removeprefix("ESTIMATE").strip() in text, text
+        power = _record("sites.csv", "site", site, "source", "power")
+        assert not power.startswith("ESTIMATE")
+        text, _ = _hover(page, site, site, column_label("sites", "power_usd_kwh"))
+        assert text == f"Sourced: {power}", text
+        page.screenshot(path=str(ARTIFACTS / "provenance-hover.png"))
+        # a rig model's resale price (an ESTIMATE) and its hashrate (sourced)
+        model = "Antminer S9"
+        resale = _record("rigs.csv", "model", model, "resale_note")
+        text, _ = _hover(page, "Antminer S17 Pro", model, column_label("rigs", "resale_usd"))
+        assert text == "ESTIMATE: " + resale.removeprefix("ESTIMATE:").strip(), text
+        spec = _record("rigs.csv", "model", model, "spec_source")
+        text, _ = _hover(page, "Antminer S17 Pro", model, column_label("rigs", "hashrate_ths"))
+        assert text == f"Sourced: {spec}", text
+        # a number with no record says so rather than nothing
+        text, _ = _hover(page, site, site, column_label("sites", "fixed_cost_usd"))
+        assert text == "Where from: not recorded in the scenario.", text
+    finally:
+        page.context.close()
