@@ -1,13 +1,20 @@
-"""Provenance on screen in a real browser (issue 24): hovering an input number shows where it comes from, its
-source when sourced, its reasoning when an ESTIMATE, as the dataset's own files record them."""
+"""Issue 24 in a real browser, beyond the first screen: hovering an input number shows where it comes from (its
+source when sourced, its reasoning when an ESTIMATE, as the dataset's own files record them); the report downloaded
+right after the Risk tab computes has that tab's risk section; the what-if controls are a few Tab presses from the
+top of the page."""
 from __future__ import annotations
 
 import csv
+import re
 
 import pytest
 
+import optimizer
+from optimizer import risk
 from optimizer.inputs.labels import column_label
-from tests.streamlit_server import chromium, chromium_missing_reason, idle, running_app
+from optimizer.results import fmt
+from optimizer.risk import samples
+from tests.streamlit_server import chromium, chromium_missing_reason, idle, running_app, wait_until
 from tests.test_browser import ARTIFACTS, CHINA, open_page
 
 pytestmark = [pytest.mark.browser]
@@ -84,5 +91,59 @@ def test_an_estimate_shows_its_reasoning_and_a_sourced_cell_its_source(browser, 
         # a number with no record says so rather than nothing
         text, _ = _hover(page, site, site, column_label("sites", "fixed_cost_usd"))
         assert text == "Where from: not recorded in the scenario.", text
+    finally:
+        page.context.close()
+
+
+def test_the_report_right_after_the_risk_tab_has_its_risk_section(browser, app_url, tmp_path):
+    """The Risk tab at 400 samples, and at once the HTML report: its risk section has that tab's figures."""
+    page = open_page(browser, app_url, width=1366, height=900)
+    try:
+        idle(page)
+        page.get_by_role("tab", name="Risk").click()
+        n = page.locator("[data-testid='stNumberInput']").filter(has_text="Samples").locator("input")
+        n.wait_for()
+        n.fill("400")
+        n.press("Enter")
+        page.get_by_text(re.compile(r"of 400 samples beyond")).wait_for()  # the tab has computed at 400
+        idle(page)
+        panel = page.get_by_text("Library, link and report")
+        panel.click()
+        with page.expect_download() as dl:
+            page.get_by_role("button", name="Report (HTML)").click()
+        path = tmp_path / "report.html"
+        dl.value.save_as(path)
+        html = path.read_text(encoding="utf-8")
+    finally:
+        page.context.close()
+    scn = optimizer.load_scenario(CHINA).with_overrides({"policy.integer_rigs": True})  # as the app opens it
+    rep = risk.evaluate(scn, samples.draw(scn, 400, scn.settings.risk.seed))
+    assert 'id="risk"' in html
+    section = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split('id="risk"', 1)[1].split("</section>", 1)[0]))
+    s = rep.summary
+    assert f"Mean of the sampled futures (not the plan&#39;s expected value above) {fmt.usd(s['expected_npv_usd'])} " \
+           f"Its sampling error (one standard error, sd / sqrt(n)) {fmt.usd(s['expected_npv_se_usd'])} " in section, section
+    assert f" {fmt.usd(s['cvar_usd'])} " in section and "Sampled futures 400" in section, section
+
+
+def test_a_few_tab_presses_reach_the_first_what_if_control(browser, app_url):
+    """Counting every Tab from the page's top (the skip link's Enter included as a press): the BTC price box, the
+    first what-if control, has focus within 10 presses (was 70 tab stops)."""
+    page = open_page(browser, app_url, width=1366, height=900)
+    try:
+        idle(page)
+        presses, label, seen = 0, "", []
+        while presses < 10 and "BTC price" not in label:
+            focused = page.evaluate("() => document.activeElement.textContent || ''")
+            skip = focused.strip() == "Skip to the what-if controls" and not any(x.startswith("Enter") for x in seen)
+            key = "Enter" if skip else "Tab"  # the link jumps once; Tab then goes on from the what-ifs
+            page.keyboard.press(key)
+            presses += 1
+            label = page.evaluate("() => document.activeElement.getAttribute('aria-label') || "
+                                  "document.activeElement.closest('[data-testid=stNumberInput]')?.innerText || "
+                                  "document.activeElement.textContent || document.activeElement.tagName")
+            seen.append(f"{key}: {label[:40]}")
+        assert "BTC price" in label, seen
+        assert presses <= 10
     finally:
         page.context.close()
