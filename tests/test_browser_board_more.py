@@ -14,7 +14,7 @@ from optimizer import risk
 from optimizer.inputs.labels import column_label
 from optimizer.results import fmt
 from optimizer.risk import samples
-from tests.streamlit_server import chromium, chromium_missing_reason, idle, running_app, wait_until
+from tests.streamlit_server import chromium, chromium_missing_reason, idle, running_app
 from tests.test_browser import ARTIFACTS, CHINA, open_page
 
 pytestmark = [pytest.mark.browser]
