@@ -14,7 +14,7 @@ from optimizer import risk
 from optimizer.inputs.labels import column_label
 from optimizer.results import fmt
 from optimizer.risk import samples
-from tests.streamlit_server import chromium, chromium_missing_reason, idle, running_app
+from tests.streamlit_server import chromium, chromium_missing_reason, idle, metric, running_app, wait_until
 from tests.test_browser import ARTIFACTS, CHINA, open_page
 
 pytestmark = [pytest.mark.browser]
@@ -145,5 +145,33 @@ def test_a_few_tab_presses_reach_the_first_what_if_control(browser, app_url):
             seen.append(f"{key}: {label[:40]}")
         assert "BTC price" in label, seen
         assert presses <= 10
+    finally:
+        page.context.close()
+
+
+def test_clearing_the_btc_box_or_typing_letters_keeps_the_plan(browser, app_url):
+    """A typed price, then the box cleared, then letters: the box and the plan keep the typed price (was BTC $1 and
+    "sell everything")."""
+    page = open_page(browser, app_url, width=1366, height=900)
+    try:
+        idle(page)
+        box = page.locator("[data-testid='stNumberInput']").filter(has_text="BTC price").locator("input")
+        box.fill("45123")
+        box.press("Enter")
+        scn = optimizer.load_scenario(CHINA).with_overrides({"policy.integer_rigs": True, "market.btc_price_usd": 45123.0})
+        s = optimizer.solve(scn).summary
+        gain = s["expected_value_usd"] - s["sell_all_usd"]
+        want = ("+" if gain >= 0 else "-") + fmt.usd(abs(gain))
+        wait_until(lambda: metric(page, "Expected gain vs selling") == want, timeout_s=120, what=f"the card at $45,123 ({want})")
+        for typed in ("", "abc"):  # a number box takes no letters: typing them leaves it empty
+            box.fill("")
+            box.press_sequentially(typed)
+            box.press("Enter")
+            idle(page)
+            page.wait_for_timeout(500)
+            idle(page)
+            assert box.input_value() == "45123", typed
+            assert metric(page, "Expected gain vs selling") == want, typed
+            assert "Sell 39,000" not in page.get_by_text("What to do:").first.inner_text()
     finally:
         page.context.close()
