@@ -58,7 +58,10 @@ def cli(tmp_path_factory):
     run("sample", str(CHINA), "--out", str(out / "samples"))
     run("risk", str(CHINA), "--samples", str(out / "samples"), "--plan", str(out / "plan" / "allocation.csv"),
         "--out", str(out / "risk"))
-    return (json.loads((out / "plan" / "summary.json").read_text()), json.loads((out / "risk" / "risk.json").read_text()))
+    run("backtest", str(CHINA), "--history", str(CHINA / "history"), "--plan", str(out / "plan" / "allocation.csv"),
+        "--out", str(out / "backtest"))
+    return tuple(json.loads((out / d / f).read_text())
+                 for d, f in (("plan", "summary.json"), ("risk", "risk.json"), ("backtest", "backtest.json")))
 
 
 def _merc(lat: float) -> float:
@@ -90,12 +93,14 @@ def test_first_screen_at_width(browser, app_url, plan, cli, width):
         assert metric(page, "Chance below selling") == fmt.pct(rep.summary["prob_below_sell_all"], 0)
         assert metric(page, f"Worst {rs.alpha:.0%} average") == fmt.usd(rep.summary["cvar_usd"])
         # ... and the CLI's: summary.json's expected value and sale value, risk.json's odds and tail (issue 24)
-        summary, risk_json = cli
+        summary, risk_json, backtest_json = cli
         cli_gain = summary["expected_value_usd"] - summary["sell_all_usd"]
         assert metric(page, "Expected gain vs selling") == ("+" if cli_gain >= 0 else "-") + fmt.usd(abs(cli_gain))
         assert risk_json["n_samples"] == rs.samples and risk_json["risk_alpha"] == rs.alpha
         assert metric(page, "Chance below selling") == fmt.pct(risk_json["prob_below_sell_all"], 0)
         assert metric(page, f"Worst {rs.alpha:.0%} average") == fmt.usd(risk_json["cvar_usd"])
+        got = backtest_json["realised_vs_sell_all_usd"]  # and backtest.json's hindsight
+        assert metric(page, "What it realised vs selling") == ("+" if got >= 0 else "-") + fmt.usd(abs(got))
         if width == 1366:  # the README's picture of the first screen, from its top
             page.get_by_text("What to do:").first.scroll_into_view_if_needed()
             page.mouse.move(width / 2, 300)
