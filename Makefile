@@ -76,3 +76,8 @@ docs: install-dev
 .PHONY: golden
 golden: install-dev
 	$(PY) -m tests.examples
+
+# The README's picture of the first screen (docs/screenshots/app.png, 1366 x 900), from a real browser.
+.PHONY: screenshot
+screenshot: install-dev browser
+	$(PY) -m tools.screenshot

@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 import optimizer
 from optimizer.inputs.geo import DATA as GEO_DATA
 from ui import mapview, views
+from tests.apptest_jobs import finish_jobs
 from optimizer.inputs.labels import setting_label
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -507,7 +508,7 @@ def test_pin_then_compare_two_plans(at, china):
 
 def test_sensitivity_on_demand_with_the_sell_everything_price(at, china):
     open_tab(at, "Sensitivity")
-    at.button(key="sens_run").click().run()
+    finish_jobs(at.button(key="sens_run").click().run())
     ok(at)
     last = at.session_state["sens_last"]
     btc = last["btc"].frame
@@ -583,7 +584,7 @@ def test_slider_moves_do_not_recompute_the_sweep(at, monkeypatch):
     monkeypatch.setattr(compute, "_point", lambda *a, **k: calls.append(a) or original(*a, **k))
     at.slider(key="ctl_horizon_months").set_value(30).run()
     open_tab(at, "Sensitivity")
-    at.button(key="sens_run").click().run()
+    finish_jobs(at.button(key="sens_run").click().run())
     ok(at)
     n = len(calls)
     assert n >= 20
@@ -637,7 +638,7 @@ def test_no_jargon_on_screen(at):
     for label in TAB_LABELS:  # only the open tab draws: visit each
         open_tab(at, label)
         if label == "Sensitivity":
-            at.button(key="sens_run").click().run()
+            finish_jobs(at.button(key="sens_run").click().run())
             ok(at)
         shown += ([m.value for m in at.markdown] + [c.value for c in at.caption] + [m.label for m in at.metric]
                   + [w.label for w in at.slider] + [w.label for w in at.toggle] + [i.value for i in at.info]

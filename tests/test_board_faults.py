@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 import optimizer
 from ui import views
+from tests.apptest_jobs import finish_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 CHINA = ROOT / "datasets" / "china-2021"
@@ -73,7 +74,7 @@ def test_stale_sensitivity_keeps_its_tornado():
     at.session_state["main_tabs"] = "Sensitivity"
     run(at)
     at.button(key="sens_run").click()
-    run(at)
+    finish_jobs(run(at))
     before = next(d.value for d in at.dataframe if "low_text" in d.value.columns or "moved down" in d.value.columns)
     at.number_input(key="ctl_market_btc_price_usd").set_value(45000.0)
     run(at)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import pytest
 
@@ -13,7 +15,7 @@ from optimizer import risk
 from optimizer.results import fmt
 from optimizer.risk import samples
 from tests.streamlit_server import chromium, chromium_missing_reason, idle, metric, running_app, wait_until
-from tests.test_browser import (ARTIFACTS, CANVAS, CHINA, SCREENSHOT, canvas_png, open_page, painted, screen_xy,
+from tests.test_browser import (ARTIFACTS, CANVAS, CHINA, ROOT, SCREENSHOT, canvas_png, open_page, painted, screen_xy,
                                 tooltip_text)
 
 pytestmark = [pytest.mark.browser]
@@ -45,6 +47,23 @@ def plan():
     return scn, res, mapview.flows(scn, res), mapview.view_state(optimizer.load_scenario(CHINA))
 
 
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory):
+    """The CLI's own files for the plan the app opens: ``solve`` (summary.json), then ``sample`` and ``risk`` of that
+    plan at the scenario's sampler settings (risk.json)."""
+    out = tmp_path_factory.mktemp("cli")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "optimizer", *a, "--set", "policy.integer_rigs=true"],  # noqa: E731
+                                    cwd=ROOT, check=True, capture_output=True, timeout=600)
+    run("solve", str(CHINA), "--out", str(out / "plan"))
+    run("sample", str(CHINA), "--out", str(out / "samples"))
+    run("risk", str(CHINA), "--samples", str(out / "samples"), "--plan", str(out / "plan" / "allocation.csv"),
+        "--out", str(out / "risk"))
+    run("backtest", str(CHINA), "--history", str(CHINA / "history"), "--plan", str(out / "plan" / "allocation.csv"),
+        "--out", str(out / "backtest"))
+    return tuple(json.loads((out / d / f).read_text())
+                 for d, f in (("plan", "summary.json"), ("risk", "risk.json"), ("backtest", "backtest.json")))
+
+
 def _merc(lat: float) -> float:
     return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
 
@@ -59,7 +78,7 @@ def _midpoint(f, view) -> tuple[float, float]:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_first_screen_at_width(browser, app_url, plan, width):
+def test_first_screen_at_width(browser, app_url, plan, cli, width):
     scn, res, flow, view = plan
     page = open_page(browser, app_url, width=width, height=900)
     try:
@@ -73,6 +92,15 @@ def test_first_screen_at_width(browser, app_url, plan, width):
         rep = risk.evaluate(scn, samples.draw(scn, rs.samples, rs.seed))
         assert metric(page, "Chance below selling") == fmt.pct(rep.summary["prob_below_sell_all"], 0)
         assert metric(page, f"Worst {rs.alpha:.0%} average") == fmt.usd(rep.summary["cvar_usd"])
+        # ... and the CLI's: summary.json's expected value and sale value, risk.json's odds and tail (issue 24)
+        summary, risk_json, backtest_json = cli
+        cli_gain = summary["expected_value_usd"] - summary["sell_all_usd"]
+        assert metric(page, "Expected gain vs selling") == ("+" if cli_gain >= 0 else "-") + fmt.usd(abs(cli_gain))
+        assert risk_json["n_samples"] == rs.samples and risk_json["risk_alpha"] == rs.alpha
+        assert metric(page, "Chance below selling") == fmt.pct(risk_json["prob_below_sell_all"], 0)
+        assert metric(page, f"Worst {rs.alpha:.0%} average") == fmt.usd(risk_json["cvar_usd"])
+        got = backtest_json["realised_vs_sell_all_usd"]  # and backtest.json's hindsight
+        assert metric(page, "What it realised vs selling") == ("+" if got >= 0 else "-") + fmt.usd(abs(got))
         if width == 1366:  # the README's picture of the first screen, from its top
             page.get_by_text("What to do:").first.scroll_into_view_if_needed()
             page.mouse.move(width / 2, 300)

@@ -12,6 +12,7 @@ from optimizer import risk
 from optimizer.risk import samples
 from optimizer.results import fmt
 
+from tests.apptest_jobs import finish_jobs
 from tests.test_app import open_tab
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,11 +43,9 @@ def test_risk_tab_shows_the_engines_numbers_and_runs_frontier_and_stress():
     assert shown[f"Worse than selling now ({fmt.usd(report.summary['sell_all_usd'])})"] == \
         f"{report.summary['prob_below_sell_all']:.1%}"
     at.button(key="risk_stress_go").click()
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    finish_jobs(at.run())
     at.button(key="risk_frontier_go").click()
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    finish_jobs(at.run())
     at.selectbox(key="risk_frontier_pick").set_value("weight_0.50")
     at.button(key="risk_frontier_pin").click()
     at.run()

@@ -6,9 +6,11 @@ open); ``render`` has nothing left to draw.
 """
 from __future__ import annotations
 
+import streamlit as st
+
 import optimizer
 
-from .. import editors
+from .. import editors, provenance_view
 from .context import Context
 
 LABEL = "Edit data"
@@ -22,4 +24,6 @@ def read(base: optimizer.Scenario, draw: bool) -> editors.Edited:
 
 
 def render(ctx: Context) -> None:
-    """Nothing: the grids were drawn by ``read`` before the plan was solved."""
+    """Below the grids (drawn by ``read`` before the plan was solved): where each input comes from, cell by cell."""
+    with st.expander("Where each input comes from: sourced or ESTIMATE", expanded=False, icon=":material/fact_check:"):
+        provenance_view.render(ctx.base)

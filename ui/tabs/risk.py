@@ -20,7 +20,7 @@ from optimizer.risk import samples as sampler
 from optimizer.risk.scaleout import Runner
 from optimizer.results import fmt
 
-from .. import charts, compute
+from .. import charts, compute, longjob
 from ..session import PINS
 from ..trust import md_escape
 from ..views import make_pin
@@ -29,6 +29,8 @@ from .context import Context
 # the sampler's settings (the report reads the first five: ui.workspace.RISK_KEYS), the frontier pick, the stress month
 N, SEED, ALPHA, RHO, VOL = "risk_n", "risk_seed", "risk_alpha", "risk_rho", "risk_vol"
 FRONTIER_PICK, STRESS_MONTH = "risk_frontier_pick", "risk_stress_month"
+FRONTIER_ON, STRESS_ON = "risk_frontier_on", "risk_stress_on"  # keep the frontier / stress tests up to date
+FRONTIER_JOB, STRESS_JOB = "risk_frontier", "risk_stress"  # their background jobs (ui.longjob slots)
 
 LABEL = "Risk"
 WIDGETS = (N, SEED, ALPHA, RHO, VOL, FRONTIER_PICK, STRESS_MONTH)
@@ -88,11 +90,14 @@ class FrontierPoints:
     plans: dict
 
 
-def _frontier_with_progress(fp: str, n: int, seed: int, scn: optimizer.Scenario) -> FrontierPoints:
-    """risk.frontier over FRONTIER_WEIGHTS, one weight per step under a progress bar with the time left."""
-    steps = [(f"the plan at CVaR weight {w:.2f}", 1, (lambda w=w: _frontier_point(fp, n, seed, w, scn)))
-             for w in FRONTIER_WEIGHTS]
-    points = compute.run_with_progress(steps, key="risk_frontier_progress")
+def _frontier_steps(fp: str, n: int, seed: int, scn: optimizer.Scenario) -> list:
+    """risk.frontier over FRONTIER_WEIGHTS as one step per weight (``ui.longjob``: progress, estimate, cancel)."""
+    return [(f"the plan at CVaR weight {w:.2f}", 1, (lambda w=w: _frontier_point(fp, n, seed, w, scn)))
+            for w in FRONTIER_WEIGHTS]
+
+
+def _frontier_points(points: list) -> FrontierPoints:
+    """The frontier from the points computed (all of them, or those before a cancel)."""
     plans: dict = {}
     for p in points:
         plans.update(p.plans)
@@ -113,8 +118,11 @@ def _pin_frontier_plan(scn: optimizer.Scenario, fr: "FrontierPoints", source: st
 
 
 @st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
-def _stress(fp: str, month: int, _scn: optimizer.Scenario) -> pd.DataFrame:
+def _stress(fp: str, month: int, _scn: optimizer.Scenario, _job: longjob.Job | None = None) -> pd.DataFrame:
+    """risk.stress's table; with ``_job``, one re-plan per step of the job (progress, estimate, cancel)."""
     with Runner.from_env() as runner:
+        if _job is not None:
+            runner = longjob.StepRunner(_job, runner, name=lambda j: f"the plan with {j} banned")
         return risk.stress(_scn, month, runner).table
 
 
@@ -216,14 +224,27 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
         charts.show("risk_fan", (fp, n, seed), fan_chart, width="stretch", key="risk_fan")
 
     st.markdown("#### Frontier: expected value against the bad tail")
-    if st.button("Compute the frontier (5 risk-aware plans)", key="risk_frontier_go", icon=":material/show_chart:"):
-        st.session_state["risk_frontier_on"] = True
-    if st.session_state.get("risk_frontier_on"):
+    go = st.button("Compute the frontier (5 risk-aware plans)", key="risk_frontier_go", icon=":material/show_chart:")
+    if go:
+        st.session_state[FRONTIER_ON] = True
+    job = longjob.current(FRONTIER_JOB)
+    fr = None
+    if st.session_state.get(FRONTIER_ON) or (job is not None and job.key == (fp, n, seed)):
         scn_f, fp_f = _fractional(scn_r)
         if scn_f is not scn_r:
             st.caption("The frontier's plans are fractional (rig counts not rounded): whole-rig risk-aware plans take "
                        "minutes each.")
-        fr = compute.per_session("risk_frontier", (fp_f, n, seed), lambda: _frontier_with_progress(fp_f, n, seed, scn_f), 2)
+        if st.session_state.get(FRONTIER_ON) and (go or job is None or job.key != (fp, n, seed)):
+            job = longjob.start(FRONTIER_JOB, (fp, n, seed), "the frontier",
+                                longjob.steps_work(_frontier_steps(fp_f, n, seed, scn_f)))
+        longjob.show(FRONTIER_JOB, clears=(FRONTIER_ON,))
+        if job.state == longjob.DONE:
+            fr = _frontier_points(job.result)
+        elif job.state == longjob.CANCELLED and job.partial:
+            fr = _frontier_points(job.partial)
+            st.caption(f"The frontier below has the {len(job.partial)} of {len(FRONTIER_WEIGHTS)} plans computed before "
+                       "the cancel. Press **Compute the frontier** for all of them.")
+    if fr is not None:
         table = fr.table
         ok = table[table["status"] != "infeasible"].copy()
         ok["E_musd"], ok["cvar_musd"] = ok["expected_npv_usd"] / 1e6, ok["cvar_usd"] / 1e6
@@ -240,7 +261,7 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
                 x="cvar_musd:Q", y="E_musd:Q", tooltip=["label"])
             return pts + cur
 
-        charts.show("risk_frontier", (fp, n, seed), frontier_chart, width="stretch", key="risk_frontier_chart")
+        charts.show("risk_frontier", (fp, n, seed, len(ok)), frontier_chart, width="stretch", key="risk_frontier_chart")
         st.caption("Each point is the plan maximising (1 - w) x expected value + w x CVaR for a weight w; the red "
                    "diamond is the plan on the Plan tab. Pin a point below to set it beside your other plans on the Compare tab.")
         shown_table = pd.DataFrame({
@@ -260,16 +281,20 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
     st.markdown("#### Stress tests: each jurisdiction banned in turn")
     month = int(st.number_input("Ban from month", min_value=0, max_value=scn.settings.horizon.months - 1, value=0,
                                 key=STRESS_MONTH))
-    if st.button("Run the stress tests", key="risk_stress_go", icon=":material/bolt:"):
-        st.session_state["risk_stress_on"] = True
-    if st.session_state.get("risk_stress_on"):
-        scn_s, sfp = _fractional(scn)
-        places = scn.sites["jurisdiction"].nunique()
-        per_plan = float(res.summary.get("solve_seconds") or 0.5) if not scn.settings.policy.integer_rigs else 0.5
-        with st.spinner(f"Re-planning without each of {places} places (fractional plans): about "
-                        f"{max(1, round(places * per_plan * 1.5))} s..."):
-            table = compute.per_session("risk_stress", (sfp, month), lambda: _stress(sfp, month, scn_s), 2)
-
+    go = st.button("Run the stress tests", key="risk_stress_go", icon=":material/bolt:")
+    if go:
+        st.session_state[STRESS_ON] = True
+    scn_s, sfp = _fractional(scn)
+    job = longjob.current(STRESS_JOB)
+    table = None
+    if st.session_state.get(STRESS_ON) or (job is not None and job.key == (sfp, month)):
+        if st.session_state.get(STRESS_ON) and (go or job is None or job.key != (sfp, month)):
+            job = longjob.start(STRESS_JOB, (sfp, month), "the stress tests",
+                                lambda j: _stress(sfp, month, scn_s, j))
+        longjob.show(STRESS_JOB, clears=(STRESS_ON,))
+        if job.state == longjob.DONE:
+            table = job.result
+    if table is not None:
         def stress_chart() -> alt.LayerChart:
             data = table.assign(loss_musd=table["value_lost_usd"] / 1e6)
             chart = alt.Chart(data).mark_circle(size=120).encode(

@@ -13,11 +13,12 @@ import optimizer
 from optimizer.analysis import sensitivity as drivers
 from optimizer.results import fmt
 
-from .. import compute
+from .. import compute, longjob
 from .context import Context
 
 SENS_RUN, SENS_AUTO = "sens_run", "sens_auto"  # the compute button; the keep-it-up-to-date toggle
-SENS_LAST = "sens_last"  # the last sweeps computed: {"fp", "btc", "power", "breakeven", "fixed_hp"}
+SENS_LAST = "sens_last"  # the last sweeps computed: {"fp", "tornado", "btc", "power", "breakeven", "fixed_hp", "job"}
+SENS_JOB = "sensitivity"  # its background job (a ui.longjob slot)
 
 LABEL = "Sensitivity"
 WIDGETS = (SENS_AUTO,)
@@ -55,7 +56,8 @@ def _sensitivity(scn: optimizer.Scenario, fp: str) -> None:
         st.caption(f"Computed on fractional plans (rig counts not rounded): about 50 whole-rig plans would take "
                    f"minutes. Here the fractional plan is worth {fmt.usd(frac_value)} against {fmt.usd(whole_value)} "
                    f"in whole rigs.")
-    if st.session_state.get(SENS_RUN) or st.session_state.get(SENS_AUTO):
+    job = longjob.current(SENS_JOB)
+    if st.session_state.get(SENS_RUN) or (st.session_state.get(SENS_AUTO) and (job is None or job.key != fp)):
         n_btc = len(btc_grid(scn.settings.market.btc_price_usd))
         n_power = len(power_grid(scn.settings.policy.power_price_multiplier))
         steps = [("the driver tornado", 12, lambda: _tornado(fp, scn)),
@@ -63,19 +65,25 @@ def _sensitivity(scn: optimizer.Scenario, fp: str) -> None:
                                                                   btc_grid(scn.settings.market.btc_price_usd), fp)),
                  ("the power price sweep", n_power, lambda: compute.sweep(
                      scn, "policy.power_price_multiplier", power_grid(scn.settings.policy.power_price_multiplier), fp))]
-        fixed_hp = scn.settings.market.hashprice_usd_th_day is not None
-        if not fixed_hp:
+        if scn.settings.market.hashprice_usd_th_day is None:
             steps.append(("the sell-everything BTC price", 12, lambda: compute.breakeven_btc_price(scn, fp=fp)))
-        done = compute.run_with_progress(steps, key="sens_progress")
-        st.session_state[SENS_LAST] = {"fp": fp, "tornado": done[0], "btc": done[1], "power": done[2],
-                                         "breakeven": None if fixed_hp else done[3], "fixed_hp": fixed_hp}
+        job = longjob.start(SENS_JOB, fp, "the sensitivity", longjob.steps_work(steps))
+    longjob.show(SENS_JOB, clears=(SENS_AUTO,))
+    if job is not None and job.state == longjob.DONE and (st.session_state.get(SENS_LAST) or {}).get("job") is not job:
+        done, fixed_hp = job.result, len(job.result) == 3
+        st.session_state[SENS_LAST] = {"fp": job.key, "tornado": done[0], "btc": done[1], "power": done[2],
+                                         "breakeven": None if fixed_hp else done[3], "fixed_hp": fixed_hp, "job": job}
     last = st.session_state.get(SENS_LAST)
+    running = job is not None and job.state == longjob.RUNNING
     if not last:
+        if running:
+            return
         st.info("Press **Compute sensitivity** for the plan value over every driver and two detailed sweeps "
                 "(about 50 solves, a few seconds).")
         return
     if last["fp"] != fp:
-        st.warning("These charts are for earlier settings. Press **Compute sensitivity** to refresh them.")
+        st.warning("These charts are for earlier settings" + (": the new ones are being computed above."
+                   if running and job.key == fp else ". Press **Compute sensitivity** to refresh them."))
     _tornado_view(last["tornado"])  # kept with the sweeps: a stale view keeps its tornado (issue 24)
     left, right = st.columns(2)
     with left:
