@@ -88,13 +88,30 @@ def _square(x: int) -> int:
 # ---------------------------------------------------------------- in the app
 
 
-def test_the_frontier_shows_progress_stops_on_cancel_and_the_page_still_answers():
+@pytest.fixture
+def held_frontier(monkeypatch):
+    """Each frontier job computes its first point and then waits at its second until the test opens the gate, so the
+    job is still running whatever the machine's speed (the points themselves are the real solves)."""
+    gate = threading.Event()
+    real = risk_tab._frontier_point
+
+    def held(fp, n, seed, w, scn):
+        if w != risk_tab.FRONTIER_WEIGHTS[0]:
+            assert gate.wait(600), "the test never opened the gate"
+        return real(fp, n, seed, w, scn)
+
+    monkeypatch.setattr(risk_tab, "_frontier_point", held)
+    yield gate
+    gate.set()
+
+
+def test_the_frontier_shows_progress_stops_on_cancel_and_the_page_still_answers(held_frontier):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
     assert not at.exception, [e.value for e in at.exception]
     open_tab(at, "Risk")
-    # points no other test has cached, each a real solve of some seconds (4,000 futures: about 10 s on one core)
+    # points no other test has cached (a seed of its own); the gate keeps the job running until after the cancel
     at.number_input(key="risk_seed").set_value(7)
-    at.number_input(key="risk_n").set_value(4000)
+    at.number_input(key="risk_n").set_value(300)
     at.run()
     at.button(key="risk_frontier_go").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -113,6 +130,7 @@ def test_the_frontier_shows_progress_stops_on_cancel_and_the_page_still_answers(
     fr = job(at, risk_tab.FRONTIER_JOB)  # restarted for the new settings
     assert fr.state == longjob.RUNNING
     at.button(key=f"{longjob.PREFIX}{risk_tab.FRONTIER_JOB}_cancel").click().run()
+    held_frontier.set()  # the step under way ends; the job stops before the next one
     finish_jobs(at)
     assert fr.state == longjob.CANCELLED
     k = len(fr.partial)
