@@ -12,6 +12,7 @@ Named checks:
 
 - ``exclusions``: every excluded jurisdiction and site is one of sites.csv (a typo would exclude nothing);
 - ``market``: market.csv gives every month 0 .. H-1 once, and then no other hashprice path is set;
+- ``duty``: duty.csv's jurisdictions are sites.csv's (``duty.check_duty``);
 - ``plausibility``: unit slips (``plausibility.review``: the warnings the tables got when read, the
   checks involving settings, physically impossible numbers as problems; ``[checks] confirm`` drops
   confirmed warnings).
@@ -28,6 +29,7 @@ from optimizer.inputs.errors import Problem
 from optimizer.inputs.notes import InputWarning
 from optimizer.inputs.settings import TOML_FILE, Settings, path_problems
 from optimizer.inputs.monthly import check_tables
+from optimizer.inputs.duty import check_duty
 
 if TYPE_CHECKING:
     from optimizer.inputs.scenario import Scenario
@@ -97,11 +99,19 @@ def _monthly(scn: "Scenario", sources: Sources | None) -> tuple[list[Problem], l
     return check_tables(scn.settings, tables, sources or {}), []
 
 
+def _duty(scn: "Scenario", sources: Sources | None) -> tuple[list[Problem], list[InputWarning]]:
+    """duty.csv's jurisdictions are sites.csv's; warnings for made_in no rig has and for percents."""
+    problems, warnings = check_duty(scn)
+    confirmed = {names.canon(c) for c in plausibility.confirmations(scn.settings)}
+    return problems, [w for w in warnings if not (w.confirm and names.canon(w.confirm) in confirmed)]
+
+
 CHECKS: dict[str, Callable[["Scenario", Sources | None], tuple[list[Problem], list[InputWarning]]]] = {
     "exclusions": _exclusions,
     "market": _market,
     "plausibility": _plausibility,
     "monthly": _monthly,
+    "duty": _duty,
 }
 
 

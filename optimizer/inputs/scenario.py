@@ -50,6 +50,7 @@ class Scenario:
     resale: pd.DataFrame | None = None
     state: pd.DataFrame | None = None
     bans: pd.DataFrame | None = None
+    duty: pd.DataFrame | None = None  # duty.csv: import duty by (jurisdiction, made_in); empty when absent
 
     def __post_init__(self) -> None:
         if self.market is None:
