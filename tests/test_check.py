@@ -35,9 +35,15 @@ def test_each_named_check_finds_its_own_problem(china):
                                                                   "_row": [2, 3]})),
         "plausibility": china.with_overrides({"market.network_hashrate_ehs": 0.001}),  # the fleet out-hashes it
         "monthly": dataclasses.replace(china, sites=china.sites.assign(online_month=[99] + [0] * (len(china.sites) - 1))),
+        "availability": dataclasses.replace(china, availability=pd.DataFrame({"site": [site], "month": [99],
+                                                                              "uptime": [0.5], "_row": [2]})),
+        "power": dataclasses.replace(china, power=pd.DataFrame({"site": ["Nowhere"], "month": [0],
+                                                                "multiplier": [1.5], "_row": [2]})),
     }
     words = {"exclusions": f"'{site}' is not a site of sites.csv", "market": "beyond the horizon",
-             "plausibility": "a fleet cannot out-hash the network", "monthly": "comes online after the horizon"}
+             "plausibility": "a fleet cannot out-hash the network", "monthly": "comes online after the horizon",
+             "availability": "availability.csv, row 2, column 'month'",
+             "power": "power.csv, row 2, column 'site'"}
     assert set(broken) == set(C.CHECKS)
     assert C.check(china) == ([], C.check(china)[1])  # the dataset itself has no problems
     for name, scn in broken.items():

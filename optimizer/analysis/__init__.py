@@ -150,7 +150,7 @@ def _entry_prices_for(scn: Scenario, econ: Economics, candidates: np.ndarray, du
     # sum_t w_t max(0, revenue_t - p power1_t) - hosting sum_t w_t
     shape = np.broadcast_shapes(per_kwh.revenue_usd.shape, per_kwh.power_usd.shape)
     w = np.broadcast_to(per_kwh.weights(), shape)
-    revenue = np.broadcast_to(per_kwh.revenue_usd - per_kwh.fee_usd[..., None], shape)  # net of the management fee
+    revenue = np.broadcast_to(per_kwh.revenue_usd - per_kwh.fee_path(), shape)  # net of the management fee
     power1 = np.broadcast_to(per_kwh.power_usd, shape)
     fixed_part = fixed_part - np.broadcast_to(per_kwh.hosting_usd, shape[:-1]) * w.sum(axis=-1)
 
@@ -213,7 +213,7 @@ def breakdown(scn: Scenario, origin: str, model: str, site: str) -> dict[str, ob
             "hashprice_usd_th_day": path.hashprice_usd_th_day,
             "revenue_usd": np.asarray(path.revenue_usd),
             "power_usd": np.asarray(path.power_usd),
-            "mgmt_fee_usd": np.full(len(path.discount), float(path.fee_usd)),
+            "mgmt_fee_usd": np.broadcast_to(path.fee_path(), path.discount.shape).astype(float),
             "hosting_usd": np.full(len(path.discount), float(path.hosting_usd)),
             "availability": np.asarray(path.availability),
             "survival": np.asarray(path.survival),

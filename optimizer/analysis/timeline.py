@@ -12,6 +12,7 @@ import pandas as pd
 
 from optimizer import economics as E
 from optimizer.economics import Economics
+from optimizer.inputs.availability import uptime_by_month
 from optimizer.inputs.scenario import Scenario
 from optimizer.results import Result
 
@@ -85,7 +86,12 @@ def monthly(scn: Scenario, res: Result, econ: Economics | None = None) -> pd.Dat
         path = econ.path(scn, gi, si)
         margin = (path.weights() * path.margin() * n[:, None]).sum(axis=0)  # discounted, expected, USD
         uptime = scn.sites["uptime"].to_numpy(float)[si]
-        online_ths = ((n * econ.hashrate_ths[gi] * uptime)[:, None] * path.availability * path.survival).sum(axis=0)
+        seasonal = uptime_by_month(scn.sites, getattr(scn, "availability", None), H)  # availability.csv, if any
+        if seasonal is None:
+            online_ths = ((n * econ.hashrate_ths[gi] * uptime)[:, None] * path.availability * path.survival).sum(axis=0)
+        else:
+            online_ths = ((n * econ.hashrate_ths[gi])[:, None] * seasonal[si] * path.availability
+                          * path.survival).sum(axis=0)
         upfront = float((n * econ.upfront_usd[gi, si]).sum())
         terminal = float((n * econ.terminal_usd[gi]).sum())
         risk_charge = float((n * econ.penalty_usd[gi, si]).sum())

@@ -22,7 +22,8 @@ from optimizer.inputs.tables import PLAUSIBLE, TABLES, Column, TableSpec
 
 # How a declared kind is named in the docs and in schema.csv.
 SETTING_TYPE_NAMES = {"float": "float", "float?": "float", "int": "integer", "bool": "bool", "str": "text",
-                      "str?": "text", "strlist": "list", "intlist": "list"}
+                      "str?": "text", "strlist": "list", "intlist": "list",
+                      "floatlist": "list"}
 BEGIN, END = "<!-- BEGIN GENERATED {name}: python -m optimizer.cli.docs -->", "<!-- END GENERATED {name} -->"
 
 

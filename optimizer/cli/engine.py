@@ -92,7 +92,10 @@ def _cmd_explain(args: argparse.Namespace) -> int:
           f"{scn.settings.policy.power_price_multiplier:g}, PUE {site['pue']:g}, uptime {site['uptime']:g}, "
           f"hosting ${site['hosting_usd_kw_month']:g}/kW/month, reg_risk {site['reg_risk']:g}/yr, "
           f"import duty {site['import_duty']:.0%}"
-          + (f", management fee ${site['mgmt_fee_usd_kwh']:g}/kWh" if site["mgmt_fee_usd_kwh"] else ""))
+          + (f", management fee ${site['mgmt_fee_usd_kwh']:g}/kWh" if site["mgmt_fee_usd_kwh"] else "")
+          + "".join(f"; {file} gives its {what} month by month" for file, frame, what in
+                    (("availability.csv", scn.availability, "uptime"), ("power.csv", scn.power, "power price"))
+                    if frame is not None and (frame["site"] == args.site).any()))
     hp = economics.hashprice(scn)
     print(f"Horizon {scn.settings.horizon.months} months, discount {scn.settings.horizon.discount_rate:.1%}/yr, "
           f"hashprice ${hp[0]:.4f}/TH/day in month 0 and ${hp[-1]:.4f} in month {len(hp) - 1} "

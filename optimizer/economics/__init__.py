@@ -19,6 +19,7 @@ import pandas as pd
 
 from optimizer.inputs.duty import duty_share
 from optimizer.inputs.geo import EARTH_RADIUS_KM, haversine_km  # noqa: F401 (SPEC section 2's dist, R)
+from optimizer.inputs.availability import power_by_month, uptime_by_month
 from optimizer.inputs.hashprice import halving_months, hashprice_path
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ class MarginPath:
     revenue_usd: np.ndarray  # (..., T) per month if running all month: hashrate_ths * hp_t * (1 - pool_fee) * D * uptime
     power_usd: np.ndarray  # (..., T) per month if running: kW * pue * 24 * D * uptime * price * multiplier * (1+e)^t
     hosting_usd: np.ndarray  # (...) per month, owed whether or not the rig runs
-    fee_usd: np.ndarray  # (...) per month if running all month: kW * pue * 24 * D * uptime * mgmt_fee_usd_kwh
+    fee_usd: np.ndarray  # (...) per month if running all month: kW * pue * 24 * D * uptime * mgmt_fee_usd_kwh;
+    # (..., T) when availability.csv gives the uptime month by month (``fee_path`` is (..., T) either way)
     availability: np.ndarray  # (..., T) a_t, share of month t the rig is installed and running
     survival: np.ndarray  # (..., T) S_t, chance mining is still allowed in month t
     discount: np.ndarray  # (T,) d_t
@@ -84,7 +86,7 @@ class MarginPath:
         revenue = self.revenue_usd if factor is None else self.revenue_usd * factor
         out = np.subtract(revenue, self.power_usd)
         if np.any(self.fee_usd):
-            out -= self.fee_usd[..., None]
+            out -= self.fee_path()
         np.maximum(out, 0.0, out=out)
         out -= self.hosting_usd[..., None]
         return out
@@ -96,7 +98,11 @@ class MarginPath:
 
     def running_cost_usd(self) -> np.ndarray:
         """(..., T) what a month of running costs: power_t + the management fee (hosting apart)."""
-        return self.power_usd + self.fee_usd[..., None] if np.any(self.fee_usd) else self.power_usd
+        return self.power_usd + self.fee_path() if np.any(self.fee_usd) else self.power_usd
+
+    def fee_path(self) -> np.ndarray:
+        """(..., T) or (..., 1) broadcastable to it: the management fee per month if running all month."""
+        return self.fee_usd if self.fee_usd.ndim == self.revenue_usd.ndim else self.fee_usd[..., None]
 
     def weights(self) -> np.ndarray:
         """d_t * a_t * S_t, shape (..., T): what one USD of margin in month t is worth today."""
@@ -115,7 +121,7 @@ class MarginPath:
         w, running = self.weights(), self.running()
         return {"revenue_pv_usd": (w * np.where(running, self.revenue_usd, 0.0)).sum(axis=-1),
                 "power_pv_usd": (w * np.where(running, self.power_usd, 0.0)).sum(axis=-1),
-                "mgmt_fee_pv_usd": (w * np.where(running, self.fee_usd[..., None], 0.0)).sum(axis=-1),
+                "mgmt_fee_pv_usd": (w * np.where(running, self.fee_path(), 0.0)).sum(axis=-1),
                 "hosting_pv_usd": (w * self.hosting_usd[..., None]).sum(axis=-1)}
 
     def at_power_price(self, usd_kwh: np.ndarray | float) -> "MarginPath":
@@ -155,6 +161,14 @@ def margin_path(
         power_month = np.asarray(power_month)[..., None] * (1 + change[..., None]) ** t
     else:
         power_month = np.asarray(power_month)[..., None]
+    stepped = power_by_month(sites, getattr(scn, "power", None), H)
+    if stepped is not None:  # power.csv: a multiplier on the power price by site and month
+        power_month = power_month * stepped[si]
+    seasonal = uptime_by_month(sites, getattr(scn, "availability", None), H)
+    if seasonal is not None:  # availability.csv: u[s, t] / uptime[s] rescales what sites.csv's uptime gave (uptime > 0)
+        scale = seasonal[si] / uptime[..., None]
+        revenue, power_month = revenue * scale, power_month * scale
+        fee_month = np.broadcast_to(fee_month, np.broadcast_shapes(np.shape(fee_month), shape))[..., None] * scale
     availability = (DAYS_PER_MONTH * (t + 1) - lead[..., None]) / DAYS_PER_MONTH
     np.minimum(np.maximum(availability, 0.0, out=availability), 1.0, out=availability)  # clip, without its overhead
     survival = survival_path(sites["reg_risk"].to_numpy(float)[si], H)
@@ -164,7 +178,7 @@ def margin_path(
         revenue_usd=np.broadcast_to(revenue, full),
         power_usd=np.broadcast_to(power_month, full),
         hosting_usd=np.broadcast_to(kw * sites["hosting_usd_kw_month"].to_numpy(float)[si], shape),
-        fee_usd=np.broadcast_to(fee_month, shape),
+        fee_usd=np.broadcast_to(fee_month, shape if seasonal is None else full),
         availability=np.broadcast_to(availability, full),
         survival=np.broadcast_to(survival, full),
         discount=discount,

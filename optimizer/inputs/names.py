@@ -63,9 +63,11 @@ def difference(a: str, b: str) -> str:
 # table -> (defining column, spec key) ; references: (table, column) -> (defining table, column)
 DEFINING = {"rigs": "model", "origins": "origin", "sites": "site"}
 REFERENCES = {("fleet", "origin"): ("origins", "origin"), ("fleet", "model"): ("rigs", "model"),
-              ("lanes", "origin"): ("origins", "origin"), ("lanes", "site"): ("sites", "site")}
+              ("lanes", "origin"): ("origins", "origin"), ("lanes", "site"): ("sites", "site"),
+              ("availability", "site"): ("sites", "site"), ("power", "site"): ("sites", "site")}
 GROUPED = {("sites", "jurisdiction"), ("origins", "country")}
-FILES = {"rigs": "rigs.csv", "origins": "origins.csv", "fleet": "fleet.csv", "sites": "sites.csv", "lanes": "lanes.csv"}
+FILES = {"rigs": "rigs.csv", "origins": "origins.csv", "fleet": "fleet.csv", "sites": "sites.csv", "lanes": "lanes.csv",
+         "availability": "availability.csv", "power": "power.csv"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +142,8 @@ def unify(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], lis
                 notes.append(Unified(FILES[table], int(r), col, name, read, difference(name, read)))
             values.append(read)
         frame[col] = values
-    for table, keys in (("fleet", ("origin", "model")), ("lanes", ("origin", "site"))):
+    for table, keys in (("fleet", ("origin", "model")), ("lanes", ("origin", "site")), ("availability", ("site", "month")),
+                        ("power", ("site", "month"))):
         frame, typed = out.get(table), tables.get(table)
         if frame is None or not len(frame) or not all(k in frame.columns for k in keys):
             continue

@@ -402,7 +402,8 @@ def percent_hint(problem: Problem) -> Problem:
     import dataclasses
     import re
 
-    if problem.file == "sites.csv" and problem.column in ("uptime", "reg_risk") and "out of range" in problem.message:
+    if (problem.file in ("sites.csv", "availability.csv") and problem.column in ("uptime", "reg_risk")
+            and "out of range" in problem.message):
         text = problem.message.split(" ", 1)[0]
     elif problem.column in FRACTION_SETTINGS and ", got " in problem.message:
         text = problem.message.rsplit(", got ", 1)[1]

@@ -51,6 +51,8 @@ class Scenario:
     state: pd.DataFrame | None = None
     bans: pd.DataFrame | None = None
     duty: pd.DataFrame | None = None  # duty.csv: import duty by (jurisdiction, made_in); empty when absent
+    availability: pd.DataFrame | None = None  # availability.csv (seasonal uptime, issue 21); empty when absent
+    power: pd.DataFrame | None = None  # power.csv (a power price path, issue 21); empty when absent
 
     def __post_init__(self) -> None:
         if self.market is None:
@@ -63,7 +65,7 @@ class Scenario:
         """A copy with ``{"section.key": value}`` applied on top of the current settings; no file is read."""
         settings = build_settings(None, overrides, base=self.settings)
         out = dataclasses.replace(self, settings=settings)
-        problems, _ = check(out, {key: "--set" for key in overrides}, only=("exclusions", "market"))
+        problems, _ = check(out, {key: "--set" for key in overrides}, only=("exclusions", "market", "availability", "power"))
         if problems:
             raise ScenarioError(problems)
         return dataclasses.replace(out, settings=names.canonical_settings(settings, self.sites))

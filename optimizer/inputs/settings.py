@@ -28,7 +28,7 @@ from optimizer.inputs.hashprice import hashprice_path
 # How each kind of value is typed in the dataclasses, and how it is described to users.
 _PY_TYPES: dict[str, Any] = {
     "float": float, "float?": float | None, "int": int, "bool": bool, "str": str, "str?": str | None,
-    "strlist": tuple[str, ...], "intlist": tuple[int, ...],
+    "strlist": tuple[str, ...], "intlist": tuple[int, ...], "floatlist": tuple[float, ...],
 }
 TOML_FILE = "scenario.toml"  # the file the settings are read from
 TYPE_WORDS = {
@@ -40,6 +40,7 @@ TYPE_WORDS = {
     "str?": "a quoted string",
     "strlist": "a list of strings, e.g. [\"Kazakhstan\"]",
     "intlist": "a list of whole numbers, e.g. [3, 12]",
+    "floatlist": "a list of numbers, e.g. [0.3, 0.5]",
 }
 
 
@@ -52,7 +53,7 @@ class Setting:
     """
 
     key: str  # "section.name"
-    kind: str  # float | float? | int | bool | str | str? | strlist | intlist
+    kind: str  # float | float? | int | bool | str | str? | strlist | intlist | floatlist
     default: Any
     unit: str
     label: str  # short, for the app's controls
@@ -228,6 +229,18 @@ _DECLARED: tuple[Setting, ...] = (
     Setting("monthly.replan_month", "int", 0, "month", "Re-plan from (month)",
             "t0: solve from this month on, keeping state.csv's decisions (all of earlier months)",
             check=lambda v: 0 <= v <= 600, rule="an integer from 0 to 600"),
+    # [concentration]: a convex charge on a jurisdiction's share of the relocated MW (issue 21; optimizer/model/concentration.py)
+    Setting("concentration.breakpoints_share", "floatlist", (), "share of relocated MW", "Concentration breakpoints",
+            "extension: shares b_1 < b_2 < ... of the relocated fleet's MW above which a jurisdiction's MW is charged; "
+            "[] = no charge (docs/model.md, Concentration)",
+            check=lambda v: all(0 <= b < 1 for b in v) and all(a < b for a, b in zip(v, v[1:])),
+            rule="shares in [0, 1) in ascending order"),
+    Setting("concentration.charge_usd_per_mw", "floatlist", (), "USD/MW", "Concentration charge (USD per MW)",
+            "extension: c_k, the charge (present value, USD per MW over the horizon) on each MW a jurisdiction "
+            "holds between breakpoint k and k+1 of the relocated MW; one per breakpoint, each at least the one "
+            "before (a convex charge)",
+            check=lambda v: all(0 <= c <= 1e12 for c in v) and all(a <= b for a, b in zip(v, v[1:])),
+            rule="numbers from 0 to 1e12, each at least the one before (convex)"),
     # [checks]
     Setting("checks.confirm", "strlist", (), "", "Confirmed values",
             "extension: values confirmed despite a plausibility warning, as \"FILE:COLUMN\" (e.g. "
@@ -238,7 +251,8 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in _DECLARED}
 ALL_KEYS: tuple[str, ...] = tuple(SETTINGS)
 # The dataclass of each [section], in file order; the section classes keep their historical names.
 _CLASS_NAMES = {"market": "Market", "horizon": "Horizon", "logistics": "Logistics", "policy": "Policy",
-                "solver": "SolverSettings", "risk": "Risk", "monthly": "Monthly", "checks": "Checks"}
+                "solver": "SolverSettings", "risk": "Risk", "monthly": "Monthly", "concentration": "Concentration",
+                "checks": "Checks"}
 
 
 def _section_class(section: str) -> type:
@@ -260,6 +274,7 @@ Policy = SECTIONS["policy"]
 SolverSettings = SECTIONS["solver"]
 Risk = SECTIONS["risk"]
 Monthly = SECTIONS["monthly"]
+Concentration = SECTIONS["concentration"]
 Checks = SECTIONS["checks"]
 
 
@@ -335,6 +350,13 @@ def _coerce(key: str, value: Any, file: str) -> tuple[Any, Problem | None]:
                 isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer() for v in value):
             return bad(f"must be {TYPE_WORDS[kind]}, got {value!r}")
         value = tuple(int(v) for v in value)
+    elif kind == "floatlist":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+            return bad(f"must be {TYPE_WORDS[kind]}, got {value!r}")
+        value = tuple(float(v) for v in value)
     if not decl.check(value):
         return bad(f"must be {decl.rule}, got {value!r}")
     return value, None
@@ -472,6 +494,7 @@ def _derived_problems(settings: Settings, sources: Mapping[str, str], file: str)
                                 "a monthly change is a fraction per month: 0.02 means +2% a month"))
     problems += path_problems(settings, sources, file)
     problems += monthly_problems(settings, sources, file)
+    problems += concentration_problems(settings, sources, file)
     if h.discount_rate < 0:
         log_factor = -(h.months / 12) * math.log10(1 + h.discount_rate)
         if log_factor > math.log10(MAX_DISCOUNT_FACTOR):
@@ -535,6 +558,22 @@ def monthly_problems(settings: Settings, sources: Mapping[str, str], file: str) 
         if beyond:
             problems.append(Problem(sources.get(key, file), None, key, f"month {beyond[0]} is beyond the horizon "
                                     f"(months 0 to {H - 1})", "months are 0-based months of the horizon"))
+    return problems
+
+
+def concentration_problems(settings: Settings, sources: Mapping[str, str], file: str) -> list[Problem]:
+    """[concentration]: one charge per breakpoint, and the charge is section 3's (not the monthly plan's)."""
+    c = settings.concentration
+    problems: list[Problem] = []
+    key = "concentration.charge_usd_per_mw"
+    if len(c.charge_usd_per_mw) != len(c.breakpoints_share):
+        problems.append(Problem(sources.get(key, file), None, key, f"gives {len(c.charge_usd_per_mw)} charges for "
+                                f"{len(c.breakpoints_share)} breakpoints (concentration.breakpoints_share)",
+                                "give one charge per breakpoint: the USD per MW above that share"))
+    elif c.breakpoints_share and settings.monthly.enabled:
+        problems.append(Problem(sources.get("monthly.enabled", file), None, "monthly.enabled",
+                                "the concentration charge is priced in section 3's plan only, not in the monthly plan",
+                                "set concentration.breakpoints_share = [] or monthly.enabled = false"))
     return problems
 
 

@@ -212,10 +212,42 @@ DUTY = TableSpec(
     required=False,
     min_rows=0,
 )
+# Seasonal availability (issue 21): a site's uptime month by month; optimizer/inputs/availability.py checks it.
+AVAILABILITY = TableSpec(
+    "availability.csv",
+    (
+        _col("site", "text", "", "site", "a site of sites.csv"),
+        _col("month", "integer", "month", "month", "month t of the horizon, 0-based (below horizon.months), counted "
+             "from horizon.start_month like market.csv", rule=_nonneg),
+        _col("uptime", "float", "share", "uptime in the month",
+             "share of month t the site runs, replacing sites.csv's uptime in that month (0 = a stop: a winter ban, "
+             "a summer curtailment); hosting is owed regardless; (site, month) unique, absent pairs: sites.csv's uptime",
+             rule=(lambda v: (v >= 0) & (v <= 1), "in [0, 1]")),
+    ),
+    key=("site", "month"),
+    required=False,
+    min_rows=0,
+)
+# A power price path (issue 21): a multiplier on a site's power_usd_kwh month by month (a tariff step, a repricing).
+POWER = TableSpec(
+    "power.csv",
+    (
+        _col("site", "text", "", "site", "a site of sites.csv"),
+        _col("month", "integer", "month", "month", "month t of the horizon, 0-based (below horizon.months), counted "
+             "from horizon.start_month like market.csv", rule=_nonneg),
+        _col("multiplier", "float", "multiple of power_usd_kwh", "power price multiplier",
+             "the site's power price in month t is power_usd_kwh x multiplier (with power_monthly_change and "
+             "power_price_multiplier as before); (site, month) unique, absent pairs: 1", rule=_pos),
+    ),
+    key=("site", "month"),
+    required=False,
+    min_rows=0,
+)
 TABLES: dict[str, TableSpec] = {"rigs": RIGS, "origins": ORIGINS, "fleet": FLEET, "sites": SITES, "lanes": LANES,
-                                "market": MARKET, "resale": RESALE, "state": STATE, "bans": KNOWN_BANS, "duty": DUTY}
+                                "market": MARKET, "resale": RESALE, "state": STATE, "bans": KNOWN_BANS,
+                                "availability": AVAILABILITY, "power": POWER, "duty": DUTY}
 # Tables a scenario has only when their file is there: left out of files() and fingerprint() when empty.
-SECTION8_TABLES = ("resale", "state", "bans", "duty")
+SECTION8_TABLES = ("resale", "state", "bans", "availability", "power", "duty")
 
 # Size limits: a scenario is a planning model, not a data dump. They bound memory for uploads too.
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -260,6 +292,10 @@ PLAUSIBLE: dict[tuple[str, str], tuple[float, float, str]] = {
     ("state.csv", "month"): (0, 600, "month is the 0-based month of the horizon"),
     ("state.csv", "rigs"): (0, 1e9, "rigs is a number of rigs"),
     ("bans.csv", "ban_month"): (0, 600, "ban_month is the 0-based month of the horizon"),
+    ("availability.csv", "month"): (0, 600, "month is the 0-based month of the horizon"),
+    ("power.csv", "month"): (0, 600, "month is the 0-based month of the horizon"),
+    ("power.csv", "multiplier"): (1e-3, 20.0, "multiplier is a multiple of power_usd_kwh (1 = sites.csv's price, 1.3 = "
+                                              "30% dearer); 130 looks like a percent: write 1.3 for 130%"),
     ("lanes.csv", "ship_usd_per_rig"): (0.0, 1e7, "ship_usd_per_rig is US dollars per rig"),
     ("lanes.csv", "lead_days"): (0.0, 1e5, "lead_days is in days"),
 }

@@ -28,6 +28,8 @@ import scipy.sparse as sp
 from optimizer.economics import Economics
 from optimizer.inputs.scenario import Scenario, allowed_sites  # noqa: F401 - the model stage reads it from here too
 
+from optimizer.model.concentration import define_concentration  # noqa: E402 (needs nothing defined here at import)
+
 if TYPE_CHECKING:  # PuLP is imported where a PuLP model is made: a plain HiGHS solve never needs it
     import pulp
 
@@ -161,6 +163,7 @@ def build_model(scn: Scenario, econ: Economics) -> LinearModel:
     define_linking(model, econ)
     define_jurisdiction_share(model, scn, econ)
     define_budget(model, scn, econ)
+    define_concentration(model, scn, econ)  # off by default: no column, no row (optimizer/model/concentration.py)
     return model
 
 

@@ -218,4 +218,7 @@ def assemble(scn: Scenario, econ: Economics, model: LinearModel, raw: RawSolutio
         "budget_shadow_usd_per_usd": None,
         "horizon_months": scn.settings.horizon.months,
     }
+    if getattr(model, "concentration_cols", None) is not None:  # the concentration charge (off: the key is absent)
+        cols = model.concentration_cols
+        summary["concentration_charge_usd"] = float(-(model.cost[cols] @ raw.x[cols]))
     return Result(summary, allocation, site_table, jt), PlanArrays(xv, sold, idle, mw_used, rigs_at, ths_at, upfront)

@@ -414,6 +414,10 @@ def solve_risk(scn: Scenario, samples: SampleSet, runner: Runner | None = None) 
     if samples.months != scn.settings.horizon.months:
         raise ScenarioError(Problem("samples", None, None, f"the sample set covers {samples.months} months; "
                                     f"the scenario's horizon is {scn.settings.horizon.months}"))
+    if scn.settings.concentration.breakpoints_share:  # issue 21's charge is section 3's only (docs/model.md)
+        raise ScenarioError(Problem("scenario.toml", None, "concentration.breakpoints_share",
+                                    "the concentration charge is priced in section 3's plan, not in the risk-aware plan",
+                                    "set concentration.breakpoints_share = [] to solve with a sample set"))
     runner = runner or Runner()
     rs = scn.settings.risk
     econ = economics.compute(scn)

@@ -7,6 +7,10 @@ A history folder holds what actually happened after the scenario's start:
 - bans.csv: ``jurisdiction`` (in sites.csv), ``ban_month`` (integer 0..H-1), optional ``end_month``
   (> ban_month, <= H, empty = H): the stops that came, mining stopping from the start of ban_month
   until the start of end_month (to the horizon without one).
+- power.csv (optional, issue 21): ``site`` or ``jurisdiction`` (one of the two per row), ``month``,
+  ``multiplier`` (> 0): the realised power price in that month is the scenario's times the multiplier
+  (a site row overrides its jurisdiction's row for the month; absent: 1). Realised values only: the plan,
+  and the re-planning policy of replay, never see it; perfect foresight does.
 
 The realised value of a plan is SPEC section 7's NPV with the realised hashprice path as market.csv
 and the realised bans as the only sample (weight 1, every hashprice factor 1):
@@ -24,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from optimizer import economics
@@ -49,6 +54,21 @@ HISTORY_BANS = T.TableSpec(
     key=("jurisdiction",),
     min_rows=0,
 )
+# Realised power repricing (issue 21): optional power.csv of a history folder, applied to realised values only.
+HISTORY_POWER = T.TableSpec(
+    "power.csv",
+    (
+        T.Column("site", "text", "", "a site of sites.csv (or leave it empty and name a jurisdiction)", ""),
+        T.Column("jurisdiction", "text", "", "a jurisdiction of sites.csv: every site there (a site row for the "
+                 "same month overrides it)", ""),
+        T.Column("month", "integer", "month", "month t of the horizon (0-based) the multiplier applies to", None,
+                 lambda v: v >= 0, ">= 0"),
+        T.Column("multiplier", "float", "multiple of power_usd_kwh", "the realised power price over the scenario's "
+                 "in that month (1.33: a host that repriced from 6 to 8 cents)", None, lambda v: v > 0, "> 0"),
+    ),
+    key=("site", "jurisdiction", "month"),
+    min_rows=0,
+)
 JURISDICTION_COLUMNS = ["jurisdiction", "ban_month", "rigs", "hashrate_ths", "expected_usd", "realised_usd",
                         "realised_minus_expected_usd"]
 
@@ -60,6 +80,8 @@ class History:
     market: pd.DataFrame
     bans: dict[str, int]
     end_months: dict[str, int] = field(default_factory=dict)  # jurisdiction -> month mining resumes (< H only)
+    # power.csv (optional): site, month, multiplier on power_usd_kwh as realised (jurisdiction rows expanded)
+    power: pd.DataFrame | None = None
     warnings: tuple = ()  # InputWarnings from reading (calendar months converted, names matched)
 
 
@@ -137,15 +159,93 @@ def load_history(folder: str | Path, scn: Scenario) -> History:
                                 f"the history needs the realised hashprice of every month 0 to {H - 1} (horizon.months = {H})"))
     if not problems:
         problems += review_history_hashprice(market, f"{label}/market.csv", economics.hashprice(scn))
+    power = None
+    if (folder / HISTORY_POWER.file).is_file():
+        try:
+            power = history_power(_read_table(folder, HISTORY_POWER, label, prepare), scn, f"{label}/power.csv",
+                                  problems)
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
     if problems:
         raise ScenarioError(problems)
-    return History(market, out, {j: int(ends[j]) for j in out if ends[j] < H}, tuple(notes))
+    return History(market, out, {j: int(ends[j]) for j in out if ends[j] < H}, warnings=tuple(notes), power=power)
+
+
+def history_power(frame: pd.DataFrame, scn: Scenario, file: str, problems: list[Problem]) -> pd.DataFrame:
+    """A history's typed power.csv as (site, month, multiplier) rows, one per site and month: jurisdiction
+    rows expanded to their sites, a site row overriding its jurisdiction's row for that month. Problems
+    (a row naming both or neither, an unknown site or jurisdiction, a month beyond the horizon, a site
+    given twice in a month) are appended with the file, row and column."""
+    from optimizer.inputs.names import canon
+
+    H = scn.settings.horizon.months
+    sites = scn.sites["site"].astype(str).tolist()
+    by_canon = {canon(s): s for s in sites}
+    juris_of = dict(zip(sites, scn.sites["jurisdiction"].astype(str)))
+    known_j = sorted(set(juris_of.values()))
+    chosen: dict[tuple[str, int], tuple[int, float, bool]] = {}  # (site, month) -> (row, multiplier, from a site row)
+    seen_j: dict[tuple[str, int], int] = {}
+    for r, s, j, m, v in zip(frame["_row"], frame["site"], frame["jurisdiction"], frame["month"].astype(int),
+                             frame["multiplier"].astype(float)):
+        r = int(r)
+        if bool(s) == bool(j):
+            problems.append(Problem(file, r, "site", "names both a site and a jurisdiction" if s else
+                                    "names neither a site nor a jurisdiction",
+                                    "give a site (that site) or a jurisdiction (every site there), not both"))
+            continue
+        if m >= H:
+            problems.append(Problem(file, r, "month", f"month {m} is beyond the horizon (months 0 to {H - 1})"))
+            continue
+        if s:
+            site = by_canon.get(canon(s))
+            if site is None:
+                problems.append(Problem(file, r, "site", f"unknown site '{s}': not in sites.csv",
+                                        T._did_you_mean(s, sites)))
+                continue
+            if (site, m) in chosen and chosen[(site, m)][2]:
+                problems.append(Problem(file, r, "site", f"'{site}' is given twice for month {m}",
+                                        f"first given on row {chosen[(site, m)][0]}"))
+                continue
+            chosen[(site, m)] = (r, float(v), True)
+        else:
+            if (j, m) in seen_j:
+                problems.append(Problem(file, r, "jurisdiction", f"'{j}' is given twice for month {m}",
+                                        f"first given on row {seen_j[(j, m)]}"))
+                continue
+            seen_j[(j, m)] = r
+            if j not in known_j:
+                problems.append(Problem(file, r, "jurisdiction", f"unknown jurisdiction '{j}': not in sites.csv",
+                                        T._did_you_mean(j, known_j)))
+                continue
+            for site in (x for x in sites if juris_of[x] == j):
+                if (site, m) not in chosen:
+                    chosen[(site, m)] = (r, float(v), False)
+    rows = sorted((site, m, v) for (site, m), (_, v, _) in chosen.items())
+    return pd.DataFrame(rows, columns=["site", "month", "multiplier"])
+
+
+def realised_power(scn: Scenario, history: History) -> pd.DataFrame | None:
+    """The scenario's power.csv times the history's, as a full (site, month, multiplier) table; None when the
+    history has no power.csv (the realised power price is then the scenario's)."""
+    if history.power is None or not len(history.power):
+        return None
+    from optimizer.inputs.availability import power_by_month
+
+    H = scn.settings.horizon.months
+    planned = power_by_month(scn.sites, scn.power, H)
+    real = power_by_month(scn.sites, history.power, H)
+    both = real if planned is None else planned * real
+    sites = scn.sites["site"].astype(str).to_numpy()
+    return pd.DataFrame({"site": np.repeat(sites, H), "month": np.tile(np.arange(H), len(sites)),
+                         "multiplier": both.ravel()})
 
 
 def realised_scenario(scn: Scenario, history: History) -> Scenario:
     """The scenario with the realised hashprice path as its market.csv (its own path keys reset to absent)."""
     reset = {key: SETTINGS[key].default for key in HASHPRICE_PATH_KEYS}
-    return scn.with_tables(market=empty_table(T.MARKET)).with_overrides(reset).with_tables(market=history.market)
+    out = scn.with_tables(market=empty_table(T.MARKET)).with_overrides(reset).with_tables(market=history.market)
+    power = realised_power(scn, history)  # power.csv of the history: realised values only (the plan never sees it)
+    return out if power is None else out.with_tables(power=power)
 
 
 @dataclass

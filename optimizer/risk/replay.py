@@ -69,6 +69,8 @@ class Future:
     hp_factor: np.ndarray
     resale: np.ndarray
     stops: list[tuple[str, int, int]] = field(default_factory=list)
+    # a history's realised power price path (site, month, multiplier; backtest.realised_power): values only
+    power: pd.DataFrame | None = None
 
     def stopped(self, scn: Scenario, known_by: int | None = None) -> np.ndarray | None:
         bans = pd.DataFrame(self.stops, columns=["jurisdiction", "ban_month", "end_month"])
@@ -78,7 +80,7 @@ class Future:
 def futures_from_history(scn: Scenario, folder: str | Path) -> list[Future]:
     """The realised history (backtest.load_history's market.csv and bans.csv; end_month when the loader
     gives one, else H; resale.csv when the folder has one, else the scenario's resale path)."""
-    from optimizer.risk.backtest import load_history
+    from optimizer.risk.backtest import load_history, realised_power
 
     history = load_history(folder, scn)
     H = scn.settings.horizon.months
@@ -105,7 +107,7 @@ def futures_from_history(scn: Scenario, folder: str | Path) -> list[Future]:
             raise ScenarioError(problems)
         resale = np.ones(H)
         resale[frame["month"].astype(int).to_numpy()] = frame["factor"].to_numpy(float)
-    return [Future("history", 1.0, factor, resale, stops)]
+    return [Future("history", 1.0, factor, resale, stops, realised_power(scn, history))]
 
 
 def futures_from_samples(scn: Scenario, folder: str | Path) -> list[Future]:
@@ -600,14 +602,15 @@ def _one(future: Future, scn: Scenario, econ, static: tuple[Ledger, float], unch
          sell_all: float) -> dict[str, Any]:
     outlook = realised_outlook(scn, future)
     every = scn.settings.monthly.replan_every
-    policy, paid = carried_out(scn, econ, future, every)
+    policy, paid = carried_out(scn, econ, future, every)  # the policy plans on the scenario's power prices
+    real = scn if future.power is None else scn.with_tables(power=future.power)  # realised power prices
     return {
         "future": future.name,
         "sell_all_usd": sell_all,
-        "static_usd": static[0].value(scn, econ, outlook, static[1]),
-        "unchanged_usd": unchanged[0].value(scn, econ, outlook, unchanged[1]),
-        "policy_usd": policy.value(scn, econ, outlook, paid),
-        "foresight_usd": foresight(scn, econ, future),
+        "static_usd": static[0].value(real, econ, outlook, static[1]),
+        "unchanged_usd": unchanged[0].value(real, econ, outlook, unchanged[1]),
+        "policy_usd": policy.value(real, econ, outlook, paid),
+        "foresight_usd": foresight(real, econ, future),
     }
 
 

@@ -25,6 +25,7 @@ from optimizer.economics import Economics
 from optimizer.inputs.errors import SolverFailure
 from optimizer.inputs.names import canon
 from optimizer.inputs.scenario import Scenario
+from optimizer.model.concentration import charge_usd
 
 # Tolerances: solvers keep rows to about 1e-7 (absolute, scaled); these are looser than that
 # and far tighter than anything a user would call "a different plan".
@@ -150,6 +151,8 @@ def violations(scn: Scenario, econ: Economics, model, raw, check_objective: bool
     if check_objective and raw.objective is not None and np.isfinite(raw.objective):
         terms = np.concatenate([x * econ.value_usd[gi, si], sell * econ.resale_usd, idle * econ.terminal_usd])
         value = float(terms.sum()) - (float((fixed * y).sum()) if y is not None else 0.0)
+        if scn.settings.concentration.breakpoints_share:  # the concentration charge, from the MW by site above
+            value -= charge_usd(scn, mw)
         scale = float(np.abs(terms).sum()) + float(np.abs(fixed).sum()) + 1.0
         if abs(value - raw.objective) > 1e-6 * scale + 1e-3:
             out.append(f"the reported value ${raw.objective:,.2f} is not the value of the plan (${value:,.2f})")
