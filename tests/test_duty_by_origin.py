@@ -198,3 +198,20 @@ def solve_or_reasons(scn):
         return optimizer.solve(scn)
     except optimizer.InfeasibleError as exc:
         return list(exc.reasons)
+
+
+def test_a_move_between_jurisdictions_pays_the_duty_of_the_rigs_country(tmp_path):
+    """Re-planning moves rigs standing at a site to another (SPEC section 8): the duty of the new
+    jurisdiction, by the rig's made_in, as on arrival from the origin. Rigs standing in Norway (NO) move to
+    Texas (TX): freight by the distance formula from NO to TX plus 0.576 x 1000 for A and 0.216 x 500 for B."""
+    from optimizer.economics import monthly as M
+
+    scn = optimizer.load_scenario(write(two_models(months=6), tmp_path / "m", MADE, US_2025))
+    econ = economics.compute(scn)
+    ship_ss, _ = M.site_freight(scn)
+    no, tx = econ.sites.index("NO"), econ.sites.index("TX")
+    standing = [M.Standing(g=g, site=no, since=0, arrival_days=0.0, rigs=10.0) for g in (0, 1, 2)]
+    cols = M.plan_columns(scn, econ, M.Outlook(), remaining=np.zeros(econ.n_groups), standing=standing, prune=False)
+    for g, duty in ((0, 576.0), (1, 108.0), (2, 0.026 * 300)):
+        up = cols.upfront_usd[(cols.kind == M.MOVE) & (cols.g == g) & (cols.site == tx)]
+        assert len(up) and up == pytest.approx(ship_ss[no, tx] + duty, rel=1e-12), g
