@@ -129,3 +129,17 @@ def test_switching_scenario_keeps_the_open_tab(tmp_path, monkeypatch):
     assert at.session_state["main_tabs"] == "Risk" and any(w.key == "risk_n" for w in at.number_input)
     open_tab(at, "What happened")  # a scenario without a history says so in place
     assert any("no record of what came after" in i.value for i in at.info)
+
+
+def test_the_picker_offers_world_2025_and_opens_it():
+    """The third built-in scenario is in the app's picker and opens to its README's plan: sell everything,
+    $10.20 M (tests/examples/world-2025), with its seasonal availability, power path and duty table."""
+    at = new_app()
+    assert {"china-2021", "post-halving-2024", "world-2025"} <= set(at.selectbox(key="source").options)
+    at.selectbox(key="source").set_value("world-2025").run()
+    ok(at)
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Plan value"] == "$10.20M" and shown["Gain vs selling"] == "$0"
+    open_tab(at, "What happened")  # no history yet: said in place
+    ok(at)
+    assert any("no record of what came after" in i.value for i in at.info)

@@ -24,11 +24,13 @@ from tests import scenario_builder as sb
 from tests.test_property import scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = ["china-2021", "post-halving-2024"]
+DATASETS = ["china-2021", "post-halving-2024", "world-2025"]
 # where the moves start: after the 2024 halving relocating pays nowhere at June 2024's BTC price (no
 # relocation is worth more than selling, the model has no relocation column and the planner hands it
-# to the engine), so its moves start from twice that price
-START = {"china-2021": {}, "post-halving-2024": {"market.btc_price_usd": 121180.0}}
+# to the engine), so its moves start from twice that price; world-2025's at $120,000 (it sells everything below
+# about $108,000: its README)
+START = {"china-2021": {}, "post-halving-2024": {"market.btc_price_usd": 121180.0},
+         "world-2025": {"market.btc_price_usd": 120000.0}}
 KEYS = ["action", "origin", "model", "site"]
 # china-2021 with a jurisdiction cap at which the LP has many optimal plans (a warm re-solve and a
 # cold one returned different plans of the same value before the canonical step)
@@ -173,7 +175,7 @@ def test_planner_equals_cold_solve_after_random_moves(dataset):
 def _shuffled_copy(src: Path, dst: Path, seed: int) -> Path:
     shutil.copytree(src, dst)
     rng = np.random.default_rng(seed)
-    for name in ("sites.csv", "fleet.csv", "lanes.csv"):
+    for name in ("sites.csv", "fleet.csv", "lanes.csv", "availability.csv", "power.csv", "duty.csv"):
         path = dst / name
         if not path.exists():
             continue

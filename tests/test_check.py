@@ -39,11 +39,14 @@ def test_each_named_check_finds_its_own_problem(china):
                                                                               "uptime": [0.5], "_row": [2]})),
         "power": dataclasses.replace(china, power=pd.DataFrame({"site": ["Nowhere"], "month": [0],
                                                                 "multiplier": [1.5], "_row": [2]})),
+        "duty": dataclasses.replace(china, duty=pd.DataFrame({"jurisdiction": ["Nowhere"], "made_in": ["China"],
+                                                              "import_duty": [0.576], "_row": [2]})),
     }
     words = {"exclusions": f"'{site}' is not a site of sites.csv", "market": "beyond the horizon",
              "plausibility": "a fleet cannot out-hash the network", "monthly": "comes online after the horizon",
              "availability": "availability.csv, row 2, column 'month'",
-             "power": "power.csv, row 2, column 'site'"}
+             "power": "power.csv, row 2, column 'site'",
+             "duty": "duty.csv, row 2, column 'jurisdiction'"}
     assert set(broken) == set(C.CHECKS)
     assert C.check(china) == ([], C.check(china)[1])  # the dataset itself has no problems
     for name, scn in broken.items():

@@ -21,6 +21,7 @@ REFERENCE = ROOT / "tests" / "data" / "reference"
 SHARED_REFERENCE = ROOT.parent / "shared" / "reference"
 CHINA = DATASETS / "china-2021"
 HALVING = DATASETS / "post-halving-2024"
+WORLD = DATASETS / "world-2025"
 SCENARIOS = sorted(p for p in DATASETS.iterdir() if (p / "scenario.toml").is_file())
 SCENARIO_IDS = [p.name for p in SCENARIOS]
 
@@ -38,7 +39,7 @@ SITE_DEFAULTS = {"hosting_usd_kw_month": 0.0, "pue": 1.0, "uptime": 1.0, "reg_ri
                  "import_duty": 0.0, "fixed_cost_usd": 0.0, "min_mw": 0.0}
 TOML_KEYS = {
     "market": {"btc_price_usd", "network_hashrate_ehs", "block_subsidy_btc", "fee_share",
-               "hashprice_usd_th_day", "hashprice_monthly_change", "pool_fee"},
+               "hashprice_usd_th_day", "hashprice_monthly_change", "pool_fee", "halving_months"},
     "horizon": {"months", "discount_rate", "salvage_fraction", "start_month"},
     "logistics": {"ship_base_usd", "ship_usd_per_1000km", "lead_base_days", "lead_days_per_1000km"},
     "policy": {"risk_aversion", "max_jurisdiction_share", "budget_usd", "allow_sell", "allow_idle",
@@ -120,7 +121,7 @@ def test_reference_copies_match_the_shared_pack() -> None:
 # ---------------------------------------------------------------- SPEC section 1, every scenario
 
 def test_builtin_scenarios_exist() -> None:
-    assert {"china-2021", "post-halving-2024"} <= set(SCENARIO_IDS)
+    assert {"china-2021", "post-halving-2024", "world-2025"} <= set(SCENARIO_IDS)
 
 
 @pytest.mark.parametrize("folder", SCENARIOS, ids=SCENARIO_IDS)
@@ -288,9 +289,16 @@ def test_china_2021_capacity_is_scarce() -> None:
 
 # ---------------------------------------------------------------- facts tied to the reference pack
 
+# Models released after the reference pack (2021 list): the spec source each must cite.
+NOT_IN_REFERENCE = {"Antminer S21": "17.5 J/TH (BTCWire via hackernoon.com, 2024-03-11)"}
+
+
 @pytest.mark.parametrize("folder", SCENARIOS, ids=SCENARIO_IDS)
 def test_rig_specs_match_reference(folder: Path) -> None:
     for r in rows(folder / "rigs.csv"):
+        if r["model"] in NOT_IN_REFERENCE:  # a model newer than the reference pack: its own source
+            assert NOT_IN_REFERENCE[r["model"]] in r["spec_source"], r["model"]
+            continue
         ref = ref_rig(r["model"])
         assert num(r["hashrate_ths"]) == float(ref["hashrate_ths"]), r["model"]
         assert num(r["power_w"]) == float(ref["power_w"]), r["model"]
@@ -556,3 +564,120 @@ def test_readme_headline_is_the_golden_plan(folder: Path) -> None:
     stated = float(re.search(r"Value of the plan:\s*\*\*\$([\d.]+) M\*\*", text).group(1))
     assert stated == round(golden["objective_usd"] / 1e6, 2)
     assert f"${golden['sell_all_usd'] / 1e6:.2f} M" in text
+
+
+# ---------------------------------------------------------------- world-2025: figures tied to their sources
+
+DIFFICULTY_RECORD_NOV_2025 = 156e12      # the 3 Nov 2025 adjustment's record difficulty (W3)
+ADJUSTMENT_12_NOV_2025 = -0.0237         # Luxor, November 2025 lookback (W2)
+HASHPRICE_ATL_22_NOV_2025 = 0.03506      # USD/TH/day, Luxor (W2)
+HASHPRICE_INDEX_23_NOV_2025 = 0.03449    # USD/TH/day, AMBCrypto citing the Hashprice Index (W3)
+FEES_SHARE_OF_REWARDS = 0.0062           # week to 3 Nov 2025 (W13)
+EEP_TARIFF_C = [("2025-12-01", 4.0), ("2026-07-08", 5.0), ("2027-07-08", 6.5)]   # daily-average c/kWh (W6)
+EEP_FLAT_C = 3.14                        # the PPA flat rate before (W7, ref jurisdictions.csv Ethiopia)
+US_DUTY_2025 = {"China": 0.576, "Indonesia": 0.216, "Malaysia": 0.216, "Thailand": 0.216}   # from 7 Aug 2025 (W4, W5)
+
+
+def _world_month(t: int) -> tuple[int, int]:
+    y, m = divmod(11 + t, 12)    # month 0 = December 2025
+    return 2025 + y, m + 1
+
+
+def test_world_market_reproduces_the_november_2025_hashprice_low() -> None:
+    m = toml(WORLD)["market"]
+    difficulty = DIFFICULTY_RECORD_NOV_2025 * (1 + ADJUSTMENT_12_NOV_2025)
+    assert m["network_hashrate_ehs"] == pytest.approx(difficulty * 2**32 / 600 / 1e18, abs=0.05)
+    assert m["fee_share"] == pytest.approx(FEES_SHARE_OF_REWARDS, abs=1e-4)
+    assert m["block_subsidy_btc"] == 3.125
+    hp = derived_hashprice(m)
+    assert hp == pytest.approx(HASHPRICE_INDEX_23_NOV_2025, rel=0.005)
+    assert hp == pytest.approx(HASHPRICE_ATL_22_NOV_2025, rel=0.02)
+    assert "hashprice_usd_th_day" not in m
+
+
+def test_world_halving_is_april_2028_inside_the_horizon() -> None:
+    cfg = toml(WORLD)
+    assert cfg["horizon"]["start_month"] == "2025-12" and cfg["horizon"]["months"] == 36
+    (t,) = cfg["market"]["halving_months"]
+    assert _world_month(t) == (2028, 4) and t < cfg["horizon"]["months"]
+
+
+def test_world_ethiopia_power_path_is_eeps_tariff_by_the_day() -> None:
+    import datetime as dt
+    site_row = site(WORLD, "ET Bishoftu")
+    base = num(site_row["power_usd_kwh"])
+    assert base * 100 == pytest.approx(EEP_TARIFF_C[0][1])
+    steps = [(dt.date.fromisoformat(d), c) for d, c in EEP_TARIFF_C]
+    given = {int(r["month"]): num(r["multiplier"]) for r in rows(WORLD / "power.csv") if r["site"] == "ET Bishoftu"}
+    for t in range(36):
+        y, m = _world_month(t)
+        days = (dt.date(y + (m == 12), m % 12 + 1, 1) - dt.date(y, m, 1)).days
+        mean_c = sum(next(c for d, c in reversed(steps) if dt.date(y, m, k) >= d) for k in range(1, days + 1)) / days
+        assert given.get(t, 1.0) == pytest.approx(mean_c / EEP_TARIFF_C[0][1], abs=1e-6), (t, y, m)
+    # the steps as reported: about +30%, +24%, +28% (shega.co, W7)
+    c = [EEP_FLAT_C] + [c for _, c in EEP_TARIFF_C]
+    for (a, b), reported in zip(zip(c, c[1:]), (0.30, 0.24, 0.28)):
+        assert b / a - 1 == pytest.approx(reported, abs=0.035)
+
+
+def test_world_seasonal_stops_are_the_decreed_days() -> None:
+    """Ulan-Ude: stopped 15 Nov - 15 Mar; Kemin: from 12 Nov to the end of March; uptime 0.97 otherwise."""
+    got = {(r["site"], int(r["month"])): num(r["uptime"]) for r in rows(WORLD / "availability.csv")}
+    for r in rows(WORLD / "availability.csv"):
+        assert r["calendar_month"] == "%d-%02d" % _world_month(int(r["month"]))
+    for name in ("RU Ulan-Ude", "KG Kemin"):
+        base = num(site(WORLD, name)["uptime"])
+        for t in range(36):
+            y, m = _world_month(t)
+            if name == "RU Ulan-Ude":
+                share = {11: 14 / 30, 12: 0, 1: 0, 2: 0, 3: 16 / 31}.get(m, 1.0)
+            else:
+                share = {11: 11 / 30, 12: 0, 1: 0, 2: 0, 3: 0}.get(m, 1.0)
+            assert got.get((name, t), base) == pytest.approx(base * share, abs=1e-4), (name, y, m)
+    assert "15 Nov" in (WORLD / "README.md").read_text(encoding="utf-8")
+
+
+def test_world_us_duty_by_country_of_manufacture() -> None:
+    duty = rows(WORLD / "duty.csv")
+    us_states = set(ref_csv("jurisdictions.csv").query("level == 'us_state'")["name"])
+    us_in_scenario = {s["jurisdiction"] for s in rows(WORLD / "sites.csv")} & us_states
+    assert {(r["jurisdiction"], r["made_in"]) for r in duty} == {(j, c) for j in us_in_scenario for c in US_DUTY_2025}
+    for r in duty:
+        assert num(r["import_duty"]) == pytest.approx(US_DUTY_2025[r["made_in"]]), r
+        assert "7 Aug 2025" in r["source"]
+    assert US_DUTY_2025["Malaysia"] == pytest.approx(MFN_DUTY_8543_70_99 + 0.19)   # 2.6% + 19% reciprocal (W5)
+    made = {r["model"]: r["made_in"] for r in rows(WORLD / "rigs.csv")}
+    assert set(made.values()) <= set(US_DUTY_2025) and all("ESTIMATE" in r["made_in_note"] for r in rows(WORLD / "rigs.csv"))
+
+
+def test_world_rig_prices_are_the_per_th_quotes_they_state() -> None:
+    per_th = {"Antminer S19j Pro": 3.0, "Whatsminer M30S++": 3.0, "Antminer S19 XP": 4.0, "Antminer S21": 7.5}
+    for r in rows(WORLD / "rigs.csv"):
+        assert num(r["resale_usd"]) == pytest.approx(per_th[r["model"]] * num(r["hashrate_ths"])), r["model"]
+        assert f"${per_th[r['model']]:.2f}/TH" in r["resale_note"], r["model"]
+        assert num(r["efficiency_j_th"]) == pytest.approx(num(r["power_w"]) / num(r["hashrate_ths"]), abs=0.05)
+    s21 = next(r for r in rows(WORLD / "rigs.csv") if r["model"] == "Antminer S21")
+    assert num(s21["power_w"]) == 200 * 17.5 and num(s21["hashrate_ths"]) == 200
+
+
+def test_world_stay_sites_hold_their_own_fleet_and_closed_doors_are_shut() -> None:
+    fleet = rows(WORLD / "fleet.csv")
+    watts = {r["model"]: num(r["power_w"]) for r in rows(WORLD / "rigs.csv")}
+    for s in rows(WORLD / "sites.csv"):
+        parts = s["source"]
+        for key in ("power:", "uptime:", "pue:", "reg_risk:", "duty:", "coords:", "capacity:"):
+            assert key in parts, (s["site"], key)
+        if s["kind"] == "stay":
+            mw = sum(num(f["count"]) * watts[f["model"]] for f in fleet if f["origin"] == s["site"]) / 1e6 * num(s["pue"])
+            assert mw <= num(s["capacity_mw"]) <= mw * 1.01 + 0.05, s["site"]
+    assert num(site(WORLD, "NO Mo i Rana")["capacity_mw"]) == 0 and "2025-06-20" in site(WORLD, "NO Mo i Rana")["source"]
+    # the south of Irkutsk is banned all year: no site to stay at
+    assert "RU Irkutsk (south)" not in {s["site"] for s in rows(WORLD / "sites.csv")}
+
+
+def test_world_readme_cites_every_source_it_lists() -> None:
+    text = (WORLD / "README.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| (W\d+) \|", text, flags=re.M))
+    assert listed == {f"W{i}" for i in range(1, len(listed) + 1)}
+    body = text.split("## Sources")[0] + text.split("## rigs.csv")[1]
+    assert listed <= set(re.findall(r"\bW\d+\b", body)), listed - set(re.findall(r"\bW\d+\b", body))

@@ -17,7 +17,7 @@ from tests import reference_monthly, scenario_builder as sb
 from tests.test_property import scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = [ROOT / "datasets" / "china-2021", ROOT / "datasets" / "post-halving-2024"]
+DATASETS = [ROOT / "datasets" / "china-2021", ROOT / "datasets" / "post-halving-2024", ROOT / "datasets" / "world-2025"]
 ONE_SHOT = {"monthly.enabled": True, "monthly.dispatch_months": [0], "monthly.sell_months": [0]}
 COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
               derandomize=True)

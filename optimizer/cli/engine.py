@@ -92,6 +92,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
           f"{scn.settings.policy.power_price_multiplier:g}, PUE {site['pue']:g}, uptime {site['uptime']:g}, "
           f"hosting ${site['hosting_usd_kw_month']:g}/kW/month, reg_risk {site['reg_risk']:g}/yr, "
           f"import duty {site['import_duty']:.0%}"
+          + (" (duty.csv's by the rig's made_in where it has a row)"
+             if scn.duty is not None and len(scn.duty) and site["jurisdiction"] in set(scn.duty["jurisdiction"]) else "")
           + (f", management fee ${site['mgmt_fee_usd_kwh']:g}/kWh" if site["mgmt_fee_usd_kwh"] else "")
           + "".join(f"; {file} gives its {what} month by month" for file, frame, what in
                     (("availability.csv", scn.availability, "uptime"), ("power.csv", scn.power, "power price"))

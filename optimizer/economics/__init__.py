@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from optimizer.inputs.duty import duty_share
 from optimizer.inputs.geo import EARTH_RADIUS_KM, haversine_km  # noqa: F401 (SPEC section 2's dist, R)
 from optimizer.inputs.availability import power_by_month, uptime_by_month
 from optimizer.inputs.hashprice import halving_months, hashprice_path
@@ -230,7 +231,7 @@ class Terms:
     ops_usd: np.ndarray  # sum_t d_t a_t S_t margin_t (MarginPath.ops)
     terminal_usd: np.ndarray  # salvage_fraction * resale * (1 + discount_rate)^(-H/12): also the value of storing
     freight_usd: np.ndarray  # lane's ship_usd_per_rig, else the distance formula
-    duty_usd: np.ndarray  # import_duty * resale_usd
+    duty_usd: np.ndarray  # import_duty * resale_usd (duty.csv's import_duty for the rig's made_in, if any)
     upfront_usd: np.ndarray  # freight + duty
     ban_probability: np.ndarray  # 1 - (1 - reg_risk)^(H/12)
     penalty_usd: np.ndarray  # risk_aversion * ban_probability * resale_usd
@@ -252,7 +253,7 @@ def pair_terms(scn: "Scenario", mi: np.ndarray, oi: np.ndarray, si: np.ndarray, 
         ops_usd = margin_path(scn, mi, si, lead_os[oi, si]).ops()
     terminal = terminal_value(scn, resale)
     ship = ship_os[oi, si]
-    duty = scn.sites["import_duty"].to_numpy(float)[si] * resale
+    duty = duty_share(scn)[mi, si] * resale  # sites.csv's import_duty, or duty.csv's for the rig's made_in
     upfront = ship + duty
     penalty = risk_penalty(scn, resale, si)
     return Terms(ops_usd=ops_usd, terminal_usd=terminal, freight_usd=ship, duty_usd=duty, upfront_usd=upfront,

@@ -294,7 +294,7 @@ def plan_columns(scn: Scenario, econ: Economics, outlook: Outlook | None = None,
     if standing:
         ship_ss, lead_ss = site_freight(scn)
         juris = scn.sites["jurisdiction"].to_numpy()
-        duty = scn.sites["import_duty"].to_numpy(float)
+        duty = economics.duty_share(scn)[econ.group_model]  # (G, S): by the rig's made_in where duty.csv says
         ends_all = np.concatenate([sells, [H]])
         for u, h in enumerate(standing):
             g, s = h.g, h.site
@@ -316,7 +316,7 @@ def plan_columns(scn: Scenario, econ: Economics, outlook: Outlook | None = None,
             a_to = availability(Am, H)
             P_to = np.concatenate([np.zeros(a_to.shape[:-1] + (1,)), np.cumsum(a_to * w_to[:, None, :], axis=-1)], axis=-1)
             first_to = first_running(Am, H)
-            move_up = ship_ss[s, targets] + np.where(juris[targets] != juris[s], duty[targets] * resale[g], 0.0)
+            move_up = ship_ss[s, targets] + np.where(juris[targets] != juris[s], duty[g, targets] * resale[g], 0.0)
             for i, tau in enumerate(dispatch):
                 uu = ends_all[ends_all > tau]
                 T2, U2 = np.broadcast_arrays(np.arange(len(targets))[:, None], uu[None, :])

@@ -12,6 +12,7 @@ Named checks:
 
 - ``exclusions``: every excluded jurisdiction and site is one of sites.csv (a typo would exclude nothing);
 - ``market``: market.csv gives every month 0 .. H-1 once, and then no other hashprice path is set;
+- ``duty``: duty.csv's jurisdictions are sites.csv's (``duty.check_duty``);
 - ``availability``, ``power``: availability.csv and power.csv name sites of sites.csv and months below
   horizon.months;
 - ``plausibility``: unit slips (``plausibility.review``: the warnings the tables got when read, the
@@ -30,6 +31,7 @@ from optimizer.inputs.errors import Problem
 from optimizer.inputs.notes import InputWarning
 from optimizer.inputs.settings import TOML_FILE, Settings, path_problems
 from optimizer.inputs.monthly import check_tables
+from optimizer.inputs.duty import check_duty
 from optimizer.inputs.availability import check_availability, check_power
 
 if TYPE_CHECKING:
@@ -100,6 +102,13 @@ def _monthly(scn: "Scenario", sources: Sources | None) -> tuple[list[Problem], l
     return check_tables(scn.settings, tables, sources or {}), []
 
 
+def _duty(scn: "Scenario", sources: Sources | None) -> tuple[list[Problem], list[InputWarning]]:
+    """duty.csv's jurisdictions are sites.csv's; warnings for made_in no rig has and for percents."""
+    problems, warnings = check_duty(scn)
+    confirmed = {names.canon(c) for c in plausibility.confirmations(scn.settings)}
+    return problems, [w for w in warnings if not (w.confirm and names.canon(w.confirm) in confirmed)]
+
+
 def _availability(scn: "Scenario", sources: Sources | None) -> tuple[list[Problem], list[InputWarning]]:
     """availability.csv's sites are sites of sites.csv and its months below horizon.months."""
     return check_availability(scn.settings, scn.sites, getattr(scn, "availability", None)), []
@@ -115,6 +124,7 @@ CHECKS: dict[str, Callable[["Scenario", Sources | None], tuple[list[Problem], li
     "market": _market,
     "plausibility": _plausibility,
     "monthly": _monthly,
+    "duty": _duty,
     "availability": _availability,
     "power": _power,
 }

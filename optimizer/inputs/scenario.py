@@ -50,6 +50,7 @@ class Scenario:
     resale: pd.DataFrame | None = None
     state: pd.DataFrame | None = None
     bans: pd.DataFrame | None = None
+    duty: pd.DataFrame | None = None  # duty.csv: import duty by (jurisdiction, made_in); empty when absent
     availability: pd.DataFrame | None = None  # availability.csv (seasonal uptime, issue 21); empty when absent
     power: pd.DataFrame | None = None  # power.csv (a power price path, issue 21); empty when absent
 

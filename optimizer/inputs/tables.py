@@ -73,6 +73,8 @@ RIGS = TableSpec(
         _col("power_w", "float", "W", "power (W)", "power at the wall per rig", rule=_pos),
         _col("resale_usd", "float", "USD", "resale (USD)", "what one rig fetches on the second-hand market today",
              rule=_nonneg),
+        _col("made_in", "text", "", "made in", "country where the rig was manufactured (not where it ships from); "
+             "selects its row of duty.csv; empty: the site's import_duty applies", ""),
     ),
     key=("model",),
 )
@@ -195,6 +197,21 @@ KNOWN_BANS = TableSpec(
     required=False,
     min_rows=0,
 )
+# Duty by the country a rig was made in: overrides sites.csv's import_duty for matching (jurisdiction, made_in).
+DUTY = TableSpec(
+    "duty.csv",
+    (
+        _col("jurisdiction", "text", "", "jurisdiction", "a jurisdiction of sites.csv"),
+        _col("made_in", "text", "", "made in", "a country of manufacture, as in rigs.csv's made_in; "
+             "(jurisdiction, made_in) unique"),
+        _col("import_duty", "float", "share of resale_usd", "import duty",
+             "duty and taxes on a rig made there arriving at any site of the jurisdiction, as a fraction of "
+             "resale value (0.576 means 57.6%); replaces the site's import_duty for these rigs", rule=_nonneg),
+    ),
+    key=("jurisdiction", "made_in"),
+    required=False,
+    min_rows=0,
+)
 # Seasonal availability (issue 21): a site's uptime month by month; optimizer/inputs/availability.py checks it.
 AVAILABILITY = TableSpec(
     "availability.csv",
@@ -228,9 +245,9 @@ POWER = TableSpec(
 )
 TABLES: dict[str, TableSpec] = {"rigs": RIGS, "origins": ORIGINS, "fleet": FLEET, "sites": SITES, "lanes": LANES,
                                 "market": MARKET, "resale": RESALE, "state": STATE, "bans": KNOWN_BANS,
-                                "availability": AVAILABILITY, "power": POWER}
+                                "availability": AVAILABILITY, "power": POWER, "duty": DUTY}
 # Tables a scenario has only when their file is there: left out of files() and fingerprint() when empty.
-SECTION8_TABLES = ("resale", "state", "bans", "availability", "power")
+SECTION8_TABLES = ("resale", "state", "bans", "availability", "power", "duty")
 
 # Size limits: a scenario is a planning model, not a data dump. They bound memory for uploads too.
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -262,6 +279,7 @@ PLAUSIBLE: dict[tuple[str, str], tuple[float, float, str]] = {
     ("sites.csv", "mgmt_fee_usd_kwh"): (0.0, 1.0, "mgmt_fee_usd_kwh is US dollars per kWh, e.g. 0.004"),
     ("sites.csv", "pue"): (1.0, 10.0, "pue is a ratio, e.g. 1.1"),
     ("sites.csv", "import_duty"): (0.0, 100.0, "import_duty is a fraction: 0.25 means 25%"),
+    ("duty.csv", "import_duty"): (0.0, 100.0, "import_duty is a fraction: 0.576 means 57.6%"),
     ("sites.csv", "fixed_cost_usd"): (0.0, 1e12, "fixed_cost_usd is US dollars"),
     ("sites.csv", "min_mw"): (0.0, 1e6, "min_mw is in megawatts"),
     ("sites.csv", "power_monthly_change"): (-0.5, 1.0, "power_monthly_change is a fraction per month: 0.01 means +1% a month"),

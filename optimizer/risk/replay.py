@@ -245,7 +245,7 @@ def execute(scn: Scenario, econ, ledger: Ledger, cols: M.Columns, x: np.ndarray,
     online = scn.sites["online_month"].to_numpy(float) if "online_month" in scn.sites.columns else np.zeros(len(econ.sites))
     ship_ss, lead_ss = M.site_freight(scn)
     juris = scn.sites["jurisdiction"].to_numpy()
-    duty = scn.sites["import_duty"].to_numpy(float)
+    duty = economics.duty_share(scn)[econ.group_model]  # (G, S): by the rig's made_in where duty.csv says
     per_unit: dict[int, list[int]] = {}
     for j in np.nonzero(x > EPS)[0]:
         k, g, s, tau, until = cols.kind[j], int(cols.g[j]), int(cols.site[j]), int(cols.tau[j]), int(cols.until[j])
@@ -284,7 +284,7 @@ def execute(scn: Scenario, econ, ledger: Ledger, cols: M.Columns, x: np.ndarray,
                 else:
                     s0, s1, tau = int(cols.from_site[j]), int(cols.site[j]), int(cols.tau[j])
                     piece.legs[-1][3] = tau
-                    up = ship_ss[s0, s1] + (duty[s1] * econ.resale_usd[piece.g] if juris[s1] != juris[s0] else 0.0)
+                    up = ship_ss[s0, s1] + (duty[piece.g, s1] * econ.resale_usd[piece.g] if juris[s1] != juris[s0] else 0.0)
                     piece.costs.append((tau, float(up)))
                     A = max(economics.DAYS_PER_MONTH * tau + lead_ss[s0, s1], economics.DAYS_PER_MONTH * online[s1])
                     piece.legs.append([s1, A, tau, None])
@@ -493,7 +493,7 @@ def foresight(scn: Scenario, econ, future: Future) -> float:
         begun = np.maximum.accumulate(outlook.stopped, axis=1)
         ship_ss, lead_ss = M.site_freight(scn)
         juris = scn.sites["jurisdiction"].to_numpy()
-        duty = scn.sites["import_duty"].to_numpy(float)
+        duty = economics.duty_share(scn)[econ.group_model]  # (G, S): by the rig's made_in where duty.csv says
         s0, ti = np.nonzero(begun[sites_on][:, dispatch])
         s0, tau = sites_on[s0], dispatch[ti]
         if len(s0):
@@ -503,7 +503,7 @@ def foresight(scn: Scenario, econ, future: Future) -> float:
             gg, pi, s1 = gg[keep], pi[keep], s1[keep]
             fs, ft = s0[pi], tau[pi]
             A = np.maximum(D * ft + lead_ss[fs, s1], D * online[s1])
-            up = ship_ss[fs, s1] + np.where(juris[s1] != juris[fs], duty[s1] * R[gg], 0.0)
+            up = ship_ss[fs, s1] + np.where(juris[s1] != juris[fs], duty[gg, s1] * R[gg], 0.0)
             arrivals(gg, fs, s1, ft, A, up, c[ft] * up, "move", "moveend", node(gg, fs, ft))
     cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     n = n_cols[0]
