@@ -12,7 +12,7 @@ client thinks ``--think`` seconds (random, mean as given, so 20 clients do not m
 Throughput = finished reruns / wall time of the moving phase; server memory = RSS of the server
 process and its children, sampled every 0.2 s.
 
-Each client's slider setting is its own (1.00 + 0.05 k), and the plan value the rerun's deltas
+Each client moves through its own sequence of settings (``setting_for``), and the plan value the rerun's deltas
 carry is kept, so a caller (tests/test_load_ws.py) can check it against the engine.
 
 ``--baseline DIR`` serves another checkout (``git archive <commit> | tar -x -C DIR``) side by side
@@ -239,9 +239,11 @@ class Client:
                     return Run(time.perf_counter() - t0, status, deltas, nbytes, plan_value, slider_value, exception)
 
 
-def setting_for(k: int) -> float:
-    """Client k's power-price multiplier: its own, inside the slider's range (0.25 to 3.0, step 0.05)."""
-    return round(1.0 + 0.05 * k, 2)
+def setting_for(k: int, i: int) -> float:
+    """Client k's power-price multiplier at its i-th move: on the slider's grid (step 0.05) from 0.30 to 2.25,
+    where every setting gives china-2021 a different plan value (above about 2.5 the plan sells everything);
+    a new value at each of a client's first 8 moves, different clients' sequences interleaved."""
+    return round(0.30 + 0.05 * ((11 * k + 5 * i + 14) % 40), 2)
 
 
 async def client_session(url: str, k: int, moves: int, think_s: float, rng: random.Random, record: list,
@@ -254,10 +256,9 @@ async def client_session(url: str, k: int, moves: int, think_s: float, rng: rand
         first_runs.append(first)
         if c.slider_id is None:
             raise AssertionError(f"client {k}: no slider with key {SLIDER_KEY} in the first run's deltas")
-        mine = setting_for(k)
         await asyncio.sleep(rng.uniform(0, think_s))  # arrive at random times, as people do
         for i in range(moves):
-            value = mine if i % 2 == 0 else round(mine + 0.05, 2)
+            value = setting_for(k, i)
             run = await c.run({c.slider_id: value})
             record.append((k, value, run))
             if i + 1 < moves:

@@ -19,7 +19,9 @@ risk penalty. What the plan expected is its value under section 2 without the ri
 """
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,10 +144,31 @@ def load_history(folder: str | Path, scn: Scenario) -> History:
     return History(market, out, {j: int(ends[j]) for j in out if ends[j] < H}, tuple(notes))
 
 
+_REALISED: dict[tuple[int, ...], tuple[tuple, Scenario]] = {}  # ids of (tables, history market) -> (them, realised)
+_REALISED_MAX = 8
+_REALISED_LOCK = threading.Lock()
+
+
 def realised_scenario(scn: Scenario, history: History) -> Scenario:
-    """The scenario with the realised hashprice path as its market.csv (its own path keys reset to absent)."""
+    """The scenario with the realised hashprice path as its market.csv (its own path keys reset to absent).
+
+    The tables are validated once per (scenario tables, history) by object identity: a what-if keeps the
+    tables and changes only settings, so the next call applies the settings to the tables validated
+    before (the same checks ``with_overrides`` makes) instead of validating every table again (issue 23).
+    """
     reset = {key: SETTINGS[key].default for key in HASHPRICE_PATH_KEYS}
-    return scn.with_tables(market=empty_table(T.MARKET)).with_overrides(reset).with_tables(market=history.market)
+    frames = tuple(getattr(scn, name) for name in T.TABLES) + (history.market,)
+    key = tuple(id(f) for f in frames)
+    with _REALISED_LOCK:
+        hit = _REALISED.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], frames)):
+        return dataclasses.replace(hit[1], settings=scn.settings, name=scn.name).with_overrides(reset)
+    out = scn.with_tables(market=empty_table(T.MARKET)).with_overrides(reset).with_tables(market=history.market)
+    with _REALISED_LOCK:
+        if len(_REALISED) >= _REALISED_MAX:
+            _REALISED.pop(next(iter(_REALISED)))
+        _REALISED[key] = (frames, out)
+    return out
 
 
 @dataclass
