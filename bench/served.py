@@ -243,7 +243,7 @@ def setting_for(k: int, i: int) -> float:
     """Client k's power-price multiplier at its i-th move: on the slider's grid (step 0.05) from 0.30 to 2.25,
     where every setting gives china-2021 a different plan value (above about 2.5 the plan sells everything);
     a new value at each of a client's first 8 moves, different clients' sequences interleaved."""
-    return round(0.30 + 0.05 * ((11 * k + 5 * i + 14) % 40), 2)
+    return round(0.30 + 0.05 * ((11 * k + 5 * i + 15) % 40), 2)
 
 
 async def client_session(url: str, k: int, moves: int, think_s: float, rng: random.Random, record: list,
