@@ -37,7 +37,7 @@ from optimizer.risk.futures import (END_MONTH, calendar_months, end_months, matc
 from optimizer.results import _jsonable, write_files
 from optimizer.risk import Plan, pair_terms, plan_from_result, plan_npv, read_plan, relocation_values
 from optimizer.risk.samples import one_future
-from optimizer.inputs.scenario import Scenario, empty_table
+from optimizer.inputs.scenario import Scenario, empty_table, tables_digest
 from optimizer.inputs.settings import HASHPRICE_PATH_KEYS, SETTINGS
 
 HISTORY_BANS = T.TableSpec(
@@ -144,7 +144,7 @@ def load_history(folder: str | Path, scn: Scenario) -> History:
     return History(market, out, {j: int(ends[j]) for j in out if ends[j] < H}, tuple(notes))
 
 
-_REALISED: dict[tuple[int, ...], tuple[tuple, Scenario]] = {}  # ids of (tables, history market) -> (them, realised)
+_REALISED: dict[tuple, tuple[tuple, Scenario]] = {}  # (ids of the tables, history market digest) -> (tables, realised)
 _REALISED_MAX = 8
 _REALISED_LOCK = threading.Lock()
 
@@ -152,13 +152,13 @@ _REALISED_LOCK = threading.Lock()
 def realised_scenario(scn: Scenario, history: History) -> Scenario:
     """The scenario with the realised hashprice path as its market.csv (its own path keys reset to absent).
 
-    The tables are validated once per (scenario tables, history) by object identity: a what-if keeps the
-    tables and changes only settings, so the next call applies the settings to the tables validated
-    before (the same checks ``with_overrides`` makes) instead of validating every table again (issue 23).
+    The tables are validated once per (scenario tables, history): a what-if keeps the tables (the same
+    objects) and changes only settings, so the next call applies its settings to the tables validated
+    before (the checks ``with_overrides`` makes) instead of validating every table again (issue 23).
     """
     reset = {key: SETTINGS[key].default for key in HASHPRICE_PATH_KEYS}
-    frames = tuple(getattr(scn, name) for name in T.TABLES) + (history.market,)
-    key = tuple(id(f) for f in frames)
+    frames = tuple(getattr(scn, name) for name in T.TABLES)
+    key = (*(id(f) for f in frames), tables_digest([history.market]).hexdigest())
     with _REALISED_LOCK:
         hit = _REALISED.get(key)
     if hit is not None and all(a is b for a, b in zip(hit[0], frames)):
