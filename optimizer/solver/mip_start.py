@@ -32,10 +32,6 @@ from optimizer.model import to_highs
 
 # Share of the time limit the start may use; HiGHS gets the rest.
 START_SHARE = 0.6
-# Whole-rig models up to this many columns get no start: HiGHS proves their optimum at the root in a fraction
-# of a second, and the start (about 0.2 s on china-2021's 171 columns, then rarely integral enough to use)
-# was a third of every served what-if (issue 23).
-SMALL_WHOLE_RIG_COLUMNS = 1_000
 
 
 @dataclass
@@ -233,8 +229,7 @@ def _reorder(x: np.ndarray, order: np.ndarray) -> np.ndarray:
 
 def wanted(model, settings) -> bool:
     """Starts are for HiGHS MIPs with site decisions (fixed costs or minimum loads)."""
-    small_whole_rigs = model.n_cols <= SMALL_WHOLE_RIG_COLUMNS and bool(np.asarray(model.integer, bool)[: model.n_x].any())
-    return (model.mode == "mip" and settings.name == "highs" and model.y_col is not None and not small_whole_rigs
+    return (model.mode == "mip" and settings.name == "highs" and model.y_col is not None
             and {b.family for b in model.blocks} <= {"fleet", "capacity", "minimum", "link", "share", "budget"}
             and not getattr(model, "extra_names", None))
 
