@@ -308,6 +308,40 @@ def measure(url: str, pid: int, clients: int, moves: int, think_s: float) -> dic
     return out
 
 
+# The app's own work for a new plan besides the solve and the drawing: the decision card's backtest and the map
+# spec, as ui/tabs/what_happened.py and ui/mapview.py make them. Run as code in a checkout's own process, so a
+# baseline checkout measures its own code.
+APP_WORK = """
+import json, sys, time
+import optimizer
+from optimizer.risk import backtest, plan_from_result
+from ui import mapview
+base = optimizer.load_scenario("datasets/china-2021").with_overrides({"policy.integer_rigs": True})
+view = mapview.view_state(base)
+plans = [(s, optimizer.solve(s)) for s in (base.with_overrides({"policy.power_price_multiplier": v})
+                                           for v in (0.9, 1.15, 1.4, 1.65, 1.9, 2.15))]
+times = []
+for rep in range(3):
+    for scn, res in plans:
+        t = time.perf_counter()
+        history = backtest.load_history("datasets/china-2021/history", scn)
+        backtest.backtest(scn, history, plan_from_result(scn, optimizer.compute_economics(scn), res))
+        mapview._build(scn, res, view).to_json()
+        times.append(time.perf_counter() - t)
+times = sorted(times[len(plans):])
+print(json.dumps({"median_s": times[len(times) // 2], "min_s": times[0]}))
+"""
+
+
+def app_work(root: Path) -> dict:
+    """Seconds of backtest + map spec per new plan, measured by ``root``'s own code in a fresh process."""
+    proc = subprocess.run([sys.executable, "-c", APP_WORK], cwd=root, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"})
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip()[-300:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def render(header: str, results: dict[str, list[dict]], think_s: float, moves: int) -> str:
     names = list(results)
     lines = [f"Machine: {header}", "",
@@ -335,7 +369,15 @@ def main() -> None:
     ap.add_argument("--moves", type=int, default=8, help="slider moves per client")
     ap.add_argument("--think", type=float, default=3.0, help="mean seconds between one client's moves")
     ap.add_argument("--baseline", type=Path, help="another checkout, served side by side")
+    ap.add_argument("--app-work", action="store_true",
+                    help="only the app's own work per new plan (backtest + map spec), each checkout in its own process")
     args = ap.parse_args()
+    if args.app_work:
+        roots = {"this": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
+        for _ in range(2):  # alternately, so a shared machine's load falls on both
+            for name, root in roots.items():
+                print(name, json.dumps(app_work(root)), flush=True)
+        return
     counts = [int(c) for c in args.clients.split(",") if c]
     roots = {"this": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
     header = machine()
