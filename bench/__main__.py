@@ -87,6 +87,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="500,2000,5000,20000", help="marketplace sizes to run")
     ap.add_argument("--baseline-timeout", type=float, default=1800)
     ap.add_argument("--moves", type=int, default=200)
+    ap.add_argument("--served-clients", default="1,5,10,20",
+                    help="websocket clients for the served-app rows (bench.served); empty: not run")
     args = ap.parse_args()
     sizes = {int(s) for s in args.sizes.split(",") if s}
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -110,6 +112,11 @@ def main() -> None:
               f"baseline b {fmt_s(runs['pulp-cbc'].get('wall_s'))} s", flush=True)
     latency = whatif_latency(ROOT / "datasets" / "china-2021", args.moves)
     md = render(header, rows, latency)
+    if args.served_clients:  # the served app as a browser drives it (issue 23), in its own process
+        served = subprocess.run([sys.executable, "-m", "bench.served", "--clients", args.served_clients], cwd=ROOT,
+                                capture_output=True, text=True, timeout=3600)
+        md += "\n" + ((RESULTS / "served.md").read_text() if served.returncode == 0 and (RESULTS / "served.md").is_file()
+                      else f"Served app: bench.served failed: {served.stderr.strip()[-500:]}\n")
     print("\n" + md)
     (RESULTS / "latest.md").write_text(md)
     (RESULTS / "latest.json").write_text(json.dumps({"machine": header, "rows": rows, "whatif": latency}, indent=2))

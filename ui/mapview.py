@@ -230,29 +230,47 @@ def flows(scn: optimizer.Scenario, res: optimizer.Result) -> pd.DataFrame:
     cols = ["country", "jurisdiction", "rigs", "mw", "src_lon", "src_lat", "dst_lon", "dst_lat", "origins", "sites"]
     if reloc.empty:
         return pd.DataFrame(columns=cols)
-    o = scn.origins[["origin", "country", "lat", "lon"]].rename(columns={"lat": "o_lat", "lon": "o_lon"})
-    s = scn.sites[["site", "jurisdiction", "lat", "lon"]].rename(columns={"lat": "s_lat", "lon": "s_lon"})
-    df = reloc.drop(columns=["jurisdiction"], errors="ignore").merge(o, on="origin").merge(s, on="site")
+    # One pass over the relocation rows in plain Python: a few dozen rows, where pandas' merges and per-group
+    # groupby/agg cost about 0.2 s a rerun (issue 23).
+    o = {k: (c, float(la), float(lo)) for k, c, la, lo in zip(scn.origins["origin"], scn.origins["country"],
+                                                             scn.origins["lat"], scn.origins["lon"])}
+    s = {k: (j, float(la), float(lo)) for k, j, la, lo in zip(scn.sites["site"], scn.sites["jurisdiction"],
+                                                             scn.sites["lat"], scn.sites["lon"])}
+    groups: dict[tuple, dict] = {}
+    for origin, site, rigs, mw in zip(reloc["origin"], reloc["site"], reloc["rigs"].to_numpy(float), reloc["mw"].to_numpy(float)):
+        if origin not in o or site not in s:  # as the inner merges did
+            continue
+        (country, o_lat, o_lon), (jur, s_lat, s_lon) = o[origin], s[site]
+        g = groups.setdefault((country, jur), {"rigs": 0.0, "mw": 0.0, "origins": {}, "sites": {}})
+        g["rigs"] += rigs
+        g["mw"] += mw
+        a = g["origins"].setdefault(origin, [0.0, o_lat, o_lon])
+        a[0] += rigs
+        b = g["sites"].setdefault(site, [0.0, 0.0, s_lat, s_lon])
+        b[0] += mw
+        b[1] += rigs
     out = []
-    for (country, jur), g in df.groupby(["country", "jurisdiction"], sort=False):
-        by_origin = g.groupby("origin").agg(rigs=("rigs", "sum"), lat=("o_lat", "first"), lon=("o_lon", "first"))
-        by_site = g.groupby("site").agg(mw=("mw", "sum"), rigs=("rigs", "sum"), lat=("s_lat", "first"), lon=("s_lon", "first"))
+    for (country, jur), g in groups.items():
+        by_origin = sorted(g["origins"].items())  # by name, then by rigs for the text (ties stay by name)
+        by_site = sorted(g["sites"].items())
+        o_w = np.array([v[0] for _, v in by_origin])
+        s_w = np.array([v[0] for _, v in by_site]) + 1e-9
         out.append({
-            "country": country, "jurisdiction": jur, "rigs": float(g["rigs"].sum()), "mw": float(g["mw"].sum()),
-            "src_lon": _mean_lon(by_origin["lon"], by_origin["rigs"]),
-            "src_lat": float(np.average(by_origin["lat"], weights=by_origin["rigs"])),
-            "dst_lon": _mean_lon(by_site["lon"], by_site["mw"] + 1e-9),
-            "dst_lat": float(np.average(by_site["lat"], weights=by_site["mw"] + 1e-9)),
-            "origins": ", ".join(f"{k} {v:,.0f}" for k, v in by_origin["rigs"].sort_values(ascending=False).items()),
-            "sites": ", ".join(f"{k} {v:,.0f}" for k, v in by_site["rigs"].sort_values(ascending=False).items()),
+            "country": country, "jurisdiction": jur, "rigs": g["rigs"], "mw": g["mw"],
+            "src_lon": _mean_lon([v[2] for _, v in by_origin], o_w),
+            "src_lat": float(np.average([v[1] for _, v in by_origin], weights=o_w)),
+            "dst_lon": _mean_lon([v[3] for _, v in by_site], s_w),
+            "dst_lat": float(np.average([v[2] for _, v in by_site], weights=s_w)),
+            "origins": ", ".join(f"{k} {v[0]:,.0f}" for k, v in sorted(by_origin, key=lambda kv: -kv[1][0])),
+            "sites": ", ".join(f"{k} {v[1]:,.0f}" for k, v in sorted(by_site, key=lambda kv: -kv[1][1])),
         })
     return pd.DataFrame(out, columns=cols).sort_values("rigs", ascending=False).reset_index(drop=True)
 
 
 def _mean_lon(lon: pd.Series, weights: pd.Series) -> float:
     """Weighted mean longitude on the circle (points either side of 180 average near 180, not 0)."""
-    a = np.radians(lon.to_numpy(float))
-    w = weights.to_numpy(float)
+    a = np.radians(np.asarray(lon, float))
+    w = np.asarray(weights, float)
     return float(np.degrees(np.arctan2((w * np.sin(a)).sum(), (w * np.cos(a)).sum())))
 
 

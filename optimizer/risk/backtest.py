@@ -23,7 +23,9 @@ risk penalty. What the plan expected is its value under section 2 without the ri
 """
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,7 @@ from optimizer.risk.futures import (END_MONTH, calendar_months, end_months, matc
 from optimizer.results import _jsonable, write_files
 from optimizer.risk import Plan, pair_terms, plan_from_result, plan_npv, read_plan, relocation_values
 from optimizer.risk.samples import one_future
-from optimizer.inputs.scenario import Scenario, empty_table
+from optimizer.inputs.scenario import Scenario, empty_table, tables_digest
 from optimizer.inputs.settings import HASHPRICE_PATH_KEYS, SETTINGS
 
 HISTORY_BANS = T.TableSpec(
@@ -240,10 +242,31 @@ def realised_power(scn: Scenario, history: History) -> pd.DataFrame | None:
                          "multiplier": both.ravel()})
 
 
+_REALISED: dict[tuple, tuple[tuple, Scenario]] = {}  # (ids of the tables, history market digest) -> (tables, realised)
+_REALISED_MAX = 8
+_REALISED_LOCK = threading.Lock()
+
+
 def realised_scenario(scn: Scenario, history: History) -> Scenario:
-    """The scenario with the realised hashprice path as its market.csv (its own path keys reset to absent)."""
+    """The scenario with the realised hashprice path as its market.csv (its own path keys reset to absent).
+
+    The tables are validated once per (scenario tables, history): a what-if keeps the tables (the same
+    objects) and changes only settings, so the next call applies its settings to the tables validated
+    before (the checks ``with_overrides`` makes) instead of validating every table again (issue 23).
+    """
     reset = {key: SETTINGS[key].default for key in HASHPRICE_PATH_KEYS}
-    out = scn.with_tables(market=empty_table(T.MARKET)).with_overrides(reset).with_tables(market=history.market)
+    frames = tuple(getattr(scn, name) for name in T.TABLES)
+    key = (*(id(f) for f in frames), tables_digest([history.market]).hexdigest())
+    with _REALISED_LOCK:
+        hit = _REALISED.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], frames)):
+        out = dataclasses.replace(hit[1], settings=scn.settings, name=scn.name).with_overrides(reset)
+    else:
+        out = scn.with_tables(market=empty_table(T.MARKET)).with_overrides(reset).with_tables(market=history.market)
+        with _REALISED_LOCK:
+            if len(_REALISED) >= _REALISED_MAX:
+                _REALISED.pop(next(iter(_REALISED)))
+            _REALISED[key] = (frames, out)
     power = realised_power(scn, history)  # power.csv of the history: realised values only (the plan never sees it)
     return out if power is None else out.with_tables(power=power)
 
