@@ -67,7 +67,7 @@ def test_decision_words_reconcile_with_the_allocation(china):
                              "site": ["TX", ""], "month": [0, 3], "until_month": [24, None], "rigs": [10.0, 5.0],
                              "mw": [0.03, 0.0], "value_usd": [1.0, 1.0]})
     assert (dw.__class__(**{**dw.__dict__, "schedule": one_wave}).action_text()
-            == "Ship 10 rigs in month 0; sell none in month 0 and 5 more, at their origins or sites, in 1 later wave (month 3).")
+            == "Ship 10 rigs in month 0; hold 5 at their origins for now; sell 5 in month 3.")
 
 
 def test_card_shows_the_engines_figures(china):

@@ -78,9 +78,8 @@ def wave_lines(schedule: pd.DataFrame, whole: bool = True, limit: int | None = N
             more = w.sites - len(w.top_sites)
             where += f" and {more} more" if more > 0 else ""
             verb = {"ship": "ship", "move": "move", "sell_at_site": "sell"}[w.kind]
-            place = ("at" if w.kind == "sell_at_site" else "to")
-            what = "rigs standing at sites" if w.kind == "sell_at_site" else "rigs"
-            text = f"{verb} {rigs} {what} {place} {w.sites} site{'s' if w.sites != 1 else ''} ({where})"
+            place = "at" if w.kind == "sell_at_site" else "to"
+            text = f"{verb} {rigs} rigs {place} {w.sites} site{'s' if w.sites != 1 else ''} ({where})"
         lines.append(f"Month {w.month}: {text}")
     _, kept = held(schedule)
     if kept > TINY_RIGS:
@@ -91,39 +90,44 @@ def wave_lines(schedule: pd.DataFrame, whole: bool = True, limit: int | None = N
     return lines
 
 
+def _when(part: pd.DataFrame, whole: bool, unit: str = "") -> str:
+    """"8,122 in month 0", "30,878 in month 2 and 8,122 in month 9", or "39,000 over 5 months (months 2 to 9)";
+    ``unit`` (" rigs") follows the first count."""
+    by_month = part.groupby(part["month"].astype(int))["rigs"].sum()
+    if len(by_month) <= 3:
+        return " and ".join(f"{_count(float(r), whole)}{unit if i == 0 else ''} in month {m}"
+                            for i, (m, r) in enumerate(by_month.items()))
+    m = by_month.index.tolist()
+    return f"{_count(float(by_month.sum()), whole)}{unit} over {len(m)} months (months {m[0]} to {m[-1]})"
+
+
 def action_text(schedule: pd.DataFrame, whole: bool = True) -> str:
-    """One sentence: "Ship 9,000 rigs in month 0 and 5,000 more in 2 later waves (months 3 to 6); sell 2,000 rigs in
-    month 0 and 4,000 more, at their origins or sites, in 3 later waves (months 8 to 12); hold 1,000 at their
-    origins to the end."."""
+    """One sentence: "Ship 8,122 rigs in month 0; hold 30,878 at their origins for now; sell 30,878 in month 2 and
+    8,122 in month 9 (8,122 of them at their sites); keep 500 at their origins to the end."."""
     rows = _rows(schedule)
     if not len(rows):
         return "Nothing to do: the fleet has no rigs."
-    first = int(np.nanmin(rows["month"].to_numpy(float))) if rows["month"].notna().any() else 0
     parts = []
-
-    def split(mask: pd.Series, verb: str, later_words: str) -> None:
-        part = rows[mask]
-        if not len(part):
-            return
-        months = part["month"].astype(int)
-        now = float(part.loc[months == first, "rigs"].sum())
-        later = part[months > first]
-        text = (f"{verb} {_count(now, whole)} rigs in month {first}" if now > TINY_RIGS
-                else f"{verb} none in month {first}")
-        if len(later):
-            m = sorted(set(later["month"].astype(int)))
-            span = f"month {m[0]}" if len(m) == 1 else f"months {m[0]} to {m[-1]}"
-            n = len(m)
-            text += (f" and {_count(float(later['rigs'].sum()), whole)} {later_words} in "
-                     f"{n} later wave{'s' if n > 1 else ''} ({span})")
+    ships = rows[rows["action"] == "ship"]
+    if len(ships):
+        parts.append(f"ship {_when(ships, whole, ' rigs')}")
+    moves = rows[rows["action"] == "move"]
+    if len(moves):
+        parts.append(f"move {_when(moves, whole)} to other sites")
+    later, kept = held(schedule)
+    if later > TINY_RIGS:
+        parts.append(f"hold {_count(later, whole)} at their origins for now")
+    sales = rows[rows["action"].isin(("sell", "sell_at_site"))]
+    if len(sales):
+        at_sites = float(sales.loc[sales["action"] == "sell_at_site", "rigs"].sum())
+        text = f"sell {_when(sales, whole)}"
+        if at_sites > TINY_RIGS:
+            text += (" at their sites" if at_sites >= float(sales["rigs"].sum()) - TINY_RIGS
+                     else f" ({_count(at_sites, whole)} of them at their sites)")
         parts.append(text)
-
-    split(rows["action"].isin(("ship", "move")), "ship", "more")
-    split(rows["action"].isin(("sell", "sell_at_site")), "sell", "more, at their origins or sites,")
-    _, kept = held(schedule)
     if kept > TINY_RIGS:
-        parts.append(f"hold {_count(kept, whole)} at their origins to the end")
+        parts.append(f"keep {_count(kept, whole)} at their origins to the end")
     if not parts:
-        return "Nothing to do."
+        return "Nothing new to do: the rigs already at sites stay."
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + "."
