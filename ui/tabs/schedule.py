@@ -66,7 +66,7 @@ def render(ctx: Context) -> None:
         with st.expander("MW running by site and month (table)"):
             mw = monthly[monthly["site"].isin(used_sites)].pivot_table(index="site", columns="month", values="mw_running",
                                                                         aggfunc="sum", fill_value=0.0)
-            mw.columns = [f"month {int(c)}" for c in mw.columns]
+            mw.columns = [f"month {int(c)} (MW)" for c in mw.columns]
             st.dataframe(mw.reset_index(), hide_index=True, width="stretch", key="schedule_mw_table",
                          column_config={c: st.column_config.NumberColumn(c, format="%.3f") for c in mw.columns})
 
