@@ -224,3 +224,24 @@ def test_replay_on_the_history_equals_the_cli(datasets, tmp_path):
         row["policy_usd"] - row["unchanged_usd"], rel=1e-9, abs=1e-6)
     assert got["Value of perfect information (foresight - re-planning)"] == pytest.approx(
         row["foresight_usd"] - row["policy_usd"], rel=1e-9, abs=1e-6)
+
+
+def test_replay_over_sampled_futures_on_the_risk_tab(datasets):
+    """The Risk tab's replay (progress bar, chunks run a few at a time) gives replay's own numbers on the same
+    futures: the first ones of the tab's sample set."""
+    from optimizer.risk import replay as R
+    from optimizer.risk import samples as sampler
+
+    at = open_tab(new_app(), "Risk")
+    at.number_input(key=monthly_view.REPLAY_N).set_value(3).run()
+    at.button(key=monthly_view.REPLAY_GO).click().run()
+    ok(at)
+    table = table_with(at, "way to act", "mean_usd", "cvar_usd")
+    n, seed = int(at.number_input(key="risk_n").value), int(at.number_input(key="risk_seed").value)
+    scn = optimizer.load_scenario(datasets).with_overrides({"monthly.enabled": True})
+    want = R.replay(scn, R.futures_from_sample_set(scn, sampler.draw(scn, n, seed).subset(0, 3))).summary
+    got = dict(zip(table["way to act"], table["mean_usd"]))
+    for key, label in monthly_view.REPLAY_LABELS.items():
+        label = "Re-planning every 1 month" if key == "policy_usd" else label
+        assert got[label] == pytest.approx(want[key.removesuffix("_usd")]["mean_usd"], rel=1e-9), key
+    assert want["n_futures"] == 3
