@@ -37,8 +37,11 @@ REPLANS = "monthly_replans"  # source label -> Replan: what has been done, appli
 STATE_COLUMNS = [c.name for c in T.STATE.columns]  # action, origin, model, site, month, rigs
 PLAN_LABELS = {False: "one decision now", True: "month by month"}
 STATIC_NOTE = ("This tab shows the **static plan** (one decision now, SPEC section 3) of the same settings: "
-               "it values decisions taken at month 0. The month-by-month plan is on the Plan, Schedule and "
-               "Export tabs and in the decision card.")
+               "it values decisions taken at month 0. The month-by-month plan is in the decision card and on the "
+               "Plan, Schedule, Compare and Export tabs.")
+
+SUMMED_NOTE = ("The month-by-month plan, each batch's decisions summed over the months (section 4's files): a "
+               "site's MW is its busiest month. The Schedule tab has them month by month.")
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,22 @@ def switch(base: optimizer.Scenario) -> dict[str, Any]:
 
 def replan_of(source: str) -> Replan | None:
     return st.session_state.get(REPLANS, {}).get(source)
+
+
+def replans_to_json() -> dict[str, Any]:
+    """This session's re-planning states, JSON-able (the workspace's autosave keeps them): source -> month, rows."""
+    return {source: {"month": int(rp.month), "state": rp.state[STATE_COLUMNS].to_dict("records")}
+            for source, rp in (st.session_state.get(REPLANS) or {}).items()}
+
+
+def replans_from_json(items: dict[str, Any] | None) -> None:
+    """Restore ``replans_to_json``'s states into this session (each is checked again when applied)."""
+    for source, item in (items or {}).items():
+        try:
+            rows = pd.DataFrame(item.get("state") or [], columns=STATE_COLUMNS)
+            st.session_state.setdefault(REPLANS, {})[source] = Replan(int(item["month"]), rows)
+        except (KeyError, TypeError, ValueError):
+            continue  # an autosave from another version: the plan starts from month 0
 
 
 def with_state(source: str, tables: optimizer.Scenario) -> optimizer.Scenario:
@@ -142,8 +161,13 @@ def static_context(ctx: Context) -> Context | None:
 
 def for_tab(tab: Any, ctx: Context) -> Context | None:
     """The context a tab renders: ``ctx`` itself, or for a tab that values decisions taken at month 0 only
-    (no ``MONTHLY = True``) while the monthly plan is on, the static plan's, said so at the top of the tab."""
-    if getattr(tab, "MONTHLY", False) or not ctx.scn.settings.monthly.enabled:
+    (no ``MONTHLY``) while the monthly plan is on, the static plan's, said so at the top of the tab. A tab with
+    ``MONTHLY = "summed"`` shows the monthly plan's section 4 files, and says they are summed over months."""
+    if not ctx.scn.settings.monthly.enabled:
+        return ctx
+    if getattr(tab, "MONTHLY", False):
+        if tab.MONTHLY == "summed" and is_monthly(ctx.shown):
+            st.caption(SUMMED_NOTE)
         return ctx
     st.info(STATIC_NOTE, icon=":material/info:")
     return static_context(ctx)

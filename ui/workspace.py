@@ -41,7 +41,7 @@ import optimizer
 from optimizer.inputs.settings import get_value
 from optimizer.results import fmt
 
-from . import compute, controls, session, views
+from . import compute, controls, monthly_view, session, views
 from .session import UPLOAD_PREFIX, UPLOADS
 from .trust import md_escape
 
@@ -332,6 +332,7 @@ def _restore(state: dict[str, Any], saved_at: Any) -> None:
     if source and (source in ss[UPLOADS] or source in compute.builtin_names()):
         ss["pending_source"] = source
     ss[views.PINS] = pins_from_json(state.get("pins") or [])
+    monthly_view.replans_from_json(state.get("replans"))
     ss["ws_last_digest"] = None
     when = saved_at.strftime("%Y-%m-%d %H:%M UTC") if hasattr(saved_at, "strftime") else str(saved_at)
     ss["upload_notice"] = (f"Restored your workspace as you left it ({when})"
@@ -443,7 +444,8 @@ def _state(source: str, has_edits: bool) -> dict[str, Any]:
             "memory": json.loads(json.dumps(memory, default=_json_default)),
             "refs": dict(ss.get(REFS) or {}),
             "edited": _b64(good.files()) if good is not None else None,
-            "pins": pins_to_json(ss.get(views.PINS) or [])}
+            "pins": pins_to_json(ss.get(views.PINS) or []),
+            "replans": monthly_view.replans_to_json()}  # re-plan from here: what the user marked as done
 
 
 def autosave(lib: Any, source: str, has_edits: bool) -> None:
