@@ -245,3 +245,19 @@ def test_replay_over_sampled_futures_on_the_risk_tab(datasets):
         label = "Re-planning every 1 month" if key == "policy_usd" else label
         assert got[label] == pytest.approx(want[key.removesuffix("_usd")]["mean_usd"], rel=1e-9), key
     assert want["n_futures"] == 3
+
+
+def test_a_reload_keeps_what_was_marked_as_done(datasets, db, monkeypatch):
+    from ui import workspace as ui_ws
+
+    at = open_tab(monthly_app(), "Schedule")
+    at.number_input(key="replan_month_pick").set_value(2).run()
+    at.button(key="replan_go").click().run()
+    ok(at)
+    replanned = at.session_state["last_plan"][2].summary["objective_usd"]
+    assert at.session_state["last_plan"][2].summary["replan_month"] == 2
+    ws = at.session_state["ws_id"]
+    monkeypatch.setattr(ui_ws, "_browser_workspace_key", lambda: ws)  # a reload: the browser sends its cookie
+    again = new_app()
+    res = again.session_state["last_plan"][2]
+    assert res.summary["replan_month"] == 2 and res.summary["objective_usd"] == pytest.approx(replanned, rel=1e-12)

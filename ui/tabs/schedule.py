@@ -42,7 +42,7 @@ def render(ctx: Context) -> None:
     sched, monthly = res.schedule, res.monthly
     t0 = int(scn.settings.monthly.replan_month)
     H = scn.settings.horizon.months
-    st.markdown(monthly_view.waves.action_text(sched, _whole(sched)))
+    st.markdown(md_escape(monthly_view.waves.action_text(sched, _whole(sched))))
     if t0:
         st.caption(f"Re-planned from month {t0}: the rows of months before {t0} are what you marked as done; "
                    "'stay' rows are rigs already at a site that stay there.")
