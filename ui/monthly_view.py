@@ -296,9 +296,10 @@ def show_replay(rep: Any, n_futures: int, where: str) -> None:
     """The replay's table (numbers, formatted as USD) and its one-line reading."""
     s = rep.summary
     table = replay_table(s)
-    money = {c: st.column_config.NumberColumn(c.replace("_usd", " (USD)").replace("mean", "mean").upper()
-                                              if c != "mean_usd" else "mean (USD)", format="dollar")
-             for c in ("mean_usd", "p5_usd", "p50_usd", "p95_usd", "cvar_usd")}
+    alpha = s.get("risk_alpha", 0.05)
+    labels = {"mean_usd": "mean (USD)", "p5_usd": "P5 (USD)", "p50_usd": "P50 (USD)", "p95_usd": "P95 (USD)",
+              "cvar_usd": f"CVaR {alpha:.0%}: mean of the worst {alpha:.0%} (USD)"}
+    money = {c: st.column_config.NumberColumn(label, format="dollar") for c, label in labels.items()}
     if n_futures == 1:
         table = table[["way to act", "mean_usd"]].rename(columns={"mean_usd": "realised_usd"})
         money = {"realised_usd": st.column_config.NumberColumn("realised (USD)", format="dollar")}
