@@ -261,3 +261,15 @@ def test_a_reload_keeps_what_was_marked_as_done(datasets, db, monkeypatch):
     again = new_app()
     res = again.session_state["last_plan"][2]
     assert res.summary["replan_month"] == 2 and res.summary["objective_usd"] == pytest.approx(replanned, rel=1e-12)
+
+
+def test_no_jargon_on_the_monthly_screens(datasets):
+    at = monthly_app()
+    shown = []
+    for label in ("Schedule", "What happened", "Timeline", "Plan"):
+        open_tab(at, label)
+        shown += ([m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
+                  + [w.value for w in at.warning] + [n.label for n in at.number_input] + [b.label for b in at.button])
+    text = "\n".join(shown)
+    for word in ("SPEC", "python -m", "monthly.", "replan_month", "state.csv", "value_usd", "policy."):
+        assert word not in text, word

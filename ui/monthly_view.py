@@ -36,7 +36,7 @@ SWITCH = controls.widget_key("monthly.enabled")  # the plan switch (a what-if): 
 REPLANS = "monthly_replans"  # source label -> Replan: what has been done, applied to that scenario's tables
 STATE_COLUMNS = [c.name for c in T.STATE.columns]  # action, origin, model, site, month, rigs
 PLAN_LABELS = {False: "one decision now", True: "month by month"}
-STATIC_NOTE = ("This tab shows the **static plan** (one decision now, SPEC section 3) of the same settings: "
+STATIC_NOTE = ("This tab shows the **static plan** (one decision now) of the same settings: "
                "it values decisions taken at month 0. The month-by-month plan is in the decision card and on the "
                "Plan, Schedule, Compare and Export tabs.")
 
@@ -70,9 +70,9 @@ def switch(base: optimizer.Scenario) -> dict[str, Any]:
     if SWITCH not in ss:
         ss[SWITCH] = bool(base.settings.monthly.enabled)
     on = st.radio("Plan", [False, True], key=SWITCH, format_func=PLAN_LABELS.get, horizontal=True,
-                  help="One decision now: every rig is shipped, sold or stored at month 0 (SPEC section 3). "
+                  help="One decision now: every rig is shipped, sold or stored at month 0. "
                        "Month by month: rigs leave in waves as sites come online, wait, are sold later at their "
-                       "origin or site, and can be re-planned from what has been done (SPEC section 8; the "
+                       "origin or site, and can be re-planned from what has been done (the "
                        "Schedule tab).")
     return {"monthly.enabled": bool(on)}
 
@@ -223,7 +223,7 @@ def card_waves(d: D.Decision) -> None:
     lines = waves.wave_lines(d.schedule, d.whole_rigs, limit=6)
     if lines:
         st.markdown("\n".join(f"- {md_escape(line)}" for line in lines))
-    st.caption("Month-by-month plan (SPEC section 8). Its odds over sampled futures and what re-planning is worth: "
+    st.caption("Month-by-month plan. Its odds over sampled futures and what re-planning is worth: "
                "the replay on the Risk and What happened tabs.")
 
 
@@ -310,7 +310,7 @@ def show_replay(rep: Any, n_futures: int, where: str) -> None:
                f"future would add {fmt.usd(s['value_of_perfect_information']['mean_usd'])} more. Best of the four that "
                f"can be carried out: {REPLAY_LABELS[best + '_usd'].lower()}. Values are the realised NPV of the "
                "decisions carried out (no ban-risk weighting, no caution charge; the same numbers as "
-               "`python -m optimizer replay`). Fractional rig counts.")
+               "the command-line tool's replay). Fractional rig counts.")
 
 
 @st.cache_data(show_spinner=False, max_entries=8, ttl=compute.CACHE_TTL_S)
@@ -323,7 +323,7 @@ def _replay_history(fp: str, folder: str, _scn: optimizer.Scenario) -> Any:
 def replay_history(ctx: Context, folder: Path) -> None:
     """The What happened tab's replay: the five ways to act on the scenario's history."""
     st.markdown("##### Month by month: what re-planning would have realised")
-    st.caption("Five ways to act, each valued on what came (SPEC section 8): sell everything now, the static plan, "
+    st.caption("Five ways to act, each valued on what came: sell everything now, the static plan, "
                "the month-by-month plan carried out unchanged, re-planning it every month as the hashprice, the "
                "resale prices and the bans are revealed, and the best plan knowing the whole history.")
     try:
@@ -376,7 +376,7 @@ def replay_samples(scn_r: optimizer.Scenario, n: int, seed: int) -> None:
     st.markdown("#### Month by month: what re-planning is worth over sampled futures")
     st.caption("Each sampled future (the sampler and seed above) valued five ways: sell everything now, the static "
                "plan, the month-by-month plan carried out unchanged, re-planning every month as the future is "
-               "revealed, and perfect foresight (SPEC section 8; `python -m optimizer replay --samples`). The "
+               "revealed, and perfect foresight (the command-line tool's replay with samples). The "
                "re-planning policy solves a plan every month of every future, so it runs on demand, on the first "
                "futures of the sample set.")
     n_replay = int(st.number_input("Futures to replay", min_value=1, max_value=max(1, n),

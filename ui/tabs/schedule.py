@@ -150,7 +150,7 @@ def _replan(ctx: Context, sched: pd.DataFrame, t0_old: int, H: int) -> None:
     scn = ctx.shown_scn
     st.markdown("##### Re-plan from here")
     st.caption("Mark what has been done (shipped, sold) before a month, and the rest is planned again from that month "
-               "(state.csv and monthly.replan_month, SPEC section 8): rigs at their origin can still ship, wait or be "
+               "(saved with the scenario as its state file and re-plan month): rigs at their origin can still ship, wait or be "
                "sold; rigs at a site stay, are sold there later, or move to another site. The table starts as the plan "
                "on screen has it; change the rigs or months to what really happened. Saving the scenario in the "
                "library keeps what you marked.")
