@@ -702,6 +702,8 @@ def risk_summary(scn: optimizer.Scenario, res: optimizer.Result,
     """The Risk tab's figures for this plan (expected value, P5/P50/P95, CVaR, chance below selling)
     when the tab has computed them in this session, for the report's risk section; else None.
     ``inputs``: the tab's settings as taken by ``_risk_inputs`` (default: read them now)."""
+    if monthly_view.is_monthly(res):
+        return None  # the sampled figures value decisions taken at month 0: not the monthly plan's (its replay is)
     ss = inputs if inputs is not None else _risk_inputs()
     if ss is None:  # the tab not drawn yet in this session: the scenario's own sampler, the decision card's figures
         r = scn.settings.risk
@@ -722,6 +724,8 @@ def risk_summary(scn: optimizer.Scenario, res: optimizer.Result,
 def _board(source: str, scn: optimizer.Scenario, res: optimizer.Result) -> Callable[[], dict[str, Any] | None]:
     """The report's board sections (workspace.board) for this plan, made when the report is (the "why" re-solves
     the fractional twin); the decision card's figures are taken now, from this session's caches."""
+    if monthly_view.is_monthly(res):
+        return lambda: None  # the board sections value decisions taken at month 0: not the monthly plan's
     try:
         from optimizer.risk.decision import decide
 
