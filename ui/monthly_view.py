@@ -127,11 +127,6 @@ def apply(scn: optimizer.Scenario, rp: Replan) -> optimizer.Scenario:
 # ---------------------------------------------------------------- tabs that show the static plan
 
 
-@st.cache_data(show_spinner=False, max_entries=64, ttl=compute.CACHE_TTL_S)
-def _static(fp: str, _scn: optimizer.Scenario) -> optimizer.Result:
-    return optimizer.solve(_scn)
-
-
 def static_scenario(scn: optimizer.Scenario) -> optimizer.Scenario:
     """``scn`` with the static plan (monthly.enabled = false), kept as one object per session and fingerprint."""
     if not scn.settings.monthly.enabled:
@@ -169,7 +164,9 @@ def for_tab(tab: Any, ctx: Context) -> Context | None:
         if tab.MONTHLY == "summed" and is_monthly(ctx.shown):
             st.caption(SUMMED_NOTE)
         return ctx
-    st.info(STATIC_NOTE, icon=":material/info:")
+    done = " It starts from month 0: what you marked as done is the month-by-month plan's." if (
+        ctx.scn.settings.monthly.replan_month or len(ctx.scn.state)) else ""
+    st.info(STATIC_NOTE + done, icon=":material/info:")
     return static_context(ctx)
 
 
