@@ -273,3 +273,20 @@ def test_no_jargon_on_the_monthly_screens(datasets):
     text = "\n".join(shown)
     for word in ("SPEC", "python -m", "monthly.", "replan_month", "state.csv", "value_usd", "policy."):
         assert word not in text, word
+
+
+def test_names_in_the_schedule_and_the_card_are_text(db):
+    """A site named like a Markdown link is shown as text in the card's waves and on the Schedule tab."""
+    from tests.test_app_user_text import LINK, TINY, _assert_inert, _markdown_texts, _zip
+
+    files = {p.name: p.read_bytes() for p in TINY.iterdir() if p.is_file()}
+    files["sites.csv"] = files["sites.csv"].replace(b"Texas West,", f'"{LINK}",'.encode())
+    at = new_app()
+    at.file_uploader(key="upload").set_value(("names.zip", _zip(files), "application/zip")).run()
+    at.radio(key=monthly_view.SWITCH).set_value(True).run()
+    ok(at)
+    assert any(t.startswith("- Month 0") and "Session expired" in t for t in _markdown_texts(at))  # shipped there
+    _assert_inert(at)
+    open_tab(at, "Schedule")
+    assert "Session expired" in "\n".join(table_with(at, "site", "month 0")["site"])
+    _assert_inert(at)
