@@ -173,7 +173,8 @@ def _replan(ctx: Context, sched: pd.DataFrame, t0_old: int, H: int) -> None:
         "model": st.column_config.SelectboxColumn("model", options=models, required=True),
         "site": st.column_config.SelectboxColumn("site", options=sites, help="empty for a sale at the origin"),
         "month": st.column_config.NumberColumn("month", min_value=0, max_value=max(0, t0 - 1), step=1, required=True),
-        "rigs": st.column_config.NumberColumn("rigs", min_value=0.0, format="%,.2f", required=True)})
+        "rigs": st.column_config.NumberColumn("rigs", min_value=0.0, format="%,.0f" if _whole(sched) else "%,.2f",
+                                              required=True)})
     left, right = st.columns(2)
     go = left.button(f"Re-plan from month {t0}", key="replan_go", type="primary", icon=":material/update:")
     reset = right.button("Plan from month 0 again", key="replan_reset", icon=":material/restart_alt:",
