@@ -255,8 +255,8 @@ def _activate(source: str, base: optimizer.Scenario) -> None:
 def _whatifs(source: str, base: optimizer.Scenario) -> dict[str, Any]:
     with st.sidebar:
         st.divider()
-        st.subheader("What if...", anchor="what-if")
         plan = monthly_view.switch(base)  # the plan switch: one decision now, or month by month (SPEC section 8)
+        st.subheader("What if...", anchor="what-if")
         overrides = plan | controls.render(base.settings, sorted(base.sites["jurisdiction"].unique().tolist()),
                                     market_path=bool(len(base.market)), notes=compute.setting_notes(source))
         st.button("Reset what-ifs to the scenario's values", key="reset_whatifs", on_click=_reset_whatifs,

@@ -34,7 +34,7 @@ def render(ctx: Context) -> None:
     res = ctx.shown
     if not monthly_view.is_monthly(res):
         st.info("The plan on screen is the static one: every rig is shipped, sold or stored at month 0, so it has no "
-                "schedule. Switch *Plan* to *month by month* (sidebar, above the what-ifs) to plan in waves.",
+                "schedule. Switch *Plan* to *month by month* (sidebar, just above the what-ifs) to plan in waves.",
                 icon=":material/calendar_month:")
         st.button("Plan month by month", key="schedule_switch_on", on_click=_turn_on, icon=":material/calendar_month:")
         return
