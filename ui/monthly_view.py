@@ -71,9 +71,7 @@ def switch(base: optimizer.Scenario) -> dict[str, Any]:
         ss[SWITCH] = bool(base.settings.monthly.enabled)
     # No help icon: it would be one more tab stop before the what-ifs (keyboard users: tests/test_browser_board.py)
     on = st.radio("Plan", [False, True], key=SWITCH, format_func=PLAN_LABELS.get, horizontal=True)
-    st.caption("One decision now: every rig shipped, sold or stored at month 0. Month by month: rigs leave in waves "
-               "as sites come online, wait, are sold later at their origin or site, and can be re-planned from what "
-               "has been done (Schedule tab).")
+    st.caption("Month by month: waves as sites come online, later sales, re-planning (Schedule tab).")
     return {"monthly.enabled": bool(on)}
 
 
