@@ -158,7 +158,7 @@ def test_keyboard_reaches_the_what_if_controls(browser, app_url):
         assert focused[-1] == "Skip to the what-if controls", focused
         page.keyboard.press("Enter")
         label = None
-        for _ in range(6):
+        for _ in range(8):  # the plan switch (one decision now / month by month) sits just above the what-ifs
             page.keyboard.press("Tab")
             label = page.evaluate("() => document.activeElement.getAttribute('aria-label') || "
                                   "document.activeElement.closest('[data-testid=stNumberInput]')?.innerText || ''")

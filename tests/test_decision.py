@@ -62,8 +62,12 @@ def test_decision_words_reconcile_with_the_allocation(china):
     assert dw.whole_rigs
     assert f"ship {fmt.rigs(dw.rigs_relocated)} rigs" in dw.action_text().lower()
     assert f"sell {fmt.rigs(dw.rigs_sold)} now" in dw.action_text()
-    with pytest.raises(NotImplementedError):  # the monthly plan's hook refuses rather than mis-words a schedule
-        decision.decide(res.summary, res.allocation, schedule=pd.DataFrame({"month": [0]})).action_text()
+    # the monthly plan's hook words its schedule (optimizer/risk/waves.py; tests/test_app_monthly.py)
+    one_wave = pd.DataFrame({"action": ["ship", "sell"], "origin": ["A", "A"], "model": ["S19", "S19"],
+                             "site": ["TX", ""], "month": [0, 3], "until_month": [24, None], "rigs": [10.0, 5.0],
+                             "mw": [0.03, 0.0], "value_usd": [1.0, 1.0]})
+    assert (dw.__class__(**{**dw.__dict__, "schedule": one_wave}).action_text()
+            == "Ship 10 rigs in month 0; hold 5 at their origins for now; sell 5 in month 3.")
 
 
 def test_card_shows_the_engines_figures(china):

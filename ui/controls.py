@@ -106,6 +106,7 @@ def defaults(settings: optimizer.Settings) -> dict[str, Any]:
     out[HASHPRICE] = float(hp) if hp is not None else 0.10
     out[EXCLUDE] = list(settings.policy.exclude_jurisdictions)
     out[SOLVER] = settings.solver.name
+    out[widget_key("monthly.enabled")] = bool(settings.monthly.enabled)  # the plan switch (ui.monthly_view)
     return out
 
 

@@ -14,7 +14,7 @@ import optimizer
 from optimizer.results import fmt
 from optimizer.risk import decision as D
 
-from . import compute, views
+from . import compute, monthly_view, views
 from .tabs import risk as risk_tab
 from .tabs import what_happened
 from .tabs.context import Context
@@ -52,6 +52,8 @@ def realised(source: str, scn: optimizer.Scenario, res: optimizer.Result, fp: st
 def build(ctx: Context) -> D.Decision:
     """The decision of the plan on screen."""
     scn, res, fp = ctx.shown_scn, ctx.shown, ctx.shown_fp
+    if monthly_view.is_monthly(res):  # SPEC section 8: its waves and expected value (ui/monthly_view.py)
+        return monthly_view.decision(ctx)
     return D.decide(res.summary, res.allocation, sampled(scn, res, fp), realised(ctx.source, scn, res, fp))
 
 
@@ -62,8 +64,8 @@ def show(ctx: Context, baseline: dict[str, Any] | None) -> D.Decision:
         st.markdown("**What to do:** " + d.action_text()
                     + ("" if d.whole_rigs else " *Fractional plan: rig counts are an average the solver may split; "
                                                "tick \"Whole rigs only\" for counts to ship.*"))
-        # HOOK (SPEC section 8, branch `monthly`): when the plan carries a schedule (d.schedule), draw it here,
-        # month by month (ship / hold / sell), under the line above.
+        if d.schedule is not None:  # SPEC section 8: the waves, month by month (ship / hold / sell)
+            monthly_view.card_waves(d)
         with st.container(horizontal=True, gap="small"):
             st.metric("Expected gain vs selling", f"{'+' if d.gain_usd >= 0 else '-'}{fmt.usd(abs(d.gain_usd))}",
                       help="The whole plan's expected value minus what selling the whole fleet today would fetch. "

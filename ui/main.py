@@ -17,7 +17,7 @@ import streamlit as st
 import optimizer
 from optimizer.inputs.tables import TABLES
 
-from . import budget, compute, controls, decision_card, editors, headline, mapview, tabs, trust, views, words
+from . import budget, compute, controls, decision_card, editors, headline, mapview, monthly_view, tabs, trust, views, words
 from . import session as S
 from . import workspace as team_workspace
 from .session import SOURCE, UPLOAD, UPLOAD_PREFIX, UPLOADS
@@ -255,8 +255,9 @@ def _activate(source: str, base: optimizer.Scenario) -> None:
 def _whatifs(source: str, base: optimizer.Scenario) -> dict[str, Any]:
     with st.sidebar:
         st.divider()
+        plan = monthly_view.switch(base)  # the plan switch: one decision now, or month by month (SPEC section 8)
         st.subheader("What if...", anchor="what-if")
-        overrides = controls.render(base.settings, sorted(base.sites["jurisdiction"].unique().tolist()),
+        overrides = plan | controls.render(base.settings, sorted(base.sites["jurisdiction"].unique().tolist()),
                                     market_path=bool(len(base.market)), notes=compute.setting_notes(source))
         st.button("Reset what-ifs to the scenario's values", key="reset_whatifs", on_click=_reset_whatifs,
                   icon=":material/restart_alt:")
@@ -313,7 +314,7 @@ def _solve(scn: optimizer.Scenario, fp: str) -> tuple[optimizer.Result | None, l
     """The plan of ``scn`` (remembered as the last plan), or None and what went wrong (title first)."""
     try:
         with st.spinner("Solving..."):
-            res = compute.solve(scn, fp)
+            res = monthly_view.complete(scn, fp, compute.solve(scn, fp))  # the monthly plan's headline figures
         st.session_state[S.LAST_PLAN] = (fp, scn, res)
         return res, []
     except optimizer.InfeasibleError as exc:
@@ -379,7 +380,7 @@ def main() -> None:
     # ---- the user's table edits, read and validated by the engine (the grids are drawn while their tab is open)
     with boxes[edit_data.LABEL]:
         edited = edit_data.read(base, draw=bool(boxes[edit_data.LABEL].open))
-    tables = _tables(source, base, edited, side_notice)
+    tables = monthly_view.with_state(source, _tables(source, base, edited, side_notice))  # what was done (re-plan)
 
     # ---- what-ifs on top, then the plan
     settings_problems: list[str] = []
@@ -415,4 +416,6 @@ def main() -> None:
         box = boxes[tab.LABEL]
         if box.open and (shown is not None or not tab.NEEDS_PLAN):
             with box:
-                tab.render(ctx)
+                tab_ctx = monthly_view.for_tab(tab, ctx)  # tabs of month-0 decisions read the static plan, and say so
+                if tab_ctx is not None:
+                    tab.render(tab_ctx)

@@ -33,6 +33,8 @@ class Metric:
         """What the app prints for this metric of a plan."""
         if self.field in PER_MOVED_RIG and (summary.get("rigs_relocated") or 0) < 0.5:
             return "n/a"
+        if self.field not in summary:  # a figure this kind of plan does not have (the monthly plan's paybacks)
+            return "n/a"
         return self.show(summary.get(self.field))
 
 

@@ -41,7 +41,7 @@ import optimizer
 from optimizer.inputs.settings import get_value
 from optimizer.results import fmt
 
-from . import compute, controls, session, views
+from . import compute, controls, monthly_view, session, views
 from .session import UPLOAD_PREFIX, UPLOADS
 from .trust import md_escape
 
@@ -332,6 +332,7 @@ def _restore(state: dict[str, Any], saved_at: Any) -> None:
     if source and (source in ss[UPLOADS] or source in compute.builtin_names()):
         ss["pending_source"] = source
     ss[views.PINS] = pins_from_json(state.get("pins") or [])
+    monthly_view.replans_from_json(state.get("replans"))
     ss["ws_last_digest"] = None
     when = saved_at.strftime("%Y-%m-%d %H:%M UTC") if hasattr(saved_at, "strftime") else str(saved_at)
     ss["upload_notice"] = (f"Restored your workspace as you left it ({when})"
@@ -443,7 +444,8 @@ def _state(source: str, has_edits: bool) -> dict[str, Any]:
             "memory": json.loads(json.dumps(memory, default=_json_default)),
             "refs": dict(ss.get(REFS) or {}),
             "edited": _b64(good.files()) if good is not None else None,
-            "pins": pins_to_json(ss.get(views.PINS) or [])}
+            "pins": pins_to_json(ss.get(views.PINS) or []),
+            "replans": monthly_view.replans_to_json()}  # re-plan from here: what the user marked as done
 
 
 def autosave(lib: Any, source: str, has_edits: bool) -> None:
@@ -700,6 +702,8 @@ def risk_summary(scn: optimizer.Scenario, res: optimizer.Result,
     """The Risk tab's figures for this plan (expected value, P5/P50/P95, CVaR, chance below selling)
     when the tab has computed them in this session, for the report's risk section; else None.
     ``inputs``: the tab's settings as taken by ``_risk_inputs`` (default: read them now)."""
+    if monthly_view.is_monthly(res):
+        return None  # the sampled figures value decisions taken at month 0: not the monthly plan's (its replay is)
     ss = inputs if inputs is not None else _risk_inputs()
     if ss is None:  # the tab not drawn yet in this session: the scenario's own sampler, the decision card's figures
         r = scn.settings.risk
@@ -720,6 +724,8 @@ def risk_summary(scn: optimizer.Scenario, res: optimizer.Result,
 def _board(source: str, scn: optimizer.Scenario, res: optimizer.Result) -> Callable[[], dict[str, Any] | None]:
     """The report's board sections (workspace.board) for this plan, made when the report is (the "why" re-solves
     the fractional twin); the decision card's figures are taken now, from this session's caches."""
+    if monthly_view.is_monthly(res):
+        return lambda: None  # the board sections value decisions taken at month 0: not the monthly plan's
     try:
         from optimizer.risk.decision import decide
 

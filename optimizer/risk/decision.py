@@ -64,10 +64,10 @@ class Decision:
 
     def action_text(self) -> str:
         """What to do, in words: "Ship 13,999 rigs to 7 sites (Texas 8,000, ...); sell 25,001 now; store none."."""
-        if self.schedule is not None:
-            # HOOK (SPEC section 8, branch `monthly`): word the schedule here (what to ship in which month, what to
-            # hold, what to sell later). Refused rather than worded as if everything happened at month 0.
-            raise NotImplementedError("the monthly plan's wording is not written yet (SPEC section 8)")
+        if self.schedule is not None:  # SPEC section 8: what to ship when, what to hold, what to sell (waves.py)
+            from optimizer.risk import waves
+
+            return waves.action_text(self.schedule, self.whole_rigs)
         parts = []
         if self.rigs_relocated >= 0.5:
             where = ", ".join(f"{j} {self.count(r)}" for j, r in self.destinations[:3])

@@ -13,10 +13,10 @@ is adding a module here and to ``TABS``.
 """
 from __future__ import annotations
 
-from . import compare, edit_data, explain, export, plan, risk, sensitivity, site_economics, timeline, what_happened
+from . import compare, edit_data, explain, export, plan, risk, schedule, sensitivity, site_economics, timeline, what_happened
 from .context import Context
 
-TABS = (plan, timeline, site_economics, sensitivity, explain, compare, edit_data, export, risk, what_happened)
+TABS = (plan, schedule, timeline, site_economics, sensitivity, explain, compare, edit_data, export, risk, what_happened)
 LABELS = [t.LABEL for t in TABS]
 WIDGETS = {t.LABEL: tuple(t.WIDGETS) for t in TABS if t.WIDGETS}
 

@@ -21,6 +21,7 @@ USER_TEXT_SETTINGS = ("policy.exclude_jurisdictions", "policy.exclude_sites", "h
 LABEL = "Compare"
 WIDGETS = (BASELINE,)
 NEEDS_PLAN = True
+MONTHLY = "summed"  # shows the monthly plan too, its decisions summed over months (ui.monthly_view.for_tab)
 
 
 def render(ctx: Context) -> None:

@@ -16,6 +16,7 @@ from .context import Context
 LABEL = "Edit data"
 WIDGETS: tuple[str, ...] = ()  # the grids' cell edits are kept by editors.render itself
 NEEDS_PLAN = False
+MONTHLY = "no plan"  # draws the tables, no plan (ui.monthly_view.for_tab)
 
 
 def read(base: optimizer.Scenario, draw: bool) -> editors.Edited:

@@ -10,6 +10,7 @@ from .context import Context
 LABEL = "Export"
 WIDGETS: tuple[str, ...] = ()
 NEEDS_PLAN = False  # the scenario zip is offered even when no plan has solved
+MONTHLY = "summed"  # shows the monthly plan too, its decisions summed over months (ui.monthly_view.for_tab)
 
 
 def render(ctx: Context) -> None:

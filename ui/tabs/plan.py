@@ -14,6 +14,7 @@ from .context import Context
 LABEL = "Plan"
 WIDGETS: tuple[str, ...] = ()
 NEEDS_PLAN = True
+MONTHLY = "summed"  # shows the monthly plan too, its decisions summed over months (ui.monthly_view.for_tab)
 
 
 def render(ctx: Context) -> None:

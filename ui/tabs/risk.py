@@ -33,7 +33,7 @@ FRONTIER_ON, STRESS_ON = "risk_frontier_on", "risk_stress_on"  # keep the fronti
 FRONTIER_JOB, STRESS_JOB = "risk_frontier", "risk_stress"  # their background jobs (ui.longjob slots)
 
 LABEL = "Risk"
-WIDGETS = (N, SEED, ALPHA, RHO, VOL, FRONTIER_PICK, STRESS_MONTH)
+WIDGETS = (N, SEED, ALPHA, RHO, VOL, FRONTIER_PICK, STRESS_MONTH, "replay_n")  # replay_n: ui.monthly_view.REPLAY_N
 NEEDS_PLAN = True
 
 FRONTIER_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -318,3 +318,7 @@ def _render(scn: optimizer.Scenario, res: optimizer.Result | None, stale: bool, 
             "rigs there now": table["rigs_in_jurisdiction_base"].round(0),
             "rigs leaving": table["rigs_leaving_jurisdiction"].round(0)}).sort_values("jurisdiction"),
             hide_index=True, key="risk_stress_table")
+
+    from .. import monthly_view  # SPEC section 8: what re-planning is worth over these sampled futures
+
+    monthly_view.replay_samples(scn_r, n, seed)

@@ -28,6 +28,9 @@ def render(ctx: Context) -> None:
                 "against. The built-in china-2021 has one.", icon=":material/history:")
     else:
         what_happened(ctx.shown_scn, ctx.shown, ctx.shown_fp, history)
+        from .. import monthly_view  # SPEC section 8: the five ways to act on this history
+
+        monthly_view.replay_history(ctx, history)
 
 
 def history_dir(source: str) -> Path | None:

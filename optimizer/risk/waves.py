@@ -1,0 +1,133 @@
+"""The monthly plan (SPEC section 8) in words: what to ship when, what to hold, what to sell.
+
+Read from a Result's ``schedule`` (schedule.csv: action, origin, model, site, month, until_month, rigs,
+mw, value_usd). A *wave* is every decision of one kind in one month: the ships of month 3 (to any
+site), the sales at the origins of month 8, the sales at the sites of month 12, the moves of month 5.
+"Hold" is what waits: rigs still at their origin after the first month of the plan (shipped or sold in
+a later wave) and rigs kept at their origin to the horizon.
+
+``waves(schedule)``: one row per wave (month, kind, rigs, sites, top_sites), by month then kind;
+``action_text(schedule, whole)``: one sentence for the decision card;
+``wave_lines(schedule, whole, limit)``: the waves as short lines ("Month 3: ship 2,400 rigs to 2 sites
+(TX Panhandle hosted 1,600, ...)").
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from optimizer.results import fmt
+
+KIND_ORDER = ("ship", "move", "sell_at_site", "sell")
+WAVE_COLUMNS = ["month", "kind", "rigs", "sites", "top_sites"]
+TINY_RIGS = 1e-6  # rig counts below this are solver noise, not a decision
+
+
+def _rows(schedule: pd.DataFrame) -> pd.DataFrame:
+    if schedule is None or not len(schedule):
+        return pd.DataFrame(columns=list(schedule.columns) if schedule is not None else [])
+    return schedule[schedule["rigs"].astype(float) > TINY_RIGS]
+
+
+def waves(schedule: pd.DataFrame) -> pd.DataFrame:
+    """One row per (month, kind) of ship, move, sell_at_site and sell rows: rigs (sum), sites (distinct
+    sites; 0 for sales at the origin) and top_sites (up to three (site, rigs) pairs, most rigs first).
+    Sorted by month, then ship, move, sell_at_site, sell."""
+    rows = _rows(schedule)
+    rows = rows[rows["action"].isin(KIND_ORDER)] if len(rows) else rows
+    out = []
+    for (month, kind), part in (rows.groupby(["month", "action"], sort=False) if len(rows) else []):
+        by_site = (part[part["site"].astype(str) != ""].groupby("site")["rigs"].sum()
+                   .sort_values(ascending=False, kind="stable"))
+        out.append({"month": int(month), "kind": str(kind), "rigs": float(part["rigs"].sum()),
+                    "sites": int(len(by_site)),
+                    "top_sites": tuple((str(s), float(r)) for s, r in by_site.head(3).items())})
+    frame = pd.DataFrame(out, columns=WAVE_COLUMNS)
+    if len(frame):
+        frame["_k"] = frame["kind"].map({k: i for i, k in enumerate(KIND_ORDER)})
+        frame = frame.sort_values(["month", "_k"], kind="stable").drop(columns="_k").reset_index(drop=True)
+    return frame
+
+
+def _count(v: float, whole: bool) -> str:
+    return fmt.rigs(v) if whole else f"{v:,.1f}"
+
+
+def held(schedule: pd.DataFrame) -> tuple[float, float]:
+    """(rigs waiting at their origin past the plan's first month and then shipped or sold, rigs kept at
+    their origin to the horizon)."""
+    rows = _rows(schedule)
+    if not len(rows):
+        return 0.0, 0.0
+    leave = rows[rows["action"].isin(("ship", "sell"))]
+    first = int(np.nanmin(rows["month"].to_numpy(float))) if rows["month"].notna().any() else 0
+    later = float(leave.loc[leave["month"].astype(float) > first, "rigs"].sum())
+    kept = float(rows.loc[rows["action"] == "keep", "rigs"].sum())
+    return later, kept
+
+
+def wave_lines(schedule: pd.DataFrame, whole: bool = True, limit: int | None = None) -> list[str]:
+    """The waves in words, one line each, in month order; past ``limit`` lines, one line saying how many more."""
+    lines = []
+    for w in waves(schedule).itertuples():
+        rigs = _count(w.rigs, whole)
+        if w.kind == "sell":
+            text = f"sell {rigs} rigs at their origins"
+        else:
+            where = ", ".join(f"{s} {_count(r, whole)}" for s, r in w.top_sites)
+            more = w.sites - len(w.top_sites)
+            where += f" and {more} more" if more > 0 else ""
+            verb = {"ship": "ship", "move": "move", "sell_at_site": "sell"}[w.kind]
+            place = "at" if w.kind == "sell_at_site" else "to"
+            text = f"{verb} {rigs} rigs {place} {w.sites} site{'s' if w.sites != 1 else ''} ({where})"
+        lines.append(f"Month {w.month}: {text}")
+    _, kept = held(schedule)
+    if kept > TINY_RIGS:
+        lines.append(f"Keep {_count(kept, whole)} rigs at their origins to the end of the horizon")
+    if limit is not None and len(lines) > limit:
+        rest = len(lines) - (limit - 1)
+        lines = lines[: limit - 1] + [f"... and {rest} more (the Schedule tab lists every wave)"]
+    return lines
+
+
+def _when(part: pd.DataFrame, whole: bool, unit: str = "") -> str:
+    """"8,122 in month 0", "30,878 in month 2 and 8,122 in month 9", or "39,000 over 5 months (months 2 to 9)";
+    ``unit`` (" rigs") follows the first count."""
+    by_month = part.groupby(part["month"].astype(int))["rigs"].sum()
+    if len(by_month) <= 3:
+        return " and ".join(f"{_count(float(r), whole)}{unit if i == 0 else ''} in month {m}"
+                            for i, (m, r) in enumerate(by_month.items()))
+    m = by_month.index.tolist()
+    return f"{_count(float(by_month.sum()), whole)}{unit} over {len(m)} months (months {m[0]} to {m[-1]})"
+
+
+def action_text(schedule: pd.DataFrame, whole: bool = True) -> str:
+    """One sentence: "Ship 8,122 rigs in month 0; hold 30,878 at their origins for now; sell 30,878 in month 2 and
+    8,122 in month 9 (8,122 of them at their sites); keep 500 at their origins to the end."."""
+    rows = _rows(schedule)
+    if not len(rows):
+        return "Nothing to do: the fleet has no rigs."
+    parts = []
+    ships = rows[rows["action"] == "ship"]
+    if len(ships):
+        parts.append(f"ship {_when(ships, whole, ' rigs')}")
+    moves = rows[rows["action"] == "move"]
+    if len(moves):
+        parts.append(f"move {_when(moves, whole)} to other sites")
+    later, kept = held(schedule)
+    if later > TINY_RIGS:
+        parts.append(f"hold {_count(later, whole)} at their origins for now")
+    sales = rows[rows["action"].isin(("sell", "sell_at_site"))]
+    if len(sales):
+        at_sites = float(sales.loc[sales["action"] == "sell_at_site", "rigs"].sum())
+        text = f"sell {_when(sales, whole)}"
+        if at_sites > TINY_RIGS:
+            text += (" at their sites" if at_sites >= float(sales["rigs"].sum()) - TINY_RIGS
+                     else f" ({_count(at_sites, whole)} of them at their sites)")
+        parts.append(text)
+    if kept > TINY_RIGS:
+        parts.append(f"keep {_count(kept, whole)} at their origins to the end")
+    if not parts:
+        return "Nothing new to do: the rigs already at sites stay."
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
