@@ -184,3 +184,70 @@ def test_a_task_that_kills_every_worker_is_exit_2_naming_memory(monkeypatch):
         runner.map(_kill_my_worker, [1, 2])
     said = str(exc.value.problems[0])
     assert "lost a worker on every try" in said and "memory" in said
+
+
+# ---------------------------------------------------------------- the commands docs/risk.md gives, as written
+
+
+def _documented_tls_cluster(folder: Path):
+    """docs/risk.md's TLS cluster: one openssl certificate, `dask scheduler --protocol tls` and `dask worker`
+    with the three --tls options (on a free port; the code of this checkout on their import path)."""
+    import json
+    import shutil
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=rigshift-dask",
+                    "-keyout", "cluster.key", "-out", "cluster.pem"], cwd=folder, check=True, capture_output=True)
+    tls = ["--tls-ca-file", "cluster.pem", "--tls-cert", "cluster.pem", "--tls-key", "cluster.key"]
+    logs = [open(folder / name, "w") for name in ("scheduler.log", "worker.log")]
+    procs = [subprocess.Popen([str(bin_dir / "dask"), "scheduler", "--protocol", "tls", "--host", "127.0.0.1", "--port",
+                               "0", "--dashboard-address", ":0", "--scheduler-file", "info.json", *tls],
+                              cwd=folder, env=env, stdout=logs[0], stderr=subprocess.STDOUT)]
+    deadline = time.monotonic() + 120
+    while not (folder / "info.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert (folder / "info.json").exists(), (folder / "scheduler.log").read_text()
+    procs.append(subprocess.Popen([str(bin_dir / "dask"), "worker", "--scheduler-file", "info.json", "--nworkers", "1",
+                                   "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1", *tls],
+                                  cwd=folder, env=env, stdout=logs[1], stderr=subprocess.STDOUT))
+    address = json.loads((folder / "info.json").read_text())["address"]
+    settings = {"DASK_DISTRIBUTED__COMM__TLS__CA_FILE": str(folder / "cluster.pem"),
+                "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT": str(folder / "cluster.pem"),
+                "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY": str(folder / "cluster.key")}
+    return address, settings, procs, logs
+
+
+def test_the_documented_tls_cluster_commands_run_the_risk_commands(tmp_path, tiny_samples):
+    (tmp_path / "cluster").mkdir()
+    address, settings, procs, logs = _documented_tls_cluster(tmp_path / "cluster")
+    try:
+        assert address.startswith("tls://")
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **settings}
+        out = tmp_path / "remote"
+        done = subprocess.run([sys.executable, "-m", "optimizer", "risk", str(TINY), "--samples", str(tiny_samples),
+                               "--out", str(out), "--scheduler", address], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr + (tmp_path / "cluster" / "worker.log").read_text()[-3000:]
+        assert cli(["risk", str(TINY), "--samples", str(tiny_samples), "--out", str(tmp_path / "local")]) == 0
+        for name in ("risk.csv", "risk.json"):
+            assert (out / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+        # the same command without the certificate settings never gets a connection
+        env = {k: v for k, v in env.items() if not k.startswith("DASK_DISTRIBUTED__COMM__TLS")}
+        done = subprocess.run([sys.executable, "-m", "optimizer", "risk", str(TINY), "--samples", str(tiny_samples),
+                               "--out", str(tmp_path / "x"), "--scheduler", address], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2 and "is a TLS address, but this client has no" in done.stderr, done.stderr
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for f in logs:
+            f.close()
