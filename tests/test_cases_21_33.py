@@ -12,7 +12,6 @@ of their kind (tests/test_user_text.py, tests/test_futures.py, tests/test_cli_pi
 from __future__ import annotations
 
 import ast
-import io
 import json
 import os
 import shutil
