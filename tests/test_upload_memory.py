@@ -221,7 +221,7 @@ def test_a_scenario_at_the_budget_and_four_what_ifs_leave_no_memory_behind(tmp_p
     with running_app(ARTIFACTS / "streamlit-upload-memory-2.log",
                      extra_args=("--server.disconnectedSessionTTL", str(ttl))) as (url, proc), \
             chromium(WAIT_MS) as browser:
-        _upload_and_move(browser, url, warm, ("25000",))
+        _upload_and_move(browser, url, warm, ("25000", "35000", "50000", "65000"))
         before = _settled_rss(proc.pid, ttl)
         values = _upload_and_move(browser, url, path, ("30000", "45000", "60000", "75000"))
         peak = _rss(proc.pid)
