@@ -19,6 +19,7 @@ from optimizer.inputs.tables import TABLES
 
 from . import budget, compute, controls, decision_card, editors, headline, mapview, monthly_view, tabs, trust, views, words
 from . import session as S
+from . import upload_scan
 from . import workspace as team_workspace
 from .session import SOURCE, UPLOAD, UPLOAD_PREFIX, UPLOADS
 from .tabs import edit_data
@@ -74,6 +75,7 @@ def _read_upload(files: list[Any]) -> tuple[dict[str, bytes], str, list[str]]:
         if len(files) > 1:
             notes.append(f"loaded the newest zip, {newest.name}; the other {len(files) - 1} uploaded file(s) were "
                          "left aside (remove them from the uploader if you no longer need them)")
+        upload_scan.precheck_zip(newest.getvalue(), newest.name)  # streamed: refused before it is unpacked
         return optimizer.read_zip(newest.getvalue(), newest.name), views.scenario_stem(Path(newest.name).stem), notes
     data: dict[str, bytes] = {}
     for f in files:

@@ -16,7 +16,7 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]) ->
     which = r.add_mutually_exclusive_group(required=True)
     which.add_argument("--history", help="history folder: market.csv, bans.csv (optional end_month), resale.csv")
     which.add_argument("--samples", help="sample-set folder (from `sample`)")
-    r.add_argument("--scheduler", help="Dask scheduler tcp://HOST:PORT (default: local cores)")
+    r.add_argument("--scheduler", help="Dask scheduler tls://HOST:PORT (certificates: Dask's TLS settings, docs/risk.md) or tcp://127.0.0.1:PORT (default: local cores)")
     r.set_defaults(handler=cmd_replay)
 
 

@@ -16,7 +16,7 @@ from optimizer.inputs.scenario import Scenario
 
 def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     def scheduler(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--scheduler", help="Dask scheduler tcp://HOST:PORT (default: local cores)")
+        sp.add_argument("--scheduler", help="Dask scheduler tls://HOST:PORT (certificates: Dask's TLS settings, docs/risk.md) or tcp://127.0.0.1:PORT (default: local cores)")
 
     r = sub.add_parser("risk", help="a plan's value in every sampled future: risk.csv and risk.json")
     common(r)

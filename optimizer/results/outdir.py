@@ -10,7 +10,8 @@ temporary sibling that the next write to the same folder removes when its proces
 The previous folder is replaced whole (no stale file of an earlier run or version stays beside the
 new ones). It may hold only files a Rigshift command writes (OUTPUT_NAMES, plus the names being
 written): a folder holding anything else (``--out .``, ``--out ~/Documents``, a note of the user's)
-is refused with OSError EEXIST naming it, and left untouched.
+is refused with OSError EEXIST naming it, and left untouched; so is a scenario folder (scenario.toml or
+rigs.csv) that the new files are not a scenario to replace (``solve S --out S``).
 
 ``safe_relative(name)``: a file name from stored data (a library version) confined to its folder:
 no absolute path, no ``..``, no drive or backslash; ValueError otherwise.
@@ -21,6 +22,7 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path, PurePosixPath
@@ -28,14 +30,30 @@ from typing import Mapping
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
 # Every file a Rigshift command writes into an output folder (solve, backtest, sample, risk, frontier,
-# stress, report, library load): a folder holding only these may be replaced whole.
+# stress, replay, report, library load): a folder holding only these may be replaced whole.
 OUTPUT_NAMES = frozenset({
     "allocation.csv", "sites.csv", "jurisdictions.csv", "summary.json",
     "backtest.json", "backtest_jurisdictions.csv", "samples.csv", "bans.csv", "hashprice.csv",
     "risk.csv", "risk.json", "frontier.csv", "frontier_sites.csv", "frontier_jurisdictions.csv", "frontier.json",
     "stress.csv", "stress_moves.csv", "stress.json", "report.html", "report.pdf", "plan.xlsx",
     "rigs.csv", "origins.csv", "fleet.csv", "lanes.csv", "market.csv", "scenario.toml", "README.md",
+    "resale.csv", "replay.csv", "replay.json", "schedule.csv", "monthly.csv",
 })
+# A folder holding one of these is a scenario: replaced only by a scenario (``library load``).
+SCENARIO_MARKS = ("scenario.toml", "rigs.csv")
+# Sub-folders a command writes inside its output folder (``frontier``: one plan per risk weight).
+OUTPUT_SUBFOLDER = re.compile(r"weight_\d+(\.\d+)?")
+
+
+def _ours(entry: Path) -> bool:
+    """A file or sub-folder of an output folder that a Rigshift command wrote (may be replaced)."""
+    if entry.is_symlink():
+        return False
+    if entry.is_file():
+        return entry.name in OUTPUT_NAMES
+    if entry.is_dir() and OUTPUT_SUBFOLDER.fullmatch(entry.name):
+        return all(p.is_file() and not p.is_symlink() and p.name in OUTPUT_NAMES for p in entry.iterdir())
+    return False
 
 
 def safe_relative(name: str) -> PurePosixPath:
@@ -118,8 +136,12 @@ def write_folder(out_dir: str | Path, files: Mapping[str, bytes | str]) -> Path:
     _clean_stale(target)
     tops = {PurePosixPath(n).parts[0] for n in names}
     if target.is_dir():
+        scenario_files = sorted(n for n in SCENARIO_MARKS if (target / n).is_file() and n not in tops)
+        if scenario_files:  # e.g. `solve myscenario --out myscenario`: never replace a scenario with results
+            raise FileExistsError(errno.EEXIST, f"holds a scenario ({', '.join(scenario_files)}); results are not "
+                                  "written over a scenario folder, so give a new folder", str(target))
         for entry in sorted(target.iterdir()):
-            ours = entry.name in tops or (entry.name in OUTPUT_NAMES and entry.is_file() and not entry.is_symlink())
+            ours = entry.name in tops or _ours(entry)
             if not ours:
                 raise FileExistsError(errno.EEXIST, f"holds '{entry.name}', which no Rigshift command writes; the "
                                       "folder is replaced whole, so give a new folder (or move that out)", str(target))

@@ -548,15 +548,15 @@ class Frontier:
     plans: dict[str, Result] = field(default_factory=dict)  # folder name -> plan
 
     def write(self, out_dir: str | Path) -> Path:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        self.table.to_csv(out / "frontier.csv", index=False, lineterminator="\n")
-        self.sites.to_csv(out / "frontier_sites.csv", index=False, lineterminator="\n")
-        self.jurisdictions.to_csv(out / "frontier_jurisdictions.csv", index=False, lineterminator="\n")
-        (out / "frontier.json").write_text(json.dumps(_jsonable(self.table.to_dict("records")), indent=2) + "\n")
+        """frontier.csv, frontier_sites.csv, frontier_jurisdictions.csv, frontier.json and one plan folder
+        per weight, written whole or not at all (``optimizer.results.outdir``)."""
+        files = {"frontier.csv": self.table.to_csv(index=False, lineterminator="\n"),
+                 "frontier_sites.csv": self.sites.to_csv(index=False, lineterminator="\n"),
+                 "frontier_jurisdictions.csv": self.jurisdictions.to_csv(index=False, lineterminator="\n"),
+                 "frontier.json": json.dumps(_jsonable(self.table.to_dict("records")), indent=2) + "\n"}
         for name, res in self.plans.items():
-            res.write(out / name)
-        return out
+            files.update({f"{name}/{file}": text for file, text in res.files().items()})
+        return write_files(out_dir, files)
 
 
 def frontier(scn: Scenario, samples: SampleSet, weights: Sequence[float] = FRONTIER_WEIGHTS,
@@ -629,13 +629,11 @@ class Stress:
     summary: dict[str, Any]
 
     def write(self, out_dir: str | Path) -> Path:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        self.table.to_csv(out / "stress.csv", index=False, lineterminator="\n")
-        self.moves.to_csv(out / "stress_moves.csv", index=False, lineterminator="\n")
+        """stress.csv, stress_moves.csv and stress.json, written whole or not at all (``optimizer.results.outdir``)."""
         doc = dict(self.summary, jurisdictions=self.table.to_dict("records"))
-        (out / "stress.json").write_text(json.dumps(_jsonable(doc), indent=2) + "\n")
-        return out
+        return write_files(out_dir, {"stress.csv": self.table.to_csv(index=False, lineterminator="\n"),
+                                     "stress_moves.csv": self.moves.to_csv(index=False, lineterminator="\n"),
+                                     "stress.json": json.dumps(_jsonable(doc), indent=2) + "\n"})
 
 
 def stress(scn: Scenario, month: int = 0, runner: Runner | None = None) -> Stress:

@@ -217,16 +217,14 @@ class SampleSet:
         return out
 
     def write(self, folder: str | Path) -> Path:
-        """Write samples.csv, bans.csv (and hashprice.csv); floats round-trip exactly."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        for optional in (HASHPRICE, RESALE):
-            stale = folder / optional.file
-            if stale.exists():
-                stale.unlink()
-        for name, frame in self.frames().items():
-            frame.to_csv(folder / SAMPLE_TABLES[name].file, index=False, lineterminator="\n", float_format="%.17g")
-        return folder
+        """Write samples.csv, bans.csv (and hashprice.csv, resale.csv); floats round-trip exactly. The
+        folder is written whole or not at all and replaced whole (``optimizer.results.outdir``), so a
+        stale hashprice.csv or resale.csv of an earlier set never stays beside the new files."""
+        from optimizer.results import write_files
+
+        return write_files(folder, {SAMPLE_TABLES[name].file: frame.to_csv(index=False, lineterminator="\n",
+                                                                           float_format="%.17g")
+                                    for name, frame in self.frames().items()})
 
 
 def scenario_jurisdictions(scn: Scenario) -> tuple[tuple[str, ...], np.ndarray]:

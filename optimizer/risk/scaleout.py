@@ -5,6 +5,8 @@
 ``dask.distributed`` cluster. Tasks are pure functions of their arguments and results come back
 in submission order, so the files and numbers are the same either way.
 
+``Runner("tls://HOST:PORT", security=...)`` connects with Dask's mutual TLS (``cluster_security``:
+the given ``distributed.security.Security``, else Dask's ``distributed.comm.tls.*`` configuration).
 Start a cluster from an environment where the project is installed (``make run`` installs it into
 .venv), bound to this machine unless it uses Dask's TLS (docs/risk.md)::
 
@@ -35,9 +37,10 @@ MAP_ATTEMPTS = 3  # a map whose tasks or scattered data were lost with their wor
 class Runner:
     """Map a function over items, locally or on a Dask cluster. Use as a context manager."""
 
-    def __init__(self, scheduler: str | None = None, threads: int | None = None):
+    def __init__(self, scheduler: str | None = None, threads: int | None = None, security: Any = None):
         self.scheduler = scheduler or None
         self.threads = threads
+        self.security = security  # distributed.security.Security; None: Dask's TLS configuration (cluster_security)
         self._client = None
 
     @classmethod
@@ -49,12 +52,15 @@ class Runner:
         if self.scheduler:
             from distributed import Client
 
+            from optimizer.risk.cluster_security import client_security, connect_hint
+
+            security = client_security(self.scheduler, self.security)
             try:
-                self._client = Client(self.scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
-            except (OSError, TimeoutError, ValueError) as exc:
+                self._client = Client(self.scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False, security=security)
+            except (OSError, TimeoutError, ValueError, TypeError) as exc:
                 raise ScenarioError(Problem("--scheduler", None, None,
                                             f"cannot reach the Dask scheduler at {self.scheduler}: {exc}",
-                                            "start one with `dask scheduler` and give its tcp://HOST:PORT")) from None
+                                            connect_hint(self.scheduler))) from None
         return self
 
     def __exit__(self, *exc: object) -> None:
