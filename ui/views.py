@@ -59,7 +59,8 @@ METRICS = [
            "horizon x resale value, per rig moved. A preference, not money: raising the caution raises it.",
            lower_is_better=True),
     Metric("Rigs moved", "rigs_relocated", fmt.rigs, "Rigs shipped to a new site."),
-    Metric("Rigs sold now", "rigs_sold", fmt.rigs, "Rigs sold now at their second-hand price.", lower_is_better=True),
+    Metric("Rigs sold", "rigs_sold", fmt.rigs, "Rigs sold at their second-hand price: now, in the one-decision "
+           "plan; in the month the Schedule tab shows, in the month-by-month plan.", lower_is_better=True),
     Metric("Rigs stored", "rigs_idle", fmt.rigs, "Rigs stored and sold at the end of the horizon.",
            lower_is_better=True),
     Metric("Hashrate moved", "hashrate_relocated_ths", fmt.ehs, "Hashrate of the rigs moved (1 EH/s = 1,000,000 TH/s)."),
