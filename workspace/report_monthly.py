@@ -141,8 +141,8 @@ def why_monthly(res: Any) -> tuple[list[str], str]:
                                                             months=("month", lambda s: sorted(int(v) for v in s)))
         per = per.sort_values("value", ascending=False).head(WHY_SHOWN).reset_index()
         for r in per.itertuples():
-            lines.append(f"{r.site} ({r.jurisdiction}) is full in {_months(r.months)}: one more MW there over "
-                         f"those months would add {fmt.usd(r.value)}.")
+            lines.append(f"{r.site} ({r.jurisdiction}) is full in {_months(r.months)}: one more MW there in "
+                         f"{'that month' if len(r.months) == 1 else 'those months'} would add {fmt.usd(r.value)}.")
     used = set(m.loc[m["mw_running"] > 1e-6, "site"])
     unused = sorted(set(m["site"]) - used)
     if unused:
@@ -170,6 +170,17 @@ def monthly_sections(scn: Any, res: Any) -> dict[str, Any] | None:
                  f"for selling the whole fleet now: {fmt.usd(abs(d))} {'more' if d >= 0 else 'less'}"
                  + (f" ({100 * abs(d) / sell:.0f}%)" if sell else "") + ".")
     why, why_note = why_monthly(res)
+    if whole:  # a whole-rig plan has no prices: read them from the same plan with rig counts not rounded
+        try:
+            import optimizer
+
+            twin = optimizer.solve(scn.with_overrides({"policy.integer_rigs": False}))
+        except Exception:  # noqa: BLE001 - the section says it cannot explain rather than failing the report
+            twin = None
+        if twin is not None and is_monthly(twin) and twin.summary.get("mode") == "lp":
+            why, _ = why_monthly(twin)
+            why_note = ("Prices from the same plan with rig counts not rounded (whole-rig plans have none); its value "
+                        f"is {fmt.usd(twin.summary['objective_usd'])} against {fmt.usd(s['objective_usd'])}.")
     later, kept = W.held(sched)
     return {"action": W.action_text(sched, whole), "waves": W.wave_lines(sched, whole), "value": value,
             "held_rigs": later, "kept_rigs": kept, "why": why, "why_note": why_note,
@@ -253,4 +264,29 @@ def tables(monthly: Mapping[str, Any] | None, replays: list[Mapping[str, Any]] |
         out["Sales by month"] = (sales, _count_kinds(sales, whole, usd=("sales fetch (USD)",)))
     for r in replays or []:
         out[replay_sheet(r)] = (r["frame"], r["kinds"])
+    return out
+
+
+def cli_replays(scn: Any, history: Path, replay_dir: str | Path | None, warn: Any = None) -> list[dict[str, Any]]:
+    """The report's replay sections for ``python -m optimizer report``: the scenario's history replayed (when
+    ``history``/market.csv exists; the same numbers as ``replay --history``), then the replay output folder
+    ``replay_dir`` (replay.json) when given. A history that cannot be replayed is left out with a line to ``warn``
+    (default: stderr); an unreadable ``replay_dir`` raises ValueError naming the file."""
+    import sys
+
+    from optimizer.inputs.errors import InfeasibleError, ScenarioError
+
+    warn = warn or (lambda text: print(text, file=sys.stderr))
+    out = []
+    if (Path(history) / "market.csv").is_file():
+        from optimizer.risk import replay as R
+
+        try:
+            rep = R.replay(scn, R.futures_from_history(scn, history))
+            out.append(replay_section(rep.summary, int(rep.summary["n_futures"]), "history"))
+        except (ScenarioError, InfeasibleError) as exc:
+            warn(f"report: the replay on the history is left out: {exc}")
+    if replay_dir:
+        summary, n = read_replay(replay_dir)
+        out.append(replay_section(summary, n, "history" if n == 1 and not out else "samples"))
     return out
