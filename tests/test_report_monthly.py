@@ -131,3 +131,38 @@ def test_replay_over_samples_folder_is_read_as_written(folder, tmp_path):
     (tmp_path / "bad" / "replay.json").write_text("{}")
     with pytest.raises(ValueError, match="replay.json"):
         RM.read_replay(tmp_path / "bad")
+
+
+def test_why_lines_are_the_monthly_capacity_prices(monthly):
+    """Each "is full" line names a site the plan runs rigs at, the months its capacity price is positive in
+    monthly.csv (read back), and their sum."""
+    _, res, _ = monthly
+    mw = pd.read_csv(io.StringIO(res.files()["monthly.csv"]))
+    lines, _ = RM.why_monthly(res)
+    full = [line for line in lines if " is full in " in line]
+    assert full
+    names = sorted(mw["site"].unique(), key=len, reverse=True)
+    for line in full:
+        site = next(n for n in names if line.startswith(f"{n} ("))
+        part = mw[(mw["site"] == site) & (mw["shadow_usd_per_mw"] > 1e-6)]
+        assert mw.loc[mw["site"] == site, "mw_running"].max() > 1e-6
+        assert fmt.usd(part["shadow_usd_per_mw"].sum()) in line
+        months = sorted(part["month"].astype(int))
+        assert f" {months[0]}" in line.split(" is full in ")[1].split(":")[0]
+
+
+def test_site_names_stay_text_in_the_schedule(folder):
+    """A site named like markup or a formula is escaped on the page and stored as text in the workbook."""
+    import openpyxl
+
+    scn = optimizer.load_scenario(folder).with_overrides({"monthly.enabled": True})
+    res0 = optimizer.solve(scn)
+    top = res0.schedule.loc[res0.schedule["action"] == "ship", "site"].iloc[0]
+    evil = '=HYPERLINK("http://x","<b>hi</b>")'
+    scn2 = scn.with_tables(sites=scn.sites.assign(site=scn.sites["site"].replace({top: evil})),
+                           lanes=scn.lanes.assign(site=scn.lanes["site"].replace({top: evil})))
+    rep = build_report(scn2, optimizer.solve(scn2))
+    assert "<b>hi</b>" not in rep.html and "&lt;b&gt;hi&lt;/b&gt;" in rep.html
+    book = openpyxl.load_workbook(io.BytesIO(rep.xlsx()))
+    cells = [c for row in book["Shipped by month"].iter_rows() for c in row if c.value == evil]
+    assert cells and all(c.data_type == "s" for c in cells)

@@ -127,14 +127,16 @@ def _months(ms: list[int]) -> str:
     return f"{word} " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0])
 
 
-def why_monthly(res: Any) -> tuple[list[str], str]:
+def why_monthly(res: Any, used: set[str] | None = None) -> tuple[list[str], str]:
     """Sites whose capacity binds in some months, by what one more MW in those months would add (the monthly
-    plan's capacity prices, monthly.csv's shadow_usd_per_mw summed over the months it binds), and a note."""
+    plan's capacity prices, monthly.csv's shadow_usd_per_mw summed over the months it binds), and a note.
+    ``used``: the sites of the plan explained (default: the sites ``res`` runs rigs at)."""
     m = getattr(res, "monthly", None)
     if m is None or not len(m) or m["shadow_usd_per_mw"].isna().all():
         return [], ("No capacity prices: the plan is in whole rigs, which have none; its schedule above says what "
                     "it does month by month.")
-    binding = m[m["shadow_usd_per_mw"].fillna(0) > 1e-6]
+    used = set(m.loc[m["mw_running"] > 1e-6, "site"]) if used is None else used
+    binding = m[(m["shadow_usd_per_mw"].fillna(0) > 1e-6) & m["site"].isin(used)]
     lines = []
     if len(binding):
         per = binding.groupby(["site", "jurisdiction"]).agg(value=("shadow_usd_per_mw", "sum"),
@@ -143,7 +145,6 @@ def why_monthly(res: Any) -> tuple[list[str], str]:
         for r in per.itertuples():
             lines.append(f"{r.site} ({r.jurisdiction}) is full in {_months(r.months)}: one more MW there in "
                          f"{'that month' if len(r.months) == 1 else 'those months'} would add {fmt.usd(r.value)}.")
-    used = set(m.loc[m["mw_running"] > 1e-6, "site"])
     unused = sorted(set(m["site"]) - used)
     if unused:
         shown = ", ".join(unused[:WHY_SHOWN])
@@ -178,7 +179,8 @@ def monthly_sections(scn: Any, res: Any) -> dict[str, Any] | None:
         except Exception:  # noqa: BLE001 - the section says it cannot explain rather than failing the report
             twin = None
         if twin is not None and is_monthly(twin) and twin.summary.get("mode") == "lp":
-            why, _ = why_monthly(twin)
+            mine = res.monthly
+            why, _ = why_monthly(twin, set(mine.loc[mine["mw_running"] > 1e-6, "site"]))
             why_note = ("Prices from the same plan with rig counts not rounded (whole-rig plans have none); its value "
                         f"is {fmt.usd(twin.summary['objective_usd'])} against {fmt.usd(s['objective_usd'])}.")
     later, kept = W.held(sched)
