@@ -166,3 +166,34 @@ def test_site_names_stay_text_in_the_schedule(folder):
     book = openpyxl.load_workbook(io.BytesIO(rep.xlsx()))
     cells = [c for row in book["Shipped by month"].iter_rows() for c in row if c.value == evil]
     assert cells and all(c.data_type == "s" for c in cells)
+
+
+def test_app_report_takes_the_replay_the_what_happened_tab_computed(folder, tmp_path, monkeypatch):
+    """After the What happened tab replays the history, the report's lookup finds it (same scenario fingerprint)
+    and its section holds the replay command's numbers on that history."""
+    from collections import OrderedDict
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from ui import report_replays
+
+    monkeypatch.setenv("RIGSHIFT_DATASETS_DIR", str(folder.parent))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at.session_state["main_tabs"] = "What happened"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    store = at.session_state["_memo_replay_history"]
+    assert len(store) == 1
+    scn = optimizer.load_scenario(folder).with_overrides(
+        {"policy.integer_rigs": bool(at.session_state["ctl_policy_integer_rigs"])})
+    monkeypatch.setattr(st, "session_state", {"_memo_replay_history": store, "_memo_replay_samples": OrderedDict()})
+    sections = report_replays.replay_lookup(scn)()
+    assert [s["where"] for s in sections] == ["history"]
+    other = report_replays.replay_lookup(scn.with_overrides({"market.btc_price_usd": 12345.0}))()
+    assert other == []  # another scenario's replay is not this one's
+    cli("replay", str(folder), "--out", str(tmp_path / "replay"), "--history", str(folder / "history"))
+    row = pd.read_csv(tmp_path / "replay" / "replay.csv").iloc[0]
+    got = sections[0]["frame"]["realised (USD)"].to_numpy()
+    want = [row["sell_all_usd"], row["static_usd"], row["unchanged_usd"], row["policy_usd"], row["foresight_usd"]]
+    assert got[:5] == pytest.approx(want, rel=1e-9)
