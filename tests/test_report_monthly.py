@@ -197,3 +197,15 @@ def test_app_report_takes_the_replay_the_what_happened_tab_computed(folder, tmp_
     got = sections[0]["frame"]["realised (USD)"].to_numpy()
     want = [row["sell_all_usd"], row["static_usd"], row["unchanged_usd"], row["policy_usd"], row["foresight_usd"]]
     assert got[:5] == pytest.approx(want, rel=1e-9)
+
+
+def test_monthly_expected_value_is_the_decision_cards(monthly):
+    """One definition: the report's expected value of the monthly plan is the app's decision card's."""
+    from ui import monthly_view
+
+    scn, res, rep = monthly
+    ev, charge = monthly_view.expected_value_usd(scn, res)
+    s = RM.complete_summary(scn, res)
+    assert s["expected_value_usd"] == pytest.approx(ev, rel=1e-12) and s["risk_charge_usd"] == pytest.approx(charge)
+    assert charge > 0 and s["expected_value_usd"] > res.summary["objective_usd"]
+    assert f"The plan is expected to bring <strong>{fmt.usd(ev)}</strong>" in rep.html

@@ -283,7 +283,7 @@ def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str 
     (``workspace.report_monthly.monthly_sections``).
     """
     when = generated_at or dt.datetime.now(dt.timezone.utc)
-    s = res.summary
+    s = report_monthly.complete_summary(scn, res)  # a monthly plan's headline figures, the decision card's definitions
     facts = readme_facts(readme)
     words = scenario_words(scn, res, facts)
 

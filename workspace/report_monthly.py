@@ -159,7 +159,7 @@ def monthly_sections(scn: Any, res: Any) -> dict[str, Any] | None:
     """The monthly plan's report sections (module docstring), or None for a static plan."""
     if not is_monthly(res):
         return None
-    s = res.summary
+    s = complete_summary(scn, res)
     whole = _whole(res)
     sched = res.schedule
     ev = s.get("expected_value_usd", s.get("objective_usd"))
@@ -213,7 +213,8 @@ def replay_section(summary: Mapping[str, Any], n_futures: int, where: str) -> di
     best = max(("sell_all", "static", "unchanged", "policy"), key=lambda k: summary[k]["mean_usd"])
     best_label = dict(REPLAY_WAYS)[best] if best != "policy" else "re-planning"
     rp, pi = summary["value_of_replanning"]["mean_usd"], summary["value_of_perfect_information"]["mean_usd"]
-    on = "On the scenario's history" if where == "history" else f"Averaged over {n_futures:,} sampled futures"
+    on = ("On the scenario's history" if where == "history"
+          else f"Averaged over {n_futures:,} sampled future{'s' if n_futures != 1 else ''}")
     text = (f"{on}, re-planning {'adds' if rp >= 0 else 'loses'} {fmt.usd(abs(rp))} against the month-by-month plan "
             f"carried out unchanged, and knowing the future would add {fmt.usd(pi)} more. Best of the ways that "
             f"can be carried out: {best_label[0].lower() + best_label[1:]}. Each figure is what the decisions carried "
@@ -292,3 +293,32 @@ def cli_replays(scn: Any, history: Path, replay_dir: str | Path | None, warn: An
         summary, n = read_replay(replay_dir)
         out.append(replay_section(summary, n, "history" if n == 1 and not out else "samples"))
     return out
+
+
+def complete_summary(scn: Any, res: Any) -> dict[str, Any]:
+    """The summary the report reads: a monthly plan's gets the figures its summary.json does not carry, with the
+    definitions of the app's decision card (``ui.monthly_view.complete``): expected_value_usd (the optimum plus
+    the caution charge of every new placement: ship and move rows x rigs x penalty_usd[batch, site], so that, as
+    for the static plan, the expected value is before the caution charge), risk_charge_usd, value_vs_sell_all_usd,
+    sites_used, hashrate_relocated_ths and mw_relocated. Other plans' summaries are returned as they are."""
+    s = dict(res.summary)
+    if not is_monthly(res) or "expected_value_usd" in s:
+        return s
+    import optimizer
+
+    econ = optimizer.compute_economics(scn)
+    origins = np.asarray(econ.origins, dtype=object)[econ.group_origin]
+    models = np.asarray(econ.models, dtype=object)[econ.group_model]
+    g_of = {(o, m): g for g, (o, m) in enumerate(zip(origins, models))}
+    s_of = {site: i for i, site in enumerate(econ.sites)}
+    placed = res.schedule[res.schedule["action"].isin(("ship", "move"))]
+    charge = float(sum(r * econ.penalty_usd[g_of[(o, m)], s_of[site]]
+                       for o, m, site, r in zip(placed["origin"], placed["model"], placed["site"], placed["rigs"])))
+    ev = float(s["objective_usd"]) + charge
+    running = res.schedule[res.schedule["action"].isin(("ship", "move", "stay")) & (res.schedule["rigs"] > W.TINY_RIGS)]
+    moved = res.allocation[res.allocation["action"] == "relocate"] if len(res.allocation) else res.allocation
+    s.update({"expected_value_usd": ev, "risk_charge_usd": charge, "value_vs_sell_all_usd": ev - float(s["sell_all_usd"]),
+              "sites_used": int(running["site"].nunique()),
+              "hashrate_relocated_ths": float(moved["hashrate_ths"].sum()) if len(moved) else 0.0,
+              "mw_relocated": float(moved["mw"].sum()) if len(moved) else 0.0})
+    return s
