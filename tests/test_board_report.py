@@ -48,6 +48,26 @@ def test_report_has_the_decision_why_and_backtest_in_board_words(whole):
     assert {"Decision", "What happened", "Risk"} <= set(r.tables)
 
 
+def test_monthly_plan_report_in_board_words():
+    """The monthly plan (whole rigs, as the app opens it): its schedule, its why and its replay on the history, with
+    none of the engine's words and money rounded."""
+    from workspace.report_monthly import replay_section
+    from optimizer.risk import replay as R
+
+    scn = optimizer.load_scenario(CHINA).with_overrides({"policy.integer_rigs": True, "monthly.enabled": True})
+    res = optimizer.solve(scn)
+    plain = scn.with_overrides({"policy.integer_rigs": False})
+    rep = R.replay(plain, R.futures_from_history(plain, CHINA / "history"))
+    html = build_report(scn, res, readme=(CHINA / "README.md").read_text(),
+                        replays=[replay_section(rep.summary, 1, "history")]).html
+    for section in ('id="schedule"', 'id="why"', 'id="replay"', 'id="sources"'):
+        assert section in html, section
+    for word in ENGINE_WORDS + ("objective", "dual", "monthly.", "schedule.csv", "replay.json"):
+        assert word not in html, word
+    text = re.sub(r"<[^>]+>", " ", html)
+    assert not re.findall(r"\$\d{1,3}(,\d{3}){2,}", text)
+
+
 def test_why_lines_are_the_fractional_twins_prices_for_the_plans_sites(whole):
     scn, res, _, _ = whole
     lines, note = why_sites(scn, res)

@@ -761,6 +761,9 @@ def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result 
     author = current_user()
     risk_view = _risk_inputs()  # the Risk tab's settings now; its figures are looked up on click
     board = _board(source, scn, res)  # the decision card's figures, why these sites, the backtest (cached)
+    from .report_replays import replay_lookup
+
+    replays = replay_lookup(scn)  # the replays computed in this session, looked up on click
     lock = threading.Lock()
     made: dict[str, Any] = {}
 
@@ -770,7 +773,8 @@ def _report_buttons(source: str, scn: optimizer.Scenario, res: optimizer.Result 
                 from workspace.report import build_report
 
                 made["r"] = build_report(scn, res, readme=_readme(source, files), source=source, author=author,
-                                         link=link, risk=risk_summary(scn, res, risk_view), board=board())
+                                         link=link, risk=risk_summary(scn, res, risk_view), board=board(),
+                                         replays=replays())
             return made["r"]
 
     def safe(make: Callable[[], bytes | str]) -> Callable[[], bytes | str]:

@@ -24,7 +24,7 @@ from optimizer.inputs.labels import setting_label
 from optimizer.inputs.settings import get_value
 from optimizer.results import fmt
 
-from . import mapimage
+from . import mapimage, report_monthly
 
 TEMPLATES = Path(__file__).parent / "templates"
 RISK_FIELDS = [  # SPEC section 7: risk.json, or summary.json of a risk-aware plan
@@ -271,20 +271,26 @@ def _frame(df: pd.DataFrame, spec: list[tuple[str, str, str]]) -> tuple[pd.DataF
 def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str | None = None,
                  risk: Mapping[str, Any] | None = None, source: str | None = None, author: str | None = None,
                  link: str | None = None, generated_at: dt.datetime | None = None,
-                 board: Mapping[str, Any] | None = None) -> Report:
+                 board: Mapping[str, Any] | None = None, replays: list[Mapping[str, Any]] | None = None) -> Report:
     """Gather the report of the plan ``res`` of scenario ``scn``.
 
     ``readme``: the dataset's README.md text (title, decision date, sources); ``risk``: a risk
     summary (SPEC section 7 keys) when one has been computed; ``source``/``author``/``link``:
     where the scenario came from, who asked, a link back to the plan in the app; ``board``:
-    ``workspace.board.board_sections`` (the decision, why these sites, the backtest).
+    ``workspace.board.board_sections`` (the decision, why these sites, the backtest); ``replays``:
+    ``workspace.report_monthly.replay_section`` of each replay computed (history, sampled futures). A monthly plan
+    (SPEC section 8) gets its schedule, its decision in words and its value against selling
+    (``workspace.report_monthly.monthly_sections``).
     """
     when = generated_at or dt.datetime.now(dt.timezone.utc)
-    s = res.summary
+    s = report_monthly.complete_summary(scn, res)  # a monthly plan's headline figures, the decision card's definitions
     facts = readme_facts(readme)
     words = scenario_words(scn, res, facts)
 
     head_rows = [(label, value, kind) for keys, label, kind in HEADLINE for found, value in [_pick(s, keys)] if found]
+    monthly = report_monthly.monthly_sections(scn, res)
+    if monthly is not None:  # the monthly plan sells in any month, not only now
+        head_rows = [(report_monthly.HEADLINE_MONTHLY.get(label, label), value, kind) for label, value, kind in head_rows]
     expected_usd = _pick(s, ("expected_value_usd", "objective_usd"))[1]
     gain = s.get("value_vs_sell_all_usd")
     if gain is None and expected_usd is not None and s.get("sell_all_usd") is not None:
@@ -364,6 +370,12 @@ def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str 
                                {"measure": "text", "value": "num"},
                                cell_kinds={"value": [kind for k, _, kind in RISK_FIELDS if risk_data.get(k) is not None]})
 
+    extra = report_monthly.tables(monthly, replays)
+    tables.update({name: Table(name, frame, kinds) for name, (frame, kinds) in extra.items()})
+    if monthly is not None:
+        monthly["spans_table"] = Table("", monthly["spans"], {c: ("text" if c == "site" else "int" if "month" in c
+                                                                  else "mw") for c in monthly["spans"].columns})
+
     map_png = mapimage.render_png(scn.origins, scn.sites, res.sites, res.allocation)
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)
@@ -382,7 +394,9 @@ def build_report(scn: optimizer.Scenario, res: optimizer.Result, *, readme: str 
         allocation=tables["Allocation"], shadows=Table("", shadows, shk), jshadows=Table("", jshadows, jshk),
         entries=Table("", entries, ek), mode=s.get("mode"), risk_rows=risk_rows,
         settings=Table("Settings", settings.drop(columns=["in scenario.toml"]), {"setting": "text", "value": "text"}),
-        sources=tables["Sources"], board=board, decision=tables.get("Decision"), backtest=tables.get("What happened"), links=facts["links"], assumptions=ASSUMPTIONS,
+        sources=tables["Sources"], board=board, monthly=monthly,
+        schedule_tables={k: tables.get(k) for k in report_monthly.MONTHLY_SHEETS},
+        replays=[dict(r, table=tables[report_monthly.replay_sheet(r)]) for r in (replays or [])], decision=tables.get("Decision"), backtest=tables.get("What happened"), links=facts["links"], assumptions=ASSUMPTIONS,
         solve_caption=_solve_caption(s), scenario_name=scn.name, version=_tool_version())
     return Report(html, tables, dict(s), when, map_png)
 

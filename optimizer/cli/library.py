@@ -77,6 +77,8 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]) ->
     common(rp)
     rp.add_argument("--out", required=True, help="output folder")
     rp.add_argument("--risk", help="a risk.json (python -m optimizer risk) to add the risk view")
+    rp.add_argument("--replay", help="a replay output folder (python -m optimizer replay --samples) to add its "
+                                     "comparison; the scenario's history/ is replayed on its own")
     rp.set_defaults(handler=_cmd_report)
 
 
@@ -288,10 +290,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
             print(f"report: cannot read {args.risk}: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
     readme = Path(args.scenario) / "README.md"
-    board = _board_sections(scn, res, risk, Path(args.scenario) / "history")
+    from workspace.report_monthly import cli_replays, is_monthly
+
+    try:
+        replays = cli_replays(scn, Path(args.scenario) / "history", args.replay)
+    except ValueError as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    board = None if is_monthly(res) else _board_sections(scn, res, risk, Path(args.scenario) / "history")
     try:
         paths = write_report(args.out, scn, res, readme=readme.read_text(encoding="utf-8") if readme.is_file() else None,
-                             risk=risk, source=str(args.scenario), board=board)
+                             risk=risk, source=str(args.scenario), board=board, replays=replays)
     except OSError as exc:
         print(f"report: cannot write to {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
