@@ -200,12 +200,15 @@ def test_app_report_takes_the_replay_the_what_happened_tab_computed(folder, tmp_
 
 
 def test_monthly_expected_value_is_the_decision_cards(monthly):
-    """One definition: the report's expected value of the monthly plan is the app's decision card's."""
-    from ui import monthly_view
-
+    """One definition (optimizer.risk.waves.headline_figures) for the report and the app's card, checked against
+    an independent one: with dispatch and sell months [0] the monthly plan is section 3's plan, so its expected
+    value (before the caution charge) and its caution charge must be the static plan's summary.json figures."""
     scn, res, rep = monthly
-    ev, charge = monthly_view.expected_value_usd(scn, res)
     s = RM.complete_summary(scn, res)
-    assert s["expected_value_usd"] == pytest.approx(ev, rel=1e-12) and s["risk_charge_usd"] == pytest.approx(charge)
-    assert charge > 0 and s["expected_value_usd"] > res.summary["objective_usd"]
-    assert f"The plan is expected to bring <strong>{fmt.usd(ev)}</strong>" in rep.html
+    assert s["risk_charge_usd"] > 0 and s["expected_value_usd"] > res.summary["objective_usd"]
+    assert f"The plan is expected to bring <strong>{fmt.usd(s['expected_value_usd'])}</strong>" in rep.html
+    one_shot = scn.with_overrides({"monthly.dispatch_months": [0], "monthly.sell_months": [0]})
+    m = RM.complete_summary(one_shot, optimizer.solve(one_shot))
+    static = optimizer.solve(scn.with_overrides({"monthly.enabled": False})).summary
+    assert m["expected_value_usd"] == pytest.approx(static["expected_value_usd"], rel=1e-7)
+    assert m["risk_charge_usd"] == pytest.approx(static["risk_charge_usd"], rel=1e-6)

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -171,21 +170,6 @@ def for_tab(tab: Any, ctx: Context) -> Context | None:
 # ---------------------------------------------------------------- the decision card
 
 
-def expected_value_usd(scn: optimizer.Scenario, res: optimizer.Result) -> tuple[float, float]:
-    """(expected value, caution charge) of a monthly plan, USD: the optimum plus section 2's penalty of every new
-    placement (ship and move rows: rigs x penalty_usd[batch, site]), so that, as for the static plan, the
-    expected value is before the caution charge (each month weighted by S_t; fixed costs paid)."""
-    econ = optimizer.compute_economics(scn)
-    origins = np.asarray(econ.origins, dtype=object)[econ.group_origin]
-    models = np.asarray(econ.models, dtype=object)[econ.group_model]
-    g_of = {(o, m): g for g, (o, m) in enumerate(zip(origins, models))}
-    s_of = {s: i for i, s in enumerate(econ.sites)}
-    placed = res.schedule[res.schedule["action"].isin(("ship", "move"))]
-    charge = float(sum(r * econ.penalty_usd[g_of[(o, m)], s_of[s]]
-                       for o, m, s, r in zip(placed["origin"], placed["model"], placed["site"], placed["rigs"])))
-    return float(res.summary["objective_usd"]) + charge, charge
-
-
 def complete(scn: optimizer.Scenario, fp: str, res: optimizer.Result) -> optimizer.Result:
     """A monthly plan's Result with the headline figures the page reads that its summary.json does not carry
     (SPEC section 8 writes none of them): sites_used, hashrate_relocated_ths and mw_relocated (from its
@@ -194,15 +178,7 @@ def complete(scn: optimizer.Scenario, fp: str, res: optimizer.Result) -> optimiz
     price) stay absent: the page shows them as n/a. The static plan's Result is returned as it is."""
     if not is_monthly(res) or "expected_value_usd" in res.summary:
         return res
-    ev, charge = compute.per_session("monthly_ev", fp, lambda: expected_value_usd(scn, res), 8)
-    placed = res.schedule[res.schedule["action"].isin(("ship", "move", "stay")) & (res.schedule["rigs"] > waves.TINY_RIGS)]
-    moved = res.allocation[res.allocation["action"] == "relocate"] if len(res.allocation) else res.allocation
-    res.summary.update({
-        "sites_used": int(placed["site"].nunique()),
-        "hashrate_relocated_ths": float(moved["hashrate_ths"].sum()) if len(moved) else 0.0,
-        "mw_relocated": float(moved["mw"].sum()) if len(moved) else 0.0,
-        "expected_value_usd": ev, "risk_charge_usd": charge,
-        "value_vs_sell_all_usd": ev - float(res.summary["sell_all_usd"])})
+    res.summary.update(compute.per_session("monthly_headline", fp, lambda: waves.headline_figures(scn, res), 8))
     return res
 
 

@@ -296,29 +296,11 @@ def cli_replays(scn: Any, history: Path, replay_dir: str | Path | None, warn: An
 
 
 def complete_summary(scn: Any, res: Any) -> dict[str, Any]:
-    """The summary the report reads: a monthly plan's gets the figures its summary.json does not carry, with the
-    definitions of the app's decision card (``ui.monthly_view.complete``): expected_value_usd (the optimum plus
-    the caution charge of every new placement: ship and move rows x rigs x penalty_usd[batch, site], so that, as
-    for the static plan, the expected value is before the caution charge), risk_charge_usd, value_vs_sell_all_usd,
-    sites_used, hashrate_relocated_ths and mw_relocated. Other plans' summaries are returned as they are."""
+    """The summary the report reads: a monthly plan's gets the figures its summary.json does not carry
+    (``optimizer.risk.waves.headline_figures``, the definitions of the app's decision card). Other plans'
+    summaries are returned as they are."""
     s = dict(res.summary)
     if not is_monthly(res) or "expected_value_usd" in s:
         return s
-    import optimizer
-
-    econ = optimizer.compute_economics(scn)
-    origins = np.asarray(econ.origins, dtype=object)[econ.group_origin]
-    models = np.asarray(econ.models, dtype=object)[econ.group_model]
-    g_of = {(o, m): g for g, (o, m) in enumerate(zip(origins, models))}
-    s_of = {site: i for i, site in enumerate(econ.sites)}
-    placed = res.schedule[res.schedule["action"].isin(("ship", "move"))]
-    charge = float(sum(r * econ.penalty_usd[g_of[(o, m)], s_of[site]]
-                       for o, m, site, r in zip(placed["origin"], placed["model"], placed["site"], placed["rigs"])))
-    ev = float(s["objective_usd"]) + charge
-    running = res.schedule[res.schedule["action"].isin(("ship", "move", "stay")) & (res.schedule["rigs"] > W.TINY_RIGS)]
-    moved = res.allocation[res.allocation["action"] == "relocate"] if len(res.allocation) else res.allocation
-    s.update({"expected_value_usd": ev, "risk_charge_usd": charge, "value_vs_sell_all_usd": ev - float(s["sell_all_usd"]),
-              "sites_used": int(running["site"].nunique()),
-              "hashrate_relocated_ths": float(moved["hashrate_ths"].sum()) if len(moved) else 0.0,
-              "mw_relocated": float(moved["mw"].sum()) if len(moved) else 0.0})
+    s.update(W.headline_figures(scn, res))
     return s

@@ -131,3 +131,34 @@ def action_text(schedule: pd.DataFrame, whole: bool = True) -> str:
         return "Nothing new to do: the rigs already at sites stay."
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + "."
+
+
+def headline_figures(scn, res) -> dict[str, float]:
+    """The headline figures of a monthly plan's Result that its summary.json does not carry (SPEC section 8
+    writes none of them), with one definition for the app's decision card and the report:
+
+    - ``expected_value_usd``: the optimum plus section 2's caution charge of every new placement (ship and move
+      rows: rigs x penalty_usd[batch, site]), so that, as for the static plan, the expected value is before the
+      caution charge (each month weighted by S_t; fixed costs paid); ``risk_charge_usd`` that charge;
+      ``value_vs_sell_all_usd`` the expected value less selling everything now;
+    - ``sites_used`` (sites with a ship, move or stay row above TINY_RIGS), ``hashrate_relocated_ths`` and
+      ``mw_relocated`` (allocation.csv's relocate rows, summed over months). USD, TH/s, MW.
+    """
+    from optimizer.economics import compute
+
+    econ = compute(scn)
+    origins = np.asarray(econ.origins, dtype=object)[econ.group_origin]
+    models = np.asarray(econ.models, dtype=object)[econ.group_model]
+    g_of = {(o, m): g for g, (o, m) in enumerate(zip(origins, models))}
+    s_of = {site: i for i, site in enumerate(econ.sites)}
+    placed = res.schedule[res.schedule["action"].isin(("ship", "move"))]
+    charge = float(sum(r * econ.penalty_usd[g_of[(o, m)], s_of[site]]
+                       for o, m, site, r in zip(placed["origin"], placed["model"], placed["site"], placed["rigs"])))
+    ev = float(res.summary["objective_usd"]) + charge
+    running = res.schedule[res.schedule["action"].isin(("ship", "move", "stay")) & (res.schedule["rigs"] > TINY_RIGS)]
+    moved = res.allocation[res.allocation["action"] == "relocate"] if len(res.allocation) else res.allocation
+    return {"expected_value_usd": ev, "risk_charge_usd": charge,
+            "value_vs_sell_all_usd": ev - float(res.summary["sell_all_usd"]),
+            "sites_used": int(running["site"].nunique()),
+            "hashrate_relocated_ths": float(moved["hashrate_ths"].sum()) if len(moved) else 0.0,
+            "mw_relocated": float(moved["mw"].sum()) if len(moved) else 0.0}
