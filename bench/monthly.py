@@ -101,7 +101,7 @@ def main() -> None:
     for r in plans:
         print(f"| {r['scenario']} | {r['columns']:,} | {r['rows']:,} | {r.get('solve_pulp_s', float('nan')):.2f} | "
               f"{r['solve_direct_s']:.2f} | {r['highs_alone_s']:.2f} |")
-    print(f"\n| replay futures | one thread (futures/s) | local cores | Dask, 2 workers | peak RSS (MB) |")
+    print("\n| replay futures | one thread (futures/s) | local cores | Dask, 2 workers | peak RSS (MB) |")
     print("|---|---|---|---|---|")
     print(f"| {speed['futures']} | {speed['one_thread']:.3f} | {speed['local_cores']:.3f} | "
           f"{speed.get('dask_2_workers', float('nan')):.3f} | {speed['peak_rss_mb']:.0f} |")

@@ -28,24 +28,19 @@ import random
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.streamlit_server import MemorySampler, free_port  # noqa: E402
+
 SLIDER_KEY = "ctl_policy_power_price_multiplier"  # the widget's user key; Streamlit ends the widget id with it
 PLAN_VALUE_LABEL = "Plan value"
 STEP_S = 120.0  # any one rerun: a client gives up after this
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(root: Path, log_path: Path | None = None) -> tuple[subprocess.Popen, str]:
@@ -83,37 +78,6 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
-
-
-class MemorySampler(threading.Thread):
-    """RSS of a process and its children (MB), every 0.2 s, until ``stop_event`` is set."""
-
-    def __init__(self, pid: int):
-        super().__init__(daemon=True)
-        import psutil
-
-        self.proc = psutil.Process(pid)
-        self.samples: list[float] = []
-        self.stop_event = threading.Event()
-
-    def rss_mb(self) -> float:
-        import psutil
-
-        total = 0
-        for p in [self.proc] + self.proc.children(recursive=True):
-            try:
-                total += p.memory_info().rss
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                pass
-        return total / 2**20
-
-    def run(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                self.samples.append(self.rss_mb())
-            except Exception:  # noqa: BLE001 - the server may be gone at the very end
-                return
-            self.stop_event.wait(0.2)
 
 
 # ---------------------------------------------------------------- one client of the protocol

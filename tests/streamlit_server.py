@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -112,3 +113,34 @@ def idle(page) -> None:
     """Wait for the rerun to finish (the status widget shows while the script runs)."""
     page.wait_for_timeout(300)
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=WAIT_MS)
+
+
+class MemorySampler(threading.Thread):
+    """RSS of a process and its children (MB), every 0.2 s, until ``stop_event`` is set."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        import psutil
+
+        self.proc = psutil.Process(pid)
+        self.samples: list[float] = []
+        self.stop_event = threading.Event()
+
+    def rss_mb(self) -> float:
+        import psutil
+
+        total = 0
+        for p in [self.proc] + self.proc.children(recursive=True):
+            try:
+                total += p.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        return total / 2**20
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self.samples.append(self.rss_mb())
+            except Exception:  # noqa: BLE001 - the server may be gone at the very end
+                return
+            self.stop_event.wait(0.2)

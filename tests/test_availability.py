@@ -22,7 +22,7 @@ from optimizer.cli import main as cli_main
 from optimizer.risk import npv_by_sample, pair_terms, plan_terms, relocation_values
 from optimizer.risk.samples import one_future
 from tests import scenario_builder as sb
-from tests.test_paths import D, POWER, load, one_rig
+from tests.test_paths import D, POWER, one_rig
 from tests.test_property import scenarios
 
 REVENUE = 100 * 0.5 * D  # 1,521.875 a month at hashprice 0.5

@@ -497,7 +497,7 @@ def test_ban_names_follow_the_sites_csv_name_rules(tmp_path, capsys, spelling):
 
     scn = optimizer.load_scenario(TINY)
     k = _drawn(tmp_path)
-    (k / "bans.csv").write_text(f"sample,jurisdiction,ban_month\n0,Kazakhstan,4\n2,Georgia,1\n")
+    (k / "bans.csv").write_text("sample,jurisdiction,ban_month\n0,Kazakhstan,4\n2,Georgia,1\n")
     exact = risk.evaluate(scn, S.load_samples(k, scn)).per_sample
     (k / "bans.csv").write_text(f"sample,jurisdiction,ban_month\n0,\"{spelling}\",4\n2,Georgia,1\n")
     variant = S.load_samples(k, scn)

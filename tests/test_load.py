@@ -13,7 +13,6 @@ import asyncio
 import io
 import os
 import sys
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -24,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from rigshift_testkit import ROOT, files_with, tiny_text  # noqa: E402
 
 import optimizer  # noqa: E402
-from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, chromium_missing_reason, running_app  # noqa: E402
+from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, MemorySampler, chromium_missing_reason, running_app  # noqa: E402
 
 SESSIONS = 4
 STEP_S = 90  # any one step (page load, upload and solve) in any session
@@ -37,37 +36,6 @@ if not (ROOT / "app.py").exists():
     pytest.skip("app.py is not in this checkout", allow_module_level=True)
 if chromium_missing_reason():
     pytest.skip(chromium_missing_reason(), allow_module_level=True)
-
-
-class MemorySampler(threading.Thread):
-    """RSS of a process and its children, every 0.2 s, until stopped."""
-
-    def __init__(self, pid: int):
-        super().__init__(daemon=True)
-        import psutil
-
-        self.proc = psutil.Process(pid)
-        self.samples: list[float] = []
-        self.stop = threading.Event()
-
-    def rss_mb(self) -> float:
-        import psutil
-
-        total = 0
-        for p in [self.proc] + self.proc.children(recursive=True):
-            try:
-                total += p.memory_info().rss
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                pass
-        return total / 2**20
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                self.samples.append(self.rss_mb())
-            except Exception:  # noqa: BLE001 - the server may be gone at the very end
-                return
-            self.stop.wait(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +229,7 @@ def test_concurrent_sessions_each_get_their_own_plan(server, tmp_path):
     try:
         asyncio.run(run_all(url, tmp_path, expected, log))
     finally:
-        sampler.stop.set()
+        sampler.stop_event.set()
         sampler.join(timeout=5)
     elapsed = time.monotonic() - t0
     assert proc.poll() is None, "the server died: " + log_path.read_text()[-2000:]
