@@ -658,6 +658,37 @@ def _chunk(futures: list[Future], scn: Scenario, econ, static, unchanged, sell_a
     return [_one(f, scn, econ, static, unchanged, sell_all, kept) for f in futures]
 
 
+PROCESS_START_S = 2.0  # a spawned worker process imports the engine before its first task (measured: 1-3 s)
+
+
+def plan_tasks(runner, futures: list[Future], chunk: int | None, shared: dict, processes: bool):
+    """(rows done here, futures per task). With ``chunk`` given: tasks of that many futures. Else the
+    first future runs here, timed, and the rest is cut by ``scaleout.chunk_ranges`` (issue 23): at most
+    CHUNKS_PER_WORKER tasks per worker slot, fewer where a task's overhead (measured on a cluster, the
+    start of a worker process locally) would be more than 5% of its work; one task runs here."""
+    from optimizer.risk import scaleout
+
+    if chunk is not None:
+        return [], [futures[i: i + chunk] for i in range(0, len(futures), max(1, int(chunk)))] or [[]]
+    if len(futures) <= 1:
+        return [], [futures]
+    import time
+
+    t = time.perf_counter()
+    rows = _chunk(futures[:1], **shared)
+    per_future = time.perf_counter() - t
+    if runner._client is not None:
+        slots, overhead = scaleout.workers(runner), scaleout.task_overhead_s(runner)
+    elif processes and runner.threads != 1:
+        from optimizer.risk.local_pool import cores
+
+        slots, overhead = runner.threads or cores(), PROCESS_START_S
+    else:
+        slots, overhead = scaleout.workers(runner), 0.0
+    ranges = scaleout.chunk_ranges(1, len(futures), per_future, slots, overhead)
+    return rows, [futures[a:b] for a, b in ranges]
+
+
 @dataclass
 class Replay:
     per_future: pd.DataFrame
@@ -677,9 +708,16 @@ def _stats(values: np.ndarray, w: np.ndarray, alpha: float) -> dict[str, float]:
             "cvar_usd": cvar(values, w, alpha)}
 
 
-def replay(scn: Scenario, futures: list[Future], runner=None, chunk: int = 8, warm: bool = True) -> Replay:
-    """The five values in every future and their summary (module docstring). ``warm`` False solves every
-    re-plan and foresight cold (the reference path: the same numbers to solver tolerance)."""
+def replay(scn: Scenario, futures: list[Future], runner=None, chunk: int | None = None, warm: bool = True,
+           processes: bool = False) -> Replay:
+    """The five values in every future and their summary (module docstring).
+
+    ``runner``: a ``scaleout.Runner`` (None: local cores); ``chunk``: futures per task (None: chosen from
+    the work, ``plan_tasks``); ``warm`` False solves every re-plan cold (the reference path: the same
+    numbers); ``processes``: local cores as worker processes (``local_pool``) instead of threads (the
+    CLI's choice: replay's tasks hold the GIL). Every future's values depend on that future alone, so
+    any runner, chunking or worker count gives the same files.
+    """
     from optimizer.engine import check_finite, prepare
     from optimizer.risk.scaleout import Runner
 
@@ -692,17 +730,26 @@ def replay(scn: Scenario, futures: list[Future], runner=None, chunk: int = 8, wa
     sell_all = float((econ.resale_usd * econ.count).sum())
     static = static_ledger(scn, econ)
     unchanged = carried_out(scn, econ, None, scn.settings.horizon.months)
-    parts = [futures[i: i + chunk] for i in range(0, len(futures), chunk)]
+    shared = dict(scn=scn, econ=econ, static=static, unchanged=unchanged, sell_all=sell_all, warm=warm)
     own = runner is None
     runner = runner or Runner(None)
     try:
         if own:
             runner.__enter__()
-        rows = [r for part in runner.map(_chunk, parts, scn=scn, econ=econ, static=static, unchanged=unchanged,
-                                         sell_all=sell_all, warm=warm) for r in part]
+        rows, parts = plan_tasks(runner, futures, chunk, shared, processes)
+        if len(parts) == 1:
+            done = [_chunk(parts[0], **shared)]
+        elif runner._client is None and processes and runner.threads != 1:
+            from optimizer.risk.local_pool import cores, map_processes
+
+            done = map_processes(_chunk, parts, shared, runner.threads or cores())
+        else:
+            done = runner.map(_chunk, parts, **shared)  # a cluster: the shared arguments are scattered once
+        rows += [r for part in done for r in part]
     finally:
         if own:
             runner.__exit__(None, None, None)
+    runner.last_replay = {"tasks": len(parts), "futures_per_task": [len(p) for p in parts]}
     table = pd.DataFrame(rows, columns=REPLAY_COLUMNS)
     w = np.array([f.weight for f in futures], float)
     w = w / w.sum()

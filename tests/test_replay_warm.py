@@ -1,0 +1,184 @@
+"""Warm re-plans (optimizer/engine/monthly_warm.py) give what cold solves give: the kept LP against a
+cold HiGHS solve of every model, replay's five values warm against cold on china-2021 and random
+scenarios, and the same files whatever the chunking or the local workers (threads or processes)."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings, strategies as st
+
+import optimizer
+from optimizer import economics
+from optimizer.engine import check_finite, monthly_warm, prepare
+from optimizer.model import RowBlock
+from optimizer.risk import replay, samples
+from optimizer.risk.scaleout import Runner
+from optimizer.solver import backends, canonical
+from tests.test_replay import COMMON, _hand, small_scenarios
+
+ROOT = Path(__file__).resolve().parents[1]
+CHINA = ROOT / "datasets" / "china-2021"
+
+
+def _china():
+    scn = optimizer.load_scenario(CHINA, {"monthly.enabled": True})
+    scn, _ = prepare(scn)
+    return scn, check_finite(economics.compute(scn))
+
+
+def _futures_with_stops(scn, n, seed):
+    futures = replay.futures_from_sample_set(scn, samples.draw(scn, 24, seed))
+    stopped = [f for f in futures if f.stops]
+    assert len(stopped) >= n  # the point: re-plans that move rigs off stopped sites
+    return stopped[:n]
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Records what every KeptLP.solve handed back (None: declined, the caller solved cold)."""
+    seen: list[str] = []
+    real = monthly_warm.KeptLP.solve
+
+    def solve(self, model, labels):
+        raw = real(self, model, labels)
+        seen.append("declined" if raw is None else raw.backend)
+        return raw
+
+    monkeypatch.setattr(monthly_warm.KeptLP, "solve", solve)
+    return seen
+
+
+def test_kept_lp_solves_each_replan_like_a_cold_solve(monkeypatch):
+    """The re-plans of a china-2021 future, given in order to one KeptLP: each optimum equals HiGHS's
+    cold optimum of the same model, and after the canonical step the plans and duals are the same."""
+    scn, econ = _china()
+    (future,) = _futures_with_stops(scn, 1, 5)
+    models = []
+    real = replay.solve_model
+
+    def grab(model, settings_):
+        models.append(model)
+        return real(model, settings_)
+
+    monkeypatch.setattr(replay, "solve_model", grab)
+    replay.carried_out(scn, econ, future, 1)  # cold: every re-plan through solve_model
+    assert len(models) == scn.settings.horizon.months
+    kept = monthly_warm.KeptLP()
+    settings_ = replay._internal(scn.settings.solver)
+    for model in models[1:]:  # replay solves month 0 cold, then every re-plan on the kept LP
+        cold = canonical.canonical(model, real(model, settings_))
+        raw = kept.solve(model, model.column_labels())
+        assert raw is not None and raw.backend == "warm"
+        assert raw.objective == pytest.approx(cold.objective, rel=1e-9, abs=1e-6)
+        warm = canonical.canonical(model, raw)
+        assert warm.canonical in ("unique", "tie-broken")
+        np.testing.assert_allclose(warm.x, cold.x, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(warm.row_dual, cold.row_dual, rtol=1e-6, atol=1e-6)
+    assert kept.counts["warm"] == len(models) - 1
+    assert kept.n_cols > models[-1].n_cols  # the union: columns of earlier re-plans are kept, fixed at 0
+
+
+def _tiny(cap_coef: float, cost_b: float, bound: float):
+    """max 3a + cost_b b, a + cap_coef b <= bound, a <= 1 (x-columns a, b; rows 'cap', 'one')."""
+    from optimizer.model import LinearModel
+
+    model = LinearModel("lp", 0, np.zeros(0, int), np.zeros(0, int), None, None, None, np.array([3.0, cost_b]),
+                        np.zeros(2), np.array([np.inf, np.inf]), np.zeros(2, bool), group_keys=[], site_names=[])
+    model.add(RowBlock("cap", ["cap"], sp.coo_matrix(np.array([[1.0, cap_coef]])), np.array([-np.inf]), np.array([bound])))
+    model.add(RowBlock("one", ["one"], sp.coo_matrix(np.array([[1.0, 0.0]])), np.array([-np.inf]), np.array([1.0])))
+    return model
+
+
+def test_a_column_whose_coefficients_changed_is_a_new_column():
+    """Same labels, other coefficients: the kept LP must not reuse the old column (its key holds the
+    coefficients). max 3a + 2b, a + 0.5 b <= 2, a <= 1: 3a + 2 (2 - a) / 0.5 = 8 - a, so a = 0, b = 4: 8.
+    Then b's coefficient is 2: 3a + (2 - a) = 2 + 2a, so a = 1, b = 0.5: 4; the old column would answer 8."""
+    kept = monthly_warm.KeptLP()
+    labels = ["a", "b"]
+    settings_ = optimizer.load_scenario(CHINA).settings.solver
+    for coef, want in ((0.5, 8.0), (2.0, 4.0), (0.5, 8.0)):
+        model = _tiny(coef, 2.0, 2.0)
+        raw = kept.solve(model, labels)
+        cold = backends._solve_direct(model, dataclasses.replace(settings_, backend="direct"))
+        assert raw.objective == pytest.approx(want) == cold.objective
+    assert kept.n_cols == 3  # a, b with 0.5, b with 2
+
+
+def _lp(cost, rows):
+    """max cost'x, x >= 0, one row per (label, coefficients, upper bound)."""
+    from optimizer.model import LinearModel
+
+    n = len(cost)
+    model = LinearModel("lp", 0, np.zeros(0, int), np.zeros(0, int), None, None, None, np.asarray(cost, float),
+                        np.zeros(n), np.full(n, np.inf), np.zeros(n, bool), group_keys=[], site_names=[])
+    for name, coefs, upper in rows:
+        model.add(RowBlock(name, [name], sp.coo_matrix(np.array([coefs], float)), np.array([-np.inf]), np.array([upper])))
+    return model
+
+
+def test_rows_and_columns_missing_from_a_model_constrain_nothing():
+    """A kept row the next model lacks is free and a kept column it lacks is fixed at 0.
+    First: max 2b - 5c, b - c <= 1.5, b <= 1 ('one'): b = 1, c = 0. Next: max 2b, b <= 10 ('cap'): 20.
+    Were c left free (cost 0) it would loosen 'cap' without end; were 'one' kept, b would stop at 1."""
+    kept = monthly_warm.KeptLP()
+    first = kept.solve(_lp([2.0, -5.0], [("cap", [1.0, -1.0], 1.5), ("one", [1.0, 0.0], 1.0)]), ["b", "c"])
+    assert first.objective == pytest.approx(2.0)
+    raw = kept.solve(_lp([2.0], [("cap", [1.0], 10.0)]), ["b"])
+    assert raw is not None and raw.objective == pytest.approx(20.0) and raw.x.tolist() == pytest.approx([10.0])
+    assert raw.row_dual.tolist() == pytest.approx([2.0])
+    assert kept.n_cols == 3 and kept.n_rows == 2  # b has no coefficient in a row of its own now: a new column
+
+
+def test_warm_replay_equals_cold_on_china_2021(spy):
+    scn = optimizer.load_scenario(CHINA, {"monthly.enabled": True})
+    futures = _futures_with_stops(scn, 3, 5)
+    with Runner(threads=1) as runner:
+        cold = replay.replay(scn, futures, runner, chunk=3, warm=False)
+        assert not spy
+        warm = replay.replay(scn, futures, runner, chunk=3, warm=True)
+    assert spy.count("warm") >= 3 * (scn.settings.horizon.months - 1) - 3  # the re-plans of months >= 1 ran warm
+    a, b = cold.per_future, warm.per_future
+    assert list(a["future"]) == list(b["future"])
+    for column in replay.REPLAY_COLUMNS[1:]:
+        np.testing.assert_allclose(b[column], a[column], rtol=1e-6)
+    assert (a["policy_usd"] != a["unchanged_usd"]).any()  # the futures make the policy act differently
+
+
+@settings(max_examples=8, **COMMON)
+@given(sc=small_scenarios(risky=True), seed=st.integers(0, 1000))
+def test_warm_replay_equals_cold_on_random_scenarios(sc, seed, tmp_path_factory):
+    import tempfile
+
+    from tests import scenario_builder as sb
+
+    with tempfile.TemporaryDirectory() as tmp:
+        scn = optimizer.load_scenario(sb.write(sc, Path(tmp) / "s"),
+                                      {"risk.hashprice_volatility": 0.9, "risk.ban_correlation": 0.5})
+    futures = replay.futures_from_sample_set(scn, samples.draw(scn, 4, seed))
+    try:
+        cold = replay.replay(scn, futures, chunk=4, warm=False).per_future
+    except optimizer.InfeasibleError:
+        return
+    warm = replay.replay(scn, futures, chunk=4, warm=True).per_future
+    for column in replay.REPLAY_COLUMNS[1:]:
+        np.testing.assert_allclose(warm[column], cold[column], rtol=1e-6, atol=1e-3)
+
+
+def test_chunking_and_local_processes_give_the_same_files(tmp_path):
+    """A future's values depend on it alone: one task per future, tasks sized from the work, and
+    worker processes give byte-identical files."""
+    scn = _hand(tmp_path)
+    scn = scn.with_overrides({"risk.hashprice_volatility": 0.5})
+    futures = replay.futures_from_sample_set(scn, samples.draw(scn, 7, 3))
+    with Runner(threads=1) as one:
+        base = replay.replay(scn, futures, one, chunk=7)
+    by_one = replay.replay(scn, futures, chunk=1)
+    with Runner(threads=2) as two:
+        auto = replay.replay(scn, futures, two, processes=True)
+        forced = replay.replay(scn, futures, two, chunk=3, processes=True)
+    assert two.last_replay["tasks"] == 3
+    assert base.files() == by_one.files() == auto.files() == forced.files()
