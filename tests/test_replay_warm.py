@@ -115,17 +115,19 @@ def _lp(cost, rows):
     n = len(cost)
     model = LinearModel("lp", 0, np.zeros(0, int), np.zeros(0, int), None, None, None, np.asarray(cost, float),
                         np.zeros(n), np.full(n, np.inf), np.zeros(n, bool), group_keys=[], site_names=[])
-    for name, coefs, upper in rows:
-        model.add(RowBlock(name, [name], sp.coo_matrix(np.array([coefs], float)), np.array([-np.inf]), np.array([upper])))
+    for name, coefs, upper, *lower in rows:
+        model.add(RowBlock(name, [name], sp.coo_matrix(np.array([coefs], float)), np.array([lower[0] if lower else -np.inf]),
+                           np.array([upper])))
     return model
 
 
 def test_rows_and_columns_missing_from_a_model_constrain_nothing():
     """A kept row the next model lacks is free and a kept column it lacks is fixed at 0.
-    First: max 2b - 5c, b - c <= 1.5, b <= 1 ('one'): b = 1, c = 0. Next: max 2b, b <= 10 ('cap'): 20.
-    Were c left free (cost 0) it would loosen 'cap' without end; were 'one' kept, b would stop at 1."""
+    First: max 2b - 5c, b - c <= 1.5, 1 <= b + c <= 1 ('one'): b = 1, c = 0. Next: max 2b, b <= 10 ('cap'):
+    20. Were c left free (cost 0) it would loosen 'cap' without end; were 'one' kept with its bounds, the
+    next model (whose columns are new: their coefficients differ) would be infeasible."""
     kept = monthly_warm.KeptLP()
-    first = kept.solve(_lp([2.0, -5.0], [("cap", [1.0, -1.0], 1.5), ("one", [1.0, 0.0], 1.0)]), ["b", "c"])
+    first = kept.solve(_lp([2.0, -5.0], [("cap", [1.0, -1.0], 1.5), ("one", [1.0, 1.0], 1.0, 1.0)]), ["b", "c"])
     assert first.objective == pytest.approx(2.0)
     raw = kept.solve(_lp([2.0], [("cap", [1.0], 10.0)]), ["b"])
     assert raw is not None and raw.objective == pytest.approx(20.0) and raw.x.tolist() == pytest.approx([10.0])
