@@ -161,7 +161,7 @@ def weighted_margin(scn: Scenario, econ: Economics, outlook: Outlook, gi: np.nda
                                    hosting_usd=path.hosting_usd[gi, si], fee_usd=path.fee_usd[gi, si])
     w = path.margin(outlook.hp_factor) * path.discount
     if outlook.survival:
-        risk = scn.sites["reg_risk"].to_numpy(float)[np.asarray(si)]
+        risk = _site_array(scn, "reg_risk")[np.asarray(si)]
         w = w * (1 - risk[..., None]) ** ((t - outlook.t0 + 0.5) / 12)
     if outlook.stopped is not None:
         w = w * ~outlook.stopped[np.asarray(si)]
@@ -173,6 +173,24 @@ def weighted_margin(scn: Scenario, econ: Economics, outlook: Outlook, gi: np.nda
 _PATHS: list[tuple[Scenario, Economics, object]] = []  # the last few (scenario, economics, (G, S) path), newest last
 _PATHS_KEPT = 4
 _PATHS_UP_TO = 4_000_000  # G * S * H cells: above this, paths are computed per call
+
+
+_SITE_ARRAYS: list[tuple[Scenario, dict]] = []
+
+
+def _site_array(scn: Scenario, column: str) -> np.ndarray:
+    """sites.csv's ``column`` as floats, remembered for the last few scenario objects (replay reads it in
+    every re-plan; a pandas column lookup costs more than the arithmetic)."""
+    for held, arrays in _SITE_ARRAYS:
+        if held is scn:
+            break
+    else:
+        arrays = {}
+        _SITE_ARRAYS.append((scn, arrays))
+        del _SITE_ARRAYS[:-_PATHS_KEPT]
+    if column not in arrays:
+        arrays[column] = scn.sites[column].to_numpy(float)
+    return arrays[column]
 
 
 def _full_path(scn: Scenario, econ: Economics):

@@ -300,9 +300,7 @@ def _solve_columns(scn, econ, cols, remaining, spent, opened, warm=None):
     model = MM_model.build(scn, econ, cols, remaining, spent, opened)
     from optimizer.solver import canonical
 
-    labels = model.column_labels()
-    model.column_labels = lambda: labels  # type: ignore[method-assign]  # once per model (canonical reads them too)
-    raw = warm.solve(model, labels) if warm is not None else None  # the kept LP (engine/monthly_warm.py)
+    raw = warm.solve(model, model.column_keys()) if warm is not None else None  # the kept LP (engine/monthly_warm.py)
     if raw is None:
         raw = solve_model(model, _internal(scn.settings.solver))
     raw = canonical.canonical(model, raw)
