@@ -184,3 +184,23 @@ def test_chunking_and_local_processes_give_the_same_files(tmp_path):
         forced = replay.replay(scn, futures, two, chunk=3, processes=True)
     assert two.last_replay["tasks"] == 3
     assert base.files() == by_one.files() == auto.files() == forced.files()
+
+
+def test_margin_paths_remembered_per_scenario_equal_paths_computed_per_call(monkeypatch):
+    """economics.monthly keeps section 2's margin paths over every (batch, site) pair for the scenario it
+    last saw; indexing them gives what computing the pairs asked for gives (survival, stops, t0)."""
+    from optimizer.economics import monthly as M
+
+    scn, econ = _china()
+    G, S, H = econ.n_groups, len(econ.sites), scn.settings.horizon.months
+    rng = np.random.default_rng(3)
+    stopped = rng.random((S, H)) < 0.2
+    outlooks = [M.Outlook(), M.Outlook(t0=5, hp_factor=rng.uniform(0.5, 2, H), stopped=stopped),
+                M.Outlook(t0=2, survival=False, penalty=False)]
+    gi, si = rng.integers(0, G, 40), rng.integers(0, S, 40)
+    remembered = [M.weighted_margin(scn, econ, o, gi, si) for o in outlooks]
+    assert any(held[0] is scn for held in M._PATHS)
+    monkeypatch.setattr(M, "_PATHS", [])
+    monkeypatch.setattr(M, "_PATHS_UP_TO", 0)  # computed per call, as before
+    for o, got in zip(outlooks, remembered):
+        np.testing.assert_array_equal(got, M.weighted_margin(scn, econ, o, gi, si))

@@ -171,8 +171,8 @@ def weighted_margin(scn: Scenario, econ: Economics, outlook: Outlook, gi: np.nda
 
 
 _PATHS: list[tuple[Scenario, Economics, object]] = []  # the last few (scenario, economics, (G, S) path), newest last
-_PATHS_KEPT = 4
-_PATHS_UP_TO = 4_000_000  # G * S * H cells: above this, paths are computed per call
+_PATHS_KEPT = 2
+_PATHS_UP_TO = 1_000_000  # G * S * H cells (16 MB of paths): above this, paths are computed per call
 
 
 _SITE_ARRAYS: list[tuple[Scenario, dict]] = []
