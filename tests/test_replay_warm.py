@@ -204,3 +204,71 @@ def test_margin_paths_remembered_per_scenario_equal_paths_computed_per_call(monk
     monkeypatch.setattr(M, "_PATHS_UP_TO", 0)  # computed per call, as before
     for o, got in zip(outlooks, remembered):
         np.testing.assert_array_equal(got, M.weighted_margin(scn, econ, o, gi, si))
+
+
+def _foresight_both(scn, econ, future, monkeypatch):
+    monkeypatch.setattr(replay, "PRUNE_IDLE_SHIPMENTS", False)
+    full = replay.foresight(scn, econ, future)
+    monkeypatch.setattr(replay, "PRUNE_IDLE_SHIPMENTS", True)
+    return full, replay.foresight(scn, econ, future)
+
+
+def test_foresight_without_idle_shipments_has_the_same_optimum_on_china_2021(monkeypatch):
+    scn, econ = _china()
+    futures = replay.futures_from_sample_set(scn, samples.draw(scn, 3, 11)) + _futures_with_stops(scn, 2, 5)
+    for future in futures:
+        full, pruned = _foresight_both(scn, econ, future, monkeypatch)
+        assert pruned == pytest.approx(full, rel=1e-9)
+
+
+@settings(max_examples=10, **COMMON)
+@given(sc=small_scenarios(risky=True), seed=st.integers(0, 1000), store=st.sampled_from([0.0, 5.0, 400.0]))
+def test_foresight_without_idle_shipments_has_the_same_optimum_on_random_scenarios(sc, seed, store, monkeypatch_module):
+    import tempfile
+
+    from tests import scenario_builder as sb
+
+    sc["monthly"] = {**sc.get("monthly", {}), "store_usd_per_rig_month": store}
+    for lane in sc["lanes"]:
+        lane["lead_days"] = lane.get("lead_days", 0.0) + 45.0  # rigs in transit across month ends
+    with tempfile.TemporaryDirectory() as tmp:
+        scn = optimizer.load_scenario(sb.write(sc, Path(tmp) / "s"),
+                                      {"risk.hashprice_volatility": 0.9, "risk.ban_correlation": 0.5,
+                                       "monthly.enabled": True})
+    scn, _ = prepare(scn)
+    econ = check_finite(economics.compute(scn))
+    for future in replay.futures_from_sample_set(scn, samples.draw(scn, 2, seed)):
+        try:
+            full, pruned = _foresight_both(scn, econ, future, monkeypatch_module)
+        except optimizer.InfeasibleError:
+            return
+        assert pruned == pytest.approx(full, rel=1e-9, abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+def test_a_shipment_that_never_runs_stays_when_nothing_else_can_take_the_rigs(tmp_path):
+    """hand_example with selling and keeping switched off and the S9's lanes 40 days long: X and Y hold
+    one S19 each all along, so the S9 (0.001 MW) can only be shipped in month 2, arriving after the
+    horizon (61 + 40 days > 91.3): a shipment that never runs, worth 0 - 0 freight + 10 terminal.
+    Foresight = the hand-worked unchanged-plan S19 values at f = 1, 1, 1 with both S19s kept running
+    to the horizon: X 3 x 304.375 - 10 + 500, Y 2 x 273.9375 - 10 + 500, plus the S9's 10."""
+    from tests import scenario_builder as sb
+    from tests.test_monthly import hand_example
+
+    sc = hand_example()
+    sc["policy"] = {**sc["policy"], "allow_sell": False, "allow_idle": False}
+    sc["resale_path"] = {0: 1.0, 1: 1.0, 2: 1.0}
+    for lane in sc["lanes"]:
+        if lane["origin"] == "O2":
+            lane["lead_days"] = 40.0
+    scn = optimizer.load_scenario(sb.write(sc, tmp_path / "s"))
+    scn, _ = prepare(scn)
+    econ = check_finite(economics.compute(scn))
+    future = replay.Future("flat", 1.0, np.ones(3), np.ones(3), [])
+    want = (3 * 304.375 - 10 + 500) + (2 * 273.9375 - 10 + 500) + 10
+    assert replay.foresight(scn, econ, future) == pytest.approx(want, abs=1e-6)

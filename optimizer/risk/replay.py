@@ -394,6 +394,9 @@ def static_ledger(scn: Scenario, econ) -> tuple[Ledger, float]:
     return ledger, float(res.summary.get("fixed_costs_usd") or 0.0)
 
 
+PRUNE_IDLE_SHIPMENTS = True  # foresight: leave out shipments that end before they ever run (dominated; tested)
+
+
 def foresight(scn: Scenario, econ, future: Future, warm=None) -> float:
     """The best plan knowing the whole future (module docstring): a time-expanded flow model.
     ``warm``: a ``monthly_warm.KeptLP`` kept across futures (None: a cold solve; the same optimum).
@@ -482,8 +485,18 @@ def foresight(scn: Scenario, econ, future: Future, warm=None) -> float:
             until = ends[u]
             sale = np.where(until < H, c[until] * R[gv[i]] * f[np.minimum(until, H)], Tv[gv[i]])
             span = running[i] & (t_all[None, :] < until[:, None])
+            value = P[i, until] - P[i, tau_v[i]] - pre_cost[i] + sale
+            if kind_end == "shipend" and PRUNE_IDLE_SHIPMENTS:
+                # a shipment sold (or kept) before it ever runs uses no capacity: selling the rigs at the origin
+                # in that month (keeping them there to the horizon) is worth at least as much and uses only the
+                # batch row, so leaving such columns out changes no optimum (most of this model's columns)
+                alt = np.where(until < H, c[until] * R[gv[i]] * f[np.minimum(until, H)] - store_before[until],
+                               Tv[gv[i]] - store_before[H])
+                has_alt = np.where(until < H, len(sells) > 0, pol.allow_idle)
+                keep = span.any(axis=1) | ~has_alt | (alt < value)
+                i, until, sale, span, value = i[keep], until[keep], sale[keep], span[keep], value[keep]
             j, tt = np.nonzero(span)
-            add(kind_end, gv[i], s0v[i], tau_v[i], s1v[i], until, P[i, until] - P[i, tau_v[i]] - pre_cost[i] + sale,
+            add(kind_end, gv[i], s0v[i], tau_v[i], s1v[i], until, value,
                 up[i], kind_end == "shipend", none(len(i)), from_node[i], (j, s1v[i][j], tt))
 
     # shipments from the origin
