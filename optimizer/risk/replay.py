@@ -726,7 +726,8 @@ def replay(scn: Scenario, futures: list[Future], runner=None, chunk: int | None 
     ``runner``: a ``scaleout.Runner`` (None: local cores); ``chunk``: futures per task (None: chosen from
     the work, ``plan_tasks``); ``warm`` False solves every re-plan cold (the reference path: the same
     numbers); ``processes``: local cores as worker processes (``local_pool``) instead of threads (the
-    CLI's choice: replay's tasks hold the GIL). Every future's values depend on that future alone, so
+    CLI's choice: replay's tasks hold the GIL; Python's "spawn" rule applies: a script that calls this
+    must guard its entry point with ``if __name__ == "__main__":``). Every future's values depend on that future alone, so
     any runner, chunking or worker count gives the same files.
     """
     from optimizer.engine import check_finite, prepare
