@@ -196,3 +196,20 @@ def test_dask_cluster_gives_the_same_files(cluster, tmp_path):
     with Runner(cluster) as runner:
         remote = replay.replay(scn, futures, runner, chunk=2)
     assert local.files() == remote.files()
+
+
+def test_dask_cluster_with_tasks_sized_from_the_work_gives_the_same_files(cluster, tmp_path, monkeypatch):
+    """Tasks sized from the measured work (issue 23) on the cluster, against one process in one task. (The
+    task overhead is taken as 0 so that these tiny futures go out in CHUNKS_PER_WORKER tasks per worker.)"""
+    from optimizer.risk import scaleout
+
+    monkeypatch.setattr(scaleout, "task_overhead_s", lambda runner: 0.0)
+    folder = sb.write(hand_example(), tmp_path / "s")
+    scn = optimizer.load_scenario(folder, {"risk.hashprice_volatility": 0.5})
+    futures = replay.futures_from_sample_set(scn, samples.draw(scn, 9, 4))
+    with Runner(threads=1) as one:
+        local = replay.replay(scn, futures, one, chunk=9)
+    with Runner(cluster) as runner:
+        remote = replay.replay(scn, futures, runner)
+    assert runner.last_replay["tasks"] == 4  # 8 futures after the timed first, 2 tasks for each of 2 workers
+    assert local.files() == remote.files()

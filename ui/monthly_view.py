@@ -321,6 +321,10 @@ class ProgressRunner:
     def __init__(self, inner: Any, group: int, label: str) -> None:
         self.inner, self.group, self.label = inner, max(1, group), label
 
+    def __getattr__(self, name: str) -> Any:
+        """Everything else (the cluster client, the thread count) is the configured runner's."""
+        return getattr(self.inner, name)
+
     def map(self, fn: Any, items: list[Any], /, **shared: Any) -> list[Any]:
         items = list(items)
         groups = [items[i: i + self.group] for i in range(0, len(items), self.group)]

@@ -27,7 +27,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     scn = load_args(args)
     futures = futures_from_history(scn, args.history) if args.history else futures_from_samples(scn, args.samples)
     with Runner(args.scheduler) as runner:
-        rep = replay(scn, futures, runner)
+        rep = replay(scn, futures, runner, processes=True)  # local cores as processes: replay holds the GIL
     write_out(args.out, lambda: rep.write(args.out))
     s = rep.summary
     print(f"{s['n_futures']} future(s): sell all ${s['sell_all']['mean_usd']:,.0f}, static ${s['static']['mean_usd']:,.0f}, "

@@ -29,6 +29,7 @@ the decision's MW and TH/s there.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -151,16 +152,64 @@ def weighted_margin(scn: Scenario, econ: Economics, outlook: Outlook, gi: np.nda
     """d_t S_t B_t margin_t for batches ``gi`` at sites ``si`` (broadcast), shape (..., H); 0 for t < t0."""
     H = scn.settings.horizon.months
     t = np.arange(H)
-    path = margin_path_no_lead(scn, econ, gi, si)
+    path = _full_path(scn, econ)
+    if path is None:
+        path = margin_path_no_lead(scn, econ, gi, si)
+    else:  # the (G, S) grid computed once, then indexed: the same elementwise values
+        gi, si = np.broadcast_arrays(np.asarray(gi), np.asarray(si))
+        path = dataclasses.replace(path, revenue_usd=path.revenue_usd[gi, si], power_usd=path.power_usd[gi, si],
+                                   hosting_usd=path.hosting_usd[gi, si], fee_usd=path.fee_usd[gi, si])
     w = path.margin(outlook.hp_factor) * path.discount
     if outlook.survival:
-        risk = scn.sites["reg_risk"].to_numpy(float)[np.asarray(si)]
+        risk = _site_array(scn, "reg_risk")[np.asarray(si)]
         w = w * (1 - risk[..., None]) ** ((t - outlook.t0 + 0.5) / 12)
     if outlook.stopped is not None:
         w = w * ~outlook.stopped[np.asarray(si)]
     if outlook.t0 > 0:
         w = w * (t >= outlook.t0)
     return w
+
+
+_PATHS: list[tuple[Scenario, Economics, object]] = []  # the last few (scenario, economics, (G, S) path), newest last
+_PATHS_KEPT = 2
+_PATHS_UP_TO = 1_000_000  # G * S * H cells (16 MB of paths): above this, paths are computed per call
+
+
+_SITE_ARRAYS: list[tuple[Scenario, dict]] = []
+
+
+def _site_array(scn: Scenario, column: str) -> np.ndarray:
+    """sites.csv's ``column`` as floats, remembered for the last few scenario objects (replay reads it in
+    every re-plan; a pandas column lookup costs more than the arithmetic)."""
+    for held, arrays in _SITE_ARRAYS:
+        if held is scn:
+            break
+    else:
+        arrays = {}
+        _SITE_ARRAYS.append((scn, arrays))
+        del _SITE_ARRAYS[:-_PATHS_KEPT]
+    if column not in arrays:
+        arrays[column] = scn.sites[column].to_numpy(float)
+    return arrays[column]
+
+
+def _full_path(scn: Scenario, econ: Economics):
+    """margin_path_no_lead over every (batch, site) pair, remembered for the same scenario and economics
+    objects (replay re-plans hundreds of times on one of each); None for very large grids."""
+    for held in _PATHS:
+        if held[0] is scn and held[1] is econ:
+            return held[2]
+    G, S = econ.n_groups, len(econ.sites)
+    if G * S * scn.settings.horizon.months > _PATHS_UP_TO:
+        return None
+    path = margin_path_no_lead(scn, econ, np.arange(G)[:, None], np.arange(S)[None, :])
+    path = dataclasses.replace(path, revenue_usd=np.ascontiguousarray(path.revenue_usd),
+                               power_usd=np.ascontiguousarray(path.power_usd),
+                               hosting_usd=np.ascontiguousarray(path.hosting_usd),
+                               fee_usd=np.ascontiguousarray(path.fee_usd))
+    _PATHS.append((scn, econ, path))
+    del _PATHS[:-_PATHS_KEPT]
+    return path
 
 
 def margin_path_no_lead(scn: Scenario, econ: Economics, gi, si):

@@ -47,10 +47,26 @@ class MonthlyModel(LinearModel):
     H: int = 0
     fixed_usd: float = 0.0  # constant: fixed costs of sites already open (re-planning), not in the objective
 
-    def column_labels(self) -> list[str]:
+    def column_labels(self, which: np.ndarray | None = None) -> list[str]:
+        """Labels of every column, or of the columns ``which`` (in that order)."""
+        c, keys, sites = self.cols, self.group_keys, self.site_names
+        if which is not None:
+            which = np.asarray(which, np.int64)
+            d = which[which < c.n]
+            out = self._labels(c.kind[d], c.g[d], c.unit[d], c.site[d], c.from_site[d], c.tau[d], c.until[d])
+            if self.y_col is None:
+                return out
+            y = iter(out)
+            return [next(y) if j < c.n else label("y", sites[j - c.n]) for j in which]
+        out = self._labels(c.kind, c.g, c.unit, c.site, c.from_site, c.tau, c.until)
+        if self.y_col is not None:
+            out += [label("y", s) for s in sites]
+        return out
+
+    def _labels(self, kind, gs, unit, site, from_site, taus, untils) -> list[str]:
         c, keys, sites = self.cols, self.group_keys, self.site_names
         out = []
-        for k, g, u, s, fs, tau, until in zip(c.kind, c.g, c.unit, c.site, c.from_site, c.tau, c.until):
+        for k, g, u, s, fs, tau, until in zip(kind, gs, unit, site, from_site, taus, untils):
             o, m = keys[g]
             if k == M.SHIP:
                 out.append(label("ship", o, m, sites[s], tau, until))
@@ -62,24 +78,41 @@ class MonthlyModel(LinearModel):
                 out.append(label("stay", o, m, sites[s], _since(c.standing[u]), until))
             else:
                 out.append(label("move", o, m, sites[fs], _since(c.standing[u]), sites[s], tau, until))
+        return out
+
+    def column_keys(self) -> np.ndarray:
+        """(n_cols, 8) int64 naming every column exactly, as its label does: kind, batch, site, site left,
+        tau, until, and for rigs standing at a site their dispatch month and arrival day (float64 bits);
+        y[site] as kind 99. For ``engine.monthly_warm.KeptLP`` (cheaper than the labels)."""
+        c = self.cols
+        since = np.full(c.n, -1, np.int64)
+        arrival = np.zeros(c.n, np.int64)
+        on = c.unit >= 0
+        if on.any():
+            since[on] = np.array([h.since for h in c.standing], np.int64)[c.unit[on]]
+            arrival[on] = np.array([h.arrival_days for h in c.standing], np.float64).view(np.int64)[c.unit[on]]
+        out = np.stack([c.kind, c.g, c.site, c.from_site, c.tau, c.until, since, arrival], axis=1).astype(np.int64)
         if self.y_col is not None:
-            out += [label("y", s) for s in sites]
+            y = np.full((len(self.site_names), 8), -1, np.int64)
+            y[:, 0], y[:, 2] = 99, np.arange(len(self.site_names))
+            out = np.vstack([out, y])
         return out
 
     # --- the canonical tie-break's names and weights (optimizer/canonical.py) ---
     def canonical_keys(self, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(h in [1, 2), batch name, second name) of columns: as canonical.column_keys, with the
         decision's own label (site, months) as the second name."""
-        names = self.column_labels()
+        cols = np.asarray(cols, np.int64)
+        names = self.column_labels(cols)  # only the columns asked for (the ties: few)
         batch, second = [], []
         n = self.cols.n
-        for j in np.asarray(cols, np.int64):
+        for i, j in enumerate(cols):
             if j < n:
                 o, m = self.group_keys[self.cols.g[j]]
                 batch.append(f"{o}\x1f{m}")
             else:
                 batch.append("")
-            second.append(names[j])
+            second.append(names[i])
         batch_a, second_a = np.array(batch, dtype=object), np.array(second, dtype=object)
         bu, bi = np.unique(batch_a.astype(str), return_inverse=True)
         su, si = np.unique(second_a.astype(str), return_inverse=True)

@@ -298,11 +298,14 @@ def execute(scn: Scenario, econ, ledger: Ledger, cols: M.Columns, x: np.ndarray,
 # ---------------------------------------------------------------------------- the five values
 
 
-def _solve_columns(scn, econ, cols, remaining, spent, opened):
+def _solve_columns(scn, econ, cols, remaining, spent, opened, warm=None):
     model = MM_model.build(scn, econ, cols, remaining, spent, opened)
     from optimizer.solver import canonical
 
-    raw = canonical.canonical(model, solve_model(model, _internal(scn.settings.solver)))
+    raw = warm.solve(model, model.column_keys()) if warm is not None else None  # the kept LP (engine/monthly_warm.py)
+    if raw is None:
+        raw = solve_model(model, _internal(scn.settings.solver))
+    raw = canonical.canonical(model, raw)
     if raw.status == "infeasible":
         raise InfeasibleError(["the re-planning policy found no plan from the decisions carried out"])
     MM_guard.check(scn, econ, model, raw, remaining)
@@ -313,10 +316,20 @@ def _solve_columns(scn, econ, cols, remaining, spent, opened):
     return x[: cols.n], opened_now
 
 
-def carried_out(scn: Scenario, econ, future: Future | None, every: int) -> tuple[Ledger, float]:
+def carried_out(scn: Scenario, econ, future: Future | None, every: int, warm: bool = False,
+                first: dict | None = None) -> tuple[Ledger, float]:
     """The ledger of the re-planning policy with re-plans every ``every`` months (every >= H: the
     month-0 plan carried out unchanged; ``future`` None: the scenario's own forecast throughout),
-    and the fixed costs it paid."""
+    and the fixed costs it paid. ``warm``: the re-plans of months t0 >= 1 on one LP kept for this future
+    (``optimizer.engine.monthly_warm.KeptLP``, re-solved from its last basis); False: every re-plan cold.
+    The month-0 re-plan is always solved cold, so a future's values depend on nothing but the future
+    (not on which other futures share its task). ``first``: a dict remembering the month-0 re-plan by
+    what it knows (the stops begun at month 0): every future without such a stop makes the same one."""
+    kept = None
+    if warm and future is not None:
+        from optimizer.engine.monthly_warm import KeptLP
+
+        kept = KeptLP(scn.settings.solver.time_limit_s)
     H = scn.settings.horizon.months
     S = len(econ.sites)
     ledger = Ledger(econ.count.astype(float), opened=np.zeros(S, bool))
@@ -334,7 +347,16 @@ def carried_out(scn: Scenario, econ, future: Future | None, every: int) -> tuple
         remaining = np.maximum(ledger.remaining, 0.0)
         cols = M.plan_columns(scn, econ, outlook, remaining, standing, movable=mov if movable is not None
                               else np.zeros(len(standing), bool) if t0 > 0 else None)
-        x, opened_now = _solve_columns(scn, econ, cols, remaining, ledger.spent_usd(), ledger.opened)
+        memo = None
+        if first is not None and t0 == 0 and future is not None:
+            memo = (None if outlook.stopped is None else outlook.stopped.tobytes(), every)
+        if memo is not None and memo in first:
+            x, opened_now = first[memo]
+        else:
+            x, opened_now = _solve_columns(scn, econ, cols, remaining, ledger.spent_usd(), ledger.opened,
+                                           kept if t0 > 0 else None)
+            if memo is not None:
+                first[memo] = (x, opened_now)
         if opened_now is not None:
             # a site counts as opened once rigs are carried there
             pass
@@ -374,8 +396,12 @@ def static_ledger(scn: Scenario, econ) -> tuple[Ledger, float]:
     return ledger, float(res.summary.get("fixed_costs_usd") or 0.0)
 
 
-def foresight(scn: Scenario, econ, future: Future) -> float:
+PRUNE_IDLE_SHIPMENTS = True  # foresight: leave out shipments that end before they ever run (dominated; tested)
+
+
+def foresight(scn: Scenario, econ, future: Future, warm=None) -> float:
     """The best plan knowing the whole future (module docstring): a time-expanded flow model.
+    ``warm``: a ``monthly_warm.KeptLP`` kept across futures (None: a cold solve; the same optimum).
 
     Nodes (g, s, t), t = 0 .. H: rigs of batch g settled at site s in month t (running all month) and,
     t = H, at the horizon. Columns (maximise; USD per rig, realised: B_t, hashprice and resale factors
@@ -461,8 +487,18 @@ def foresight(scn: Scenario, econ, future: Future) -> float:
             until = ends[u]
             sale = np.where(until < H, c[until] * R[gv[i]] * f[np.minimum(until, H)], Tv[gv[i]])
             span = running[i] & (t_all[None, :] < until[:, None])
+            value = P[i, until] - P[i, tau_v[i]] - pre_cost[i] + sale
+            if kind_end == "shipend" and PRUNE_IDLE_SHIPMENTS:
+                # a shipment sold (or kept) before it ever runs uses no capacity: selling the rigs at the origin
+                # in that month (keeping them there to the horizon) is worth at least as much and uses only the
+                # batch row, so leaving such columns out changes no optimum (most of this model's columns)
+                alt = np.where(until < H, c[until] * R[gv[i]] * f[np.minimum(until, H)] - store_before[until],
+                               Tv[gv[i]] - store_before[H])
+                has_alt = np.where(until < H, len(sells) > 0, pol.allow_idle)
+                keep = span.any(axis=1) | ~has_alt | (alt < value)
+                i, until, sale, span, value = i[keep], until[keep], sale[keep], span[keep], value[keep]
             j, tt = np.nonzero(span)
-            add(kind_end, gv[i], s0v[i], tau_v[i], s1v[i], until, P[i, until] - P[i, tau_v[i]] - pre_cost[i] + sale,
+            add(kind_end, gv[i], s0v[i], tau_v[i], s1v[i], until, value,
                 up[i], kind_end == "shipend", none(len(i)), from_node[i], (j, s1v[i][j], tt))
 
     # shipments from the origin
@@ -579,7 +615,18 @@ def foresight(scn: Scenario, econ, future: Future) -> float:
         import dataclasses
 
         solver = dataclasses.replace(solver, lp_algorithm="simplex")
-    raw = solve_model(model, solver)
+    raw = None
+    if warm is not None:  # the kept LP: the same optimum; columns named by (kind, batch, sites, months) exactly
+        kinds = ("sell", "keep", "ship", "shipend", "inv", "sale", "end", "move", "moveend")
+        code = np.searchsorted(np.array(kinds), cat["kind"].astype(str), sorter=np.argsort(kinds))
+        code = np.argsort(kinds)[code]
+        names = np.stack([code, cat["g"], cat["s"], cat["tau"], cat["s2"], cat["until"]], axis=1).astype(np.int64)
+        if y_col is not None:
+            names = np.vstack([names, np.column_stack([np.full(S, 99), np.full(S, -1), np.arange(S),
+                                                       np.full((S, 3), -1)])])
+        raw = warm.solve(model, names)
+    if raw is None:
+        raw = solve_model(model, solver)
     if raw.status == "infeasible":
         raise InfeasibleError(["perfect foresight finds no plan"])
     return float(raw.objective)
@@ -599,10 +646,12 @@ def _internal(solver):
 
 
 def _one(future: Future, scn: Scenario, econ, static: tuple[Ledger, float], unchanged: tuple[Ledger, float],
-         sell_all: float) -> dict[str, Any]:
+         sell_all: float, kept: dict | None = None) -> dict[str, Any]:
     outlook = realised_outlook(scn, future)
     every = scn.settings.monthly.replan_every
-    policy, paid = carried_out(scn, econ, future, every)  # the policy plans on the scenario's power prices
+    kept = kept or {}
+    # the policy plans on the scenario's power prices; its outcome is valued on the realised ones
+    policy, paid = carried_out(scn, econ, future, every, bool(kept.get("warm")), kept.get("first"))
     real = scn if future.power is None else scn.with_tables(power=future.power)  # realised power prices
     return {
         "future": future.name,
@@ -614,8 +663,45 @@ def _one(future: Future, scn: Scenario, econ, static: tuple[Ledger, float], unch
     }
 
 
-def _chunk(futures: list[Future], scn: Scenario, econ, static, unchanged, sell_all) -> list[dict[str, Any]]:
-    return [_one(f, scn, econ, static, unchanged, sell_all) for f in futures]
+def _chunk(futures: list[Future], scn: Scenario, econ, static, unchanged, sell_all, warm: bool = True) -> list[dict[str, Any]]:
+    """The futures of one task. ``warm``: each future's re-plans on one kept LP (``carried_out``) and the
+    month-0 re-plan made once per stop pattern in the task; False: every solve cold (the reference path;
+    the same values, tested). Foresight is solved cold: kept across futures its LP grows with every
+    future's moves and re-solved no faster than a cold solve with presolve (china-2021, 8 futures: 9.8 s
+    against 10.0 s CPU)."""
+    kept = {"warm": True, "first": {}} if warm else None
+    return [_one(f, scn, econ, static, unchanged, sell_all, kept) for f in futures]
+
+
+PROCESS_START_S = 2.0  # a spawned worker process imports the engine before its first task (measured: 1-3 s)
+
+
+def plan_tasks(runner, futures: list[Future], chunk: int | None, shared: dict, processes: bool):
+    """(rows done here, futures per task). With ``chunk`` given: tasks of that many futures. Else the
+    first future runs here, timed, and the rest is cut by ``scaleout.chunk_ranges`` (issue 23): at most
+    CHUNKS_PER_WORKER tasks per worker slot, fewer where a task's overhead (measured on a cluster, the
+    start of a worker process locally) would be more than 5% of its work; one task runs here."""
+    from optimizer.risk import scaleout
+
+    if chunk is not None:
+        return [], [futures[i: i + chunk] for i in range(0, len(futures), max(1, int(chunk)))] or [[]]
+    if len(futures) <= 1:
+        return [], [futures]
+    import time
+
+    t = time.perf_counter()
+    rows = _chunk(futures[:1], **shared)
+    per_future = time.perf_counter() - t
+    if getattr(runner, "_client", None) is not None:
+        slots, overhead = scaleout.workers(runner), scaleout.task_overhead_s(runner)
+    elif processes and getattr(runner, "threads", 1) != 1:
+        from optimizer.risk.local_pool import cores
+
+        slots, overhead = runner.threads or cores(), PROCESS_START_S
+    else:
+        slots, overhead = scaleout.workers(runner), 0.0
+    ranges = scaleout.chunk_ranges(1, len(futures), per_future, slots, overhead)
+    return rows, [futures[a:b] for a, b in ranges]
 
 
 @dataclass
@@ -637,8 +723,17 @@ def _stats(values: np.ndarray, w: np.ndarray, alpha: float) -> dict[str, float]:
             "cvar_usd": cvar(values, w, alpha)}
 
 
-def replay(scn: Scenario, futures: list[Future], runner=None, chunk: int = 8) -> Replay:
-    """The five values in every future and their summary (module docstring)."""
+def replay(scn: Scenario, futures: list[Future], runner=None, chunk: int | None = None, warm: bool = True,
+           processes: bool = False) -> Replay:
+    """The five values in every future and their summary (module docstring).
+
+    ``runner``: a ``scaleout.Runner`` (None: local cores); ``chunk``: futures per task (None: chosen from
+    the work, ``plan_tasks``); ``warm`` False solves every re-plan cold (the reference path: the same
+    numbers); ``processes``: local cores as worker processes (``local_pool``) instead of threads (the
+    CLI's choice: replay's tasks hold the GIL; Python's "spawn" rule applies: a script that calls this
+    must guard its entry point with ``if __name__ == "__main__":``). Every future's values depend on that future alone, so
+    any runner, chunking or worker count gives the same files.
+    """
     from optimizer.engine import check_finite, prepare
     from optimizer.risk.scaleout import Runner
 
@@ -651,17 +746,26 @@ def replay(scn: Scenario, futures: list[Future], runner=None, chunk: int = 8) ->
     sell_all = float((econ.resale_usd * econ.count).sum())
     static = static_ledger(scn, econ)
     unchanged = carried_out(scn, econ, None, scn.settings.horizon.months)
-    parts = [futures[i: i + chunk] for i in range(0, len(futures), chunk)]
+    shared = dict(scn=scn, econ=econ, static=static, unchanged=unchanged, sell_all=sell_all, warm=warm)
     own = runner is None
     runner = runner or Runner(None)
     try:
         if own:
             runner.__enter__()
-        rows = [r for part in runner.map(_chunk, parts, scn=scn, econ=econ, static=static, unchanged=unchanged,
-                                         sell_all=sell_all) for r in part]
+        rows, parts = plan_tasks(runner, futures, chunk, shared, processes)
+        if len(parts) == 1:
+            done = [_chunk(parts[0], **shared)]
+        elif getattr(runner, "_client", None) is None and processes and getattr(runner, "threads", 1) != 1:
+            from optimizer.risk.local_pool import cores, map_processes
+
+            done = map_processes(_chunk, parts, shared, runner.threads or cores())
+        else:
+            done = runner.map(_chunk, parts, **shared)  # a cluster: the shared arguments are scattered once
+        rows += [r for part in done for r in part]
     finally:
         if own:
             runner.__exit__(None, None, None)
+    runner.last_replay = {"tasks": len(parts), "futures_per_task": [len(p) for p in parts]}
     table = pd.DataFrame(rows, columns=REPLAY_COLUMNS)
     w = np.array([f.weight for f in futures], float)
     w = w / w.sum()
