@@ -1,0 +1,194 @@
+"""Who sees and changes which library entry (issue 22, Identity): private by default, shared with
+the team read-only by the owner's explicit act, writes by the owner or a named admin; migration
+0002 up and down keeps every entry, version and file (SQLite with foreign keys on, and PostgreSQL).
+
+Expected values are written out by hand from the rules in workspace/access.py; the migration
+checks read the database back with plain SQL, not through the models under test."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests import postgres_server
+from workspace import db
+from workspace.access import Viewer
+from workspace.errors import NotFound, PermissionDenied
+from workspace.repository import Library
+
+FILES = {"sites.csv": b"site,capacity_mw\nA,10\n", "scenario.toml": b"name = 'x'\n"}
+ANN, BOB, ADA = Viewer("ann@example.com"), Viewer("bob@example.com"), Viewer("ada@example.com", admin=True)
+
+
+@pytest.fixture
+def lib(tmp_path):
+    library = Library(f"sqlite:///{tmp_path / 'rigshift.db'}")
+    yield library
+    db.dispose_all()
+
+
+def _names(entries):
+    return sorted((e.owner, e.name, e.visibility) for e in entries)
+
+
+def test_a_private_entry_is_invisible_to_another_user(lib):
+    lib.save(ANN.name, "board plan", FILES, viewer=ANN)
+    assert _names(lib.list(viewer=ANN)) == [("ann@example.com", "board plan", "private")]
+    assert lib.list(viewer=BOB) == []
+    with pytest.raises(NotFound) as err:
+        lib.load(ANN.name, "board plan", viewer=BOB)
+    assert "board plan" in str(err.value) and "has no saved entries shared with the team" in str(err.value)
+    with pytest.raises(NotFound):
+        lib.versions(ANN.name, "board plan", viewer=BOB)
+    with pytest.raises(NotFound):
+        lib.duplicate(ANN.name, "board plan", "mine now", new_owner=BOB.name, viewer=BOB)
+    # a wrong name asked of ann never hints at her private names
+    with pytest.raises(NotFound) as err:
+        lib.load(ANN.name, "board", viewer=BOB)
+    assert "board plan" not in str(err.value)
+
+
+def test_a_shared_entry_is_visible_read_only(lib):
+    lib.save(ANN.name, "board plan", FILES, viewer=ANN)
+    lib.save(ANN.name, "draft", FILES, viewer=ANN)
+    with pytest.raises(PermissionDenied):
+        lib.share(ANN.name, "board plan", viewer=ADA)  # sharing is the owner's act, not an admin's
+    info = lib.share(ANN.name, "board plan", viewer=ANN)
+    assert info.visibility == "team"
+    assert _names(lib.list(viewer=BOB)) == [("ann@example.com", "board plan", "team")]
+    assert lib.load(ANN.name, "board plan", viewer=BOB).files == FILES
+    with pytest.raises(PermissionDenied):
+        lib.delete(ANN.name, "board plan", viewer=BOB)
+    with pytest.raises(PermissionDenied):
+        lib.rename(ANN.name, "board plan", "gone", viewer=BOB)
+    with pytest.raises(PermissionDenied):  # a save over ann's entry: a new version of hers
+        lib.save(ANN.name, "board plan", {"sites.csv": b"site\nB\n"}, saved_by=BOB.name, viewer=BOB)
+    with pytest.raises(PermissionDenied):
+        lib.share(ANN.name, "board plan", "private", viewer=BOB)
+    assert [v.version for v in lib.versions(ANN.name, "board plan", viewer=ANN)] == [1]
+    # bob's copy is his own, and private
+    copy = lib.duplicate(ANN.name, "board plan", "my copy", new_owner=BOB.name, viewer=BOB)
+    assert (copy.owner, copy.visibility) == (BOB.name, "private")
+    assert _names(lib.list(viewer=ANN)) == [("ann@example.com", "board plan", "team"),
+                                            ("ann@example.com", "draft", "private")]
+    lib.share(ANN.name, "board plan", "private", viewer=ANN)
+    assert _names(lib.list(viewer=BOB)) == [("bob@example.com", "my copy", "private")]
+
+
+def test_an_admin_sees_and_deletes_anyones_entry(lib, monkeypatch):
+    lib.save(ANN.name, "board plan", FILES, viewer=ANN)
+    lib.save(BOB.name, "bobs", FILES, viewer=BOB)
+    assert _names(lib.list(viewer=ADA)) == [("ann@example.com", "board plan", "private"),
+                                            ("bob@example.com", "bobs", "private")]
+    lib.save(ANN.name, "board plan", FILES, saved_by=ADA.name, viewer=ADA)
+    assert [(v.version, v.saved_by) for v in lib.versions(ANN.name, "board plan", viewer=ANN)] == [
+        (1, ANN.name), (2, ADA.name)]
+    assert lib.rename(BOB.name, "bobs", "bob's", viewer=ADA).name == "bob's"
+    assert lib.delete(ANN.name, "board plan", viewer=ADA) == 2
+    assert _names(lib.list()) == [("bob@example.com", "bob's", "private")]
+    # the admin is named in the configuration, case-insensitively
+    monkeypatch.setenv("RIGSHIFT_ADMINS", " Ada@Example.com , root")
+    assert Viewer.of("ada@example.com").admin and Viewer.of("root").admin and not Viewer.of("ann@example.com").admin
+    monkeypatch.setenv("RIGSHIFT_ADMINS", "")
+    assert not Viewer.of("ada@example.com").admin
+
+
+def test_admins_from_the_apps_secrets(tmp_path, monkeypatch):
+    from workspace import config
+
+    monkeypatch.delenv("RIGSHIFT_ADMINS", raising=False)
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[workspace]\nadmins = ["Ada@example.com", "root"]\n', encoding="utf-8")
+    assert config.admins([tmp_path / "missing.toml", secrets]) == {"ada@example.com", "root"}
+    secrets.write_text('[workspace]\nadmins = "ada@example.com"\n', encoding="utf-8")
+    assert config.admins([secrets]) == {"ada@example.com"}
+    assert config.admins([tmp_path / "missing.toml"]) == frozenset()
+
+
+# ------------------------------------------------------------------ migration 0002
+
+
+def _counts(conn) -> dict[str, int]:
+    return {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
+            for t in ("library_entries", "entry_versions", "version_files", "autosaves")}
+
+
+def _columns(conn, dialect: str) -> set[str]:
+    if dialect == "sqlite":
+        return {r[1] for r in conn.execute(text("PRAGMA table_info(library_entries)"))}
+    return {r[0] for r in conn.execute(text("SELECT column_name FROM information_schema.columns "
+                                            "WHERE table_name = 'library_entries'"))}
+
+
+def _down_and_up(library: Library) -> None:
+    from alembic import command
+
+    cfg = db.alembic_config()
+    engine = library.engine
+    dialect = engine.dialect.name
+    library.save(ANN.name, "board plan", FILES, viewer=ANN)
+    library.save(ANN.name, "board plan", FILES, viewer=ANN)
+    library.share(ANN.name, "board plan", viewer=ANN)
+    library.save(BOB.name, "bobs", FILES, viewer=BOB)
+    library.autosave("ws1", BOB.name, {"x": 1})
+    with engine.connect() as conn:
+        before = _counts(conn)
+    assert before == {"library_entries": 2, "entry_versions": 3, "version_files": 6, "autosaves": 1}
+    with db.writer(engine).begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001_library")
+    with engine.connect() as conn:
+        assert _counts(conn) == before  # nothing lost, foreign-key cascades included
+        assert "visibility" not in _columns(conn, dialect)
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001_library"
+    with db.writer(engine).begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        assert _counts(conn) == before
+        rows = conn.execute(text("SELECT owner, name, visibility FROM library_entries ORDER BY owner")).all()
+    # an upgraded library starts private: the old share is not brought back by a column that was dropped
+    assert [tuple(r) for r in rows] == [(ANN.name, "board plan", "private"), (BOB.name, "bobs", "private")]
+    assert library.load(ANN.name, "board plan", viewer=ANN).files == FILES
+    assert library.list(viewer=BOB)[0].name == "bobs" and len(library.list(viewer=BOB)) == 1
+
+
+def test_migration_0002_down_and_up_keeps_every_entry_sqlite(lib, tmp_path):
+    _down_and_up(lib)
+    with sqlite3.connect(tmp_path / "rigshift.db") as c:  # read back apart from SQLAlchemy
+        assert c.execute("select count(*) from entry_versions").fetchone()[0] == 3
+
+
+def test_an_old_library_is_upgraded_with_every_entry_private(tmp_path):
+    """A library written before 0002 (built here by the 0001 migration alone) opens with its entries private."""
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    cfg = db.alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001_library")
+        conn.execute(text("INSERT INTO library_entries (id, owner, name, created_at, updated_at, latest_version) "
+                          "VALUES (1, 'ann', 'old', '2026-01-01', '2026-01-01', 1)"))
+        conn.execute(text("INSERT INTO entry_versions (id, entry_id, version, saved_by, saved_at, scenario_name, note, "
+                          "controls, pins) VALUES (1, 1, 1, 'ann', '2026-01-01', 's', '', '{}', '[]')"))
+    engine.dispose()
+    library = Library(url)
+    try:
+        assert [(e.owner, e.name, e.visibility) for e in library.list()] == [("ann", "old", "private")]
+        assert library.list(viewer=Viewer("bob")) == []
+    finally:
+        db.dispose_all()
+
+
+def test_migration_0002_down_and_up_keeps_every_entry_postgres():
+    reason = postgres_server.missing_reason()
+    if reason:
+        pytest.skip(reason)
+    with postgres_server.running_postgres() as url:
+        try:
+            _down_and_up(Library(url))
+        finally:
+            db.dispose_all()
