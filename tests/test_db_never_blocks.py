@@ -120,9 +120,9 @@ def test_no_downgrade_destroys_saved_work(library):
 
     lib, path = library
     cfg = db.alembic_config()
-    with db.writer(lib.engine).begin() as conn:
-        cfg.attributes["connection"] = conn
-        with pytest.raises(RuntimeError, match="refusing to downgrade"):
+    with pytest.raises(RuntimeError, match="refusing to downgrade"):  # raised out of the transaction: all rolled back
+        with db.writer(lib.engine).begin() as conn:
+            cfg.attributes["connection"] = conn
             command.downgrade(cfg, "base")
     with sqlite3.connect(path) as c:
         assert c.execute("select count(*) from entry_versions").fetchone()[0] == 1
