@@ -60,7 +60,7 @@ def test_reads_go_on_while_another_program_holds_the_write_lock(library, capsys)
         assert [e.name for e in lib.list(None)] == ["base case"]
         assert lib.load("ann", "base case").files["sites.csv"] == (TINY / "sites.csv").read_bytes()
         assert lib.restore("ws1")[2] == {"v": 1}
-        assert cli(["library", "list", "--all", "--db", f"sqlite:///{path}"]) == 0
+        assert cli(["library", "list", "--all", "--user", "ann", "--db", f"sqlite:///{path}"]) == 0
         assert "base case" in capsys.readouterr().out
         with pytest.raises(Exception, match="locked"):  # a write waits its bounded time, then says so
             lib.save("ann", "base case", {"sites.csv": b"x"})

@@ -192,3 +192,41 @@ def test_migration_0002_down_and_up_keeps_every_entry_postgres():
             _down_and_up(Library(url))
         finally:
             db.dispose_all()
+
+
+# ------------------------------------------------------------------ the CLI
+
+
+def test_cli_share_unshare_and_list_visibility(tmp_path, capsys, monkeypatch):
+    from optimizer.cli import main as cli
+
+    monkeypatch.delenv("RIGSHIFT_ADMINS", raising=False)
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    tiny = __import__("pathlib").Path(__file__).parent / "fixtures" / "tiny"
+    ann, bob, ada = (["--db", url, "--user", u] for u in ("ann", "bob", "ada"))
+    assert cli(["library", "save", str(tiny), "--name", "plan a", "--no-solve", *ann]) == 0
+    capsys.readouterr()
+    assert cli(["library", "list", "--all", *bob]) == 0
+    assert "plan a" not in capsys.readouterr().out
+    assert cli(["library", "load", "plan a", "--owner", "ann", "--out", str(tmp_path / "o"), *bob]) == 2
+    assert "no entry 'plan a' of ann" in capsys.readouterr().err
+    assert cli(["library", "share", "plan a", *bob]) == 2  # bob has no "plan a" of his own
+    assert cli(["library", "share", "plan a", *ann]) == 0
+    assert "shared with the team" in capsys.readouterr().out
+    assert cli(["library", "list", "--all", *bob]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "plan a" in ln)
+    assert line.split()[:4] == ["ann", "plan", "a", "team"]
+    assert cli(["library", "load", "plan a", "--owner", "ann", "--out", str(tmp_path / "o"), *bob]) == 0
+    assert (tmp_path / "o" / "sites.csv").read_bytes() == Library(url).load("ann", "plan a").files["sites.csv"]
+    assert cli(["library", "delete", "plan a", "--owner", "ann", *bob]) == 2
+    assert "only ann (or an admin) can delete it" in capsys.readouterr().err
+    assert cli(["library", "unshare", "plan a", *ann]) == 0
+    capsys.readouterr()
+    assert cli(["library", "list", "--all", *bob]) == 0
+    assert "plan a" not in capsys.readouterr().out
+    monkeypatch.setenv("RIGSHIFT_ADMINS", "ada")
+    assert cli(["library", "list", "--all", *ada]) == 0
+    assert "private" in capsys.readouterr().out
+    assert cli(["library", "delete", "plan a", "--owner", "ann", *ada]) == 0
+    assert Library(url).list() == []
+    db.dispose_all()
