@@ -230,3 +230,51 @@ def test_cli_share_unshare_and_list_visibility(tmp_path, capsys, monkeypatch):
     assert cli(["library", "delete", "plan a", "--owner", "ann", *ada]) == 0
     assert Library(url).list() == []
     db.dispose_all()
+
+
+# ------------------------------------------------------------------ the app (AppTest, st.user set by the test)
+
+
+def _run_app(params=None, user=None):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(__import__("pathlib").Path(__file__).parents[1] / "app.py"), default_timeout=90)
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
+    if user is not None:
+        at.user = {"is_logged_in": True, "email": user}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _china_missing():
+    return not (__import__("pathlib").Path(__file__).parents[1] / "datasets" / "china-2021" / "sites.csv").is_file()
+
+
+@pytest.mark.skipif(_china_missing(), reason="datasets/china-2021 is not in this checkout")
+def test_app_links_follow_visibility_and_an_admin_may_delete(db, monkeypatch):
+    monkeypatch.setenv("RIGSHIFT_ADMINS", "ada@example.com")
+    ann = _run_app(user=ANN.name)
+    ann.text_input(key="ws_save_name").set_value("board").run()
+    ann.button(key="ws_save").click().run()
+    link = {k: ann.query_params[k] for k in ann.query_params}
+    assert link["owner"] == ANN.name and link["scenario"] == "board"
+    assert any("Only you (and the library's admins) can open it" in c.value for c in ann.caption)
+
+    bob = _run_app(link, user=BOB.name)  # the link to a private entry opens nothing of ann's for bob
+    assert any("The link could not be opened" in e.value and "no entry 'board'" in e.value for e in bob.error)
+    assert "library: board (ann@example.com)" not in bob.selectbox(key="source").options
+
+    ann.toggle(key=f"ws_share\u241f{ANN.name}\u241fboard").set_value(True).run()
+    bob = _run_app(link, user=BOB.name)  # shared: the link opens a read-only copy
+    assert bob.selectbox(key="source").value == "library: board (ann@example.com)"
+
+    ada = _run_app(user="ada@example.com")
+    ann.toggle(key=f"ws_share\u241f{ANN.name}\u241fboard").set_value(False).run()
+    ada.run()
+    assert ada.radio(key="ws_scope").value == "everyone else's: you are an admin"
+    assert not ada.button(key="ws_delete").disabled
+    assert not [t for t in ada.toggle if (t.key or "").startswith("ws_share")]  # sharing stays ann's act
+    ada.button(key="ws_delete").click().run()
+    assert Library(db).list() == []

@@ -539,7 +539,7 @@ def panel(box: Any, *, source: str, base: optimizer.Scenario, overrides: dict[st
         if plan is not None:
             link = _base_url() + "?" + urlencode(plan)
             st.code(link, language=None, wrap_lines=True)
-            private = (auth_configured() and "scenario" in plan
+            private = ((auth_configured() or _logged_in()) and "scenario" in plan
                        and (ss.get("ws_visibility") or {}).get((plan.get("owner"), plan["scenario"])) == "private")
             st.caption("Only you (and the library's admins) can open it: the entry is private. Share it with the "
                        "team (in the panel above) and every signed-in colleague can open a read-only copy."
@@ -601,7 +601,7 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
     st.selectbox(f"Saved scenarios ({scope})", keys, key="ws_pick", format_func=label)
     chosen = by_key[ss["ws_pick"]]
     own = chosen.owner == current_user() and not signed_out
-    mine = own or (not signed_out and auth_configured() and viewer().may_write(chosen.owner))  # admins
+    mine = own or (not signed_out and _logged_in() and viewer().may_write(chosen.owner))  # admins
     if own:
         _share_toggle(lib, chosen)
     try:  # newest first: the version Open loads (issue 24: any version can be opened)
