@@ -558,7 +558,7 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
         if auth_configured():
             st.button("Sign out", key="ws_logout", on_click=st.logout, icon=":material/logout:")
     elif signed_out:
-        st.caption("Sign in to save, rename or delete; everyone's saved scenarios can be opened read-only.")
+        st.caption("Sign in to save, rename or delete; scenarios shared with the team can be opened read-only.")
         st.button("Sign in", key="ws_login", on_click=st.login, type="primary", icon=":material/login:")
     else:
         ss.setdefault(USER_KEY, GUEST)
