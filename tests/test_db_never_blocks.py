@@ -60,7 +60,7 @@ def test_reads_go_on_while_another_program_holds_the_write_lock(library, capsys)
         assert [e.name for e in lib.list(None)] == ["base case"]
         assert lib.load("ann", "base case").files["sites.csv"] == (TINY / "sites.csv").read_bytes()
         assert lib.restore("ws1")[2] == {"v": 1}
-        assert cli(["library", "list", "--all", "--db", f"sqlite:///{path}"]) == 0
+        assert cli(["library", "list", "--all", "--user", "ann", "--db", f"sqlite:///{path}"]) == 0
         assert "base case" in capsys.readouterr().out
         with pytest.raises(Exception, match="locked"):  # a write waits its bounded time, then says so
             lib.save("ann", "base case", {"sites.csv": b"x"})
@@ -120,9 +120,9 @@ def test_no_downgrade_destroys_saved_work(library):
 
     lib, path = library
     cfg = db.alembic_config()
-    with db.writer(lib.engine).begin() as conn:
-        cfg.attributes["connection"] = conn
-        with pytest.raises(RuntimeError, match="refusing to downgrade"):
+    with pytest.raises(RuntimeError, match="refusing to downgrade"):  # raised out of the transaction: all rolled back
+        with db.writer(lib.engine).begin() as conn:
+            cfg.attributes["connection"] = conn
             command.downgrade(cfg, "base")
     with sqlite3.connect(path) as c:
         assert c.execute("select count(*) from entry_versions").fetchone()[0] == 1

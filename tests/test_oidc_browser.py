@@ -1,7 +1,8 @@
 """Real identities (issue 22): the app behind Streamlit's own login (``st.login``, OpenID Connect)
 against a real OIDC provider started here (``oidc-provider-mock``, pinned in requirements-dev.txt),
-two browser contexts signed in as two users: each save is owned by its signer; one cannot delete
-or rename the other's entry; a signed-out visitor cannot save or claim a name.
+two browser contexts signed in as two users: each save is owned by its signer and private; the
+other sees it only once its owner shares it, and cannot delete or rename it; a signed-out visitor
+cannot save or claim a name.
 
 The library is read back independently with ``workspace.repository.Library``.
 """
@@ -133,6 +134,12 @@ def _save(page, name: str) -> None:
     wait_until(lambda: f"Saved '{name}'" in _panel(page).inner_text(), what=f"saved {name}")
 
 
+def _reload(page) -> None:
+    page.reload(wait_until="load")
+    page.wait_for_selector("[data-testid='stMetric']")
+    idle(page)
+
+
 def test_two_signed_in_users_cannot_touch_each_others_entries(provider, app):
     from workspace.repository import Library
 
@@ -148,14 +155,16 @@ def test_two_signed_in_users_cannot_touch_each_others_entries(provider, app):
             _sign_in(ann, USERS[0])
             _save(ann, "board")
             _sign_in(bob, USERS[1])
-            bob.reload(wait_until="load")  # bob's list now holds ann's entry
-            bob.wait_for_selector("[data-testid='stMetric']")
-            idle(bob)
-            side = _panel(bob)
-            assert "board" in side.inner_text()
-            side.locator("[data-testid='stSelectbox']").filter(has_text="Saved scenarios").click()
-            bob.get_by_role("option").filter(has_text=USERS[0]).first.click()
-            idle(bob)
+            _reload(bob)  # ann's entry is private: bob's list is empty
+            assert "Nothing saved yet." in _panel(bob).inner_text()
+            _panel(ann).get_by_text("Shared with the team (read-only)").click()  # ann's explicit act
+            wait_until(lambda: "is now shared with the team" in _panel(ann).inner_text(), what="ann shared board")
+            _reload(bob)  # now bob's list holds ann's entry, among those shared with the team
+            assert "Shared with the team (1)" in _panel(bob).inner_text()
+            _panel(bob).locator("button[data-testid^='stBaseButton']").filter(has_text="Open").click()  # ann's entry, the only one listed, opens read-only
+            wait_until(lambda: f"Opened 'board' version 1 (saved by {USERS[0]})" in _panel(bob).inner_text(),
+                       what="bob opened ann's shared board")
+            assert _panel(bob).get_by_text("Shared with the team (read-only)").count() == 0  # no switch on ann's entry
             assert _panel(bob).get_by_role("button", name="Delete").is_disabled()
             assert _panel(bob).get_by_role("button", name="Rename").is_disabled()
             _save(bob, "board")  # the same name: bob's own entry, ann's untouched
@@ -164,5 +173,5 @@ def test_two_signed_in_users_cannot_touch_each_others_entries(provider, app):
             ca.close()
             cb.close()
     lib = Library(db_url)
-    assert sorted((e.owner, e.name, e.version, e.saved_by) for e in lib.list(None)) == [
-        (USERS[0], "board", 1, USERS[0]), (USERS[1], "board", 1, USERS[1])]
+    assert sorted((e.owner, e.name, e.version, e.saved_by, e.visibility) for e in lib.list(None)) == [
+        (USERS[0], "board", 1, USERS[0], "team"), (USERS[1], "board", 1, USERS[1], "private")]

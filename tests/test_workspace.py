@@ -97,6 +97,8 @@ def test_cli_rename_duplicate_delete_and_errors(tmp_path, sqlite_url, capsys):
     assert cli(["library", "rename", "a", "b", *ann]) == 2  # taken
     assert "already has an entry named 'b'" in capsys.readouterr().err
     assert cli(["library", "rename", "a", "c", *ann]) == 0
+    assert cli(["library", "duplicate", "c", "mine", "--owner", "ann", *bob]) == 2  # private: not bob's to open
+    assert cli(["library", "share", "c", *ann]) == 0
     assert cli(["library", "duplicate", "c", "mine", "--owner", "ann", *bob]) == 0  # a colleague takes a copy
     assert cli(["library", "delete", "c", *bob]) == 2  # not bob's to delete
     assert "no entry 'c' of bob" in capsys.readouterr().err
@@ -105,6 +107,9 @@ def test_cli_rename_duplicate_delete_and_errors(tmp_path, sqlite_url, capsys):
     assert cli(["library", "delete", "c", *ann]) == 0
     capsys.readouterr()
     assert cli(["library", "list", "--all", *ann]) == 0
+    out = capsys.readouterr().out
+    assert "mine" not in out and "bob" not in out and " c " not in out  # bob's copy is private to bob
+    assert cli(["library", "list", "--all", *bob]) == 0
     out = capsys.readouterr().out
     assert "mine" in out and "bob" in out and " c " not in out
     assert cli(["library", "save", str(tmp_path / "missing"), "--name", "x", *ann]) == 2
@@ -126,6 +131,10 @@ def test_reading_a_library_that_is_not_there_says_so_and_creates_nothing(tmp_pat
     assert cli(["library", "save", str(TINY), "--name", "a", "--no-solve", "--db", f"sqlite:///{missing}"]) == 0
     assert missing.is_file()  # saving is what creates a library
     assert cli(["library", "list", "--all", "--db", f"sqlite:///{missing}"]) == 0
+    capsys.readouterr()
+    assert cli(["library", "list", "--user", "somebody-else", "--db", f"sqlite:///{missing}"]) == 0
+    assert "(1 of other people" not in capsys.readouterr().out  # another's private entry is not even counted
+    assert cli(["library", "share", "a", "--db", f"sqlite:///{missing}"]) == 0
     capsys.readouterr()
     assert cli(["library", "list", "--user", "somebody-else", "--db", f"sqlite:///{missing}"]) == 0
     assert "(1 of other people: --all lists them" in capsys.readouterr().out

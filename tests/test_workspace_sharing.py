@@ -82,8 +82,14 @@ def test_signed_in_users_own_their_entries(db, monkeypatch):
     monkeypatch.setattr(ui_ws, "_browser_workspace_key", lambda: ann.session_state["ws_id"])
     bob = run_app(user={"is_logged_in": True, "email": "bob@example.com"})
     assert bob.session_state["ws_id"] != ann.session_state["ws_id"]
+    assert "ws_pick" not in [s.key for s in bob.selectbox]  # ann's entry is private: bob lists nothing
+    ann.toggle(key="ws_share\u241fann@example.com\u241fboard").set_value(True).run()  # ann's explicit act
+    assert [e.visibility for e in lib.list(None)] == ["team"]
+    bob.run()
+    assert bob.radio(key="ws_scope").value == "shared with the team"
     bob.selectbox(key="ws_pick").set_value("ann@example.com\u241fboard").run()
     assert bob.button(key="ws_delete").disabled and bob.button(key="ws_rename").disabled
+    assert not [t for t in bob.toggle if (t.key or "").startswith("ws_share")]  # no share switch on others' entries
     bob.text_input(key="ws_save_name").set_value("board").run()
     bob.button(key="ws_save").click().run()  # "board" again: bob's own entry, ann's untouched
     assert sorted((e.owner, e.name, e.version) for e in lib.list(None)) == [

@@ -16,7 +16,10 @@
 
 Who you are: the logged-in e-mail when the app runs with Streamlit's login (``st.login``),
 else the name typed in the panel (default ``guest``). Your saves, renames and deletes only
-touch your own entries; everyone can open and duplicate everyone's.
+touch your own entries (an admin's, ``RIGSHIFT_ADMINS``: anyone's). Signed in, you see your
+own entries and those their owners shared with the team (Share in the panel), read-only; a
+plan link opens for whoever may see its entry (a private entry's link only for its owner).
+Without a login the library is the one local user's: every entry is listed.
 """
 from __future__ import annotations
 
@@ -140,6 +143,19 @@ def auth_configured() -> bool:
         return "auth" in st.secrets
     except Exception:  # noqa: BLE001 - no secrets file at all
         return False
+
+
+def viewer() -> Any:
+    """Who the library's calls act for (workspace.access.Viewer): the signed-in user (an admin when
+    configured so); with a login and nobody signed in, a visitor who sees only team-shared entries;
+    without a login, the one local user, who sees every entry."""
+    from workspace.access import Viewer
+
+    if _logged_in() and current_user() != GUEST:
+        return Viewer.of(current_user())
+    if auth_configured():
+        return Viewer("")  # owns nothing: reads what is shared with the team, writes nothing
+    return Viewer.everyone(current_user())
 
 
 def _logged_in() -> bool:
@@ -349,7 +365,7 @@ def _open_link(params: dict[str, str], lib: Any | None) -> None:
         if name and lib is not None:
             owner = params.get("owner") or current_user()
             version = int(params["v"]) if (params.get("v") or "").isdigit() else None
-            saved = lib.load(owner, name, version)
+            saved = lib.load(owner, name, version, viewer=viewer())
             label = _register(saved)
             base = compute.scenario_from_files(ss[UPLOADS][label], label)
         elif dataset and dataset in compute.builtin_names():
@@ -523,7 +539,11 @@ def panel(box: Any, *, source: str, base: optimizer.Scenario, overrides: dict[st
         if plan is not None:
             link = _base_url() + "?" + urlencode(plan)
             st.code(link, language=None, wrap_lines=True)
-            st.caption("Anyone who opens it sees this scenario with these what-if settings.")
+            private = ((auth_configured() or _logged_in()) and "scenario" in plan
+                       and (ss.get("ws_visibility") or {}).get((plan.get("owner"), plan["scenario"])) == "private")
+            st.caption("Only you (and the library's admins) can open it: the entry is private. Share it with the "
+                       "team (in the panel above) and every signed-in colleague can open a read-only copy."
+                       if private else "Anyone who opens it sees this scenario with these what-if settings.")
         else:
             st.caption("Table edits and uploads are not in a link yet: save the scenario to the library "
                        "and the link names it.")
@@ -538,7 +558,7 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
         if auth_configured():
             st.button("Sign out", key="ws_logout", on_click=st.logout, icon=":material/logout:")
     elif signed_out:
-        st.caption("Sign in to save, rename or delete; everyone's saved scenarios can be opened read-only.")
+        st.caption("Sign in to save, rename or delete; scenarios shared with the team can be opened read-only.")
         st.button("Sign in", key="ws_login", on_click=st.login, type="primary", icon=":material/login:")
     else:
         ss.setdefault(USER_KEY, GUEST)
@@ -560,13 +580,15 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
     if ss.get("ws_problem"):
         st.error(md_escape(ss["ws_problem"]), icon=":material/error:")
     try:
-        entries = lib.list(None, limit=LIST_LIMIT)
+        entries = lib.list(None, limit=LIST_LIMIT, viewer=viewer())
     except Exception as exc:  # noqa: BLE001
         st.error(md_escape(f"The library cannot be listed: {_why(exc)}"))
         return
     if not entries:
         st.caption("Nothing saved yet.")
         return
+    ss["ws_visibility"] = {(e.owner, e.name): e.visibility for e in entries}  # for the link's caption
+    entries, scope = _scoped(entries)
     keys = [f"{e.owner}\u241f{e.name}" for e in entries]
     by_key = dict(zip(keys, entries))
     if ss.get("ws_pick") not in keys:
@@ -576,11 +598,14 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
         e = by_key[k]
         return f"{e.name} ({e.owner}, v{e.version}, {e.saved_at:%d %b %H:%M}, {fmt.usd(e.objective_usd)})"
 
-    st.selectbox("Saved scenarios (the whole team's)", keys, key="ws_pick", format_func=label)
+    st.selectbox(f"Saved scenarios ({scope})", keys, key="ws_pick", format_func=label)
     chosen = by_key[ss["ws_pick"]]
-    mine = chosen.owner == current_user() and not signed_out
+    own = chosen.owner == current_user() and not signed_out
+    mine = own or (not signed_out and _logged_in() and viewer().may_write(chosen.owner))  # admins
+    if own:
+        _share_toggle(lib, chosen)
     try:  # newest first: the version Open loads (issue 24: any version can be opened)
-        versions = sorted((v.version for v in lib.versions(chosen.owner, chosen.name)), reverse=True)
+        versions = sorted((v.version for v in lib.versions(chosen.owner, chosen.name, viewer=viewer())), reverse=True)
     except Exception:  # noqa: BLE001 - the newest only
         versions = [chosen.version]
     if ss.get("ws_version") not in versions:
@@ -591,7 +616,7 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
     c1.button("Open", key="ws_open", icon=":material/folder_open:", width="stretch", on_click=_open,
               args=(lib, chosen.owner, chosen.name, ss["ws_version"]))
     with c2.popover("Delete", icon=":material/delete:", width="stretch", disabled=not mine,
-                    help="Delete this entry and all its versions." if mine else "Only its owner can delete it."):
+                    help="Delete this entry and all its versions." if mine else "Only its owner (or an admin) can delete it."):
         st.warning(f"Delete '{md_escape(chosen.name)}' and all {len(versions)} of its versions? This cannot be undone.")
         st.button("Yes, delete it", key="ws_delete", type="primary", disabled=not mine,
                   on_click=_delete, args=(lib, chosen.owner, chosen.name))
@@ -602,6 +627,44 @@ def _library_panel(lib: Any, source: str, scn: optimizer.Scenario, res: optimize
     c4.button("Duplicate", key="ws_duplicate", width="stretch", disabled=signed_out,
               on_click=_duplicate, args=(lib, chosen.owner, chosen.name),
               help="Copy it into your own library under the new name.")
+
+
+MINE, TEAM_SHARED, OTHERS = "mine", "shared with the team", "everyone else's: you are an admin"
+
+
+def _scoped(entries: list[Any]) -> tuple[list[Any], str]:
+    """Signed in: the entries of one group, picked in the panel (``ws_scope``): yours, those others shared
+    with the team, and (for an admin) everyone else's; without a login, all of them (one local user's)."""
+    if not (_logged_in() and current_user() != GUEST):
+        return entries, "everything in this library" if not auth_configured() else TEAM_SHARED
+    me = current_user()
+    groups = {MINE: [e for e in entries if e.owner == me],
+              TEAM_SHARED: [e for e in entries if e.owner != me and e.visibility == "team"],
+              OTHERS: [e for e in entries if e.owner != me and e.visibility != "team"]}
+    shown = [g for g, es in groups.items() if es]
+    ss = st.session_state
+    if ss.get("ws_scope") not in shown:
+        ss["ws_scope"] = shown[0]
+    st.radio("Show", shown, key="ws_scope", horizontal=True,
+             format_func=lambda g: f"{g[0].upper()}{g[1:]} ({len(groups[g])})")
+    return groups[ss["ws_scope"]], ss["ws_scope"]
+
+
+def _share_toggle(lib: Any, chosen: Any) -> None:
+    """The owner's explicit act: share the entry with the team (read-only for them) or make it private."""
+    shared = chosen.visibility == "team"
+    st.toggle("Shared with the team (read-only)", value=shared, key=f"ws_share\u241f{chosen.owner}\u241f{chosen.name}",
+              on_change=_set_shared, args=(lib, chosen.owner, chosen.name, not shared),
+              help="Everyone signed in can then see and open it, and follow links to it; only you change it.")
+
+
+def _set_shared(lib: Any, owner: str, name: str, team: bool) -> None:
+    try:
+        lib.share(owner, name, "team" if team else "private", viewer=viewer())
+    except Exception as exc:  # noqa: BLE001
+        _say(problem=f"Not changed: {_why(exc, named=False)}")
+        return
+    _say(notice=f"'{name}' is now " + ("shared with the team, read-only." if team else "private: only you see it."))
 
 
 def _say(notice: str = "", problem: str = "") -> None:
@@ -619,13 +682,13 @@ def _save(lib: Any, source: str, scn: optimizer.Scenario, res: optimizer.Result 
         info = lib.save(current_user(), name, files, scenario_name=scn.name, saved_by=current_user(),
                         controls=json.loads(json.dumps(controls.control_state(), default=_json_default)),
                         pins=pins_to_json(ss.get(views.PINS) or []),
-                        result=result_record(res) if res is not None else None)
+                        result=result_record(res) if res is not None else None, viewer=viewer())
     except Exception as exc:  # noqa: BLE001 - a LibraryError or a database error, shown in place
         _say(problem=f"Not saved: {_why(exc, named=False)}. Your work is still here: try again in a moment, "
                      "or export a zip.")
         return
     session.remember_controls()
-    label = _register(lib.load(info.owner, info.name, info.version))
+    label = _register(lib.load(info.owner, info.name, info.version, viewer=viewer()))
     ss["pending_source"] = label
     ss["ws_save_for"] = label
     _say(notice=f"Saved '{info.name}' as version {info.version}.")
@@ -634,7 +697,7 @@ def _save(lib: Any, source: str, scn: optimizer.Scenario, res: optimizer.Result 
 def _open(lib: Any, owner: str, name: str, version: int | None = None) -> None:
     ss = st.session_state
     try:
-        saved = lib.load(owner, name, version)
+        saved = lib.load(owner, name, version, viewer=viewer())
     except Exception as exc:  # noqa: BLE001
         _say(problem=f"Not opened: {_why(exc, named=False)}")
         return
@@ -651,7 +714,7 @@ def _open(lib: Any, owner: str, name: str, version: int | None = None) -> None:
 
 def _delete(lib: Any, owner: str, name: str) -> None:
     try:
-        n = lib.delete(current_user(), name)
+        n = lib.delete(owner, name, viewer=viewer())
     except Exception as exc:  # noqa: BLE001
         _say(problem=f"Not deleted: {_why(exc, named=False)}")
         return
@@ -662,7 +725,7 @@ def _rename(lib: Any, owner: str, name: str) -> None:
     ss = st.session_state
     new = (ss.get("ws_new_name") or "").strip()
     try:
-        info = lib.rename(current_user(), name, new)
+        info = lib.rename(owner, name, new, viewer=viewer())
     except Exception as exc:  # noqa: BLE001
         _say(problem=f"Not renamed: {_why(exc, named=False)}")
         return
@@ -677,7 +740,7 @@ def _duplicate(lib: Any, owner: str, name: str) -> None:
     ss = st.session_state
     new = (ss.get("ws_new_name") or "").strip()
     try:
-        info = lib.duplicate(owner, name, new, new_owner=current_user())
+        info = lib.duplicate(owner, name, new, new_owner=current_user(), viewer=viewer())
     except Exception as exc:  # noqa: BLE001
         _say(problem=f"Not duplicated: {_why(exc, named=False)}")
         return

@@ -15,6 +15,7 @@ from pathlib import Path
 
 ENV_URL = "RIGSHIFT_DB_URL"
 ENV_DATA_DIR = "RIGSHIFT_DATA_DIR"
+ENV_ADMINS = "RIGSHIFT_ADMINS"  # comma-separated user names (e-mails with a login) who may delete anyone's entries
 DEFAULT_DB_FILE = "rigshift.db"
 SECRETS_SECTION = ("connections", "rigshift")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -58,3 +59,28 @@ def resolve_url(explicit: str | None = None) -> str:
         if url and url.strip():
             return url.strip()
     return default_url()
+
+
+def admins(paths: list[Path] | None = None) -> frozenset[str]:
+    """The library's admins, case-folded: ``RIGSHIFT_ADMINS`` (comma-separated) if set, else
+    ``[workspace] admins = ["alice@example.com", ...]`` in Streamlit's secrets files. An admin sees
+    every entry and may overwrite, rename or delete it (sharing stays the owner's act)."""
+    text = os.environ.get(ENV_ADMINS)
+    if text is not None and text.strip():
+        return frozenset(n.strip().casefold() for n in text.split(",") if n.strip())
+    candidates = paths if paths is not None else [Path.cwd() / ".streamlit" / "secrets.toml",
+                                                  REPO_ROOT / ".streamlit" / "secrets.toml",
+                                                  Path.home() / ".streamlit" / "secrets.toml"]
+    for path in candidates:
+        if not path.is_file():
+            continue
+        try:
+            section = tomllib.loads(path.read_text(encoding="utf-8")).get("workspace")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        names = section.get("admins") if isinstance(section, dict) else None
+        if isinstance(names, str):
+            names = names.split(",")
+        if isinstance(names, list):
+            return frozenset(str(n).strip().casefold() for n in names if str(n).strip())
+    return frozenset()

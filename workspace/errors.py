@@ -12,3 +12,8 @@ class NotFound(LibraryError):
 
 class NameTaken(LibraryError):
     """The owner already has an entry by that name."""
+
+
+class PermissionDenied(LibraryError):
+    """The entry is someone else's: only its owner (or an admin) may overwrite, rename or delete it,
+    and only its owner may share or unshare it."""

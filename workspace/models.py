@@ -2,7 +2,8 @@
 migrations in ``workspace/migrations``; these classes must match the newest one
 (a test compares them).
 
-- ``library_entries``: one named entry per owner, ``UNIQUE (owner, name)``.
+- ``library_entries``: one named entry per owner, ``UNIQUE (owner, name)``; ``visibility`` is
+  ``private`` (only the owner sees it) or ``team`` (everyone sees it, read-only); see workspace.access.
 - ``entry_versions``: every save of an entry, numbered 1, 2, ...; a save never overwrites.
 - ``version_files``: the scenario's files of a version (CSV tables, scenario.toml, README.md).
 - ``autosaves``: one row per browser workspace (``?ws=`` in the app's URL), overwritten as the user works.
@@ -36,6 +37,7 @@ class Entry(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     latest_version: Mapped[int] = mapped_column(Integer, default=0)
+    visibility: Mapped[str] = mapped_column(String(16), default="private", server_default="private")
 
     versions: Mapped[list["Version"]] = relationship(back_populates="entry", cascade="all, delete-orphan",
                                                      order_by="Version.version")

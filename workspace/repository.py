@@ -1,8 +1,12 @@
 """The library's operations: save, list, load, rename, duplicate, delete; autosave and restore.
 
 Every entry belongs to one owner and every write names it, so one user's save, rename or
-delete never touches another user's entries (``UNIQUE (owner, name)``). Reading is open to
-the team: a colleague opens an owner's entry by owner and name (that is what a plan link carries).
+delete never touches another user's entries (``UNIQUE (owner, name)``). Given a ``viewer``
+(workspace.access.Viewer: the app and the CLI always pass one), a call sees only the viewer's own
+entries and those shared with the team (an admin sees all), and refuses with PermissionDenied a
+save over, rename or delete of someone else's entry (an admin may); only the owner shares or
+unshares. Without a viewer a call is the database's own user's (tests, maintenance scripts).
+A plan link names owner and name: it opens for whoever may read the entry.
 
 A save never overwrites: it adds version N + 1 of the entry in one transaction (the entry
 row is created if missing, then its ``latest_version`` is incremented atomically), so two
@@ -20,7 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from . import db
-from .errors import LibraryError, NameTaken, NotFound
+from .access import PRIVATE, TEAM, VISIBILITIES, Viewer
+from .errors import LibraryError, NameTaken, NotFound, PermissionDenied
 from .models import NAME_LENGTH, Autosave, Entry, Version, VersionFile, utcnow
 
 MAX_FILES_BYTES = 100 * 1024 * 1024  # one version's files, like the largest scenario zip the app accepts
@@ -40,6 +45,7 @@ class EntryInfo:
     objective_usd: float | None
     n_pins: int
     note: str = ""
+    visibility: str = PRIVATE  # "private" or "team" (workspace.access)
 
 
 @dataclass
@@ -72,7 +78,8 @@ def _aware(t: dt.datetime) -> dt.datetime:
 def _info(entry: Entry, v: Version) -> EntryInfo:
     return EntryInfo(owner=entry.owner, name=entry.name, version=v.version, saved_by=v.saved_by,
                      saved_at=_aware(v.saved_at), created_at=_aware(entry.created_at), scenario_name=v.scenario_name,
-                     objective_usd=v.objective_usd, n_pins=len(v.pins or []), note=v.note or "")
+                     objective_usd=v.objective_usd, n_pins=len(v.pins or []), note=v.note or "",
+                     visibility=entry.visibility or PRIVATE)
 
 
 class Library:
@@ -91,9 +98,13 @@ class Library:
 
     def save(self, owner: str, name: str, files: Mapping[str, bytes], *, scenario_name: str = "scenario",
              saved_by: str | None = None, controls: Mapping[str, Any] | None = None, pins: list[Any] | None = None,
-             result: Mapping[str, Any] | None = None, note: str = "") -> EntryInfo:
-        """Add a version of ``owner``'s entry ``name`` (creating the entry); returns it as listed."""
+             result: Mapping[str, Any] | None = None, note: str = "", viewer: Viewer | None = None) -> EntryInfo:
+        """Add a version of ``owner``'s entry ``name`` (creating the entry); returns it as listed.
+        PermissionDenied when ``viewer`` is neither the owner nor an admin."""
         owner, name = check_name(owner, "owner"), check_name(name)
+        if viewer is not None and not viewer.may_write(owner):
+            raise PermissionDenied(f"'{name}' would be saved into {owner}'s library: only {owner} (or an admin) "
+                                   "saves there; save it under your own name")
         if not files:
             raise LibraryError("nothing to save: no scenario files")
         if sum(len(b) for b in files.values()) > MAX_FILES_BYTES:
@@ -130,27 +141,31 @@ class Library:
         except IntegrityError:
             return s.execute(select(Entry.id).where(Entry.owner == owner, Entry.name == name)).scalar_one()
 
-    def list(self, owner: str | None = None, limit: int | None = None) -> list[EntryInfo]:
+    def list(self, owner: str | None = None, limit: int | None = None, *,
+             viewer: Viewer | None = None) -> list[EntryInfo]:
         """Entries (newest version each), newest first; one owner's, or everyone's when ``owner`` is None;
-        at most ``limit`` of them when given."""
+        at most ``limit`` of them when given; only those ``viewer`` may read (own, team-shared; an admin all)."""
         q = (select(Entry, Version).join(Version, (Version.entry_id == Entry.id) & (Version.version == Entry.latest_version))
              .order_by(Entry.updated_at.desc(), Entry.owner, Entry.name))
         if limit is not None:
             q = q.limit(limit)
         if owner is not None:
             q = q.where(Entry.owner == owner)
+        if viewer is not None and not viewer.admin:
+            q = q.where((Entry.owner == viewer.name) | (Entry.visibility == TEAM))
         with Session(self.engine) as s:
             return [_info(e, v) for e, v in s.execute(q).all()]
 
-    def versions(self, owner: str, name: str) -> list[EntryInfo]:
+    def versions(self, owner: str, name: str, *, viewer: Viewer | None = None) -> list[EntryInfo]:
         with Session(self.engine) as s:
-            entry = self._get(s, owner, name)
+            entry = self._get(s, owner, name, viewer)
             return [_info(entry, v) for v in entry.versions]
 
-    def load(self, owner: str, name: str, version: int | None = None) -> Saved:
-        """A version (the newest by default) with its files; NotFound if there is none."""
+    def load(self, owner: str, name: str, version: int | None = None, *, viewer: Viewer | None = None) -> Saved:
+        """A version (the newest by default) with its files; NotFound if there is none (or ``viewer``
+        may not read it: another user's private entry is as absent as a missing one)."""
         with Session(self.engine) as s:
-            entry = self._get(s, owner, name)
+            entry = self._get(s, owner, name, viewer)
             number = version if version is not None else entry.latest_version
             v = s.scalar(select(Version).options(selectinload(Version.files))
                          .where(Version.entry_id == entry.id, Version.version == number))
@@ -159,19 +174,45 @@ class Library:
             return Saved(_info(entry, v), {f.filename: f.content for f in v.files}, dict(v.controls or {}),
                          list(v.pins or []), dict(v.result) if v.result is not None else None)
 
-    def _get(self, s: Session, owner: str, name: str) -> Entry:
+    def _get(self, s: Session, owner: str, name: str, viewer: Viewer | None = None) -> Entry:
         entry = s.scalar(select(Entry).where(Entry.owner == owner, Entry.name == name))
-        if entry is None:
-            mine = s.scalars(select(Entry.name).where(Entry.owner == owner).order_by(Entry.name).limit(10)).all()
-            hint = f"; {owner}'s entries: {', '.join(mine)}" if mine else f"; {owner} has no saved entries"
+        if entry is None or (viewer is not None and not viewer.may_read(entry.owner, entry.visibility)):
+            q = select(Entry.name).where(Entry.owner == owner).order_by(Entry.name).limit(10)
+            if viewer is not None and not viewer.may_read(owner, PRIVATE):
+                q = q.where(Entry.visibility == TEAM)  # another user's private names are never hinted at
+            mine = s.scalars(q).all()
+            shown = "" if viewer is None or viewer.may_read(owner, PRIVATE) else " shared with the team"
+            hint = f"; {owner}'s entries{shown}: {', '.join(mine)}" if mine else f"; {owner} has no saved entries{shown}"
             raise NotFound(f"no entry '{name}' of {owner}{hint}")
         return entry
 
-    def rename(self, owner: str, name: str, new_name: str) -> EntryInfo:
+    def _get_for_write(self, s: Session, owner: str, name: str, viewer: Viewer | None, doing: str) -> Entry:
+        entry = self._get(s, owner, name, viewer)
+        if viewer is not None and not viewer.may_write(entry.owner):
+            raise PermissionDenied(f"'{name}' is {owner}'s: only {owner} (or an admin) can {doing} it; "
+                                   "duplicate it to have a copy of your own")
+        return entry
+
+    def share(self, owner: str, name: str, visibility: str = TEAM, *, viewer: Viewer) -> EntryInfo:
+        """Set ``owner``'s entry ``name`` to ``visibility`` ("team": every user may read it; "private": only
+        the owner). Only the owner may (not an admin: sharing is the owner's own act); PermissionDenied else."""
+        if visibility not in VISIBILITIES:
+            raise LibraryError(f"visibility must be one of {', '.join(VISIBILITIES)}, got '{visibility}'")
+        with Session(db.writer(self.engine)) as s, s.begin():
+            entry = self._get(s, owner, name, viewer)
+            if entry.owner != viewer.name:
+                raise PermissionDenied(f"'{name}' is {owner}'s: only {owner} can share or unshare it")
+            entry.visibility = visibility
+            s.flush()
+            latest = s.execute(select(Version).where(Version.entry_id == entry.id,
+                                                     Version.version == entry.latest_version)).scalar_one()
+            return _info(entry, latest)
+
+    def rename(self, owner: str, name: str, new_name: str, *, viewer: Viewer | None = None) -> EntryInfo:
         new_name = check_name(new_name, "new name")
         try:
             with Session(db.writer(self.engine)) as s, s.begin():
-                entry = self._get(s, owner, name)
+                entry = self._get_for_write(s, owner, name, viewer, "rename")
                 entry.name = new_name
                 entry.updated_at = utcnow()
                 s.flush()
@@ -182,25 +223,25 @@ class Library:
             raise NameTaken(f"{owner} already has an entry named '{new_name}'") from None
 
     def duplicate(self, owner: str, name: str, new_name: str, *, new_owner: str | None = None,
-                  version: int | None = None) -> EntryInfo:
+                  version: int | None = None, viewer: Viewer | None = None) -> EntryInfo:
         """Copy a version of ``owner``'s entry into a new entry of ``new_owner`` (default: the same owner).
 
         A colleague duplicates someone else's plan into their own library this way."""
         target_owner = check_name(new_owner or owner, "owner")
         new_name = check_name(new_name, "new name")
-        saved = self.load(owner, name, version)
+        saved = self.load(owner, name, version, viewer=viewer)
         with Session(self.engine) as s:
             if s.scalar(select(func.count()).select_from(Entry).where(Entry.owner == target_owner, Entry.name == new_name)):
                 raise NameTaken(f"{target_owner} already has an entry named '{new_name}'")
         note = f"copy of {owner}/{name} v{saved.info.version}"
         return self.save(target_owner, new_name, saved.files, scenario_name=saved.info.scenario_name,
                          saved_by=target_owner, controls=saved.controls, pins=saved.pins, result=saved.result,
-                         note=note)
+                         note=note, viewer=viewer)
 
-    def delete(self, owner: str, name: str) -> int:
+    def delete(self, owner: str, name: str, *, viewer: Viewer | None = None) -> int:
         """Delete the entry and all its versions; returns how many versions went."""
         with Session(db.writer(self.engine)) as s, s.begin():
-            entry = self._get(s, owner, name)
+            entry = self._get_for_write(s, owner, name, viewer, "delete")
             n = len(entry.versions)
             s.delete(entry)
             return n

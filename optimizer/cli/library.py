@@ -31,7 +31,7 @@ def default_user() -> str:
 
 def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     """Add ``library ...`` and ``report`` to the CLI's subparsers; ``common`` adds SCENARIO, --set, --solver."""
-    lib = sub.add_parser("library", help="the saved-scenario library: list|save|load|delete|rename|duplicate|versions")
+    lib = sub.add_parser("library", help="the saved-scenario library: list|save|load|delete|rename|duplicate|versions|share|unshare")
     lsub = lib.add_subparsers(dest="library_command", required=True)
 
     def db_args(sp: argparse.ArgumentParser) -> None:
@@ -41,7 +41,8 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]) ->
         sp.set_defaults(handler=_cmd_library)
 
     ls = lsub.add_parser("list", help="saved entries, newest first")
-    ls.add_argument("--all", action="store_true", help="every owner's entries, not only yours")
+    ls.add_argument("--all", action="store_true", help="every entry you may open (yours and those shared with the "
+                                                       "team; an admin's: all), not only yours")
     db_args(ls)
     sv = lsub.add_parser("save", help="save a scenario folder (with --set what-ifs applied) and its plan under a name")
     common(sv)
@@ -61,11 +62,18 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None]) ->
     db_args(vs)
     dl = lsub.add_parser("delete", help="delete one of your entries and all its versions")
     dl.add_argument("name")
+    dl.add_argument("--owner", help="whose entry (default: yours; another's only for an admin, RIGSHIFT_ADMINS)")
     db_args(dl)
     rn = lsub.add_parser("rename", help="rename one of your entries")
     rn.add_argument("name")
     rn.add_argument("new_name")
+    rn.add_argument("--owner", help="whose entry (default: yours; another's only for an admin, RIGSHIFT_ADMINS)")
     db_args(rn)
+    for command, what in (("share", "let every user of the library open (read-only) one of your entries"),
+                          ("unshare", "make one of your entries private again: only you (and admins) see it")):
+        sh = lsub.add_parser(command, help=what)
+        sh.add_argument("name")
+        db_args(sh)
     dp = lsub.add_parser("duplicate", help="copy an entry (yours or --owner's) to a new name of yours")
     dp.add_argument("name")
     dp.add_argument("new_name")
@@ -95,8 +103,11 @@ def _cmd_library(args: argparse.Namespace) -> int:
             print(f"library: no library at {missing} (the file does not exist; check the path in --db, or save "
                   "something there first with `library save`)", file=sys.stderr)
             return EXIT_BAD_INPUT
+        from workspace.access import Viewer
+
         lib = Library(args.db)
-        return _LIBRARY[args.library_command](lib, args, args.user or default_user())
+        user = args.user or default_user()
+        return _LIBRARY[args.library_command](_AsViewer(lib, Viewer.of(user)), args, user)
     except LibraryError as exc:
         print(f"library: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -139,6 +150,19 @@ def _safe(url: str) -> str:
     return mask(url)
 
 
+class _AsViewer:
+    """The library with every call made for one viewer (workspace.access): the CLI acts for --user."""
+
+    def __init__(self, lib: Any, viewer: Any) -> None:
+        self._lib, self.viewer = lib, viewer
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._lib, name)
+        if name in ("list", "load", "versions", "save", "rename", "duplicate", "delete", "share"):
+            return lambda *a, **k: attr(*a, viewer=self.viewer, **k)
+        return attr
+
+
 def _list(lib: Any, args: argparse.Namespace, user: str) -> int:
     entries = lib.list(None if args.all else user)
     if not entries:
@@ -146,9 +170,9 @@ def _list(lib: Any, args: argparse.Namespace, user: str) -> int:
         print(f"no saved entries{'' if args.all else f' of {user}'} in {lib.url}"
               + (f" ({others} of other people: --all lists them, --user NAME picks whose)" if others else ""))
         return EXIT_OK
-    rows = [("owner", "name", "version", "saved by", "saved at (UTC)", "scenario", "plan value")]
+    rows = [("owner", "name", "visibility", "version", "saved by", "saved at (UTC)", "scenario", "plan value")]
     for e in entries:
-        rows.append((e.owner, e.name, str(e.version), e.saved_by, e.saved_at.strftime("%Y-%m-%d %H:%M"),
+        rows.append((e.owner, e.name, e.visibility, str(e.version), e.saved_by, e.saved_at.strftime("%Y-%m-%d %H:%M"),
                      e.scenario_name, fmt.usd_exact(e.objective_usd, missing="-")))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
@@ -228,14 +252,25 @@ def _versions(lib: Any, args: argparse.Namespace, user: str) -> int:
 
 
 def _delete(lib: Any, args: argparse.Namespace, user: str) -> int:
-    n = lib.delete(user, args.name)
-    print(f"deleted {user}/{args.name} ({n} version{'s' if n != 1 else ''})")
+    owner = args.owner or user
+    n = lib.delete(owner, args.name)
+    print(f"deleted {owner}/{args.name} ({n} version{'s' if n != 1 else ''})")
     return EXIT_OK
 
 
 def _rename(lib: Any, args: argparse.Namespace, user: str) -> int:
-    info = lib.rename(user, args.name, args.new_name)
-    print(f"renamed {user}/{args.name} to {info.owner}/{info.name}")
+    owner = args.owner or user
+    info = lib.rename(owner, args.name, args.new_name)
+    print(f"renamed {owner}/{args.name} to {info.owner}/{info.name}")
+    return EXIT_OK
+
+
+def _share(lib: Any, args: argparse.Namespace, user: str) -> int:
+    team = args.library_command == "share"
+    info = lib.share(user, args.name, "team" if team else "private")
+    print(f"{info.owner}/{info.name} is now " + ("shared with the team: every user of the library can open it "
+                                                 "(read-only) and follow links to it" if team else
+                                                 "private: only you (and the library's admins) see it"))
     return EXIT_OK
 
 
@@ -247,7 +282,7 @@ def _duplicate(lib: Any, args: argparse.Namespace, user: str) -> int:
 
 _LIBRARY: dict[str, Callable[[Any, argparse.Namespace, str], int]] = {
     "list": _list, "save": _save, "load": _load_cmd, "versions": _versions, "delete": _delete, "rename": _rename,
-    "duplicate": _duplicate,
+    "duplicate": _duplicate, "share": _share, "unshare": _share,
 }
 
 
