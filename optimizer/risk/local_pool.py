@@ -5,8 +5,9 @@
 re-plan's columns, the canonical tie-break, carrying out decisions), so threads take turns on the
 GIL and local cores run no faster than one. ``map_processes`` runs them in worker processes
 instead (the standard library's ``concurrent.futures.ProcessPoolExecutor``, "spawn" start: no
-fork of a process that holds threads or HiGHS objects): the shared arguments are pickled once and
-sent to each worker process once (its initializer), and every task carries only its own item.
+fork of a process that holds threads or HiGHS objects): the shared arguments are sent to each worker
+process once (its initializer; the executor serialises them, between this process and its own
+children only), and every task carries only its own item.
 Results come back in submission order; each is a pure function of its item and the shared
 arguments, so the numbers are those of any other runner.
 """
@@ -14,16 +15,15 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import pickle
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable, Sequence
 
 _SHARED: dict[str, Any] = {}
 
 
-def _init(blob: bytes) -> None:
+def _init(shared: dict[str, Any]) -> None:
     _SHARED.clear()
-    _SHARED.update(pickle.loads(blob))
+    _SHARED.update(shared)
 
 
 def _call(job: tuple[Callable[..., Any], Any]) -> Any:
@@ -49,7 +49,6 @@ def map_processes(fn: Callable[..., Any], items: Sequence[Any], shared: dict[str
     workers = max(1, min(int(workers), len(items)))
     if workers == 1:
         return [fn(item, **shared) for item in items]
-    blob = pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init, initargs=(blob,)) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init, initargs=(shared,)) as pool:
         return list(pool.map(_call, [(fn, item) for item in items]))
