@@ -40,9 +40,11 @@ def test_expired_sessions_are_shut_down_and_live_ones_kept():
 def test_install_wraps_disconnect_once_and_schedules_the_release_after_the_ttl():
     import asyncio
 
-    original = WebsocketSessionManager.disconnect_session
+    before = WebsocketSessionManager.disconnect_session  # the app, served earlier in this process, may have installed it
+    original = getattr(before, "__wrapped__", before)  # Streamlit's own
     released = []
     try:
+        WebsocketSessionManager.disconnect_session = original
         assert memory_guard.install() and memory_guard.install()  # idempotent
         patched = WebsocketSessionManager.disconnect_session
         assert patched is not original and getattr(patched, memory_guard._MARK)
@@ -57,7 +59,7 @@ def test_install_wraps_disconnect_once_and_schedules_the_release_after_the_ttl()
                 mock.patch.object(memory_guard, "release_expired", side_effect=released.append):
             asyncio.run(on_the_server_loop())
     finally:
-        WebsocketSessionManager.disconnect_session = original
+        WebsocketSessionManager.disconnect_session = before
     assert released == [manager]  # one release, for that manager, a second after the (zero) TTL
 
 

@@ -93,5 +93,6 @@ def install() -> bool:
         loop.call_later(_ttl_s() + 1.0, release_expired, self)
 
     setattr(disconnect_session, _MARK, True)
+    disconnect_session.__wrapped__ = current  # type: ignore[attr-defined]  # Streamlit's own, for tests
     WebsocketSessionManager.disconnect_session = disconnect_session
     return True
