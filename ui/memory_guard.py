@@ -29,6 +29,8 @@ import gc
 import logging
 from typing import Any
 
+from ui import server_guard
+
 LOG = logging.getLogger("rigshift.memory")
 _MARK = "_rigshift_release_after_ttl"
 
@@ -72,27 +74,22 @@ def _ttl_s() -> float:
         return 120.0
 
 
+def _session_manager() -> Any:
+    from streamlit.runtime.websocket_session_manager import WebsocketSessionManager
+
+    return WebsocketSessionManager
+
+
 def install() -> bool:
     """Release a closed tab's memory after the reconnect time (idempotent); False when Streamlit has no such hook."""
-    try:
-        from streamlit.runtime.websocket_session_manager import WebsocketSessionManager
-    except ImportError:
-        return False
-    current = getattr(WebsocketSessionManager, "disconnect_session", None)
-    if current is None:
-        return False
-    if getattr(current, _MARK, False):
-        return True
+    def wrap(current: Any) -> Any:
+        def disconnect_session(self: Any, session_id: str) -> None:
+            current(self, session_id)
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # not on the server's event loop (tests calling it directly): nothing scheduled
+            loop.call_later(_ttl_s() + 1.0, release_expired, self)
+        return disconnect_session
 
-    def disconnect_session(self: Any, session_id: str) -> None:
-        current(self, session_id)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # not on the server's event loop (tests calling it directly): nothing scheduled
-        loop.call_later(_ttl_s() + 1.0, release_expired, self)
-
-    setattr(disconnect_session, _MARK, True)
-    disconnect_session.__wrapped__ = current  # type: ignore[attr-defined]  # Streamlit's own, for tests
-    WebsocketSessionManager.disconnect_session = disconnect_session
-    return True
+    return server_guard.patch_once(_session_manager, "disconnect_session", _MARK, wrap)

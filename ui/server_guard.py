@@ -11,26 +11,41 @@ Private Streamlit API: ``tests/test_server_guard.py`` fails if a Streamlit upgra
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 _MARK = "_rigshift_session_only"
 
 
-def install() -> bool:
-    """Make the clear-cache message session-local (idempotent); False when Streamlit has no such hook."""
+def patch_once(load_owner: Callable[[], Any], attr: str, mark: str, wrap: Callable[[Any], Any]) -> bool:
+    """Replace ``owner.attr`` by ``wrap(current)`` once (marked with ``mark``; ``__wrapped__`` keeps Streamlit's
+    own): True when patched now or before, False (nothing changed) when Streamlit has no such hook."""
     try:
-        from streamlit.runtime.app_session import AppSession
+        owner = load_owner()
     except ImportError:
         return False
-    current = getattr(AppSession, "_handle_clear_cache_request", None)
+    current = getattr(owner, attr, None)
     if current is None:
         return False
-    if getattr(current, _MARK, False):
+    if getattr(current, mark, False):
         return True
-
-    def _clear_own_session_only(self: Any) -> None:
-        self._session_state.clear()
-
-    setattr(_clear_own_session_only, _MARK, True)
-    AppSession._handle_clear_cache_request = _clear_own_session_only
+    new = wrap(current)
+    setattr(new, mark, True)
+    new.__wrapped__ = current
+    setattr(owner, attr, new)
     return True
+
+
+def _app_session() -> Any:
+    from streamlit.runtime.app_session import AppSession
+
+    return AppSession
+
+
+def install() -> bool:
+    """Make the clear-cache message session-local (idempotent); False when Streamlit has no such hook."""
+    def wrap(_current: Any) -> Any:
+        def _clear_own_session_only(self: Any) -> None:
+            self._session_state.clear()
+        return _clear_own_session_only
+
+    return patch_once(_app_session, "_handle_clear_cache_request", _MARK, wrap)

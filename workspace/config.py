@@ -33,8 +33,8 @@ def default_url() -> str:
     return f"sqlite:///{data_dir() / DEFAULT_DB_FILE}"
 
 
-def secrets_url(paths: list[Path] | None = None) -> str | None:
-    """``[connections.rigshift] url`` from Streamlit's secrets files (project, then user), if any."""
+def _secrets_docs(paths: list[Path] | None = None):
+    """Streamlit's secrets files (project, then user) that read as TOML, in that order."""
     candidates = paths if paths is not None else [Path.cwd() / ".streamlit" / "secrets.toml",
                                                   REPO_ROOT / ".streamlit" / "secrets.toml",
                                                   Path.home() / ".streamlit" / "secrets.toml"]
@@ -42,9 +42,14 @@ def secrets_url(paths: list[Path] | None = None) -> str | None:
         if not path.is_file():
             continue
         try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+            yield tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             continue
+
+
+def secrets_url(paths: list[Path] | None = None) -> str | None:
+    """``[connections.rigshift] url`` from Streamlit's secrets files (project, then user), if any."""
+    for doc in _secrets_docs(paths):
         section = doc
         for key in SECRETS_SECTION:
             section = section.get(key) if isinstance(section, dict) else None
@@ -68,16 +73,8 @@ def admins(paths: list[Path] | None = None) -> frozenset[str]:
     text = os.environ.get(ENV_ADMINS)
     if text is not None and text.strip():
         return frozenset(n.strip().casefold() for n in text.split(",") if n.strip())
-    candidates = paths if paths is not None else [Path.cwd() / ".streamlit" / "secrets.toml",
-                                                  REPO_ROOT / ".streamlit" / "secrets.toml",
-                                                  Path.home() / ".streamlit" / "secrets.toml"]
-    for path in candidates:
-        if not path.is_file():
-            continue
-        try:
-            section = tomllib.loads(path.read_text(encoding="utf-8")).get("workspace")
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            continue
+    for doc in _secrets_docs(paths):
+        section = doc.get("workspace")
         names = section.get("admins") if isinstance(section, dict) else None
         if isinstance(names, str):
             names = names.split(",")
