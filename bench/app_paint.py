@@ -16,37 +16,24 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
+from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.test_browser import CANVAS, painted  # noqa: E402
 
-from bench import bare_deck  # noqa: E402
+from bench import bare_deck, served  # noqa: E402
 
 
 def serve(root: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.fileWatcherType", "none"], cwd=root,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.25)
-    return proc, url
+    """``streamlit run app.py`` in ``root``, healthy (``bench.served.serve``)."""
+    return served.serve(root)
 
 
 def measure_bare(browser, url: str) -> tuple[float, float]:

@@ -29,14 +29,13 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.streamlit_server import MemorySampler, free_port  # noqa: E402
+from tests.streamlit_server import MemorySampler, free_port, wait_healthy  # noqa: E402
 
 SLIDER_KEY = "ctl_policy_power_price_multiplier"  # the widget's user key; Streamlit ends the widget id with it
 PLAN_VALUE_LABEL = "Plan value"
@@ -54,20 +53,11 @@ def serve(root: Path, log_path: Path | None = None) -> tuple[subprocess.Popen, s
         cwd=root, stdout=out, stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit in {root} exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            proc.terminate()
-            raise RuntimeError(f"streamlit in {root} did not become healthy within 90 s")
-        time.sleep(0.25)
+    try:
+        wait_healthy(proc, url, 90, lambda rc: f"streamlit in {root} exited with {rc}")
+    except RuntimeError:
+        proc.terminate()
+        raise
     return proc, url
 
 

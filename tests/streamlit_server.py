@@ -10,7 +10,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,6 +32,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_healthy(proc: subprocess.Popen, url: str, timeout_s: float,
+                 exited: Callable[[int], str] = lambda rc: f"streamlit exited with {rc}") -> None:
+    """Poll ``url``'s /_stcore/health until it answers 200; RuntimeError if ``proc`` exits first (``exited`` words
+    it) or ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(exited(proc.returncode))
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"streamlit did not become healthy within {timeout_s:.0f} s")
+        time.sleep(0.25)
+
+
 @contextlib.contextmanager
 def running_app(log_path: Path, startup_s: float = 60, *, port: int | None = None,
                 extra_args: tuple[str, ...] = ()) -> Iterator[tuple[str, subprocess.Popen]]:
@@ -50,19 +69,7 @@ def running_app(log_path: Path, startup_s: float = 60, *, port: int | None = Non
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + startup_s
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not become healthy within {startup_s:.0f} s")
-            time.sleep(0.25)
+        wait_healthy(proc, url, startup_s, lambda rc: f"streamlit exited with {rc}: {log_path.read_text()[-2000:]}")
         yield url, proc
     finally:
         proc.terminate()
