@@ -692,9 +692,9 @@ def plan_tasks(runner, futures: list[Future], chunk: int | None, shared: dict, p
     t = time.perf_counter()
     rows = _chunk(futures[:1], **shared)
     per_future = time.perf_counter() - t
-    if getattr(runner, "_client", None) is not None:
+    if runner._client is not None:
         slots, overhead = scaleout.workers(runner), scaleout.task_overhead_s(runner)
-    elif processes and getattr(runner, "threads", 1) != 1:
+    elif processes and runner.threads != 1:
         from optimizer.risk.local_pool import cores
 
         slots, overhead = runner.threads or cores(), PROCESS_START_S
@@ -755,7 +755,7 @@ def replay(scn: Scenario, futures: list[Future], runner=None, chunk: int | None 
         rows, parts = plan_tasks(runner, futures, chunk, shared, processes)
         if len(parts) == 1:
             done = [_chunk(parts[0], **shared)]
-        elif getattr(runner, "_client", None) is None and processes and getattr(runner, "threads", 1) != 1:
+        elif runner._client is None and processes and runner.threads != 1:
             from optimizer.risk.local_pool import cores, map_processes
 
             done = map_processes(_chunk, parts, shared, runner.threads or cores())
