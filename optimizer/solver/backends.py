@@ -13,6 +13,7 @@ differences.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -92,26 +93,29 @@ def solve_model(model: LinearModel, settings: SolverSettings) -> RawSolution:
         if transport.eligible(model, settings):
             return transport.solve_columns(model, settings)  # issue 13: column generation, same optimum
         backend = "direct"
+    if backend == "direct" and settings.name != "highs":
+        raise SolverFailure("the direct backend feeds HiGHS only; use backend 'pulp' with CBC")
+    start = None
+    if mip_start.wanted(model, settings):  # issue 13: a good first plan, then HiGHS's search
+        t0 = time.perf_counter()
+        start, left = mip_start.prepare(model, settings)
+        if mip_start.proven(start, settings):  # already within the gap of a proven bound: no search needed
+            return mip_start.proven_solution(start, backend, time.perf_counter() - t0 - start.seconds)
+        settings = dataclasses.replace(settings, time_limit_s=left)
     if backend == "direct":
-        if settings.name != "highs":
-            raise SolverFailure("the direct backend feeds HiGHS only; use backend 'pulp' with CBC")
-        return _solve_direct(model, settings)
-    return _solve_pulp(model, settings)
+        return _solve_direct(model, settings, start)
+    return _solve_pulp(model, settings, start)
 
 
-def _solve_direct(model: LinearModel, settings: SolverSettings) -> RawSolution:
+def _solve_direct(model: LinearModel, settings: SolverSettings, start: mip_start.Start | None = None) -> RawSolution:
     t0 = time.perf_counter()
     lp = to_highs(model)
     h = highspy.Highs()
     for key, value in _highs_options(model, settings).items():
         h.setOptionValue(key, value)
     h.passModel(lp)
-    start = None
-    if mip_start.wanted(model, settings):  # issue 13: a good first plan, then HiGHS's search
-        start, left = mip_start.prepare(model, settings)
-        h.setOptionValue("time_limit", left)
-        if mip_start.usable(model, start):
-            mip_start.apply(h, start)
+    if mip_start.usable(model, start):
+        mip_start.apply(h, start)
     build = time.perf_counter() - t0
     t1 = time.perf_counter()
     h.run()
@@ -163,7 +167,7 @@ def _run(prob: pulp.LpProblem, solver: pulp.LpSolver) -> None:
         raise SolverFailure(f"{solver.name} failed: {type(exc).__name__}: {exc}") from exc
 
 
-def _solve_pulp(model: LinearModel, settings: SolverSettings) -> RawSolution:
+def _solve_pulp(model: LinearModel, settings: SolverSettings, start: mip_start.Start | None = None) -> RawSolution:
     import pulp
 
     from optimizer.solver import cbcstatus
@@ -175,8 +179,8 @@ def _solve_pulp(model: LinearModel, settings: SolverSettings) -> RawSolution:
     if settings.name == "highs":
         solver = pulp.HiGHS(msg=False, mip=model.mode == "mip")
         solver.optionsDict.update(_highs_options(model, settings))  # applied by PuLP after it makes its Highs()
-        if mip_start.wanted(model, settings):  # issue 13: a good first plan, then HiGHS's search
-            solver = mip_start.started_pulp_highs(model, settings, variables, solver)
+        if mip_start.usable(model, start):  # issue 13: a good first plan, then HiGHS's search
+            solver = mip_start.started_pulp_highs(start, variables, solver)
         _run(prob, solver)
         seconds = time.perf_counter() - t1
         h = prob.solverModel
