@@ -777,7 +777,7 @@ def risk_summary(scn: optimizer.Scenario, res: optimizer.Result,
 
         scn_r = scn.with_overrides({"risk.alpha": float(ss["risk_alpha"]), "risk.ban_correlation": float(ss["risk_rho"]),
                                     "risk.hashprice_volatility": float(ss["risk_vol"])})
-        out = risk_tab._outcomes(scn_r.fingerprint(), int(ss["risk_n"]), int(ss["risk_seed"]), scn_r, res)
+        out = risk_tab._outcomes(compute.fingerprint(scn_r), int(ss["risk_n"]), int(ss["risk_seed"]), scn_r, res)
         return dict(out.summary)
     except Exception:  # noqa: BLE001 - the report goes out without its risk section rather than not at all
         return None
@@ -795,7 +795,7 @@ def _board(source: str, scn: optimizer.Scenario, res: optimizer.Result) -> Calla
         from . import decision_card
         from .tabs import what_happened
 
-        fp = scn.fingerprint()
+        fp = compute.fingerprint(scn)
         decision = decide(res.summary, res.allocation, decision_card.sampled(scn, res, fp),
                           decision_card.realised(source, scn, res, fp))
         folder = what_happened.history_dir(source)

@@ -208,12 +208,19 @@ def workers(runner: Runner) -> int:
     return max(1, runner.threads or os.cpu_count() or 1)
 
 
+_LOCAL_OVERHEAD_S: dict[int, float] = {}  # local cores -> measured overhead, once per process (the app makes a
+# Runner per rerun; measuring it again each time cost about 30 ms of every served what-if)
+
+
 def task_overhead_s(runner: Runner) -> float:
     """Seconds one task costs beyond its work (submit, schedule, run a no-op, gather), measured once
-    per Runner: the median of ``OVERHEAD_PROBES`` round trips of a trivial task (local cores: one
-    dask.compute of a no-op per probe)."""
+    per Runner on a cluster and once per process for local cores: the median of ``OVERHEAD_PROBES``
+    round trips of a trivial task (local cores: one dask.compute of a no-op per probe)."""
     cached = runner.__dict__.get("_overhead_s")
+    if cached is None and runner._client is None:
+        cached = _LOCAL_OVERHEAD_S.get(workers(runner))  # the threads scheduler's cost is this process's
     if cached is not None:
+        runner.__dict__["_overhead_s"] = cached
         return cached
     import time
 
@@ -226,6 +233,8 @@ def task_overhead_s(runner: Runner) -> float:
             dask.compute(dask.delayed(_noop, pure=False)(i), scheduler="threads")
         times.append(time.perf_counter() - t)
     runner.__dict__["_overhead_s"] = sorted(times)[len(times) // 2]
+    if runner._client is None:
+        _LOCAL_OVERHEAD_S[workers(runner)] = runner.__dict__["_overhead_s"]
     return runner.__dict__["_overhead_s"]
 
 
