@@ -2,22 +2,35 @@
 download bytes are built once per plan, and the basemap is served as a static file."""
 from __future__ import annotations
 
+import pickle
 import tomllib
 from pathlib import Path
 
 import optimizer
 from optimizer.inputs.geo import DATA as GEO_DATA
+from optimizer.inputs.scenario import tables_digest
 from ui import compute, mapview
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_remembered_fingerprint_equals_the_engines():
+def _fresh_fingerprint(s) -> str:
+    h = tables_digest(s.fingerprint_frames())  # every table hashed again, nothing remembered
+    h.update(repr(s.settings).encode())
+    return h.hexdigest()[:16]
+
+
+def test_remembered_fingerprint_equals_a_fresh_one():
+    """The tables' digest kept on a scenario (and carried to its what-ifs) gives the fingerprint that hashing
+    every table again gives; an edit of a table changes it; a pickled copy (st.cache_data) recomputes it."""
     scn = optimizer.load_scenario(ROOT / "datasets" / "china-2021")
-    for s in (scn, scn.with_overrides({"market.btc_price_usd": 41000.0}), scn,
-              scn.with_tables(sites=scn.sites.assign(capacity_mw=scn.sites["capacity_mw"] * 2))):
-        assert compute.fingerprint(s) == s.fingerprint()
-        assert compute.fingerprint(s) == s.fingerprint()  # and again from the remembered tables
+    edited = scn.with_tables(sites=scn.sites.assign(capacity_mw=scn.sites["capacity_mw"] * 2))
+    for s in (scn, scn.with_overrides({"market.btc_price_usd": 41000.0}), scn, edited,
+              edited.with_overrides({"policy.power_price_multiplier": 1.3}), pickle.loads(pickle.dumps(scn))):
+        assert compute.fingerprint(s) == s.fingerprint() == _fresh_fingerprint(s)
+        assert compute.fingerprint(s) == _fresh_fingerprint(s)  # and again from the remembered tables
+    assert edited.fingerprint() != scn.with_overrides({}).fingerprint()
+    assert "_tables_digest" in scn.with_overrides({"market.btc_price_usd": 41000.0}).__dict__  # carried, not rehashed
 
 
 def test_map_spec_built_once_per_plan():

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,6 @@ import pandas as pd
 import streamlit as st
 
 import optimizer
-from optimizer.inputs.scenario import tables_digest
 from optimizer.analysis import breakeven
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -69,29 +67,10 @@ def _folder_stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file()))
 
 
-_TABLE_HASHES: dict[tuple[int, ...], tuple[tuple, Any]] = {}  # frames (kept alive) -> sha256 state after them
-_TABLE_HASHES_MAX = 16
-_TABLE_HASHES_LOCK = threading.Lock()
-
-
 def fingerprint(scn: optimizer.Scenario) -> str:
-    """``scn.fingerprint()``, with the tables' part remembered by the identity of their frames.
-
-    What-ifs keep the same table objects (``with_overrides``), so a rerun hashes only the settings
-    instead of every table again (issue 13: reruns that change nothing cost little)."""
-    frames = scn.fingerprint_frames()
-    key = tuple(id(f) for f in frames)
-    with _TABLE_HASHES_LOCK:
-        hit = _TABLE_HASHES.get(key)
-    if hit is None or any(a is not b for a, b in zip(hit[0], frames)):
-        hit = (frames, tables_digest(frames))
-        with _TABLE_HASHES_LOCK:
-            if len(_TABLE_HASHES) >= _TABLE_HASHES_MAX:
-                _TABLE_HASHES.pop(next(iter(_TABLE_HASHES)))
-            _TABLE_HASHES[key] = hit
-    h = hit[1].copy()
-    h.update(repr(scn.settings).encode())
-    return h.hexdigest()[:16]
+    """``scn.fingerprint()``: the tables' digest is kept on the scenario and carried to its what-ifs
+    (``with_overrides`` keeps the same tables), so a rerun hashes only the settings (issue 13)."""
+    return scn.fingerprint()
 
 
 @st.cache_data(show_spinner=False, max_entries=16, ttl=CACHE_TTL_S)

@@ -343,8 +343,9 @@ def _head(ctx: tabs.Context, cap_note: str | None) -> None:
         st.button("Pin this plan", key="pin", type="primary", icon=":material/push_pin:", disabled=res is None,
                   on_click=_pin, args=(scn, res, ctx.fp, ctx.source), width="content",
                   help="Keep this plan to compare against (Compare tab); pin as many as you like.")
-    said_scn, said_fp = (ctx.shown_scn, ctx.shown_fp) if shown is not None else (scn, ctx.fp)
-    st.markdown(compute.per_session("scenario_sentence", said_fp, lambda: headline.scenario_sentence(said_scn), 2))
+    said_scn = ctx.shown_scn if shown is not None else scn
+    said_key = (said_scn.tables_digest().hexdigest(), repr(said_scn.settings.market), repr(said_scn.settings.horizon))
+    st.markdown(compute.per_session("scenario_sentence", said_key, lambda: headline.scenario_sentence(said_scn), 2))
     if shown is not None:
         decision_card.show(ctx, baseline)  # what to do, the gain, the odds, the hindsight; other figures grouped
         excluded = ctx.excluded_sites

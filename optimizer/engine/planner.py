@@ -49,7 +49,7 @@ from optimizer.inputs import tables as T
 from optimizer.engine import solve as engine_solve
 from optimizer.model import build_model
 from optimizer.results import Result
-from optimizer.inputs.scenario import Scenario, tables_digest
+from optimizer.inputs.scenario import Scenario
 from optimizer.solver.raw import RawSolution, highs_status
 ECONOMICS_KEPT = 3
 ECONOMICS_KEPT_UP_TO_PAIRS = 200_000  # above this many (group, site) pairs only the last economics is kept
@@ -124,7 +124,7 @@ class Planner:
         frames = tuple(getattr(scn, name) for name in T.TABLES)
         if self._tables is not None and all(a is b for a, b in zip(self._tables[0], frames)):
             return self._tables[1]
-        self._tables = (frames, tables_digest(frames).hexdigest())
+        self._tables = (frames, scn.tables_digest().hexdigest())  # remembered on the scenario (its what-ifs share it)
         return self._tables[1]
 
     def _economics(self, scn: Scenario) -> economics.Economics:

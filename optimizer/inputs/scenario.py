@@ -68,7 +68,10 @@ class Scenario:
         problems, _ = check(out, {key: "--set" for key in overrides}, only=("exclusions", "market", "availability", "power"))
         if problems:
             raise ScenarioError(problems)
-        return dataclasses.replace(out, settings=names.canonical_settings(settings, self.sites))
+        out = dataclasses.replace(out, settings=names.canonical_settings(settings, self.sites))
+        if "_tables_digest" in self.__dict__:  # the same tables: their digest carries over
+            out.__dict__["_tables_digest"] = self.__dict__["_tables_digest"]
+        return out
 
     def with_tables(self, **frames: pd.DataFrame) -> "Scenario":
         """A copy with some tables replaced by (possibly user-edited) frames, validated again."""
@@ -89,9 +92,24 @@ class Scenario:
         return tuple(getattr(self, name) for name in T.TABLES
                      if not (name in T.SECTION8_TABLES and not len(getattr(self, name))))
 
+    def tables_digest(self) -> "hashlib._Hash":
+        """``tables_digest(self.fingerprint_frames())`` (a fresh copy of the SHA-256 object), computed once per
+        object and carried to the what-ifs of ``with_overrides``, which keep the same tables: a served what-if
+        hashes only its settings (issue 23). Not pickled (a copy computes it again)."""
+        memo = self.__dict__.get("_tables_digest")
+        if memo is None:
+            memo = tables_digest(self.fingerprint_frames())
+            self.__dict__["_tables_digest"] = memo
+        return memo.copy()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_tables_digest", None)  # a hashlib object does not pickle; the copy recomputes it
+        return state
+
     def fingerprint(self) -> str:
         """Stable hash of the tables and settings, for caches."""
-        h = tables_digest(self.fingerprint_frames())
+        h = self.tables_digest()
         h.update(repr(self.settings).encode())
         return h.hexdigest()[:16]
 

@@ -242,7 +242,7 @@ def realised_power(scn: Scenario, history: History) -> pd.DataFrame | None:
                          "multiplier": both.ravel()})
 
 
-_REALISED: dict[tuple, tuple[tuple, Scenario]] = {}  # (ids of the tables, history market digest) -> (tables, realised)
+_REALISED: dict[tuple, Scenario] = {}  # (digest of the tables, of the history's market) -> realised scenario
 _REALISED_MAX = 8
 _REALISED_LOCK = threading.Lock()
 
@@ -250,23 +250,23 @@ _REALISED_LOCK = threading.Lock()
 def realised_scenario(scn: Scenario, history: History) -> Scenario:
     """The scenario with the realised hashprice path as its market.csv (its own path keys reset to absent).
 
-    The tables are validated once per (scenario tables, history): a what-if keeps the tables (the same
-    objects) and changes only settings, so the next call applies its settings to the tables validated
-    before (the checks ``with_overrides`` makes) instead of validating every table again (issue 23).
+    The tables are validated once per (scenario tables, history), by content: a what-if keeps the tables and
+    changes only settings, and every session of a served app opens the same built-in tables, so the next call
+    applies its settings to the tables validated before (the checks ``with_overrides`` makes) instead of
+    validating every table again (issue 23).
     """
     reset = {key: SETTINGS[key].default for key in HASHPRICE_PATH_KEYS}
-    frames = tuple(getattr(scn, name) for name in T.TABLES)
-    key = (*(id(f) for f in frames), tables_digest([history.market]).hexdigest())
+    key = (scn.tables_digest().hexdigest(), tables_digest([history.market]).hexdigest())
     with _REALISED_LOCK:
         hit = _REALISED.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], frames)):
-        out = dataclasses.replace(hit[1], settings=scn.settings, name=scn.name).with_overrides(reset)
+    if hit is not None:
+        out = dataclasses.replace(hit, settings=scn.settings, name=scn.name).with_overrides(reset)
     else:
         out = scn.with_tables(market=empty_table(T.MARKET)).with_overrides(reset).with_tables(market=history.market)
         with _REALISED_LOCK:
             if len(_REALISED) >= _REALISED_MAX:
                 _REALISED.pop(next(iter(_REALISED)))
-            _REALISED[key] = (frames, out)
+            _REALISED[key] = out
     power = realised_power(scn, history)  # power.csv of the history: realised values only (the plan never sees it)
     return out if power is None else out.with_tables(power=power)
 
