@@ -54,7 +54,15 @@ def build(ctx: Context) -> D.Decision:
     scn, res, fp = ctx.shown_scn, ctx.shown, ctx.shown_fp
     if monthly_view.is_monthly(res):  # SPEC section 8: its waves and expected value (ui/monthly_view.py)
         return monthly_view.decision(ctx)
-    return D.decide(res.summary, res.allocation, sampled(scn, res, fp), realised(ctx.source, scn, res, fp))
+    return decision(ctx.source, scn, res, fp)
+
+
+def decision(source: str, scn: optimizer.Scenario, res: optimizer.Result, fp: str) -> D.Decision:
+    """``optimizer.risk.decision.decide`` for the plan of ``scn`` (fingerprint ``fp``), made once per plan in this
+    session: the card and the report's board sections read the same one."""
+    return compute.per_session("decision", (fp, source, res.summary.get("objective_usd")),
+                               lambda: D.decide(res.summary, res.allocation, sampled(scn, res, fp),
+                                                realised(source, scn, res, fp)), 2)
 
 
 def show(ctx: Context, baseline: dict[str, Any] | None) -> D.Decision:

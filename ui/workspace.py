@@ -790,14 +790,11 @@ def _board(source: str, scn: optimizer.Scenario, res: optimizer.Result) -> Calla
     if monthly_view.is_monthly(res):
         return lambda: None  # the board sections value decisions taken at month 0: not the monthly plan's
     try:
-        from optimizer.risk.decision import decide
-
         from . import decision_card
         from .tabs import what_happened
 
         fp = compute.fingerprint(scn)
-        decision = decide(res.summary, res.allocation, decision_card.sampled(scn, res, fp),
-                          decision_card.realised(source, scn, res, fp))
+        decision = decision_card.decision(source, scn, res, fp)
         folder = what_happened.history_dir(source)
         bt = what_happened._backtest(fp, str(folder), scn, res) if folder is not None else None
     except Exception:  # noqa: BLE001 - the report goes out without these sections rather than not at all
