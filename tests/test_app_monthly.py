@@ -14,6 +14,7 @@ from collections import defaultdict
 from io import StringIO
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -117,8 +118,9 @@ def test_switch_gives_the_monthly_plan_and_the_schedule_sums_the_engines_files(d
     assert at_origin and at_site  # the data has both kinds of sale: the sums below are not vacuous
 
     waves = table_with(at, "site", "month 0")
-    got = {(r["site"], int(c.split()[1])): float(r[c]) for _, r in waves.iterrows() for c in waves.columns[1:]
-           if r[c] != 0}
+    months = [c for c in waves.columns[1:] if c != "total"]
+    got = {(r["site"], int(c.split()[1])): float(r[c]) for _, r in waves.iterrows() for c in months if r[c] != 0}
+    assert np.allclose(waves["total"], waves[months].sum(axis=1), rtol=1e-12)
     assert got.keys() == shipped.keys()
     assert all(got[k] == pytest.approx(v, rel=1e-9) for k, v in shipped.items())
 

@@ -201,31 +201,6 @@ def card_waves(d: D.Decision) -> None:
 # ---------------------------------------------------------------- schedule figures (the Schedule tab's)
 
 
-def shipped_by_site_month(schedule: pd.DataFrame) -> pd.DataFrame:
-    """Rigs dispatched (ship and move rows) per site (rows) and dispatch month (columns "month N")."""
-    part = schedule[schedule["action"].isin(("ship", "move"))]
-    if not len(part):
-        return pd.DataFrame(columns=["site"])
-    table = part.pivot_table(index="site", columns="month", values="rigs", aggfunc="sum", fill_value=0.0)
-    table.columns = [f"month {int(c)}" for c in table.columns]
-    return table.reset_index()
-
-
-def sales_by_month(schedule: pd.DataFrame) -> pd.DataFrame:
-    """Per sale month: rigs sold at the origin, rigs sold at a site, and what those sales fetch (USD, discounted:
-    the sale's value in schedule.csv)."""
-    part = schedule[schedule["action"].isin(("sell", "sell_at_site"))]
-    cols = ["month", "sold_at_origin_rigs", "sold_at_site_rigs", "sales_value_usd"]
-    if not len(part):
-        return pd.DataFrame(columns=cols)
-    g = part.assign(month=part["month"].astype(int)).groupby("month")
-    out = pd.DataFrame({
-        "sold_at_origin_rigs": g.apply(lambda p: p.loc[p["action"] == "sell", "rigs"].sum(), include_groups=False),
-        "sold_at_site_rigs": g.apply(lambda p: p.loc[p["action"] == "sell_at_site", "rigs"].sum(), include_groups=False),
-        "sales_value_usd": g["value_usd"].sum()})
-    return out.reset_index()[cols]
-
-
 # ---------------------------------------------------------------- replay (What happened, Risk)
 
 

@@ -24,7 +24,6 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 
 from optimizer.results import fmt
@@ -52,33 +51,10 @@ def _whole(res: Any) -> bool:
     return res.summary.get("mode") == "mip"
 
 
-def shipped_by_site_month(schedule: pd.DataFrame) -> pd.DataFrame:
-    """Rigs dispatched (ship and move rows of schedule.csv) per site (rows, most rigs first) and dispatch month
-    (columns "month N"), with a "total" column."""
-    part = W._rows(schedule)
-    part = part[part["action"].isin(("ship", "move"))] if len(part) else part
-    if not len(part):
-        return pd.DataFrame(columns=["site", "total"])
-    table = part.pivot_table(index="site", columns="month", values="rigs", aggfunc="sum", fill_value=0.0)
-    table.columns = [f"month {int(c)}" for c in table.columns]
-    table["total"] = table.sum(axis=1)
-    return table.sort_values("total", ascending=False, kind="stable").reset_index()
-
-
 def sales_by_month(schedule: pd.DataFrame) -> pd.DataFrame:
-    """Per sale month: rigs sold at their origin, rigs sold at a site, and what those sales fetch (USD, discounted:
-    schedule.csv's value_usd of the sale rows)."""
-    part = W._rows(schedule)
-    part = part[part["action"].isin(("sell", "sell_at_site"))] if len(part) else part
-    cols = ["month", "sold at origin (rigs)", "sold at site (rigs)", "sales fetch (USD)"]
-    if not len(part):
-        return pd.DataFrame(columns=cols)
-    part = part.assign(month=part["month"].astype(int),
-                       origin=np.where(part["action"] == "sell", part["rigs"].astype(float), 0.0),
-                       at_site=np.where(part["action"] == "sell_at_site", part["rigs"].astype(float), 0.0))
-    g = part.groupby("month").agg(origin=("origin", "sum"), at_site=("at_site", "sum"), value=("value_usd", "sum"))
-    out = g.reset_index()
-    out.columns = cols
+    """``optimizer.risk.waves.sales_by_month`` with the report's column titles."""
+    out = W.sales_by_month(schedule)
+    out.columns = ["month", "sold at origin (rigs)", "sold at site (rigs)", "sales fetch (USD)"]
     return out
 
 
@@ -186,7 +162,7 @@ def monthly_sections(scn: Any, res: Any) -> dict[str, Any] | None:
     later, kept = W.held(sched)
     return {"action": W.action_text(sched, whole), "waves": W.wave_lines(sched, whole), "value": value,
             "held_rigs": later, "kept_rigs": kept, "why": why, "why_note": why_note,
-            "shipped": shipped_by_site_month(sched), "running": running_by_site_month(getattr(res, "monthly", None)),
+            "shipped": W.shipped_by_site_month(sched), "running": running_by_site_month(getattr(res, "monthly", None)),
             "spans": running_spans(getattr(res, "monthly", None)),
             "sales": sales_by_month(sched), "whole": whole,
             "horizon": s.get("horizon_months", scn.settings.horizon.months)}

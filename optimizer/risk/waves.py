@@ -162,3 +162,35 @@ def headline_figures(scn, res) -> dict[str, float]:
             "sites_used": int(running["site"].nunique()),
             "hashrate_relocated_ths": float(moved["hashrate_ths"].sum()) if len(moved) else 0.0,
             "mw_relocated": float(moved["mw"].sum()) if len(moved) else 0.0}
+
+
+def shipped_by_site_month(schedule: pd.DataFrame) -> pd.DataFrame:
+    """Rigs dispatched (ship and move rows of schedule.csv) per site (rows, most rigs first) and dispatch month
+    (columns "month N"), with a "total" column. Shape: (sites dispatched to) x (1 + months with a dispatch + 1)."""
+    part = _rows(schedule)
+    part = part[part["action"].isin(("ship", "move"))] if len(part) else part
+    if not len(part):
+        return pd.DataFrame(columns=["site", "total"])
+    table = part.pivot_table(index="site", columns="month", values="rigs", aggfunc="sum", fill_value=0.0)
+    table.columns = [f"month {int(c)}" for c in table.columns]
+    table["total"] = table.sum(axis=1)
+    return table.sort_values("total", ascending=False, kind="stable").reset_index()
+
+
+SALES_COLUMNS = ["month", "sold_at_origin_rigs", "sold_at_site_rigs", "sales_value_usd"]
+
+
+def sales_by_month(schedule: pd.DataFrame) -> pd.DataFrame:
+    """Per sale month (SALES_COLUMNS): rigs sold at their origin, rigs sold at a site, and what those sales fetch
+    (USD, discounted: schedule.csv's value_usd of the sale rows)."""
+    part = _rows(schedule)
+    part = part[part["action"].isin(("sell", "sell_at_site"))] if len(part) else part
+    if not len(part):
+        return pd.DataFrame(columns=SALES_COLUMNS)
+    part = part.assign(month=part["month"].astype(int),
+                       origin=np.where(part["action"] == "sell", part["rigs"].astype(float), 0.0),
+                       at_site=np.where(part["action"] == "sell_at_site", part["rigs"].astype(float), 0.0))
+    g = part.groupby("month").agg(origin=("origin", "sum"), at_site=("at_site", "sum"), value=("value_usd", "sum"))
+    out = g.reset_index()
+    out.columns = SALES_COLUMNS
+    return out

@@ -48,7 +48,7 @@ def render(ctx: Context) -> None:
                    "'stay' rows are rigs already at a site that stay there.")
 
     st.markdown("##### Waves: rigs dispatched to each site, by month")
-    waves_table = monthly_view.shipped_by_site_month(sched)
+    waves_table = monthly_view.waves.shipped_by_site_month(sched)
     if len(waves_table.columns) > 1:
         st.dataframe(waves_table, hide_index=True, width="stretch", key="schedule_waves",
                      column_config={c: st.column_config.NumberColumn(c, format="%,.1f") for c in waves_table.columns[1:]})
@@ -71,7 +71,7 @@ def render(ctx: Context) -> None:
                          column_config={c: st.column_config.NumberColumn(c, format="%.3f") for c in mw.columns})
 
     st.markdown("##### Sales by month")
-    sales = monthly_view.sales_by_month(sched)
+    sales = monthly_view.waves.sales_by_month(sched)
     if len(sales):
         st.dataframe(sales, hide_index=True, width="stretch", key="schedule_sales", column_config={
             "month": st.column_config.NumberColumn("month"),
