@@ -186,6 +186,20 @@ def test_chunking_and_local_processes_give_the_same_files(tmp_path):
     assert base.files() == by_one.files() == auto.files() == forced.files()
 
 
+def test_local_processes_are_used_when_they_pay_for_their_start():
+    """The worker processes' start is paid once per worker: 40 futures of 1.3 s (china-2021's size) on 2 cores
+    are spread (each task's own overhead under 5% of its work, at most two tasks per core); work that the
+    start would outweigh stays in one task here; one core never spawns."""
+    spread = replay.process_ranges(40, 1.3, 2)
+    assert len(spread) == 4 and spread[0][0] == 1 and spread[-1][1] == 40
+    assert all(b == a2 for (_, b), (a2, _) in zip(spread, spread[1:]))  # contiguous, in order
+    # 2 s of start against 3 x 0.5 s of work on 2 cores: 0.75 s + 2 s is more than 1.5 s here
+    assert replay.process_ranges(4, 0.5, 2) == [(1, 4)]
+    assert replay.process_ranges(40, 1.3, 1) == [(1, 40)]
+    # the break-even: work/2 + 2 s < work from work > 4 s
+    assert len(replay.process_ranges(6, 1.0, 2)) > 1 and replay.process_ranges(5, 0.9, 2) == [(1, 5)]
+
+
 def test_margin_paths_remembered_per_scenario_equal_paths_computed_per_call(monkeypatch):
     """economics.monthly keeps section 2's margin paths over every (batch, site) pair for the scenario it
     last saw; indexing them gives what computing the pairs asked for gives (survival, stops, t0)."""

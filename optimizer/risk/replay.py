@@ -674,13 +674,30 @@ def _chunk(futures: list[Future], scn: Scenario, econ, static, unchanged, sell_a
 
 
 PROCESS_START_S = 2.0  # a spawned worker process imports the engine before its first task (measured: 1-3 s)
+PROCESS_TASK_S = 0.02  # one task's cost beyond its work in a running pool (its futures and rows pickled)
+
+
+def process_ranges(n_futures: int, per_future_s: float, slots: int) -> list[tuple[int, int]]:
+    """Index ranges (of futures 1..n_futures-1; future 0 ran here) for local worker processes.
+
+    A worker's start (PROCESS_START_S) is paid once per worker and in parallel, not per task: the pool is
+    worth it when the work spread over the slots plus one start beats doing it all here; then tasks are cut
+    by ``scaleout.chunk_ranges`` with a task's own overhead (PROCESS_TASK_S). Else one range (one task, run
+    here). (Charging the start to every task, as before, kept 40 futures of china-2021, 50 s of work, in
+    one process on 2 cores.)"""
+    from optimizer.risk import scaleout
+
+    work = max(per_future_s, 0.0) * max(n_futures - 1, 0)
+    if slots < 2 or work / slots + PROCESS_START_S >= work:
+        return [(1, n_futures)] if n_futures > 1 else []
+    return scaleout.chunk_ranges(1, n_futures, per_future_s, slots, PROCESS_TASK_S)
 
 
 def plan_tasks(runner, futures: list[Future], chunk: int | None, shared: dict, processes: bool):
     """(rows done here, futures per task). With ``chunk`` given: tasks of that many futures. Else the
     first future runs here, timed, and the rest is cut by ``scaleout.chunk_ranges`` (issue 23): at most
-    CHUNKS_PER_WORKER tasks per worker slot, fewer where a task's overhead (measured on a cluster, the
-    start of a worker process locally) would be more than 5% of its work; one task runs here."""
+    CHUNKS_PER_WORKER tasks per worker slot, fewer where a task's overhead (measured on a cluster) would be
+    more than 5% of its work; local worker processes as ``process_ranges`` says."""
     from optimizer.risk import scaleout
 
     if chunk is not None:
@@ -692,15 +709,13 @@ def plan_tasks(runner, futures: list[Future], chunk: int | None, shared: dict, p
     t = time.perf_counter()
     rows = _chunk(futures[:1], **shared)
     per_future = time.perf_counter() - t
-    if runner._client is not None:
-        slots, overhead = scaleout.workers(runner), scaleout.task_overhead_s(runner)
-    elif processes and runner.threads != 1:
+    if runner._client is None and processes and runner.threads != 1:
         from optimizer.risk.local_pool import cores
 
-        slots, overhead = runner.threads or cores(), PROCESS_START_S
+        ranges = process_ranges(len(futures), per_future, runner.threads or cores())
     else:
-        slots, overhead = scaleout.workers(runner), 0.0
-    ranges = scaleout.chunk_ranges(1, len(futures), per_future, slots, overhead)
+        overhead = scaleout.task_overhead_s(runner) if runner._client is not None else 0.0
+        ranges = scaleout.chunk_ranges(1, len(futures), per_future, scaleout.workers(runner), overhead)
     return rows, [futures[a:b] for a, b in ranges]
 
 
