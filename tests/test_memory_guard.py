@@ -66,3 +66,36 @@ def test_install_wraps_disconnect_once_and_schedules_the_release_after_the_ttl()
 def test_the_app_installs_the_guard():
     text = (Path(__file__).resolve().parents[1] / "app.py").read_text(encoding="utf-8")
     assert "memory_guard.install()" in text
+
+
+def test_import_time_heap_is_frozen_once_per_wave_of_imports():
+    """``freeze_imports`` collects and freezes when modules were imported since the last time (the heap a full
+    collection would otherwise walk after every run), does nothing when none were, and cyclic garbage made
+    afterwards is still collected (frozen objects are skipped, not the rest)."""
+    import gc
+    import sys
+    import types
+
+    memory_guard.freeze_imports()  # whatever this process imported so far
+    frozen = gc.get_freeze_count()
+    assert frozen > 0
+    assert memory_guard.freeze_imports() is False and gc.get_freeze_count() == frozen
+    sys.modules["_rigshift_test_module"] = types.ModuleType("_rigshift_test_module")  # a new import
+    try:
+        assert memory_guard.freeze_imports() is True and gc.get_freeze_count() >= frozen
+    finally:
+        del sys.modules["_rigshift_test_module"]
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # a cycle only the collector can free
+    import weakref
+
+    ref = weakref.ref(a)
+    del a, b
+    gc.collect()
+    assert ref() is None
+    text = (Path(__file__).resolve().parents[1] / "app.py").read_text(encoding="utf-8")
+    assert text.index("memory_guard.freeze_imports()") > text.index("main()")  # after the run, every run
