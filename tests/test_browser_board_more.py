@@ -107,10 +107,14 @@ def test_the_report_right_after_the_risk_tab_has_its_risk_section(browser, app_u
         n.press("Enter")
         page.get_by_text(re.compile(r"of 400 samples beyond")).wait_for()  # the tab has computed at 400
         idle(page)
-        panel = page.get_by_text("Library, link and report")
-        panel.click()
+        side = page.locator("[data-testid='stSidebar']")
+        button = side.get_by_role("button", name="Report (HTML)")
+        if not button.is_visible():  # unfold the panel (a click on an open one would fold it)
+            side.locator("summary").filter(has_text="Library, link and report").click()
+        button.wait_for()
+        idle(page)  # no rerun under way that could redraw the button under the click
         with page.expect_download() as dl:
-            page.get_by_role("button", name="Report (HTML)").click()
+            button.click()
         path = tmp_path / "report.html"
         dl.value.save_as(path)
         html = path.read_text(encoding="utf-8")
