@@ -399,9 +399,8 @@ def static_ledger(scn: Scenario, econ) -> tuple[Ledger, float]:
 PRUNE_IDLE_SHIPMENTS = True  # foresight: leave out shipments that end before they ever run (dominated; tested)
 
 
-def foresight(scn: Scenario, econ, future: Future, warm=None) -> float:
+def foresight(scn: Scenario, econ, future: Future) -> float:
     """The best plan knowing the whole future (module docstring): a time-expanded flow model.
-    ``warm``: a ``monthly_warm.KeptLP`` kept across futures (None: a cold solve; the same optimum).
 
     Nodes (g, s, t), t = 0 .. H: rigs of batch g settled at site s in month t (running all month) and,
     t = H, at the horizon. Columns (maximise; USD per rig, realised: B_t, hashprice and resale factors
@@ -615,18 +614,7 @@ def foresight(scn: Scenario, econ, future: Future, warm=None) -> float:
         import dataclasses
 
         solver = dataclasses.replace(solver, lp_algorithm="simplex")
-    raw = None
-    if warm is not None:  # the kept LP: the same optimum; columns named by (kind, batch, sites, months) exactly
-        kinds = ("sell", "keep", "ship", "shipend", "inv", "sale", "end", "move", "moveend")
-        code = np.searchsorted(np.array(kinds), cat["kind"].astype(str), sorter=np.argsort(kinds))
-        code = np.argsort(kinds)[code]
-        names = np.stack([code, cat["g"], cat["s"], cat["tau"], cat["s2"], cat["until"]], axis=1).astype(np.int64)
-        if y_col is not None:
-            names = np.vstack([names, np.column_stack([np.full(S, 99), np.full(S, -1), np.arange(S),
-                                                       np.full((S, 3), -1)])])
-        raw = warm.solve(model, names)
-    if raw is None:
-        raw = solve_model(model, solver)
+    raw = solve_model(model, solver)
     if raw.status == "infeasible":
         raise InfeasibleError(["perfect foresight finds no plan"])
     return float(raw.objective)

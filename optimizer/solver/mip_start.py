@@ -170,9 +170,8 @@ def find_start(model, settings, deadline: float) -> Start | None:
     if best is None:
         return None
     best_x = np.asarray(h.getSolution().col_value, float)
-    lp_bound = relaxation_bound(model)
-    if _nothing_to_close(model):  # every allowed site open is an optimal choice of y: skip the search
-        return _finish(model, best_x, best_open, ycols, min(lp_bound, best), t0, trials)
+    if _nothing_to_close(model):  # every allowed site open is an optimal y: skip the search, and this LP's
+        return _finish(model, best_x, best_open, ycols, best, t0, trials)  # optimum is the relaxation's bound
 
     def consider(open_: np.ndarray) -> bool:
         nonlocal best, best_x, best_open
@@ -210,7 +209,7 @@ def find_start(model, settings, deadline: float) -> Start | None:
             trial = best_open.copy()
             trial[site] = True
             improved |= consider(trial)
-    return _finish(model, best_x, best_open, ycols, min(bound, lp_bound), t0, trials)
+    return _finish(model, best_x, best_open, ycols, min(bound, relaxation_bound(model)), t0, trials)
 
 
 def _finish(model, best_x: np.ndarray, best_open: np.ndarray, ycols: np.ndarray, bound: float, t0: float,
@@ -231,7 +230,8 @@ def _finish(model, best_x: np.ndarray, best_open: np.ndarray, ycols: np.ndarray,
 
 def _nothing_to_close(model) -> bool:
     """True when opening a site never costs anything (no fixed cost, no minimum load): then every allowed
-    site open is an optimal y, since an open site only loosens its capacity and linking rows."""
+    site open is an optimal y, since an open site only loosens its capacity and linking rows, and the LP with
+    y fixed there has the LP relaxation's optimum (a proven bound)."""
     return model.block("minimum") is None and bool((np.asarray(model.cost, float)[np.asarray(model.y_col)] >= 0).all())
 
 
@@ -250,14 +250,18 @@ def relaxation_bound(model) -> float:
     return float(h.getInfo().objective_function_value)
 
 
+def relative_gap(objective: float, bound: float) -> float:
+    """(bound - objective) / max(|objective|, 1e-9): HiGHS's relative gap of a plan against a proven bound."""
+    return (bound - objective) / max(abs(objective), 1e-9)
+
+
 def proven(start: Start | None, settings) -> bool:
     """Whether the start is already within ``solver.mip_gap`` of a proven bound (the LP relaxation or the
     Lagrangian one): the test HiGHS itself stops on, met before its search begins, so there is nothing
     for the search to do (HiGHS spends about 0.2 s at its root on china-2021 proving what this shows)."""
     if start is None or not np.isfinite(start.relaxation):
         return False
-    gap = (start.relaxation - start.objective) / max(abs(start.objective), 1e-9)
-    return gap <= float(settings.mip_gap)
+    return relative_gap(start.objective, start.relaxation) <= float(settings.mip_gap)
 
 
 def proven_solution(start: Start, backend: str, build_seconds: float):
@@ -265,8 +269,8 @@ def proven_solution(start: Start, backend: str, build_seconds: float):
     ``<backend>+start`` so the summary says where the plan came from."""
     from optimizer.solver.raw import RawSolution
 
-    gap = max(0.0, (start.relaxation - start.objective) / max(abs(start.objective), 1e-9))
-    return RawSolution("optimal", start.objective, start.x.copy(), None, gap, start.relaxation, "highs",
+    return RawSolution("optimal", start.objective, start.x.copy(), None,
+                       max(0.0, relative_gap(start.objective, start.relaxation)), start.relaxation, "highs",
                        f"{backend}+start", start.seconds, build_seconds)
 
 
@@ -388,4 +392,4 @@ def tighten(objective: float, gap: float | None, bound: float | None, start: Sta
     best = start.relaxation if bound is None else min(bound, start.relaxation)
     if bound is not None and best >= bound:
         return gap, bound
-    return max(0.0, (best - objective) / max(abs(objective), 1e-9)), best
+    return max(0.0, relative_gap(objective, best)), best
