@@ -32,12 +32,17 @@ CACHE_TTL_S = 3600  # process-wide entries live an hour at most
 V = TypeVar("V")
 
 
+def memo_store(name: str) -> OrderedDict[Hashable, Any]:
+    """This session's ``per_session`` store called ``name`` (key -> value, least recently used first)."""
+    return st.session_state.setdefault(f"_memo_{name}", OrderedDict())
+
+
 def per_session(name: str, key: Hashable, make: Callable[[], V], max_entries: int) -> V:
     """Remember ``make()`` under ``key`` in this browser session only (least recently used go first), at
     most ``max_entries`` and ``budget.store_budget_bytes()`` of them (freed with the session's state)."""
     from .budget import remember, store_budget_bytes
 
-    store: OrderedDict[Hashable, Any] = st.session_state.setdefault(f"_memo_{name}", OrderedDict())
+    store = memo_store(name)
     sizes: dict[Hashable, int] = st.session_state.setdefault(f"_memo_{name}_bytes", {})
     if key in store:
         store.move_to_end(key)

@@ -28,8 +28,6 @@ import optimizer
 from optimizer.inputs import provenance
 from optimizer.results import fmt
 
-from . import compute
-
 
 # Served by Streamlit's static file serving (.streamlit/config.toml): the browser loads it once and
 # deck.gl keeps the tessellated countries across reruns because the URL does not change.
@@ -295,7 +293,7 @@ _BUILT_MAX = 16
 def build(scn: optimizer.Scenario, res: optimizer.Result, initial_view: pdk.ViewState,
           excluded_sites: list[str] | tuple[str, ...] = ()) -> pdk.Deck:
     """The map for a plan; the same (scenario, plan, view, exclusions) reuses the built Deck and its JSON."""
-    key = (compute.fingerprint(scn), res.summary.get("objective_usd"), res.summary.get("status"),
+    key = (scn.fingerprint(), res.summary.get("objective_usd"), res.summary.get("status"),
            (initial_view.latitude, initial_view.longitude, initial_view.zoom), tuple(excluded_sites))
     deck = _BUILT.get(key)
     if deck is None:
@@ -397,7 +395,7 @@ def show(scn: optimizer.Scenario, res: optimizer.Result, framing: optimizer.Scen
     """The map with its legend beside it (below it on a phone). ``framing`` fixes the first view;
     ``fp`` is ``scn``'s fingerprint when the caller has it (else it is computed)."""
     v = view_state(framing)
-    key = (fp or compute.fingerprint(scn)) + "|" + repr(res.summary.get("objective_usd"))
+    key = (fp or scn.fingerprint()) + "|" + repr(res.summary.get("objective_usd"))
     text = _cached_json(key, scn, res, (v.latitude, v.longitude, v.zoom), tuple(excluded_sites))
     left, right = st.columns([5, 1.3], gap="small")
     with left:

@@ -33,9 +33,9 @@ def hashprice_frame(scn: optimizer.Scenario) -> pd.DataFrame:
     return pd.DataFrame({"month": range(len(hp)), "calendar": _month_labels(scn, len(hp)), "hashprice_usd_th_day": hp})
 
 
-def hashprice_chart(scn: optimizer.Scenario, realised: pd.DataFrame | None = None, fp: str | None = None) -> None:
+def hashprice_chart(scn: optimizer.Scenario, realised: pd.DataFrame | None = None) -> None:
     """Line chart of hp_t over the horizon, each halving month marked; the realised path beside it if given.
-    The spec is built once per path (``fp`` is accepted for the callers and not needed)."""
+    The spec is built once per path."""
     halvings = list(economics.halving_months(scn.settings)) if not len(scn.market) else []
     hp = economics.hashprice(scn)
     # the chart reads the path, its calendar and the halvings, not the plan: a what-if that leaves them (power,

@@ -9,10 +9,7 @@ recently computed.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any, Callable
-
-import streamlit as st
 
 import optimizer
 
@@ -22,7 +19,7 @@ STORES = ("replay_history", "replay_samples")  # ui.monthly_view's per_session n
 
 
 def replay_lookup(scn: optimizer.Scenario) -> Callable[[], list[dict[str, Any]]]:
-    stores = {name: st.session_state.setdefault(f"_memo_{name}", OrderedDict()) for name in STORES}
+    stores = {name: compute.memo_store(name) for name in STORES}
 
     def sections() -> list[dict[str, Any]]:
         from workspace.report_monthly import replay_section

@@ -777,7 +777,7 @@ def risk_summary(scn: optimizer.Scenario, res: optimizer.Result,
 
         scn_r = scn.with_overrides({"risk.alpha": float(ss["risk_alpha"]), "risk.ban_correlation": float(ss["risk_rho"]),
                                     "risk.hashprice_volatility": float(ss["risk_vol"])})
-        out = risk_tab._outcomes(compute.fingerprint(scn_r), int(ss["risk_n"]), int(ss["risk_seed"]), scn_r, res)
+        out = risk_tab._outcomes(scn_r.fingerprint(), int(ss["risk_n"]), int(ss["risk_seed"]), scn_r, res)
         return dict(out.summary)
     except Exception:  # noqa: BLE001 - the report goes out without its risk section rather than not at all
         return None
@@ -793,7 +793,7 @@ def _board(source: str, scn: optimizer.Scenario, res: optimizer.Result) -> Calla
         from . import decision_card
         from .tabs import what_happened
 
-        fp = compute.fingerprint(scn)
+        fp = scn.fingerprint()
         decision = decision_card.decision(source, scn, res, fp)
         folder = what_happened.history_dir(source)
         bt = what_happened._backtest(fp, str(folder), scn, res) if folder is not None else None

@@ -27,7 +27,7 @@ def render(ctx: Context) -> None:
     st.markdown("#### Exposure by place (state or country)")
     jurisdictions_table(safe)
     st.markdown("#### Hashprice path")
-    outlook.hashprice_chart(ctx.shown_scn, fp=ctx.shown_fp)
+    outlook.hashprice_chart(ctx.shown_scn)
 
 
 def allocation_table(res: optimizer.Result) -> None:

@@ -112,7 +112,7 @@ def _pin_frontier_plan(scn: optimizer.Scenario, fr: "FrontierPoints", source: st
     weight = float(name.removeprefix("weight_"))
     scn_w = scn.with_overrides({"risk.weight": weight})
     label = f"risk-aware, CVaR weight {weight:.2f} ({n:,} samples, seed {seed})"
-    pin = make_pin(label, source, scn_w, fr.plans[name], compute.fingerprint(scn_w))
+    pin = make_pin(label, source, scn_w, fr.plans[name], scn_w.fingerprint())
     pin["risk_aware"] = f"{n:,} sampled futures (seed {seed}) with CVaR weight {weight:.2f}"  # Compare says so
     st.session_state.setdefault(PINS, []).append(pin)
 

@@ -74,4 +74,4 @@ def what_happened(scn: optimizer.Scenario, res: optimizer.Result, fp: str, folde
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%,.0f") for c in table.columns[2:]})
     st.markdown("##### Hashprice: assumed and realised")
-    outlook.hashprice_chart(scn, realised, fp=fp)
+    outlook.hashprice_chart(scn, realised)
